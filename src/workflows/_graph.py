@@ -1,0 +1,165 @@
+"""The event graph of a workflow class: routing, validation and drawing (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._step_spec import StepSpec
+from .context.state_store import DictState
+from .errors import WorkflowValidationError
+from .events import (
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StepFailedEvent,
+    StopEvent,
+)
+
+
+class WorkflowGraph:
+    """Facts derived from a workflow's steps, computed once per workflow class."""
+
+    def __init__(self, workflow_name: str, specs: Mapping[str, StepSpec]) -> None:
+        self.workflow_name = workflow_name
+        self.specs = dict(specs)
+        self._routes: dict[type[Event], tuple[str, ...]] = {}
+        self.start_event_class = self._find_start_event_class()
+        self.state_type = self._find_state_type()
+        self.error_handlers = {n: s for n, s in self.specs.items() if s.catch_for_steps is not None}
+
+    # -- routing -----------------------------------------------------------------------
+    def routes(self, event_type: type[Event]) -> tuple[str, ...]:
+        """Names of the steps that accept events of ``event_type`` (cached)."""
+        found = self._routes.get(event_type)
+        if found is None:
+            found = tuple(
+                name
+                for name, spec in self.specs.items()
+                if issubclass(event_type, spec.accepted) and spec.catch_for_steps is None
+            )
+            self._routes[event_type] = found
+        return found
+
+    def error_handler_for(self, step_name: str) -> StepSpec | None:
+        """The ``@catch_error`` step covering ``step_name``: scoped first, then wildcard."""
+        wildcard: StepSpec | None = None
+        for spec in self.error_handlers.values():
+            if spec.name == step_name:
+                continue
+            assert spec.catch_for_steps is not None
+            if step_name in spec.catch_for_steps:
+                return spec
+            if not spec.catch_for_steps and wildcard is None:
+                wildcard = spec
+        return wildcard
+
+    # -- facts -------------------------------------------------------------------------
+    def _find_start_event_class(self) -> type[StartEvent]:
+        found = {
+            t for spec in self.specs.values() for t in spec.accepted if issubclass(t, StartEvent)
+        }
+        if len(found) > 1:
+            names = ", ".join(sorted(t.__name__ for t in found))
+            raise WorkflowValidationError(
+                f"workflow {self.workflow_name!r}: steps accept different start events ({names})"
+            )
+        return found.pop() if found else StartEvent
+
+    def _find_state_type(self) -> type[Any]:
+        found = {spec.state_type for spec in self.specs.values() if spec.state_type is not None}
+        if len(found) > 1:
+            names = ", ".join(sorted(getattr(t, "__name__", str(t)) for t in found))
+            raise WorkflowValidationError(
+                f"workflow {self.workflow_name!r}: steps declare different state types ({names})"
+            )
+        return found.pop() if found else DictState
+
+    @property
+    def emitted_types(self) -> set[type[Event]]:
+        """Every event type some step declares it emits."""
+        return {t for spec in self.specs.values() for t in spec.emits}
+
+    @property
+    def event_types(self) -> set[type[Event]]:
+        """Every event type named in a step signature."""
+        types = self.emitted_types
+        for spec in self.specs.values():
+            types.update(spec.accepted)
+        return types
+
+    @property
+    def stop_event_classes(self) -> set[type[StopEvent]]:
+        """StopEvent types some step may return."""
+        return {t for t in self.emitted_types if issubclass(t, StopEvent)}
+
+    # -- validation --------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Everything wrong with the graph, each naming the step and the event."""
+        found: list[str] = []
+        if not self.specs:
+            return [f"workflow {self.workflow_name!r} has no steps"]
+        if not self.routes(self.start_event_class):
+            found.append(f"no step accepts {self.start_event_class.__name__}")
+        if not self.stop_event_classes:
+            found.append("no step can return a StopEvent")
+        emitted = self.emitted_types
+        for name, spec in self.specs.items():
+            for event_type in spec.emits:
+                if issubclass(event_type, (StopEvent, InputRequiredEvent)):
+                    continue
+                if not self.routes(event_type):
+                    found.append(
+                        f"step {name!r} emits {event_type.__name__}, which no step accepts"
+                    )
+            if spec.catch_for_steps is not None:
+                for covered in spec.catch_for_steps:
+                    if covered not in self.specs:
+                        found.append(f"@catch_error step {name!r} covers unknown step {covered!r}")
+                continue
+            for accepted in spec.accepted:
+                if issubclass(accepted, (StartEvent, HumanResponseEvent, StepFailedEvent)):
+                    continue
+                if not any(issubclass(e, accepted) for e in emitted):
+                    found.append(f"step {name!r} accepts {accepted.__name__}, which no step emits")
+        return found
+
+    def validate(self) -> None:
+        """Raise :class:`WorkflowValidationError` listing every problem, if any."""
+        problems = self.problems()
+        if problems:
+            raise WorkflowValidationError(
+                f"workflow {self.workflow_name!r} is invalid: " + "; ".join(problems)
+            )
+
+    # -- drawing -----------------------------------------------------------------------
+    def mermaid(self) -> str:
+        """The step/event graph as Mermaid ``flowchart`` text."""
+        lines = ["flowchart TD"]
+        events: dict[str, type[Event]] = {}
+        edges: list[str] = []
+        for name, spec in self.specs.items():
+            step_id = f"step_{_mermaid_id(name)}"
+            lines.append(f'    {step_id}["{name}"]:::step')
+            for accepted in spec.accepted:
+                events[accepted.__name__] = accepted
+                edges.append(f"    event_{_mermaid_id(accepted.__name__)} --> {step_id}")
+            for emitted in spec.emits:
+                events[emitted.__name__] = emitted
+                edges.append(f"    {step_id} --> event_{_mermaid_id(emitted.__name__)}")
+        for event_name, event_type in sorted(events.items()):
+            shape = (
+                "([" + event_name + "])"
+                if issubclass(event_type, (StartEvent, StopEvent))
+                else ('[/"' + event_name + '"/]')
+            )
+            lines.append(f"    event_{_mermaid_id(event_name)}{shape}:::event")
+        lines.extend(dict.fromkeys(edges))
+        lines.append("    classDef step fill:#e3f2fd,stroke:#1565c0;")
+        lines.append("    classDef event fill:#fff8e1,stroke:#f9a825;")
+        return "\n".join(lines) + "\n"
+
+
+def _mermaid_id(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)

@@ -1,0 +1,221 @@
+"""The state of one run as plain data, and the decisions taken over it.
+
+Nothing here touches asyncio: the runtime (``_runtime.py``) moves events and runs steps,
+and asks this module what the next state is. A snapshot (``ctx.to_dict()``) is exactly
+this data; the durable engine commits it at step boundaries.
+
+::
+
+    RunState
+    ├── queues        step name -> deque[QueuedEvent]   events waiting for a free worker
+    ├── in_flight     invocation id -> Invocation       step calls started, not finished
+    ├── waiters       key -> Waiter                     ctx.wait_for_event calls
+    ├── collect       buffer key -> [Event]             ctx.collect_events buffers
+    ├── stream_seq    events written to the stream so far
+    ├── pending_prompts  InputRequiredEvents not yet answered from outside
+    └── stop_event    set once the run has ended
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import Event, StopEvent
+
+
+@dataclass(slots=True)
+class QueuedEvent:
+    """An event waiting in a step's queue; ``lineage`` counts recoveries upstream of it."""
+
+    event: Event
+    lineage: int = 0
+
+
+@dataclass(slots=True)
+class Invocation:
+    """A step call that has started and not finished (retries reuse the same record)."""
+
+    id: int
+    step: str
+    event: Event
+    lineage: int = 0
+    attempts: int = 0
+    """Failed attempts so far."""
+    first_started_at: float | None = None
+    last_error: str | None = None
+    last_failed_at: float | None = None
+    last_exception: BaseException | None = None
+    """The previous attempt's exception (in memory only; snapshots keep ``last_error``)."""
+    wait_calls: int = 0
+    """``wait_for_event`` calls made by the current attempt (not serialised: replays recount)."""
+    blocked: bool = False
+    """True while the invocation waits in ``wait_for_event`` for outside input."""
+
+
+@dataclass(slots=True)
+class Waiter:
+    """A ``ctx.wait_for_event`` call: what it waits for and whether the answer came."""
+
+    key: str
+    invocation_id: int
+    event_type: type[Event]
+    requirements: dict[str, Any]
+    waiter_id: str | None = None
+    waiter_event: Event | None = None
+    emitted: bool = False
+    resolved: Event | None = None
+    deadline: float | None = None
+    """Wall-clock time (``time.time()``) after which the wait times out."""
+
+    def matches(self, event: Event) -> bool:
+        """True if ``event`` answers this waiter."""
+        if self.resolved is not None or not isinstance(event, self.event_type):
+            return False
+        return all(event.get(k) == v for k, v in self.requirements.items())
+
+
+def waiter_key(invocation_id: int, call_index: int) -> str:
+    """The key of the ``call_index``-th wait of an invocation (stable across replays)."""
+    return f"{invocation_id}:{call_index}"
+
+
+@dataclass
+class RunState:
+    """Everything that decides what a run does next."""
+
+    run_id: str
+    queues: dict[str, deque[QueuedEvent]] = field(default_factory=dict)
+    in_flight: dict[int, Invocation] = field(default_factory=dict)
+    waiters: dict[str, Waiter] = field(default_factory=dict)
+    open_waiters: dict[str, Waiter] = field(default_factory=dict)
+    """The unanswered subset of ``waiters``, oldest first (what routing scans)."""
+    collect: dict[str, list[Event]] = field(default_factory=dict)
+    stream_seq: int = 0
+    next_invocation_id: int = 1
+    pending_prompts: int = 0
+    queued_count: int = 0
+    started: bool = False
+    stop_event: StopEvent | None = None
+
+    # -- queues ------------------------------------------------------------------------
+    def enqueue(self, step: str, item: QueuedEvent) -> None:
+        """Put an event in a step's queue."""
+        queue = self.queues.get(step)
+        if queue is None:
+            queue = self.queues[step] = deque()
+        queue.append(item)
+        self.queued_count += 1
+
+    def begin(self, step: str, item: QueuedEvent, now: float) -> Invocation:
+        """Record that a step starts processing ``item`` (already taken off its queue)."""
+        self.queued_count -= 1
+        inv = Invocation(
+            id=self.next_invocation_id,
+            step=step,
+            event=item.event,
+            lineage=item.lineage,
+            first_started_at=now,
+        )
+        self.next_invocation_id += 1
+        self.in_flight[inv.id] = inv
+        return inv
+
+    def finish(self, inv: Invocation) -> None:
+        """Forget a finished invocation and its waiters."""
+        self.in_flight.pop(inv.id, None)
+        if self.waiters:
+            self.drop_waiters(inv.id)
+
+    def drop_waiters(self, invocation_id: int) -> None:
+        """Forget the waiters of one invocation (it finished, or a new attempt starts)."""
+        prefix = f"{invocation_id}:"
+        for key in [k for k in self.waiters if k.startswith(prefix)]:
+            del self.waiters[key]
+            self.open_waiters.pop(key, None)
+
+    @property
+    def is_quiescent(self) -> bool:
+        """Nothing queued and every in-flight invocation blocked on outside input."""
+        if self.queued_count:
+            return False
+        return all(inv.blocked for inv in self.in_flight.values())
+
+    @property
+    def awaits_outside_input(self) -> bool:
+        """Quiescent, and someone outside has been asked for something."""
+        if not self.is_quiescent:
+            return False
+        return self.pending_prompts > 0 or bool(self.open_waiters)
+
+    # -- waiters -----------------------------------------------------------------------
+    def resolve_waiter(self, event: Event) -> Waiter | None:
+        """Give ``event`` to the oldest waiter it answers, if any (that waiter only)."""
+        for key, waiter in self.open_waiters.items():
+            if waiter.matches(event):
+                waiter.resolved = event
+                del self.open_waiters[key]
+                return waiter
+        return None
+
+    def add_waiter(self, waiter: Waiter) -> None:
+        """Record a new wait."""
+        self.waiters[waiter.key] = waiter
+        if waiter.resolved is None:
+            self.open_waiters[waiter.key] = waiter
+
+    # -- collect_events ----------------------------------------------------------------
+    def collect_events(
+        self, key: str, event: Event, expected: Sequence[type[Event]]
+    ) -> list[Event] | None:
+        """Buffer ``event``; once one event per expected type is there, return them in order."""
+        buffer = self.collect.get(key)
+        if buffer is None:
+            buffer = self.collect[key] = []
+        buffer.append(event)
+        # Callers pass the full expected list on every call: touch it only once the buffer
+        # could satisfy it, so that collecting N events costs O(N), not O(N^2).
+        if len(buffer) < len(expected):
+            return None
+        used = bytearray(len(buffer))
+        next_index: dict[type[Event], int] = {}
+        chosen: list[int] = []
+        for wanted in expected:
+            index = next_index.get(wanted, 0)
+            while index < len(buffer) and (used[index] or not isinstance(buffer[index], wanted)):
+                index += 1
+            if index == len(buffer):
+                return None
+            used[index] = 1
+            next_index[wanted] = index + 1
+            chosen.append(index)
+        result = [buffer[i] for i in chosen]
+        remaining = [ev for i, ev in enumerate(buffer) if not used[i]]
+        if remaining:
+            self.collect[key] = remaining
+        else:
+            del self.collect[key]
+        return result
+
+    # -- life cycle --------------------------------------------------------------------
+    @property
+    def has_pending_work(self) -> bool:
+        """True if resuming this state would do something (a restored, unfinished run)."""
+        return bool(self.queued_count or self.in_flight or self.waiters)
+
+    def reset_for_new_run(self, run_id: str) -> None:
+        """Clear the run-scoped parts (the state store lives elsewhere and is kept)."""
+        self.run_id = run_id
+        self.queues.clear()
+        self.in_flight.clear()
+        self.waiters.clear()
+        self.open_waiters.clear()
+        self.collect.clear()
+        self.stream_seq = 0
+        self.next_invocation_id = 1
+        self.pending_prompts = 0
+        self.queued_count = 0
+        self.started = False
+        self.stop_event = None

@@ -1,0 +1,413 @@
+"""The asyncio shell of a run: worker tasks, the timeout clock, waits and the end.
+
+Each step gets long-lived worker tasks (started on its first event, at most
+``num_workers``), fed from the step's queue in :class:`~workflows._run_state.RunState`;
+an idle worker sleeps on a future that the next enqueue resolves. No task is created per
+event. Every task a run starts is owned by the run and cancelled and awaited when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ._run_state import Invocation, QueuedEvent, RunState, Waiter, waiter_key
+from ._step_spec import StepSpec
+from ._stream import EventStream
+from .errors import (
+    WorkflowCancelledByUser,
+    WorkflowRuntimeError,
+    WorkflowStepDoesNotExistError,
+    WorkflowTimeoutError,
+)
+from .events import (
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StepFailedEvent,
+    StopEvent,
+    UnhandledEvent,
+    WorkflowCancelledEvent,
+    WorkflowFailedEvent,
+    WorkflowTimedOutEvent,
+)
+
+if TYPE_CHECKING:
+    from .context.context import Context
+    from .handler import WorkflowHandler
+    from .workflow import Workflow
+
+logger = logging.getLogger("workflows")
+
+current_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+    "workflows_current_invocation", default=None
+)
+
+RunHook = Callable[["Run"], None]
+
+
+class Run:
+    """One execution of a workflow over a context's :class:`RunState`."""
+
+    def __init__(self, workflow: Workflow, ctx: Context[Any], handler: WorkflowHandler) -> None:
+        self.workflow = workflow
+        self.ctx = ctx
+        self.handler = handler
+        self.state: RunState = ctx._state
+        self.loop = asyncio.get_running_loop()
+        self.graph = workflow._graph()
+        self.stream = EventStream(self.loop)
+        self.done = False
+        self._bound: dict[str, Callable[..., Any]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._worker_count: dict[str, int] = {}
+        self._idle: dict[str, deque[asyncio.Future[None]]] = {}
+        self._resume: dict[str, deque[Invocation]] = {}
+        self._waiter_futures: dict[str, asyncio.Future[Event]] = {}
+        self._shutdown_task: asyncio.Task[None] | None = None
+        self._timeout = workflow.timeout
+        self._budget = workflow.timeout
+        self._clock_since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._clock_paused = False
+        for name, spec in self.graph.specs.items():
+            self._bound[name] = getattr(workflow, name) if spec.is_method else spec.func
+
+    # -- start -------------------------------------------------------------------------
+    def start(self, start_event: StartEvent | None) -> None:
+        """Begin the run: deliver ``start_event``, or resume a restored state."""
+        self._start_clock()
+        if start_event is None:
+            self._resume_restored()
+        else:
+            self.state.started = True
+            self.emit(start_event, None, 0)
+        if not self.done:
+            self._maybe_pause_clock()
+
+    def _resume_restored(self) -> None:
+        state = self.state
+        for inv in sorted(state.in_flight.values(), key=lambda i: i.id):
+            inv.blocked = False
+            inv.wait_calls = 0
+            self._resume.setdefault(inv.step, deque()).append(inv)
+        steps = set(self._resume) | {s for s, q in state.queues.items() if q}
+        for step_name in sorted(steps):
+            if step_name not in self.graph.specs:
+                raise WorkflowStepDoesNotExistError(step_name, list(self.graph.specs))
+            wanted = len(self._resume.get(step_name, ())) + len(state.queues.get(step_name, ()))
+            for _ in range(min(wanted, self.graph.specs[step_name].num_workers)):
+                self._spawn(step_name)
+
+    # -- routing -----------------------------------------------------------------------
+    def emit(self, event: Event, step: str | None, lineage: int, outside: bool = False) -> None:
+        """Route ``event`` to a waiter, a targeted step, or every accepting step."""
+        if self.done:
+            return
+        state = self.state
+        if isinstance(event, StopEvent) and step is None:
+            self.finish(event)
+            return
+        if isinstance(event, InputRequiredEvent):
+            state.pending_prompts += 1
+            self.write(event)
+        if step is not None:
+            spec = self.graph.specs.get(step)
+            if spec is None:
+                raise WorkflowStepDoesNotExistError(step, list(self.graph.specs))
+            if not spec.accepts(event):
+                raise WorkflowRuntimeError(f"step {step!r} does not accept {type(event).__name__}")
+            self._enqueue(step, QueuedEvent(event, lineage))
+            return
+        if state.open_waiters:
+            waiter = state.resolve_waiter(event)
+            if waiter is not None:
+                future = self._waiter_futures.pop(waiter.key, None)
+                if future is not None and not future.done():
+                    future.set_result(event)
+                self._resume_clock()
+                return
+        if outside and state.pending_prompts and isinstance(event, HumanResponseEvent):
+            state.pending_prompts -= 1
+        targets = self.graph.routes(type(event))
+        if not targets:
+            if not isinstance(event, InputRequiredEvent):
+                self._unhandled(event)
+            return
+        for target in targets:
+            self._enqueue(target, QueuedEvent(event, lineage))
+
+    def _unhandled(self, event: Event) -> None:
+        logger.warning(
+            "workflow %r run %s: no step accepts %s; event dropped",
+            self.workflow.workflow_name,
+            self.state.run_id,
+            type(event).__name__,
+        )
+        self.write(UnhandledEvent(event_type=type(event).__name__, event=event))
+
+    def _enqueue(self, step: str, item: QueuedEvent) -> None:
+        self.state.enqueue(step, item)
+        idle = self._idle.get(step)
+        while idle:
+            waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+        else:
+            if self._worker_count.get(step, 0) < self.graph.specs[step].num_workers:
+                self._spawn(step)
+        if self._clock_paused:
+            self._resume_clock()
+
+    def write(self, event: Event) -> None:
+        """Write ``event`` to the caller's stream."""
+        self.state.stream_seq += 1
+        self.stream.put(event)
+
+    # -- workers -----------------------------------------------------------------------
+    def _spawn(self, step: str) -> None:
+        self._worker_count[step] = self._worker_count.get(step, 0) + 1
+        task = self.loop.create_task(self._worker(step), name=f"workflows:{step}")
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+
+    async def _worker(self, step: str) -> None:
+        spec = self.graph.specs[step]
+        state = self.state
+        queue = state.queues.get(step)
+        if queue is None:
+            queue = state.queues[step] = deque()
+        idle = self._idle.setdefault(step, deque())
+        resume = self._resume.get(step)
+        loop = self.loop
+        while not self.done:
+            if resume:
+                inv = resume.popleft()
+            elif queue:
+                inv = state.begin(step, queue.popleft(), time.time())
+            else:
+                waiter = loop.create_future()
+                idle.append(waiter)
+                await waiter
+                continue
+            await self._invoke(spec, inv)
+
+    async def _invoke(self, spec: StepSpec, inv: Invocation) -> None:
+        token = current_invocation.set(inv)
+        try:
+            while True:
+                inv.wait_calls = 0
+                try:
+                    result = await self._call(spec, inv)
+                except Exception as exc:
+                    if self.done:
+                        return
+                    delay = self._retry_delay(spec, inv, exc)
+                    inv.attempts += 1
+                    inv.last_error = f"{type(exc).__name__}: {exc}"
+                    inv.last_failed_at = time.time()
+                    self.state.drop_waiters(inv.id)
+                    if delay is None:
+                        self.state.finish(inv)
+                        self._step_failed(spec, inv, exc)
+                        return
+                    inv.last_exception = exc
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    continue
+                if self.done:
+                    return
+                self.state.finish(inv)
+                self._handle_result(spec, result, inv.lineage)
+                return
+        finally:
+            current_invocation.reset(token)
+            if not self.done:
+                self._maybe_pause_clock()
+
+    async def _call(self, spec: StepSpec, inv: Invocation) -> Any:
+        kwargs: dict[str, Any] = {spec.event_param: inv.event}
+        if spec.context_param is not None:
+            kwargs[spec.context_param] = self.ctx
+        if spec.resources:
+            manager = self.workflow._resource_manager
+            for name, resource in spec.resources.items():
+                kwargs[name] = await manager.get(resource)
+        func = self._bound[spec.name]
+        if spec.is_async:
+            return await func(**kwargs)
+        call = functools.partial(contextvars.copy_context().run, func, **kwargs)
+        return await self.loop.run_in_executor(None, call)
+
+    def _retry_delay(self, spec: StepSpec, inv: Invocation, exc: Exception) -> float | None:
+        if spec.retry_policy is None:
+            return None
+        elapsed = time.time() - (inv.first_started_at or time.time())
+        delay = spec.retry_policy.next(elapsed, inv.attempts + 1, exc)
+        return None if delay is None else max(0.0, float(delay))
+
+    def _handle_result(self, spec: StepSpec, result: Any, lineage: int) -> None:
+        if result is None:
+            return
+        if not isinstance(result, Event):
+            error = WorkflowRuntimeError(
+                f"step {spec.name!r} returned {type(result).__name__}; a step must return "
+                "an Event or None"
+            )
+            self.fail(spec.name, error, attempts=1, elapsed=0.0)
+            return
+        self.emit(result, None, lineage)
+
+    def _step_failed(self, spec: StepSpec, inv: Invocation, exc: Exception) -> None:
+        elapsed = time.time() - (inv.first_started_at or time.time())
+        handler = self.graph.error_handler_for(spec.name)
+        if (
+            handler is not None
+            and spec.catch_for_steps is None
+            and inv.lineage < handler.max_recoveries
+        ):
+            failed = StepFailedEvent(
+                step_name=spec.name,
+                input_event=inv.event,
+                exception=exc,
+                attempts=inv.attempts,
+                elapsed_seconds=elapsed,
+                failed_at=datetime.now(timezone.utc),
+            )
+            self._enqueue(handler.name, QueuedEvent(failed, inv.lineage + 1))
+            return
+        self.fail(spec.name, exc, attempts=inv.attempts, elapsed=elapsed)
+
+    # -- waiting for events ------------------------------------------------------------
+    async def wait_for_event(
+        self,
+        event_type: type[Event],
+        waiter_event: Event | None,
+        waiter_id: str | None,
+        requirements: dict[str, Any] | None,
+        timeout: float | None,
+    ) -> Event:
+        """Pause the calling step until a matching event arrives (see Context.wait_for_event)."""
+        inv = current_invocation.get()
+        if inv is None or self.state.in_flight.get(inv.id) is not inv:
+            raise WorkflowRuntimeError("wait_for_event can only be called from inside a step")
+        key = waiter_key(inv.id, inv.wait_calls)
+        inv.wait_calls += 1
+        state = self.state
+        waiter = state.waiters.get(key)
+        if waiter is None:
+            waiter = Waiter(
+                key=key,
+                invocation_id=inv.id,
+                event_type=event_type,
+                requirements=dict(requirements or {}),
+                waiter_id=waiter_id,
+                waiter_event=waiter_event,
+                deadline=time.time() + timeout if timeout is not None else None,
+            )
+            state.add_waiter(waiter)
+        if waiter.resolved is not None:
+            return waiter.resolved
+        if not waiter.emitted:
+            waiter.emitted = True
+            if waiter_event is not None:
+                self.write(waiter_event)
+        future: asyncio.Future[Event] = self.loop.create_future()
+        self._waiter_futures[key] = future
+        inv.blocked = True
+        self._maybe_pause_clock()
+        try:
+            if waiter.deadline is None:
+                return await future
+            remaining = waiter.deadline - time.time()
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            return await asyncio.wait_for(future, remaining)
+        except asyncio.TimeoutError:
+            state.waiters.pop(key, None)
+            state.open_waiters.pop(key, None)
+            raise
+        finally:
+            inv.blocked = False
+            self._waiter_futures.pop(key, None)
+            self._resume_clock()
+
+    # -- timeout clock -----------------------------------------------------------------
+    # Time during which the run only waits for outside input does not count: the clock
+    # pauses when the run becomes quiescent with a prompt or waiter outstanding.
+    def _start_clock(self) -> None:
+        if self._budget is not None:
+            self._clock_since = self.loop.time()
+            self._timer = self.loop.call_later(self._budget, self._on_timeout)
+
+    def _maybe_pause_clock(self) -> None:
+        if self._timer is None or self.state.queued_count or not self.state.awaits_outside_input:
+            return
+        self._timer.cancel()
+        self._timer = None
+        assert self._budget is not None
+        self._budget -= self.loop.time() - self._clock_since
+        self._clock_paused = True
+
+    def _resume_clock(self) -> None:
+        if not self._clock_paused or self.done:
+            return
+        self._clock_paused = False
+        assert self._budget is not None
+        self._clock_since = self.loop.time()
+        self._timer = self.loop.call_later(max(self._budget, 0.0), self._on_timeout)
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        active = sorted({inv.step for inv in self.state.in_flight.values()})
+        event = WorkflowTimedOutEvent(timeout=self._timeout, active_steps=active)
+        self.finish(
+            event,
+            WorkflowTimeoutError(f"Operation timed out after {self._timeout} seconds"),
+        )
+
+    # -- the end -----------------------------------------------------------------------
+    def fail(self, step_name: str, error: BaseException, attempts: int, elapsed: float) -> None:
+        """End the run because a step failed for good."""
+        event = WorkflowFailedEvent(
+            step_name=step_name, exception=error, attempts=attempts, elapsed_seconds=elapsed
+        )
+        self.finish(event, error)
+
+    def cancel(self) -> None:
+        """End the run at the caller's request."""
+        self.finish(WorkflowCancelledEvent(), WorkflowCancelledByUser("the run was cancelled"))
+
+    def finish(self, stop_event: StopEvent, error: BaseException | None = None) -> None:
+        """End the run with ``stop_event`` (and ``error`` for the handler, if any)."""
+        if self.done:
+            return
+        self.done = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.state.stop_event = stop_event
+        self.write(stop_event)
+        self.stream.close()
+        for future in self._waiter_futures.values():
+            future.cancel()
+        self._shutdown_task = self.loop.create_task(self._shutdown(stop_event, error))
+
+    async def _shutdown(self, stop_event: StopEvent, error: BaseException | None) -> None:
+        current = asyncio.current_task()
+        others = [task for task in self._workers if task is not current and not task.done()]
+        for task in others:
+            task.cancel()
+        if others:
+            await asyncio.gather(*others, return_exceptions=True)
+        self.ctx._run_finished(self)
+        self.handler._settle(stop_event, error)

@@ -1,0 +1,301 @@
+"""Context snapshots: ``RunState`` + state store <-> a versioned, JSON-safe dict.
+
+Format (version 1)::
+
+    {
+      "format_version": 1, "serializer": "json", "workflow": "<workflow name>",
+      "run_id": "...", "started": true, "stop_event": <event> | null,
+      "state": <encoded state>,
+      "queues": {"<step>": [{"event": <event>, "lineage": 0}, ...]},
+      "in_flight": [{"id": 3, "step": "...", "event": <event>, "lineage": 0,
+                     "attempts": 0, "first_started_at": 1.0, "last_error": null,
+                     "last_failed_at": null}],
+      "waiters": [{"key": "3:0", "invocation_id": 3, "event_type": "<type>",
+                   "requirements": {...}, "waiter_id": "...", "waiter_event": <event>|null,
+                   "emitted": true, "resolved": <event>|null, "deadline": 1.0|null}],
+      "collect": {"<buffer>": [<event>, ...]},
+      "stream_seq": 7, "next_invocation_id": 4, "pending_prompts": 1
+    }
+
+The outer structure is validated strictly; every value inside goes through the
+serializer, which resolves classes only from the workflow's allowlist.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._run_state import Invocation, QueuedEvent, RunState, Waiter
+from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
+from .errors import ContextSerdeError
+from .events import Event, StopEvent
+
+if TYPE_CHECKING:
+    from .context.context import Context
+    from .workflow import Workflow
+
+FORMAT_VERSION = 1
+
+_MAX_ID = 2**62
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _QueuedDoc(_Strict):
+    event: Any
+    lineage: int = Field(ge=0, le=_MAX_ID)
+
+
+class _InvocationDoc(_Strict):
+    id: int = Field(ge=1, le=_MAX_ID)
+    step: str = Field(max_length=512)
+    event: Any
+    lineage: int = Field(ge=0, le=_MAX_ID)
+    attempts: int = Field(ge=0, le=_MAX_ID)
+    first_started_at: float | int | None = None
+    last_error: str | None = Field(default=None, max_length=65536)
+    last_failed_at: float | int | None = None
+
+
+class _WaiterDoc(_Strict):
+    key: str = Field(max_length=256)
+    invocation_id: int = Field(ge=1, le=_MAX_ID)
+    event_type: str = Field(max_length=512)
+    requirements: Any
+    waiter_id: str | None = Field(default=None, max_length=4096)
+    waiter_event: Any = None
+    emitted: bool
+    resolved: Any = None
+    deadline: float | int | None = None
+
+
+class _SnapshotDoc(_Strict):
+    format_version: int
+    serializer: str = Field(max_length=64)
+    workflow: str = Field(max_length=512)
+    run_id: str = Field(max_length=256)
+    started: bool
+    stop_event: Any = None
+    state: Any
+    queues: dict[str, list[_QueuedDoc]]
+    in_flight: list[_InvocationDoc]
+    waiters: list[_WaiterDoc]
+    collect: dict[str, list[Any]]
+    stream_seq: int = Field(ge=0, le=_MAX_ID)
+    next_invocation_id: int = Field(ge=1, le=_MAX_ID)
+    pending_prompts: int = Field(ge=0, le=_MAX_ID)
+
+
+def registry_for(workflow: Workflow, serializer: BaseSerializer) -> TypeRegistry:
+    """The allowlist of classes a snapshot of ``workflow`` may name."""
+    graph = workflow._graph()
+    types: list[type[Any]] = list(graph.event_types)
+    if isinstance(graph.state_type, type) and issubclass(graph.state_type, BaseModel):
+        types.append(graph.state_type)
+    types.extend(serializer.extra_types())
+    return TypeRegistry(types)
+
+
+def snapshot_to_dict(ctx: Context[Any], serializer: BaseSerializer | None) -> dict[str, Any]:
+    """Encode a context (see the module docstring for the format)."""
+    serializer = serializer or JsonSerializer()
+    types = registry_for(ctx._workflow, serializer)
+    state = ctx._state
+    enc = serializer.encode
+
+    def event(ev: Event | None, where: str) -> Any:
+        if ev is None:
+            return None
+        try:
+            return enc(ev, types)
+        except ContextSerdeError as exc:
+            raise ContextSerdeError(f"{where}: {exc}") from None
+
+    try:
+        encoded_state = enc(ctx._store._snapshot_state(), types)
+    except ContextSerdeError as exc:
+        raise ContextSerdeError(f"state: {exc}") from None
+    return {
+        "format_version": FORMAT_VERSION,
+        "serializer": serializer.name,
+        "workflow": ctx._workflow.workflow_name,
+        "run_id": state.run_id,
+        "started": state.started,
+        "stop_event": event(state.stop_event, "stop_event"),
+        "state": encoded_state,
+        "queues": {
+            step: [
+                {"event": event(item.event, f"queue of {step!r}"), "lineage": item.lineage}
+                for item in queue
+            ]
+            for step, queue in state.queues.items()
+            if queue
+        },
+        "in_flight": [
+            {
+                "id": inv.id,
+                "step": inv.step,
+                "event": event(inv.event, f"in-flight step {inv.step!r}"),
+                "lineage": inv.lineage,
+                "attempts": inv.attempts,
+                "first_started_at": inv.first_started_at,
+                "last_error": inv.last_error,
+                "last_failed_at": inv.last_failed_at,
+            }
+            for inv in state.in_flight.values()
+        ],
+        "waiters": [
+            {
+                "key": w.key,
+                "invocation_id": w.invocation_id,
+                "event_type": types.key_for(w.event_type),
+                "requirements": enc(w.requirements, types),
+                "waiter_id": w.waiter_id,
+                "waiter_event": event(w.waiter_event, f"waiter {w.key}"),
+                "emitted": w.emitted,
+                "resolved": event(w.resolved, f"waiter {w.key}"),
+                "deadline": w.deadline,
+            }
+            for w in state.waiters.values()
+        ],
+        "collect": {
+            key: [event(ev, f"collect buffer {key!r}") for ev in buffer]
+            for key, buffer in state.collect.items()
+        },
+        "stream_seq": state.stream_seq,
+        "next_invocation_id": state.next_invocation_id,
+        "pending_prompts": state.pending_prompts,
+    }
+
+
+def snapshot_from_dict(
+    cls: type[Context[Any]],
+    workflow: Workflow,
+    data: Any,
+    serializer: BaseSerializer | None,
+) -> Context[Any]:
+    """Decode a snapshot into a new context of ``workflow``.
+
+    Raises:
+        ContextSerdeError: naming what is wrong with ``data``.
+    """
+    serializer = serializer or JsonSerializer()
+    if not isinstance(data, dict):
+        raise ContextSerdeError(f"a snapshot must be a dict, got {type(data).__name__}")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ContextSerdeError(
+            f"unsupported snapshot format_version {str(version)[:20]!r} "
+            f"(this library reads version {FORMAT_VERSION})"
+        )
+    try:
+        doc = _SnapshotDoc.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "snapshot"
+        raise ContextSerdeError(f"bad snapshot: {where}: {first['msg']}") from None
+    if doc.serializer != serializer.name:
+        raise ContextSerdeError(
+            f"snapshot was written with the {doc.serializer!r} serializer; "
+            f"pass serializer= that matches (got {serializer.name!r})"
+        )
+    if doc.workflow != workflow.workflow_name:
+        raise ContextSerdeError(
+            f"snapshot belongs to workflow {doc.workflow[:80]!r}, not {workflow.workflow_name!r}"
+        )
+    types = registry_for(workflow, serializer)
+    graph = workflow._graph()
+
+    def event(value: Any, where: str) -> Event:
+        decoded = serializer.decode(value, types)
+        if not isinstance(decoded, Event):
+            raise ContextSerdeError(f"{where}: expected an event, got {type(decoded).__name__}")
+        return decoded
+
+    def known_step(name: str, where: str) -> str:
+        if name not in graph.specs:
+            raise ContextSerdeError(f"{where}: workflow has no step {name[:80]!r}")
+        return name
+
+    ctx = cls(workflow)
+    state = RunState(run_id=doc.run_id)
+    state.started = doc.started
+    if doc.stop_event is not None:
+        stop = event(doc.stop_event, "stop_event")
+        if not isinstance(stop, StopEvent):
+            raise ContextSerdeError("stop_event: not a StopEvent")
+        state.stop_event = stop
+    for step, items in doc.queues.items():
+        known_step(step, "queues")
+        queue: deque[QueuedEvent] = deque()
+        for item in items:
+            queue.append(QueuedEvent(event(item.event, f"queue of {step!r}"), item.lineage))
+        state.queues[step] = queue
+        state.queued_count += len(queue)
+    for inv_doc in doc.in_flight:
+        known_step(inv_doc.step, "in_flight")
+        if inv_doc.id in state.in_flight:
+            raise ContextSerdeError(f"in_flight: duplicate invocation id {inv_doc.id}")
+        state.in_flight[inv_doc.id] = Invocation(
+            id=inv_doc.id,
+            step=inv_doc.step,
+            event=event(inv_doc.event, f"in-flight step {inv_doc.step!r}"),
+            lineage=inv_doc.lineage,
+            attempts=inv_doc.attempts,
+            first_started_at=inv_doc.first_started_at,
+            last_error=inv_doc.last_error,
+            last_failed_at=inv_doc.last_failed_at,
+        )
+    for w_doc in doc.waiters:
+        if w_doc.invocation_id not in state.in_flight:
+            raise ContextSerdeError(f"waiter {w_doc.key[:40]!r} belongs to no in-flight step")
+        event_type = types.resolve(w_doc.event_type)
+        if not issubclass(event_type, Event):
+            raise ContextSerdeError(f"waiter {w_doc.key[:40]!r}: not an event type")
+        requirements = serializer.decode(w_doc.requirements, types)
+        if not isinstance(requirements, dict):
+            raise ContextSerdeError(f"waiter {w_doc.key[:40]!r}: requirements must be a dict")
+        state.add_waiter(
+            Waiter(
+                key=w_doc.key,
+                invocation_id=w_doc.invocation_id,
+                event_type=event_type,
+                requirements=requirements,
+                waiter_id=w_doc.waiter_id,
+                waiter_event=(
+                    event(w_doc.waiter_event, "waiter_event") if w_doc.waiter_event else None
+                ),
+                emitted=w_doc.emitted,
+                resolved=event(w_doc.resolved, "resolved") if w_doc.resolved else None,
+                deadline=w_doc.deadline,
+            )
+        )
+    for key, buffer in doc.collect.items():
+        state.collect[key] = [event(ev, f"collect buffer {key[:40]!r}") for ev in buffer]
+    state.stream_seq = doc.stream_seq
+    state.next_invocation_id = max(doc.next_invocation_id, max(state.in_flight, default=0) + 1)
+    state.pending_prompts = doc.pending_prompts
+    ctx._state = state
+
+    stored = serializer.decode(doc.state, types)
+    state_type = graph.state_type
+    if isinstance(stored, dict) and not isinstance(stored, state_type):
+        try:
+            stored = (
+                state_type(stored)
+                if not issubclass(state_type, BaseModel)
+                else (state_type.model_validate(stored))
+            )
+        except (ValidationError, TypeError) as exc:
+            raise ContextSerdeError(f"state: does not fit {state_type.__name__}: {exc}") from None
+    if not isinstance(stored, state_type):
+        raise ContextSerdeError(
+            f"state: expected {state_type.__name__}, got {type(stored).__name__}"
+        )
+    ctx._store._restore_state(stored)
+    return ctx

@@ -1,0 +1,218 @@
+"""``Context``: what a step sees of its run, and what a caller keeps of it.
+
+A context belongs to one workflow instance. Steps receive it by annotating a parameter
+``Context`` (or ``Context[MyState]`` for a typed state). Created with ``Context(wf)`` and
+passed to ``wf.run(ctx=ctx)`` it carries its state across runs; ``ctx.to_dict()`` and
+``Context.from_dict(wf, data)`` snapshot and restore a run, even in another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .._run_state import RunState
+from ..errors import WorkflowRuntimeError
+from ..events import Event
+from ..retry_policy import RetryInfo
+from .serializers import BaseSerializer
+from .state_store import InMemoryStateStore
+
+if TYPE_CHECKING:
+    from .._runtime import Run
+    from ..workflow import Workflow
+
+__all__ = ["Context"]
+
+StateT = TypeVar("StateT")
+
+EventT = TypeVar("EventT", bound=Event)
+
+
+def new_run_id() -> str:
+    """A fresh run id."""
+    return uuid.uuid4().hex
+
+
+class Context(Generic[StateT]):
+    """The context of a workflow's runs: state store, event routing, waits, snapshots."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        from ..workflow import Workflow
+
+        if not isinstance(workflow, Workflow):
+            raise TypeError(f"Context() needs a Workflow instance, got {workflow!r}")
+        self._workflow = workflow
+        self._state = RunState(run_id=new_run_id())
+        state_type = workflow._graph().state_type
+        self._store: InMemoryStateStore[StateT] = InMemoryStateStore(state_type())
+        self._run: Run | None = None
+
+    # -- public properties -------------------------------------------------------------
+    @property
+    def store(self) -> InMemoryStateStore[StateT]:
+        """The run's state store (``await ctx.store.get("a.b")``, ``edit_state()``...)."""
+        return self._store
+
+    @property
+    def is_running(self) -> bool:
+        """True while a run is using this context."""
+        return self._run is not None and not self._run.done
+
+    @property
+    def run_id(self) -> str:
+        """The id of the current (or last) run."""
+        return self._state.run_id
+
+    @property
+    def workflow(self) -> Workflow:
+        """The workflow this context belongs to."""
+        return self._workflow
+
+    # -- events ------------------------------------------------------------------------
+    def _active_run(self, what: str) -> Run:
+        run = self._run
+        if run is None or run.done:
+            raise WorkflowRuntimeError(f"cannot {what}: no run is active on this context")
+        return run
+
+    def send_event(self, message: Event, step: str | None = None) -> None:
+        """Send an event into the run; every accepting step (or only ``step``) gets it.
+
+        Safe to call from a step, from the caller's code, or from a sync step's thread.
+
+        Raises:
+            WorkflowStepDoesNotExistError: ``step`` names no step.
+            WorkflowRuntimeError: no run is active.
+        """
+        if not isinstance(message, Event):
+            raise TypeError(f"send_event needs an Event, got {type(message).__name__}")
+        run = self._active_run("send an event")
+        from .._runtime import current_invocation
+
+        inv = current_invocation.get()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # called from a worker thread (a sync step)
+            run.loop.call_soon_threadsafe(
+                run.emit, message, step, inv.lineage if inv else 0, inv is None
+            )
+            return
+        run.emit(message, step, inv.lineage if inv else 0, inv is None)
+
+    def write_event_to_stream(self, ev: Event | None) -> None:
+        """Write ``ev`` to the caller's event stream (``handler.stream_events()``)."""
+        if ev is None:
+            return
+        run = self._active_run("write to the stream")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            run.loop.call_soon_threadsafe(run.write, ev)
+            return
+        run.write(ev)
+
+    def collect_events(
+        self, ev: Event, expected: Sequence[type[Event]], buffer_id: str | None = None
+    ) -> list[Event] | None:
+        """Buffer ``ev`` until one event of each type in ``expected`` has arrived.
+
+        Returns the events in the order of ``expected`` (duplicates allowed) once all are
+        there, else ``None``. Buffers are kept per calling step (and ``buffer_id``).
+        """
+        from .._runtime import current_invocation
+
+        inv = current_invocation.get()
+        step = inv.step if inv is not None else ""
+        if buffer_id is None and expected:
+            buffer_id = f"{len(expected)}:{expected[0].__name__}:{expected[-1].__name__}"
+        return self._state.collect_events(f"{step}/{buffer_id}", ev, expected)
+
+    async def wait_for_event(
+        self,
+        event_type: type[EventT],
+        waiter_event: Event | None = None,
+        waiter_id: str | None = None,
+        requirements: dict[str, Any] | None = None,
+        timeout: float | None = 2000,
+    ) -> EventT:
+        """Pause the calling step until an event of ``event_type`` matching ``requirements``
+        arrives, and return it.
+
+        ``waiter_event`` (typically an :class:`InputRequiredEvent`) is written to the
+        stream once for this wait. The code before the call is not re-run when the answer
+        arrives; it is re-run once if the run is restored from a snapshot taken while it
+        waited. An event that answers a waiter goes to that waiter only.
+
+        Args:
+            event_type: the type to wait for (``isinstance`` matching).
+            waiter_event: an event written to the stream to ask for the answer.
+            waiter_id: a name for this wait (kept with the waiter; informational).
+            requirements: ``{field: value}`` the event must match (``ev.get(k) == v``).
+            timeout: seconds before :class:`asyncio.TimeoutError` is raised in the step;
+                ``None`` waits forever.
+        """
+        run = self._active_run("wait for an event")
+        event = await run.wait_for_event(event_type, waiter_event, waiter_id, requirements, timeout)
+        return event  # type: ignore[return-value]
+
+    def retry_info(self) -> RetryInfo:
+        """The calling step's attempt number and last failure.
+
+        Raises:
+            WorkflowRuntimeError: called outside a step.
+        """
+        from .._runtime import current_invocation
+
+        inv = current_invocation.get()
+        if inv is None:
+            raise WorkflowRuntimeError("retry_info() can only be called from inside a step")
+        elapsed = time.time() - inv.first_started_at if inv.first_started_at else 0.0
+        failed_at = (
+            datetime.fromtimestamp(inv.last_failed_at, timezone.utc)
+            if inv.last_failed_at is not None
+            else None
+        )
+        return RetryInfo(
+            retry_number=inv.attempts,
+            elapsed_seconds=elapsed if inv.attempts else 0.0,
+            last_exception=inv.last_exception,
+            last_failed_at=failed_at,
+        )
+
+    # -- snapshots ---------------------------------------------------------------------
+    def to_dict(self, serializer: BaseSerializer | None = None) -> dict[str, Any]:
+        """A JSON-safe snapshot of the run: state, queues, in-flight steps, waiters...
+
+        Raises:
+            ContextSerdeError: a value cannot be encoded by ``serializer``.
+        """
+        from .._snapshot import snapshot_to_dict
+
+        return snapshot_to_dict(self, serializer)
+
+    @classmethod
+    def from_dict(
+        cls,
+        workflow: Workflow,
+        data: dict[str, Any],
+        serializer: BaseSerializer | None = None,
+    ) -> Context[Any]:
+        """Rebuild a context from :meth:`to_dict` output; ``workflow.run(ctx=...)`` resumes.
+
+        Raises:
+            ContextSerdeError: the payload is malformed, of another format version or
+                workflow, or names a type outside the allowlist.
+        """
+        from .._snapshot import snapshot_from_dict
+
+        return snapshot_from_dict(cls, workflow, data, serializer)
+
+    # -- runtime hooks -----------------------------------------------------------------
+    def _run_finished(self, run: Run) -> None:
+        if self._run is run:
+            self._run = None

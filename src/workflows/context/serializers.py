@@ -1,0 +1,409 @@
+"""Serializers: how values in a context snapshot are encoded.
+
+:class:`JsonSerializer` (the default) writes plain JSON data and never executes code while
+decoding: classes named in a payload are looked up in an allowlist made of the workflow's
+own event types, the ``Context[Model]`` state type, the built-in events and the types
+given as ``extra_types``; a name outside it is a :class:`~workflows.errors.ContextSerdeError`,
+never an import. :class:`PickleSerializer` is an explicit opt-in for values JSON cannot
+hold; it executes code on load and must never read untrusted data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import pickle
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .. import events as _events
+from ..errors import ContextSerdeError
+
+__all__ = ["BaseSerializer", "JsonSerializer", "PickleSerializer", "TypeRegistry", "type_key"]
+
+
+def type_key(cls: type[Any]) -> str:
+    """The name a class is written under in a snapshot: ``module.QualName``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+_BUILTIN_EVENTS: tuple[type[Any], ...] = tuple(getattr(_events, name) for name in _events.__all__)
+
+
+class TypeRegistry:
+    """The classes a snapshot may name: resolved by key, never imported."""
+
+    def __init__(self, types: Iterable[type[Any]] = ()) -> None:
+        self._by_key: dict[str, type[Any]] = {}
+        for cls in (*_BUILTIN_EVENTS, *types):
+            self.add(cls)
+
+    def add(self, cls: type[Any]) -> None:
+        """Allow ``cls`` (a pydantic model class)."""
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            raise TypeError(f"only pydantic model classes can be registered, got {cls!r}")
+        self._by_key[type_key(cls)] = cls
+
+    def merged(self, more: Iterable[type[Any]]) -> TypeRegistry:
+        """A new registry holding these types and ``more``."""
+        registry = TypeRegistry()
+        registry._by_key = dict(self._by_key)
+        for cls in more:
+            registry.add(cls)
+        return registry
+
+    def key_for(self, cls: type[Any]) -> str:
+        """Return the key of an allowed class.
+
+        Raises:
+            ContextSerdeError: ``cls`` is not allowed.
+        """
+        key = type_key(cls)
+        if self._by_key.get(key) is not cls:
+            raise ContextSerdeError(
+                f"{key} is not a type this workflow's snapshots can hold: use it in a step "
+                "signature, or register it with JsonSerializer(extra_types=[...])"
+            )
+        return key
+
+    def resolve(self, key: Any) -> type[Any]:
+        """Return the allowed class named ``key``.
+
+        Raises:
+            ContextSerdeError: the name is not in the allowlist.
+        """
+        if not isinstance(key, str) or len(key) > 512:
+            raise ContextSerdeError(f"invalid type name in snapshot: {str(key)[:80]!r}")
+        cls = self._by_key.get(key)
+        if cls is None:
+            raise ContextSerdeError(f"unknown type {key!r} in snapshot (not in the allowlist)")
+        return cls
+
+
+class BaseSerializer(ABC):
+    """Encodes one value of a snapshot to JSON-safe data and back.
+
+    Implementations must make ``decode(encode(v)) == v`` for the values they accept and
+    raise :class:`ContextSerdeError` (and nothing else) for values or payloads they cannot
+    handle.
+    """
+
+    name: str = "base"
+
+    @abstractmethod
+    def encode(self, value: Any, types: TypeRegistry) -> Any:
+        """Return JSON-safe data for ``value``."""
+
+    @abstractmethod
+    def decode(self, data: Any, types: TypeRegistry) -> Any:
+        """Return the value ``data`` was encoded from."""
+
+    def extra_types(self) -> tuple[type[Any], ...]:
+        """Types this serializer adds to the allowlist."""
+        return ()
+
+    def serialize(self, value: Any) -> str:
+        """Encode one value to a JSON string (built-in event types only)."""
+        import json
+
+        registry = TypeRegistry(self.extra_types())
+        return json.dumps(self.encode(value, registry))
+
+    def deserialize(self, value: str) -> Any:
+        """Decode a string written by :meth:`serialize`."""
+        import json
+
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise ContextSerdeError(f"not valid JSON: {exc}") from None
+        return self.decode(data, TypeRegistry(self.extra_types()))
+
+
+_TAGS = frozenset(
+    {"$event", "$model", "$tuple", "$set", "$bytes", "$datetime", "$date", "$map", "$float"}
+)
+
+_ANY_FIELDS_CACHE: dict[type[Any], frozenset[str]] = {}
+
+
+def _any_fields(cls: type[BaseModel]) -> frozenset[str]:
+    """Fields typed ``Any``: pydantic cannot rebuild their values' types, we do."""
+    found = _ANY_FIELDS_CACHE.get(cls)
+    if found is None:
+        found = frozenset(
+            name for name, info in cls.model_fields.items() if info.annotation in (Any, object)
+        )
+        _ANY_FIELDS_CACHE[cls] = found
+    return found
+
+
+class JsonSerializer(BaseSerializer):
+    """The default serializer: JSON data, an allowlist of classes, bounded decoding.
+
+    Args:
+        extra_types: pydantic model classes (events or state values) that snapshots may
+            hold besides the workflow's own event types and its state type.
+        max_depth: deepest nesting of containers accepted, encoding or decoding.
+        max_string_length: longest string accepted when decoding (characters).
+    """
+
+    name = "json"
+
+    def __init__(
+        self,
+        extra_types: Iterable[type[Any]] = (),
+        *,
+        max_depth: int = 100,
+        max_string_length: int = 16 * 1024 * 1024,
+    ) -> None:
+        self._extra_types = tuple(extra_types)
+        for cls in self._extra_types:
+            if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+                raise TypeError(f"extra_types must be pydantic model classes, got {cls!r}")
+        self.max_depth = max_depth
+        self.max_string_length = max_string_length
+
+    def extra_types(self) -> tuple[type[Any], ...]:
+        """Types given as ``extra_types``."""
+        return self._extra_types
+
+    # -- encoding ----------------------------------------------------------------------
+    def encode(self, value: Any, types: TypeRegistry) -> Any:
+        """Return JSON-safe data for ``value``.
+
+        Raises:
+            ContextSerdeError: a value of a type JSON cannot hold, a class outside the
+                allowlist, or nesting deeper than ``max_depth``.
+        """
+        return self._encode(value, types, 0)
+
+    def _encode(self, value: Any, types: TypeRegistry, depth: int) -> Any:
+        if value is None or value is True or value is False or type(value) in (int, str):
+            return value
+        if depth > self.max_depth:
+            raise ContextSerdeError(f"value nested deeper than {self.max_depth} levels")
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"$float": repr(value)}
+        if isinstance(value, list):
+            return [self._encode(item, types, depth + 1) for item in value]
+        if isinstance(value, dict):
+            if all(type(k) is str and not k.startswith("$") for k in value):
+                return {k: self._encode(v, types, depth + 1) for k, v in value.items()}
+            return {
+                "$map": [
+                    [self._encode(k, types, depth + 1), self._encode(v, types, depth + 1)]
+                    for k, v in value.items()
+                ]
+            }
+        if isinstance(value, _events.Event):
+            return self._encode_event(value, types, depth)
+        if isinstance(value, BaseModel):
+            key = types.key_for(type(value))
+            return {"$model": key, "data": self._model_data(value, types, depth)}
+        if isinstance(value, tuple):
+            return {"$tuple": [self._encode(item, types, depth + 1) for item in value]}
+        if isinstance(value, (set, frozenset)):
+            return {"$set": [self._encode(item, types, depth + 1) for item in value]}
+        if isinstance(value, bytes):
+            return {"$bytes": base64.b64encode(value).decode("ascii")}
+        if isinstance(value, datetime):
+            return {"$datetime": value.isoformat()}
+        if isinstance(value, date):
+            return {"$date": value.isoformat()}
+        if isinstance(value, int):  # bool and int subclasses such as IntEnum
+            return int(value)
+        if isinstance(value, str):
+            return str(value)
+        from ..context.state_store import DictState
+
+        if isinstance(value, DictState):
+            return self._encode(value.to_dict(), types, depth)
+        raise ContextSerdeError(
+            f"cannot encode a value of type {type(value).__qualname__} with JsonSerializer: "
+            "use JSON types or pydantic models, or opt in to PickleSerializer"
+        )
+
+    def _model_data(self, model: BaseModel, types: TypeRegistry, depth: int) -> dict[str, Any]:
+        cls = type(model)
+        dynamic = _any_fields(cls)
+        try:
+            data: dict[str, Any] = model.model_dump(
+                mode="json", exclude=set(dynamic) if dynamic else None, round_trip=True
+            )
+        except Exception as exc:
+            raise ContextSerdeError(f"cannot encode {cls.__qualname__}: {exc}") from None
+        for name in dynamic:
+            data[name] = self._encode(getattr(model, name), types, depth + 1)
+        extra = model.__pydantic_extra__
+        if extra:
+            for name, val in extra.items():
+                data[name] = self._encode(val, types, depth + 1)
+        return data
+
+    def _encode_event(self, event: _events.Event, types: TypeRegistry, depth: int) -> Any:
+        key = types.key_for(type(event))
+        return {"$event": key, "data": self._model_data(event, types, depth)}
+
+    # -- decoding ----------------------------------------------------------------------
+    def decode(self, data: Any, types: TypeRegistry) -> Any:
+        """Return the value ``data`` was encoded from.
+
+        Raises:
+            ContextSerdeError: malformed data, an unknown class name, a string longer than
+                ``max_string_length``, or nesting deeper than ``max_depth``.
+        """
+        return self._decode(data, types, 0)
+
+    def _decode(self, data: Any, types: TypeRegistry, depth: int) -> Any:
+        if data is None or data is True or data is False:
+            return data
+        kind = type(data)
+        if kind is int or kind is float:
+            return data
+        if kind is str:
+            if len(data) > self.max_string_length:
+                raise ContextSerdeError(
+                    f"string of {len(data)} characters exceeds max_string_length "
+                    f"({self.max_string_length})"
+                )
+            return data
+        if depth > self.max_depth:
+            raise ContextSerdeError(f"snapshot data nested deeper than {self.max_depth} levels")
+        if kind is list:
+            return [self._decode(item, types, depth + 1) for item in data]
+        if kind is dict:
+            if len(data) <= 2 and any(k in _TAGS for k in data):
+                return self._decode_tagged(data, types, depth)
+            for key in data:
+                if type(key) is not str:
+                    raise ContextSerdeError(f"object key {key!r} is not a string")
+                if key.startswith("$"):
+                    raise ContextSerdeError(f"unexpected tag {key[:40]!r} in snapshot data")
+            return {k: self._decode(v, types, depth + 1) for k, v in data.items()}
+        raise ContextSerdeError(f"unexpected {kind.__name__} in snapshot data (not JSON)")
+
+    def _decode_tagged(self, data: dict[str, Any], types: TypeRegistry, depth: int) -> Any:
+        if "$event" in data or "$model" in data:
+            tag = "$event" if "$event" in data else "$model"
+            cls = types.resolve(data[tag])
+            payload = data.get("data")
+            if type(payload) is not dict:
+                raise ContextSerdeError(f"{tag} {data[tag]!r}: 'data' must be an object")
+            if tag == "$event" and not issubclass(cls, _events.Event):
+                raise ContextSerdeError(f"{data[tag]!r} is not an event type")
+            return self._build_model(cls, payload, types, depth)
+        (tag, body), *_ = data.items()
+        try:
+            if tag == "$tuple":
+                return tuple(self._decode(_expect(body, list, tag), types, depth + 1))
+            if tag == "$set":
+                return set(self._decode(_expect(body, list, tag), types, depth + 1))
+            if tag == "$bytes":
+                return base64.b64decode(_expect(body, str, tag), validate=True)
+            if tag == "$datetime":
+                return datetime.fromisoformat(_expect(body, str, tag))
+            if tag == "$date":
+                return date.fromisoformat(_expect(body, str, tag))
+            if tag == "$float":
+                if body not in ("nan", "inf", "-inf"):
+                    raise ContextSerdeError(f"bad $float value {str(body)[:20]!r}")
+                return float(body)
+            if tag == "$map":
+                pairs = _expect(body, list, tag)
+                result: dict[Any, Any] = {}
+                for pair in pairs:
+                    if type(pair) is not list or len(pair) != 2:
+                        raise ContextSerdeError("$map entries must be [key, value] pairs")
+                    k = self._decode(pair[0], types, depth + 1)
+                    try:
+                        result[k] = self._decode(pair[1], types, depth + 1)
+                    except TypeError:
+                        raise ContextSerdeError(f"unhashable map key {k!r}") from None
+                return result
+        except (ValueError, binascii.Error, TypeError) as exc:
+            raise ContextSerdeError(f"bad {tag} value: {exc}") from None
+        raise ContextSerdeError(f"unknown tag {tag[:40]!r} in snapshot data")
+
+    def _build_model(
+        self, cls: type[Any], payload: dict[str, Any], types: TypeRegistry, depth: int
+    ) -> Any:
+        for value in payload.values():
+            if type(value) is str and len(value) > self.max_string_length:
+                raise ContextSerdeError(f"{cls.__qualname__}: string exceeds max_string_length")
+        model_fields = cls.model_fields
+        dynamic = _any_fields(cls)
+        values: dict[str, Any] = {}
+        for name, value in payload.items():
+            if name in model_fields and name not in dynamic:
+                values[name] = _check_plain(value, self, depth + 1)
+            else:
+                values[name] = self._decode(value, types, depth + 1)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            errors = exc.errors()
+            where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            message = errors[0]["msg"] if errors else str(exc)
+            raise ContextSerdeError(f"{cls.__qualname__}: field {where!r}: {message}") from None
+        except Exception as exc:
+            raise ContextSerdeError(f"{cls.__qualname__}: cannot rebuild: {exc}") from None
+
+
+def _expect(body: Any, kind: type[Any], tag: str) -> Any:
+    if type(body) is not kind:
+        raise ContextSerdeError(f"{tag} value must be a {kind.__name__}")
+    return body
+
+
+def _check_plain(value: Any, serializer: JsonSerializer, depth: int) -> Any:
+    """Bound the depth and string sizes of data handed to pydantic as-is."""
+    stack: list[tuple[Any, int]] = [(value, depth)]
+    while stack:
+        node, level = stack.pop()
+        kind = type(node)
+        if kind is str:
+            if len(node) > serializer.max_string_length:
+                raise ContextSerdeError("string exceeds max_string_length")
+        elif kind is list or kind is dict:
+            if level > serializer.max_depth:
+                raise ContextSerdeError(
+                    f"snapshot data nested deeper than {serializer.max_depth} levels"
+                )
+            children = node.values() if kind is dict else node
+            stack.extend((child, level + 1) for child in children)
+        elif node is not None and kind not in (int, float, bool):
+            raise ContextSerdeError(f"unexpected {kind.__name__} in snapshot data (not JSON)")
+    return value
+
+
+class PickleSerializer(JsonSerializer):
+    """Opt-in serializer that pickles values JSON cannot hold.
+
+    .. warning:: unpickling executes code chosen by whoever wrote the payload. Use it only
+       for snapshots your own process wrote to storage you trust.
+    """
+
+    name = "pickle"
+
+    def encode(self, value: Any, types: TypeRegistry) -> Any:
+        """Pickle ``value`` into a base64 string."""
+        try:
+            blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise ContextSerdeError(f"cannot pickle {type(value).__qualname__}: {exc}") from None
+        return {"$pickle": base64.b64encode(blob).decode("ascii")}
+
+    def decode(self, data: Any, types: TypeRegistry) -> Any:
+        """Unpickle a value written by :meth:`encode` (executes code: trusted data only)."""
+        if type(data) is not dict or type(data.get("$pickle")) is not str:
+            raise ContextSerdeError("expected a {'$pickle': ...} value")
+        try:
+            return pickle.loads(base64.b64decode(data["$pickle"], validate=True))
+        except Exception as exc:
+            raise ContextSerdeError(f"cannot unpickle value: {exc}") from None

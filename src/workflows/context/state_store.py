@@ -1,0 +1,227 @@
+"""The run's state store: ``ctx.store``.
+
+The state is either a :class:`DictState` (the default: a dictionary that also allows
+attribute access) or the pydantic model named by ``Context[Model]`` in a step signature,
+built from its defaults. Paths are dot-separated: ``await ctx.store.get("a.b.c")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Iterator, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ContextStateError
+
+__all__ = ["DictState", "InMemoryStateStore"]
+
+StateT = TypeVar("StateT")
+
+_MISSING: Any = object()
+
+
+class DictState(MutableMapping[str, Any]):
+    """The default state: a dictionary whose keys can also be read as attributes."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        object.__setattr__(self, "_data", dict(data or {}, **kwargs))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._data[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self._data[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"DictState({self._data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DictState):
+            return self._data == other._data
+        if isinstance(other, dict):
+            return self._data == other
+        return NotImplemented
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DictState, (self._data,))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DictState:
+        return DictState(copy.deepcopy(self._data, memo))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The state as a plain dictionary (not a copy)."""
+        return self._data
+
+
+def _child(container: Any, key: str) -> Any:
+    if isinstance(container, (dict, DictState)):
+        return container[key]
+    if isinstance(container, BaseModel):
+        if key in type(container).model_fields or (
+            container.__pydantic_extra__ is not None and key in container.__pydantic_extra__
+        ):
+            return getattr(container, key)
+        raise KeyError(key)
+    if isinstance(container, (list, tuple)) and key.lstrip("-").isdigit():
+        try:
+            return container[int(key)]
+        except IndexError:
+            raise KeyError(key) from None
+    raise KeyError(key)
+
+
+def _set_child(container: Any, key: str, value: Any, path: str) -> None:
+    if isinstance(container, (dict, DictState)):
+        container[key] = value
+    elif isinstance(container, BaseModel):
+        try:
+            setattr(container, key, value)
+        except (ValidationError, ValueError, AttributeError) as exc:
+            raise ContextStateError(f"cannot set state path {path!r}: {exc}") from exc
+    elif isinstance(container, list) and key.lstrip("-").isdigit():
+        try:
+            container[int(key)] = value
+        except IndexError:
+            raise ContextStateError(f"cannot set state path {path!r}: index out of range") from None
+    else:
+        raise ContextStateError(
+            f"cannot set state path {path!r}: {type(container).__name__} holds no keys"
+        )
+
+
+class InMemoryStateStore(Generic[StateT]):
+    """The state of one context; every method is safe to call from concurrent steps.
+
+    ``edit_state()`` holds the store's lock for the whole block, so its read-modify-write
+    is atomic with respect to every other store call.
+    """
+
+    def __init__(self, initial: StateT, factory: Any = None) -> None:
+        self._state = initial
+        self._factory = factory if factory is not None else type(initial)
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def _guard(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    @property
+    def state_type(self) -> type[Any]:
+        """The class of the state (``DictState`` or the ``Context[Model]`` model)."""
+        return type(self._state)
+
+    def _read(self, path: str, default: Any) -> Any:
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"state path must be a non-empty string, got {path!r}")
+        node: Any = self._state
+        for segment in path.split("."):
+            try:
+                node = _child(node, segment)
+            except KeyError:
+                if default is _MISSING:
+                    raise ValueError(f"state path {path!r} not found (at {segment!r})") from None
+                return default
+        return node
+
+    async def get(self, path: str, default: Any = _MISSING) -> Any:
+        """Return the value at the dot path ``path``.
+
+        Raises:
+            ValueError: the path does not exist and no ``default`` was given.
+        """
+        guard = self._guard
+        if guard.locked():
+            async with guard:
+                return self._read(path, default)
+        return self._read(path, default)
+
+    def _write(self, path: str, value: Any) -> None:
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"state path must be a non-empty string, got {path!r}")
+        *parents, last = path.split(".")
+        node: Any = self._state
+        for segment in parents:
+            try:
+                node = _child(node, segment)
+            except KeyError:
+                fresh: dict[str, Any] = {}
+                _set_child(node, segment, fresh, path)
+                node = fresh
+        _set_child(node, last, value, path)
+
+    async def set(self, path: str, value: Any) -> None:
+        """Set the value at the dot path ``path``, creating missing parents as dicts."""
+        async with self._guard:
+            self._write(path, value)
+
+    async def get_state(self) -> StateT:
+        """Return a deep copy of the whole state."""
+        async with self._guard:
+            return copy.deepcopy(self._state)
+
+    async def set_state(self, state: StateT) -> None:
+        """Replace the whole state (it must be of the store's state type)."""
+        if isinstance(state, dict) and isinstance(self._state, DictState):
+            state = DictState(state)  # type: ignore[assignment]
+        if type(state) is not type(self._state):
+            raise ContextStateError(
+                f"state must be a {type(self._state).__name__}, got {type(state).__name__}"
+            )
+        async with self._guard:
+            self._state = state
+
+    async def clear(self) -> None:
+        """Reset the state to a fresh default instance."""
+        async with self._guard:
+            self._state = self._factory()
+
+    @asynccontextmanager
+    async def edit_state(self) -> AsyncIterator[StateT]:
+        """Hold the store exclusively and yield the live state to modify in place.
+
+        ::
+
+            async with ctx.store.edit_state() as state:
+                state.counter += 1
+        """
+        async with self._guard:
+            yield self._state
+
+    # -- used by snapshots -------------------------------------------------------------
+    def _snapshot_state(self) -> StateT:
+        return self._state
+
+    def _restore_state(self, state: StateT) -> None:
+        self._state = state

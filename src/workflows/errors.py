@@ -1,0 +1,159 @@
+"""The exception tree of the library.
+
+All errors raised by ``workflows`` derive from :class:`WorkflowError`::
+
+    WorkflowError
+    ├── WorkflowValidationError        bad step signature or workflow graph
+    ├── WorkflowConfigurationError     bad options (a step config, a serializer, ...)
+    ├── WorkflowRuntimeError           misuse while a run is going on
+    │   ├── WorkflowStepDoesNotExistError
+    │   └── ContextStateError          the state store was used wrongly
+    ├── WorkflowTimeoutError           the run exceeded ``Workflow(timeout=...)``
+    ├── WorkflowCancelledByUser        the run was cancelled with ``cancel_run()``
+    ├── ContextSerdeError              a snapshot could not be encoded or decoded
+    └── StoreError                     a run store failed or refused an operation
+        ├── StoreConnectionError       the store URL is wrong or the store unreachable
+        ├── StoreSchemaError           the store's schema is of a version we cannot use
+        ├── RunNotFoundError
+        ├── RunAlreadyExistsError
+        ├── StaleRunError              a commit lost a race (version / lease fencing)
+        ├── InputRequestNotFoundError
+        ├── InputRequestAlreadyAnsweredError
+        └── InvalidResponseError       a response does not fit the request's schema
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ContextSerdeError",
+    "ContextStateError",
+    "InputRequestAlreadyAnsweredError",
+    "InputRequestNotFoundError",
+    "InvalidResponseError",
+    "RunAlreadyExistsError",
+    "RunNotFoundError",
+    "StaleRunError",
+    "StoreConnectionError",
+    "StoreError",
+    "StoreSchemaError",
+    "WorkflowCancelledByUser",
+    "WorkflowConfigurationError",
+    "WorkflowDone",
+    "WorkflowError",
+    "WorkflowRuntimeError",
+    "WorkflowStepDoesNotExistError",
+    "WorkflowTimeoutError",
+    "WorkflowValidationError",
+]
+
+
+class WorkflowError(Exception):
+    """Root of every error raised by the library."""
+
+
+class WorkflowValidationError(WorkflowError):
+    """A step signature or the workflow's event graph is invalid."""
+
+
+class WorkflowConfigurationError(WorkflowError):
+    """An option given to a workflow, step or serializer is invalid."""
+
+
+class WorkflowRuntimeError(WorkflowError):
+    """The API was used in a way that is not allowed while a run exists or is going on."""
+
+
+class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
+    """An event was targeted at a step name the workflow does not have."""
+
+    def __init__(self, step_name: str, available: list[str] | None = None) -> None:
+        self.step_name = step_name
+        self.available = sorted(available or [])
+        message = f"step {step_name!r} does not exist"
+        if self.available:
+            message += f" (steps: {', '.join(self.available)})"
+        super().__init__(message)
+
+
+class ContextStateError(WorkflowRuntimeError):
+    """The state store was used in a way its state type does not allow."""
+
+
+class WorkflowTimeoutError(WorkflowError):
+    """The run did not finish within the workflow's timeout."""
+
+
+class WorkflowCancelledByUser(WorkflowError):
+    """The run was cancelled by its caller."""
+
+
+class WorkflowDone(WorkflowError):
+    """Raised inside a step that keeps running after its run has ended."""
+
+
+class ContextSerdeError(WorkflowError):
+    """A context snapshot could not be encoded, or a payload could not be decoded."""
+
+
+class StoreError(WorkflowError):
+    """A run store failed, or refused an operation."""
+
+
+class StoreConnectionError(StoreError):
+    """The store URL is malformed, names an unknown scheme, or the store is unreachable."""
+
+
+class StoreSchemaError(StoreError):
+    """The store holds a schema version this library cannot use (usually a newer one)."""
+
+
+class RunNotFoundError(StoreError):
+    """No run with the given id exists."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} not found")
+
+
+class RunAlreadyExistsError(StoreError):
+    """A run with the given id already exists."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} already exists")
+
+
+class StaleRunError(StoreError):
+    """A commit was refused because the run changed since it was loaded (or the lease was lost)."""
+
+    def __init__(self, run_id: str, detail: str = "") -> None:
+        self.run_id = run_id
+        message = f"run {run_id!r} was changed by someone else"
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class InputRequestNotFoundError(StoreError):
+    """No input request with the given id exists."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__(f"input request {request_id!r} not found")
+
+
+class InputRequestAlreadyAnsweredError(StoreError):
+    """The input request was already answered with a different response."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__(
+            f"input request {request_id!r} was already answered with a different response"
+        )
+
+
+class InvalidResponseError(StoreError):
+    """A response does not match the JSON schema of the request it answers."""
+
+    def __init__(self, request_id: str, detail: str) -> None:
+        self.request_id = request_id
+        self.detail = detail
+        super().__init__(f"response to input request {request_id!r} is invalid: {detail}")

@@ -1,0 +1,3 @@
+"""Shared test configuration."""
+
+from __future__ import annotations
