@@ -45,7 +45,7 @@ class StepConfig:
 _CONFIG_ATTR = "__workflow_step_config__"
 
 
-def get_step_config(func: Any) -> StepConfig | None:
+def _get_step_config(func: Any) -> StepConfig | None:
     """Return the :class:`StepConfig` of a decorated function, or ``None``."""
     return getattr(func, _CONFIG_ATTR, None)
 
@@ -65,6 +65,17 @@ def _caller_namespaces(depth: int) -> tuple[Mapping[str, Any], ...]:
         namespaces.append(frame.f_locals)
         frame = frame.f_back
     return tuple(namespaces)
+
+
+def _require_method(func: Any) -> None:
+    """Refuse a free function decorated without ``workflow=``: it would never run."""
+    parts = getattr(func, "__qualname__", "").split(".")
+    if len(parts) < 2 or parts[-2] == "<locals>":
+        name = getattr(func, "__name__", repr(func))
+        raise WorkflowValidationError(
+            f"step {name!r} is a free function: use @step(workflow=MyWorkflow) to attach it "
+            "to a workflow, or define it as a method of a Workflow subclass"
+        )
 
 
 def _mark(func: F, config: StepConfig, workflow: type[Workflow] | None) -> F:
@@ -118,12 +129,15 @@ def step(
             f"got {retry_policy!r}"
         )
     if func is not None:
+        _require_method(func)
         config = StepConfig(namespaces=_caller_namespaces(1))
         return _mark(func, config, None)
 
     namespaces = _caller_namespaces(1)
 
     def decorator(f: F) -> F:
+        if workflow is None:
+            _require_method(f)
         config = StepConfig(
             num_workers=num_workers, retry_policy=retry_policy, namespaces=namespaces
         )

@@ -23,7 +23,7 @@ from ._graph import WorkflowGraph
 from ._runtime import Run
 from ._step_spec import StepSpec, build_step_spec
 from .context.context import Context, new_run_id
-from .decorators import get_step_config
+from .decorators import _get_step_config
 from .errors import WorkflowRuntimeError, WorkflowValidationError
 from .events import StartEvent
 from .handler import WorkflowHandler
@@ -63,7 +63,7 @@ class Workflow:
                 specs.update(klass._step_specs)
                 continue
             for name, attr in vars(klass).items():
-                config = get_step_config(attr)
+                config = _get_step_config(attr)
                 if config is None:
                     continue
                 specs[name] = build_step_spec(
@@ -81,7 +81,7 @@ class Workflow:
 
     @classmethod
     def _spec_for_free_step(cls, name: str, func: Callable[..., Any]) -> StepSpec:
-        config = get_step_config(func)
+        config = _get_step_config(func)
         assert config is not None
         return build_step_spec(name, func, config, is_method=False)
 

@@ -194,7 +194,11 @@ class JsonSerializer(BaseSerializer):
             return [self._encode(item, types, depth + 1) for item in value]
         if isinstance(value, dict):
             if all(type(k) is str and not k.startswith("$") for k in value):
-                return {k: self._encode(v, types, depth + 1) for k, v in value.items()}
+                try:
+                    return {k: self._encode(v, types, depth + 1) for k, v in value.items()}
+                except ContextSerdeError as exc:
+                    bad = next(k for k, v in value.items() if not _encodable(self, v, types, depth))
+                    raise ContextSerdeError(f"at key {bad!r}: {exc}") from None
             return {
                 "$map": [
                     [self._encode(k, types, depth + 1), self._encode(v, types, depth + 1)]
@@ -353,6 +357,14 @@ class JsonSerializer(BaseSerializer):
             raise ContextSerdeError(f"{cls.__qualname__}: field {where!r}: {message}") from None
         except Exception as exc:
             raise ContextSerdeError(f"{cls.__qualname__}: cannot rebuild: {exc}") from None
+
+
+def _encodable(serializer: JsonSerializer, value: Any, types: TypeRegistry, depth: int) -> bool:
+    try:
+        serializer._encode(value, types, depth + 1)
+    except ContextSerdeError:
+        return False
+    return True
 
 
 def _expect(body: Any, kind: type[Any], tag: str) -> Any:

@@ -209,7 +209,10 @@ class InMemoryStateStore(Generic[StateT]):
 
     @asynccontextmanager
     async def edit_state(self) -> AsyncIterator[StateT]:
-        """Hold the store exclusively and yield the live state to modify in place.
+        """Hold the store exclusively and yield the state to modify in place.
+
+        The changes are kept only if the block completes: an exception inside it leaves
+        the state as it was.
 
         ::
 
@@ -217,7 +220,9 @@ class InMemoryStateStore(Generic[StateT]):
                 state.counter += 1
         """
         async with self._guard:
-            yield self._state
+            draft = copy.deepcopy(self._state)
+            yield draft
+            self._state = draft
 
     # -- used by snapshots -------------------------------------------------------------
     def _snapshot_state(self) -> StateT:

@@ -1,0 +1,320 @@
+"""The ``@step`` decorator: signatures read from annotations (SPEC §3, Steps).
+
+This module deliberately uses postponed annotations (``from __future__ import
+annotations``): every workflow below is declared with string annotations.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Optional, Union
+
+import pytest
+
+from workflows import Context, Workflow, step
+from workflows.errors import WorkflowValidationError
+from workflows.events import Event, StartEvent, StopEvent
+from workflows.resource import Resource
+
+
+class Middle(Event):
+    value: int
+
+
+class Tick(Event):
+    n: int
+
+
+class Tracker:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+
+made_trackers: list[Tracker] = []
+
+
+def make_tracker() -> Tracker:
+    tracker = Tracker()
+    made_trackers.append(tracker)
+    return tracker
+
+
+@pytest.fixture(autouse=True)
+def _reset_trackers() -> None:
+    made_trackers.clear()
+
+
+# --- accepted forms -------------------------------------------------------------------
+
+
+class BareAndCalled(Workflow):
+    @step
+    async def first(self, ev: StartEvent) -> Middle:
+        return Middle(value=ev.get("start", 1))
+
+    @step()
+    async def second(self, ev: Middle) -> Tick:
+        return Tick(n=ev.value + 1)
+
+    @step(num_workers=2)
+    async def third(self, ev: Tick) -> StopEvent:
+        return StopEvent(result=ev.n * 10)
+
+
+async def test_step_with_and_without_arguments() -> None:
+    assert await BareAndCalled().run(start=4) == 50
+
+
+class ContextAnyName(Workflow):
+    @step
+    async def begin(self, ev: StartEvent, context: Context) -> Middle:
+        await context.store.set("seen", "begin")
+        return Middle(value=2)
+
+    @step
+    async def end(self, c: Context, ev: Middle) -> StopEvent:
+        return StopEvent(result=(await c.store.get("seen"), ev.value))
+
+
+async def test_context_parameter_found_by_annotation_under_any_name_and_position() -> None:
+    assert await ContextAnyName().run() == ("begin", 2)
+
+
+class OptionalReturn(Workflow):
+    @step
+    async def begin(self, ctx: Context, ev: StartEvent) -> Tick | None:
+        ctx.send_event(Tick(n=1))
+        ctx.send_event(Tick(n=2))
+        return None
+
+    @step(num_workers=1)
+    async def count(self, ev: Tick) -> StopEvent | None:
+        if ev.n < 2:
+            return None
+        return StopEvent(result=ev.n)
+
+
+async def test_return_annotation_may_include_none() -> None:
+    assert await OptionalReturn().run() == 2
+
+
+class TypingForms(Workflow):
+    @step
+    async def begin(self, ev: StartEvent) -> Optional[Union[Middle, Tick]]:  # noqa: UP007, UP045
+        return Middle(value=3)
+
+    @step
+    async def end(self, ev: Union[Middle, Tick]) -> Union[StopEvent, None]:  # noqa: UP007
+        return StopEvent(result=ev.value)
+
+
+async def test_typing_optional_and_union_spellings_work() -> None:
+    assert await TypingForms().run() == 3
+
+
+class SyncSteps(Workflow):
+    @step
+    def blocking(self, ev: StartEvent) -> Middle:
+        return Middle(value=threading.get_ident())
+
+    @step
+    async def report(self, ev: Middle) -> StopEvent:
+        return StopEvent(result=(ev.value, threading.get_ident()))
+
+
+async def test_plain_def_step_runs_in_a_thread() -> None:
+    sync_thread, loop_thread = await SyncSteps().run()
+    assert loop_thread == threading.get_ident()
+    assert sync_thread != loop_thread
+
+
+class SyncWithContext(Workflow):
+    @step
+    def blocking(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        ctx.write_event_to_stream(Tick(n=ev.n))
+        return StopEvent(result=ev.n + 1)
+
+
+async def test_plain_def_step_gets_a_context_and_can_write_to_the_stream() -> None:
+    handler = SyncWithContext().run(n=41)
+    streamed = [ev async for ev in handler.stream_events()]
+    assert await handler == 42
+    assert [type(ev) for ev in streamed] == [Tick, StopEvent]
+    assert streamed[0].n == 41
+
+
+class Hosted(Workflow):
+    @step
+    async def begin(self, ev: StartEvent) -> Middle:
+        return Middle(value=ev.get("x", 0))
+
+
+@step(workflow=Hosted)
+async def hosted_finish(ctx: Context, ev: Middle) -> StopEvent:
+    await ctx.store.set("via", "free function")
+    return StopEvent(result=ev.value * 2)
+
+
+async def test_free_function_step_attached_with_workflow_argument() -> None:
+    handler = Hosted().run(x=21)
+    assert await handler == 42
+    assert await handler.ctx.store.get("via") == "free function"
+
+
+def test_free_function_step_without_workflow_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="orphan_function"):
+
+        @step
+        async def orphan_function(ev: StartEvent) -> StopEvent:
+            return StopEvent()
+
+
+async def test_postponed_annotations_resolve_event_classes_local_to_a_function() -> None:
+    class LocalHop(Event):
+        payload: str
+
+    class LocalFlow(Workflow):
+        @step
+        async def begin(self, ev: StartEvent) -> LocalHop:
+            return LocalHop(payload="local")
+
+        @step
+        async def end(self, ctx: Context, ev: LocalHop) -> StopEvent:
+            return StopEvent(result=ev.payload)
+
+    assert await LocalFlow().run() == "local"
+
+
+# --- resources ------------------------------------------------------------------------
+
+
+class CachedResources(Workflow):
+    @step
+    async def begin(
+        self,
+        ev: StartEvent,
+        tracker: Annotated[Tracker, Resource(make_tracker, cache=True)],
+    ) -> Middle:
+        tracker.seen.append("begin")
+        return Middle(value=id(tracker))
+
+    @step
+    async def end(
+        self,
+        ctx: Context,
+        ev: Middle,
+        tracker: Annotated[Tracker, Resource(make_tracker, cache=True)],
+    ) -> StopEvent:
+        tracker.seen.append("end")
+        return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
+
+
+async def test_cached_resource_is_built_once_and_shared_between_steps() -> None:
+    same, seen = await CachedResources().run()
+    assert same is True
+    assert seen == ["begin", "end"]
+    assert len(made_trackers) == 1
+
+
+class UncachedResources(Workflow):
+    @step
+    async def begin(
+        self,
+        ev: StartEvent,
+        tracker: Annotated[Tracker, Resource(make_tracker, cache=False)],
+    ) -> Middle:
+        tracker.seen.append("begin")
+        return Middle(value=id(tracker))
+
+    @step
+    async def end(
+        self,
+        ev: Middle,
+        tracker: Annotated[Tracker, Resource(make_tracker, cache=False)],
+    ) -> StopEvent:
+        return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
+
+
+async def test_uncached_resource_is_built_for_each_invocation() -> None:
+    same, seen = await UncachedResources().run()
+    assert same is False
+    assert seen == []
+    assert len(made_trackers) == 2
+
+
+# --- bad signatures fail at class definition ------------------------------------------
+
+
+def test_step_without_event_parameter_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="lonely_step"):
+
+        class Bad(Workflow):
+            @step
+            async def lonely_step(self, ctx: Context) -> StopEvent:
+                return StopEvent()
+
+
+def test_step_with_non_event_parameter_type_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="int_step"):
+
+        class Bad(Workflow):
+            @step
+            async def int_step(self, ev: int) -> StopEvent:
+                return StopEvent()
+
+
+def test_step_with_unannotated_parameter_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="bare_step"):
+
+        class Bad(Workflow):
+            @step
+            async def bare_step(self, ev) -> StopEvent:  # type: ignore[no-untyped-def]
+                return StopEvent()
+
+
+def test_step_without_return_annotation_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="silent_step") as info:
+
+        class Bad(Workflow):
+            @step
+            async def silent_step(self, ev: StartEvent):  # type: ignore[no-untyped-def]
+                return StopEvent()
+
+    assert "return" in str(info.value).lower()
+
+
+def test_step_with_two_event_parameters_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="greedy_step"):
+
+        class Bad(Workflow):
+            @step
+            async def greedy_step(self, first: StartEvent, second: Middle) -> StopEvent:
+                return StopEvent()
+
+
+def test_step_with_two_context_parameters_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="double_ctx_step"):
+
+        class Bad(Workflow):
+            @step
+            async def double_ctx_step(self, a: Context, ev: StartEvent, b: Context) -> StopEvent:
+                return StopEvent()
+
+
+def test_step_with_unknown_extra_parameter_is_rejected() -> None:
+    with pytest.raises(WorkflowValidationError, match="extra_param_step"):
+
+        class Bad(Workflow):
+            @step
+            async def extra_param_step(self, ev: StartEvent, limit: int) -> StopEvent:
+                return StopEvent()
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_num_workers_must_be_positive(workers: int) -> None:
+    with pytest.raises(WorkflowValidationError, match="num_workers"):
+
+        class Bad(Workflow):
+            @step(num_workers=workers)
+            async def some_step(self, ev: StartEvent) -> StopEvent:
+                return StopEvent()
