@@ -69,7 +69,7 @@ class Run:
         self._bound: dict[str, Callable[..., Any]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._worker_count: dict[str, int] = {}
-        self._idle: dict[str, deque[asyncio.Future[None]]] = {}
+        self._idle: dict[str, deque[tuple[asyncio.Future[None], Any]]] = {}
         self._resume: dict[str, deque[Invocation]] = {}
         self._waiter_futures: dict[str, asyncio.Future[Event]] = {}
         self._shutdown_task: asyncio.Task[None] | None = None
@@ -158,7 +158,7 @@ class Run:
         self.state.enqueue(step, item)
         idle = self._idle.get(step)
         while idle:
-            waiter = idle.popleft()
+            waiter, _ = idle.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 break
@@ -189,6 +189,7 @@ class Run:
         idle = self._idle.setdefault(step, deque())
         resume = self._resume.get(step)
         loop = self.loop
+        me = asyncio.current_task()
         while not self.done:
             if resume:
                 inv = resume.popleft()
@@ -196,7 +197,7 @@ class Run:
                 inv = state.begin(step, queue.popleft(), time.time())
             else:
                 waiter = loop.create_future()
-                idle.append(waiter)
+                idle.append((waiter, me))
                 await waiter
                 continue
             await self._invoke(spec, inv)
@@ -400,14 +401,28 @@ class Run:
         self.stream.close()
         for future in self._waiter_futures.values():
             future.cancel()
-        self._shutdown_task = self.loop.create_task(self._shutdown(stop_event, error))
-
-    async def _shutdown(self, stop_event: StopEvent, error: BaseException | None) -> None:
+        # Parked workers just need waking (they see `done` and return); busy ones are
+        # cancelled and awaited before the handler settles.
+        parked: set[asyncio.Task[Any]] = set()
+        for idle in self._idle.values():
+            while idle:
+                waiter, task = idle.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    parked.add(task)
         current = asyncio.current_task()
-        others = [task for task in self._workers if task is not current and not task.done()]
-        for task in others:
+        busy = [t for t in self._workers if t is not current and t not in parked and not t.done()]
+        if busy:
+            self._shutdown_task = self.loop.create_task(self._shutdown(busy, stop_event, error))
+        else:
+            self.ctx._run_finished(self)
+            self.handler._settle(stop_event, error)
+
+    async def _shutdown(
+        self, busy: list[asyncio.Task[None]], stop_event: StopEvent, error: BaseException | None
+    ) -> None:
+        for task in busy:
             task.cancel()
-        if others:
-            await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.gather(*busy, return_exceptions=True)
         self.ctx._run_finished(self)
         self.handler._settle(stop_event, error)
