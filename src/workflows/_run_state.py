@@ -47,6 +47,10 @@ class Invocation:
     first_started_at: float | None = None
     last_error: str | None = None
     last_failed_at: float | None = None
+    emits_done: int = 0
+    """Events this attempt sent or streamed so far; a replay after restore skips as many."""
+    emit_calls: int = 0
+    """Sends/stream writes made by the current execution (not serialised)."""
     last_exception: BaseException | None = None
     """The previous attempt's exception (in memory only; snapshots keep ``last_error``)."""
     wait_calls: int = 0

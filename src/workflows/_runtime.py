@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._run_state import Invocation, QueuedEvent, RunState, Waiter, waiter_key
 from ._step_spec import StepSpec
@@ -51,7 +51,12 @@ current_invocation: contextvars.ContextVar[Invocation | None] = contextvars.Cont
     "workflows_current_invocation", default=None
 )
 
-RunHook = Callable[["Run"], None]
+
+class RunListener(Protocol):
+    """Observes a run's step boundaries (the durable engine commits at each one)."""
+
+    def boundary(self, run: Run) -> None:
+        """Called synchronously whenever the run's state reached a consistent point."""
 
 
 class Run:
@@ -78,6 +83,9 @@ class Run:
         self._clock_since = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._clock_paused = False
+        self.listener: RunListener | None = None
+        self.unpublished: list[Event] = []
+        """Stream events held back until the listener has committed them (durable mode)."""
         for name, spec in self.graph.specs.items():
             self._bound[name] = getattr(workflow, name) if spec.is_method else spec.func
 
@@ -92,6 +100,21 @@ class Run:
             self.emit(start_event, None, 0)
         if not self.done:
             self._maybe_pause_clock()
+        self._boundary()
+
+    def _boundary(self) -> None:
+        if self.listener is not None:
+            self.listener.boundary(self)
+
+    def replayed(self, inv: Invocation | None) -> bool:
+        """Count a send/stream write of ``inv``; True if a restored replay already made it."""
+        if inv is None:
+            return False
+        inv.emit_calls += 1
+        if inv.emit_calls <= inv.emits_done:
+            return True
+        inv.emits_done += 1
+        return False
 
     def _resume_restored(self) -> None:
         state = self.state
@@ -108,6 +131,34 @@ class Run:
                 self._spawn(step_name)
 
     # -- routing -----------------------------------------------------------------------
+    def send_from_outside(self, event: Event, step: str | None = None) -> None:
+        """Deliver an event from the caller (a boundary in durable mode)."""
+        self.emit(event, step, 0, outside=True)
+        if not self.done:
+            self._boundary()
+
+    def deliver_to_waiter(self, key: str, event: Event) -> bool:
+        """Resolve the waiter ``key`` with ``event``; False if it no longer waits."""
+        waiter = self.state.open_waiters.pop(key, None)
+        if waiter is None or self.done:
+            return False
+        waiter.resolved = event
+        future = self._waiter_futures.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(event)
+        self._resume_clock()
+        self._boundary()
+        return True
+
+    def release(self) -> None:
+        """Drop the run from memory without ending it (its state stays as committed)."""
+        self.done = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in self._workers:
+            task.cancel()
+
     def emit(self, event: Event, step: str | None, lineage: int, outside: bool = False) -> None:
         """Route ``event`` to a waiter, a targeted step, or every accepting step."""
         if self.done:
@@ -171,7 +222,10 @@ class Run:
     def write(self, event: Event) -> None:
         """Write ``event`` to the caller's stream."""
         self.state.stream_seq += 1
-        self.stream.put(event)
+        if self.listener is not None:
+            self.unpublished.append(event)
+        else:
+            self.stream.put(event)
 
     # -- workers -----------------------------------------------------------------------
     def _spawn(self, step: str) -> None:
@@ -207,6 +261,7 @@ class Run:
         try:
             while True:
                 inv.wait_calls = 0
+                inv.emit_calls = 0
                 try:
                     result = await self._call(spec, inv)
                 except Exception as exc:
@@ -216,6 +271,7 @@ class Run:
                     inv.attempts += 1
                     inv.last_error = f"{type(exc).__name__}: {exc}"
                     inv.last_failed_at = time.time()
+                    inv.emits_done = 0
                     self.state.drop_waiters(inv.id)
                     if delay is None:
                         self.state.finish(inv)
@@ -234,6 +290,7 @@ class Run:
             current_invocation.reset(token)
             if not self.done:
                 self._maybe_pause_clock()
+                self._boundary()
 
     async def _call(self, spec: StepSpec, inv: Invocation) -> Any:
         kwargs: dict[str, Any] = {spec.event_param: inv.event}
@@ -326,6 +383,7 @@ class Run:
         self._waiter_futures[key] = future
         inv.blocked = True
         self._maybe_pause_clock()
+        self._boundary()
         try:
             if waiter.deadline is None:
                 return await future
@@ -398,7 +456,10 @@ class Run:
             self._timer = None
         self.state.stop_event = stop_event
         self.write(stop_event)
-        self.stream.close()
+        if self.listener is None:
+            self.stream.close()
+        else:
+            self._boundary()
         for future in self._waiter_futures.values():
             future.cancel()
         # Parked workers just need waking (they see `done` and return); busy ones are

@@ -57,6 +57,7 @@ class _InvocationDoc(_Strict):
     event: Any
     lineage: int = Field(ge=0, le=_MAX_ID)
     attempts: int = Field(ge=0, le=_MAX_ID)
+    emits_done: int = Field(default=0, ge=0, le=_MAX_ID)
     first_started_at: float | int | None = None
     last_error: str | None = Field(default=None, max_length=65536)
     last_failed_at: float | int | None = None
@@ -143,6 +144,7 @@ def snapshot_to_dict(ctx: Context[Any], serializer: BaseSerializer | None) -> di
                 "event": event(inv.event, f"in-flight step {inv.step!r}"),
                 "lineage": inv.lineage,
                 "attempts": inv.attempts,
+                "emits_done": inv.emits_done,
                 "first_started_at": inv.first_started_at,
                 "last_error": inv.last_error,
                 "last_failed_at": inv.last_failed_at,
@@ -247,6 +249,7 @@ def snapshot_from_dict(
             event=event(inv_doc.event, f"in-flight step {inv_doc.step!r}"),
             lineage=inv_doc.lineage,
             attempts=inv_doc.attempts,
+            emits_done=inv_doc.emits_done,
             first_started_at=inv_doc.first_started_at,
             last_error=inv_doc.last_error,
             last_failed_at=inv_doc.last_failed_at,

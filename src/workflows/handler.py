@@ -79,7 +79,7 @@ class WorkflowHandler(asyncio.Future):
         """
         if self._run is None or self._run.done:
             raise WorkflowRuntimeError("cannot send an event: the run has ended")
-        self._run.emit(event, step, 0, outside=True)
+        self._run.send_from_outside(event, step)
 
     async def cancel_run(self) -> None:
         """Stop the run: its stream ends with WorkflowCancelledEvent; awaiting it raises

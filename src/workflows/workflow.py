@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from ._graph import WorkflowGraph
-from ._runtime import Run
+from ._runtime import Run, RunListener
 from ._step_spec import StepSpec, build_step_spec
 from .context.context import Context, new_run_id
 from .decorators import _get_step_config
@@ -178,6 +178,16 @@ class Workflow:
                 workflow's StartEvent.
             WorkflowRuntimeError: ``ctx`` is already running or belongs to another workflow.
         """
+        return self._launch(ctx, start_event, kwargs, None)
+
+    def _launch(
+        self,
+        ctx: Context[Any] | None,
+        start_event: StartEvent | None,
+        kwargs: dict[str, Any],
+        listener: RunListener | None,
+        run_id: str | None = None,
+    ) -> WorkflowHandler:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -205,11 +215,12 @@ class Workflow:
             event: StartEvent | None = None
         else:
             event = self._make_start_event(start_event, kwargs)
-            state.reset_for_new_run(new_run_id())
+            state.reset_for_new_run(run_id or new_run_id())
         handler = WorkflowHandler(ctx)
         run = Run(self, ctx, handler)
         handler._attach(run)
         ctx._run = run
+        run.listener = listener
         run.start(event)
         return handler
 

@@ -95,20 +95,30 @@ class Context(Generic[StateT]):
         from .._runtime import current_invocation
 
         inv = current_invocation.get()
+        if run.replayed(inv):
+            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # called from a worker thread (a sync step)
-            run.loop.call_soon_threadsafe(
-                run.emit, message, step, inv.lineage if inv else 0, inv is None
-            )
+            if inv is None:
+                run.loop.call_soon_threadsafe(run.send_from_outside, message, step)
+            else:
+                run.loop.call_soon_threadsafe(run.emit, message, step, inv.lineage)
             return
-        run.emit(message, step, inv.lineage if inv else 0, inv is None)
+        if inv is None:
+            run.send_from_outside(message, step)
+        else:
+            run.emit(message, step, inv.lineage)
 
     def write_event_to_stream(self, ev: Event | None) -> None:
         """Write ``ev`` to the caller's event stream (``handler.stream_events()``)."""
         if ev is None:
             return
         run = self._active_run("write to the stream")
+        from .._runtime import current_invocation
+
+        if run.replayed(current_invocation.get()):
+            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:

@@ -1,0 +1,405 @@
+"""``Engine``: runs owned by a store, committed at every step boundary.
+
+::
+
+    async with Engine("sqlite:///runs.db", workflows={"approval": Approval()}) as engine:
+        handle = await engine.start("approval", amount=420)
+        for request in await engine.inbox():
+            await engine.respond(request.request_id, {"response": "yes"})
+        print(await handle)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .._snapshot import registry_for
+from ..context.context import Context, new_run_id
+from ..context.serializers import JsonSerializer
+from ..errors import (
+    InvalidResponseError,
+    WorkflowConfigurationError,
+    WorkflowRuntimeError,
+)
+from ..events import Event, StartEvent
+from ..stores import InputRequest, RunRecord, RunStore, open_store
+from ..workflow import Workflow
+from ._durable_run import WAITER_PREFIX, CommitPart, DurableRun, response_type_for_prompts
+from ._handle import RunHandle
+from ._writer import CommitWriter
+
+logger = logging.getLogger("workflows.engine")
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """Owns durable runs of registered workflows on one store.
+
+    Args:
+        store: a :class:`~workflows.stores.RunStore` or a store URL (``memory://``,
+            ``sqlite:///runs.db``, ``postgresql://...``).
+        workflows: workflows to register, by name (a mapping) or under their
+            ``workflow_name`` (an iterable).
+        idle_release_after: seconds after which a run that only waits for outside input
+            is dropped from memory (its state is in the store); ``None`` keeps it.
+        timer_interval: how often (seconds) deadlines of released waits are checked.
+    """
+
+    def __init__(
+        self,
+        store: RunStore | str = "sqlite:///workflows.db",
+        workflows: Mapping[str, Workflow] | list[Workflow] | tuple[Workflow, ...] = (),
+        *,
+        idle_release_after: float | None = 30.0,
+        timer_interval: float = 1.0,
+    ) -> None:
+        self._store_arg = store
+        self.store: RunStore = store if not isinstance(store, str) else None  # type: ignore[assignment]
+        self._workflows: dict[str, Workflow] = {}
+        items = (
+            workflows.items()
+            if isinstance(workflows, Mapping)
+            else ((wf.workflow_name, wf) for wf in workflows)
+        )
+        for name, wf in items:
+            self.register(wf, name)
+        self.idle_release_after = idle_release_after
+        self.timer_interval = timer_interval
+        self.serializer = JsonSerializer()
+        self._loaded: dict[str, DurableRun] = {}
+        self._loading: dict[str, asyncio.Future[DurableRun | None]] = {}
+        self._results: dict[str, asyncio.Future[Any]] = {}
+        self._signals: dict[str, asyncio.Event] = {}
+        self._writer: CommitWriter
+        self._timer_task: asyncio.Task[None] | None = None
+        self._state = "new"
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> Engine:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open the store, start the writer, and resume every unfinished run with work."""
+        if self._state != "new":
+            raise WorkflowRuntimeError(f"engine is {self._state}")
+        if isinstance(self._store_arg, str):
+            self.store = await open_store(self._store_arg)
+        else:
+            await self.store.open()
+        self._writer = CommitWriter(self)
+        self._writer.start()
+        self._state = "open"
+        await self.recover()
+        self._timer_task = asyncio.get_running_loop().create_task(
+            self._timers(), name="workflows:timers"
+        )
+
+    async def close(self) -> None:
+        """Write pending commits, drop runs from memory (they stay in the store), close."""
+        if self._state != "open":
+            return
+        self._state = "closing"
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            await asyncio.gather(self._timer_task, return_exceptions=True)
+        await self._writer.flush()
+        for durable in list(self._loaded.values()):
+            self._release(durable)
+        await self._writer.close()
+        await self.store.close()
+        self._state = "closed"
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise WorkflowRuntimeError(f"engine is {self._state}, not open")
+
+    # -- registry --------------------------------------------------------------------------
+    def register(self, workflow: Workflow, name: str | None = None) -> None:
+        """Make ``workflow`` startable and loadable under ``name``."""
+        if not isinstance(workflow, Workflow):
+            raise WorkflowConfigurationError(f"not a Workflow instance: {workflow!r}")
+        self._workflows[name or workflow.workflow_name] = workflow
+
+    def workflow(self, name: str) -> Workflow:
+        """The workflow registered under ``name``."""
+        try:
+            return self._workflows[name]
+        except KeyError:
+            known = ", ".join(sorted(self._workflows)) or "none"
+            raise WorkflowConfigurationError(
+                f"no workflow registered as {name!r} (registered: {known})"
+            ) from None
+
+    @property
+    def workflows(self) -> dict[str, Workflow]:
+        """Registered workflows by name."""
+        return dict(self._workflows)
+
+    def _name_of(self, workflow: Workflow | str) -> str:
+        if isinstance(workflow, str):
+            self.workflow(workflow)
+            return workflow
+        for name, registered in self._workflows.items():
+            if registered is workflow:
+                return name
+        self.register(workflow)
+        return workflow.workflow_name
+
+    # -- runs ------------------------------------------------------------------------------
+    async def start(
+        self, workflow: Workflow | str, start_event: StartEvent | None = None, **kwargs: Any
+    ) -> RunHandle:
+        """Start a durable run; returns once the run is stored."""
+        self._check_open()
+        name = self._name_of(workflow)
+        wf = self._workflows[name]
+        run_id = new_run_id()
+        durable = DurableRun(self, name, wf, run_id, 0, self.serializer)
+        ctx: Context[Any] = Context(wf)
+        self._loaded[run_id] = durable
+        self._result_future(run_id)  # exists before the first commit can settle it
+        durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
+        durable.run = durable_start._run
+        await self._writer.flush()
+        if not durable.created:
+            raise WorkflowRuntimeError(f"run {run_id} could not be stored")
+        return RunHandle(self, run_id)
+
+    def get(self, run_id: str) -> RunHandle:
+        """A handle on an existing run (checked on first use)."""
+        self._check_open()
+        return RunHandle(self, run_id)
+
+    async def runs(
+        self, status: str | None = None, workflow: str | None = None, limit: int = 100
+    ) -> list[RunRecord]:
+        """Stored runs, newest first."""
+        self._check_open()
+        return await self.store.list_runs(status=status, workflow=workflow, limit=limit)  # type: ignore[arg-type]
+
+    async def send_event(self, run_id: str, event: Event, step: str | None = None) -> None:
+        """Store ``event`` for the run (durable before this returns) and deliver it."""
+        self._check_open()
+        record = await self.store.get_run(run_id)
+        durable = DurableRun(
+            self, record.workflow, self.workflow(record.workflow), run_id, 0, self.serializer
+        )
+        payload = {"event": self.serializer.encode(event, durable.types), "step": step}
+        inbound = await self.store.add_inbound(run_id, payload)
+        loaded = await self._ensure_loaded(run_id, skip_inbound={inbound.id})
+        if loaded is not None:
+            loaded.deliver(inbound.id, payload)
+
+    async def inbox(
+        self, workflow: str | None = None, run_id: str | None = None, limit: int = 100
+    ) -> list[InputRequest]:
+        """Pending input requests, newest first."""
+        self._check_open()
+        return await self.store.list_requests(workflow=workflow, run_id=run_id, limit=limit)
+
+    async def respond(
+        self, request_id: str, response: Any, idempotency_key: str | None = None
+    ) -> None:
+        """Answer an input request; its run gets the answer exactly once.
+
+        ``response`` is a dict of the response event's fields, or a plain value that
+        becomes ``{"response": value}``.
+
+        Raises:
+            InputRequestNotFoundError, InputRequestAlreadyAnsweredError,
+            InvalidResponseError: as named.
+        """
+        self._check_open()
+        request = await self.store.get_request(request_id)
+        fields = response if isinstance(response, dict) else {"response": response}
+        if isinstance(response, Event):
+            fields = response.model_dump(mode="json")
+        wf = self.workflow(request.workflow)
+        self._check_response(wf, request, fields)
+        inbound = await self.store.answer_request(
+            request_id, fields, idempotency_key=idempotency_key
+        )
+        if inbound is None:
+            return
+        loaded = await self._ensure_loaded(request.run_id, skip_inbound={inbound.id})
+        if loaded is not None:
+            loaded.deliver(inbound.id, inbound.payload)
+
+    def _check_response(self, wf: Workflow, request: InputRequest, fields: dict[str, Any]) -> None:
+        key = request.request_id.rpartition(":")[2]
+        event_type: type[Event] = response_type_for_prompts(wf)
+        if key.startswith(WAITER_PREFIX):
+            return  # the waiter's type is checked by the store schema and on delivery
+        try:
+            event_type.model_validate(fields)
+        except Exception as exc:
+            raise InvalidResponseError(request.request_id, str(exc)) from None
+
+    async def recover(self) -> int:
+        """Load every unfinished run that has work (in-flight steps, unread events)."""
+        self._check_open()
+        count = 0
+        for run_id in await self.store.runs_with_work(now=time.time()):
+            if await self._ensure_loaded(run_id) is not None:
+                count += 1
+        return count
+
+    # -- loading ---------------------------------------------------------------------------
+    async def _ensure_loaded(
+        self, run_id: str, skip_inbound: set[int] | None = None
+    ) -> DurableRun | None:
+        durable = self._loaded.get(run_id)
+        if durable is not None:
+            return durable
+        pending = self._loading.get(run_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[DurableRun | None] = asyncio.get_running_loop().create_future()
+        self._loading[run_id] = future
+        try:
+            loaded = await self._load(run_id, skip_inbound or set())
+            future.set_result(loaded)
+            return loaded
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            del self._loading[run_id]
+
+    async def _load(self, run_id: str, skip_inbound: set[int]) -> DurableRun | None:
+        record = await self.store.get_run(run_id)
+        if record.is_finished:
+            return None
+        wf = self.workflow(record.workflow)
+        ctx = Context.from_dict(wf, record.snapshot, serializer=self.serializer)
+        durable = DurableRun(self, record.workflow, wf, run_id, record.version, self.serializer)
+        durable.created = True
+        for request in await self.store.list_requests(run_id=run_id, limit=10_000):
+            key = request.request_id.rpartition(":")[2]
+            waiter_key = key[len(WAITER_PREFIX) :] if key.startswith(WAITER_PREFIX) else None
+            durable.pending_requests[request.request_id] = waiter_key
+            if waiter_key is not None:
+                durable.requested_waiters.add(waiter_key)
+        inbound = await self.store.list_inbound(run_id)
+        self._loaded[run_id] = durable
+        self._result_future(run_id)
+        handler = wf._launch(ctx, None, {}, durable)
+        durable.run = handler._run
+        for item in inbound:
+            if item.id not in skip_inbound:
+                durable.deliver(item.id, item.payload)
+        return durable
+
+    def _release(self, durable: DurableRun) -> None:
+        if durable.idle_timer is not None:
+            durable.idle_timer.cancel()
+            durable.idle_timer = None
+        if durable.run is not None and not durable.run.done:
+            durable.run.release()
+        self._loaded.pop(durable.run_id, None)
+
+    def _maybe_release(self, durable: DurableRun) -> None:
+        durable.idle_timer = None
+        run = durable.run
+        if run is None or run.done or self._loaded.get(durable.run_id) is not durable:
+            return
+        if self._writer.has_pending(durable.run_id) or not run.state.awaits_outside_input:
+            return
+        self._release(durable)
+
+    # -- commits ---------------------------------------------------------------------------
+    def _committed(
+        self, durable: DurableRun, part: CommitPart, failed: BaseException | None
+    ) -> None:
+        run = durable.run
+        if failed is not None:
+            if self._loaded.get(durable.run_id) is durable:
+                self._release(durable)
+            return
+        if run is not None:
+            for event in part.publish:
+                run.stream.put(event)
+        signal = self._signals.pop(durable.run_id, None)
+        if signal is not None:
+            signal.set()
+        if part.status in ("completed", "failed", "cancelled", "timed_out"):
+            if run is not None:
+                run.stream.close()
+            self._loaded.pop(durable.run_id, None)
+            future = self._results.get(durable.run_id)
+            if future is not None and not future.done():
+                if part.status == "completed":
+                    future.set_result(self.serializer.decode(part.result, durable.types))
+                else:
+                    future.set_exception(durable.error or _error_from(part.error))
+                    future.exception()
+            return
+        if (
+            part.status == "waiting"
+            and self.idle_release_after is not None
+            and durable.idle_timer is None
+            and self._state == "open"
+        ):
+            durable.idle_timer = asyncio.get_running_loop().call_later(
+                self.idle_release_after, self._maybe_release, durable
+            )
+
+    def _result_future(self, run_id: str) -> asyncio.Future[Any]:
+        future = self._results.get(run_id)
+        if future is None:
+            future = self._results[run_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def _signal(self, run_id: str) -> asyncio.Event:
+        signal = self._signals.get(run_id)
+        if signal is None:
+            signal = self._signals[run_id] = asyncio.Event()
+        return signal
+
+    async def _result(self, run_id: str) -> Any:
+        self._check_open()
+        future = self._results.get(run_id)
+        if future is None or not future.done():
+            record = await self.store.get_run(run_id)
+            if record.is_finished:
+                if record.status == "completed":
+                    types = registry_for(self.workflow(record.workflow), self.serializer)
+                    return self.serializer.decode(record.result, types)
+                raise _error_from(record.error, record.status)
+            await self._ensure_loaded(run_id)
+            future = self._result_future(run_id)
+        return await asyncio.shield(future)
+
+    async def _timers(self) -> None:
+        while True:
+            await asyncio.sleep(self.timer_interval)
+            try:
+                for request in await self.store.due_requests(time.time()):
+                    if request.run_id not in self._loaded:
+                        await self._ensure_loaded(request.run_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failing store must not kill the timer loop
+                logger.error("deadline check failed: %s", exc)
+
+
+def _error_from(error: dict[str, Any] | None, status: str = "failed") -> BaseException:
+    from ..errors import WorkflowCancelledByUser, WorkflowTimeoutError
+
+    message = (error or {}).get("message", status)
+    kind = (error or {}).get("type", "")
+    if status == "cancelled" or kind == "WorkflowCancelledByUser":
+        return WorkflowCancelledByUser(message)
+    if status == "timed_out" or kind == "WorkflowTimeoutError":
+        return WorkflowTimeoutError(message)
+    return WorkflowRuntimeError(f"run failed: {kind}: {message}")

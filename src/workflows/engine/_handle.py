@@ -1,0 +1,87 @@
+"""``RunHandle``: the caller's side of a durable run, usable from any process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator
+from typing import TYPE_CHECKING, Any
+
+from .._snapshot import registry_for
+from ..events import Event, StopEvent
+from ..stores import RunRecord
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+__all__ = ["RunHandle"]
+
+
+class RunHandle:
+    """A durable run: await it for the result, stream its committed events, send to it.
+
+    The same API as :class:`~workflows.handler.WorkflowHandler`; every method goes
+    through the engine's store, so a handle made with ``engine.get(run_id)`` in another
+    process sees the same run.
+    """
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self._engine = engine
+        self.run_id = run_id
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._engine._result(self.run_id).__await__()
+
+    async def result(self) -> Any:
+        """The run's result (waits for the end); raises what ended a failed run."""
+        return await self._engine._result(self.run_id)
+
+    async def record(self) -> RunRecord:
+        """The run's stored record (status, version, result...)."""
+        return await self._engine.store.get_run(self.run_id)
+
+    async def status(self) -> str:
+        """``running``, ``waiting``, ``completed``, ``failed``, ``cancelled`` or ``timed_out``."""
+        return (await self.record()).status
+
+    async def stream_events(self, after: int = 0) -> AsyncIterator[Event]:
+        """Yield the run's committed stream events with sequence > ``after``, in order,
+        ending after the StopEvent. Events come back as their Python types.
+
+        Each event's sequence number is available as ``handle.last_seq`` after it is
+        yielded, to resume later with ``stream_events(after=last_seq)``.
+        """
+        engine = self._engine
+        record = await engine.store.get_run(self.run_id)
+        types = registry_for(engine.workflow(record.workflow), engine.serializer)
+        seq = after
+        while True:
+            signal = engine._signal(self.run_id)
+            entries = await engine.store.read_stream(self.run_id, after=seq)
+            for entry in entries:
+                seq = entry.seq
+                self.last_seq = seq
+                event = engine.serializer.decode(entry.payload, types)
+                yield event
+                if isinstance(event, StopEvent):
+                    return
+            if entries:
+                continue
+            record = await engine.store.get_run(self.run_id)
+            if record.is_finished:
+                return
+            await signal.wait()
+
+    last_seq: int = 0
+
+    async def send_event(self, event: Event, step: str | None = None) -> None:
+        """Send an event into the run (stored durably first)."""
+        await self._engine.send_event(self.run_id, event, step)
+
+    async def cancel_run(self) -> None:
+        """Cancel the run; its stream ends with WorkflowCancelledEvent."""
+        durable = await self._engine._ensure_loaded(self.run_id)
+        if durable is not None and durable.run is not None and not durable.run.done:
+            durable.run.cancel()
+        await self._engine._writer.flush()
+
+    def __repr__(self) -> str:
+        return f"<RunHandle run_id={self.run_id}>"

@@ -1,0 +1,110 @@
+"""The commit writer: one task that writes runs' boundaries to the store, in order.
+
+Boundaries of one run that arrive while an earlier commit is being written are folded
+into one commit (latest snapshot, all stream entries and requests), so a fast run costs
+one store write per writer turn, not one per step. Stream events are published to
+readers only after the commit that holds them is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from ..stores import Commit, RunRecord
+from ._durable_run import CommitPart, DurableRun
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+logger = logging.getLogger("workflows.engine")
+
+
+class CommitWriter:
+    """Owns the writer task; ``submit`` never blocks, ``flush`` waits for the backlog."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pending: dict[str, tuple[DurableRun, CommitPart]] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="workflows:writer")
+
+    def submit(self, durable: DurableRun, part: CommitPart) -> None:
+        """Queue a boundary of ``durable`` for writing."""
+        queued = self._pending.get(durable.run_id)
+        if queued is None:
+            self._pending[durable.run_id] = (durable, part)
+        else:
+            queued[1].merge(part)
+        self._idle.clear()
+        self._wake.set()
+
+    def has_pending(self, run_id: str) -> bool:
+        """True while a boundary of ``run_id`` is not yet written."""
+        return run_id in self._pending
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is written."""
+        while self._pending or not self._idle.is_set():
+            await self._idle.wait()
+            if self._pending:
+                self._idle.clear()
+                self._wake.set()
+
+    async def close(self) -> None:
+        """Write the backlog, then stop the task."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                for durable, part in batch.values():
+                    await self._write(durable, part)
+            self._idle.set()
+
+    async def _write(self, durable: DurableRun, part: CommitPart) -> None:
+        store = self._engine.store
+        try:
+            if not durable.created:
+                await store.create_run(
+                    RunRecord.new(durable.run_id, durable.name, part.snapshot, status="running")
+                )
+                durable.created = True
+                durable.version = 0
+            durable.version = await store.commit(
+                Commit(
+                    run_id=durable.run_id,
+                    expected_version=durable.version,
+                    snapshot=part.snapshot,
+                    status=part.status,  # type: ignore[arg-type]
+                    result=part.result,
+                    error=part.error,
+                    stream=part.stream,
+                    new_requests=part.new_requests,
+                    closed_requests=part.closed_requests,  # type: ignore[arg-type]
+                    consumed_inbound=part.consumed_inbound,
+                )
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The run cannot be committed: drop it from memory. Its last commit stays
+            # valid and a later load continues from there.
+            logger.error("run %s: commit failed, releasing the run: %s", durable.run_id, exc)
+            self._engine._committed(durable, part, failed=exc)
+            return
+        self._engine._committed(durable, part, failed=None)

@@ -1,0 +1,250 @@
+"""The :class:`RunStore` protocol: what the durable engine needs from a database."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+from typing_extensions import Self
+
+from workflows.stores._records import (
+    Commit,
+    InboundEvent,
+    InputRequest,
+    RequestStatus,
+    RunRecord,
+    RunStatus,
+    StreamEntry,
+)
+
+__all__ = ["RunStore"]
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Durable storage for runs, their stream logs, inbound events and input requests.
+
+    A store deals only in the plain records of :mod:`workflows.stores` (JSON-safe dicts
+    and frozen dataclasses); it knows nothing of events, workflows or the engine.
+    ``MemoryStore``, ``SqliteStore`` and ``PostgresStore`` implement it and pass one
+    shared contract test suite; a third-party store should pass it too.
+
+    Lifecycle:
+        A store is an async context manager (``async with store:``), or is opened with
+        ``await store.open()`` and released with ``await store.close()``. ``open()``
+        connects and migrates the schema. Any operation before ``open()`` or after
+        ``close()`` raises ``StoreError`` ("store is closed"); a closed store is not
+        reopened. Every method may raise ``StoreConnectionError`` when the database
+        goes away, and ``StoreError`` for a value that is not JSON-safe.
+
+    Data:
+        What a store returns equals what was given to it after a JSON round trip
+        (tuples come back as lists). Callers must not mutate records they get back.
+        Timestamps are POSIX seconds; the store stamps ``updated_at`` of commits and
+        ``created_at`` of inbound events with its own clock.
+
+    Runs:
+        A run has a ``version``. :meth:`commit` succeeds only if the stored version
+        equals ``Commit.expected_version`` and then bumps it by one: two workers cannot
+        both commit the same step. A commit is atomic: the snapshot, status, result and
+        error are replaced, stream entries appended, input requests added and closed,
+        consumed inbound events deleted, all together or none of it. A commit that moves
+        the run to a terminal status (completed, failed, cancelled, timed_out) also
+        cancels the run's still-pending input requests and discards its unconsumed
+        inbound events (they can no longer be delivered), and clears its lease.
+        Finished runs accept no further commits, inbound events or answers
+        (``RunFinishedError``).
+
+    Stream log:
+        Stream entries are numbered by the committer (``seq``, unique per run, normally
+        1, 2, 3, ...); :meth:`read_stream` returns them in ``seq`` order after a given
+        sequence number, so a reader can resume where it stopped. The stream log is the
+        only part of a run that grows with its history: the snapshot row is replaced.
+
+    Inbound events and the inbox:
+        :meth:`add_inbound` makes an outside event durable before it returns. An input
+        request is a pending question to the outside world; :meth:`answer_request`
+        validates the response against the request's JSON schema and, atomically, marks
+        the request answered and stores the inbound event ``{"request_id": ...,
+        "response": ...}`` for its run. Exactly one of many concurrent answers wins; a
+        repeat with the same idempotency key or the identical response is a no-op
+        (returns ``None``); a different second answer raises
+        ``InputRequestAlreadyAnsweredError``.
+
+    Leases:
+        :meth:`claim_run` gives one worker ownership of a run until its lease expires.
+        Taking a run from another owner (or from no owner) bumps its version, so a
+        commit prepared by the previous owner is refused with ``StaleRunError``.
+        Renewing one's own lease does not change the version.
+    """
+
+    async def open(self) -> None:
+        """Connect and migrate the schema (see the class docstring)."""
+        ...
+
+    async def close(self) -> None:
+        """Release every resource; further use raises ``StoreError``."""
+        ...
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the store is open for use."""
+        ...
+
+    async def __aenter__(self) -> Self:
+        """Open the store and return it."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        ...
+
+    async def create_run(self, run: RunRecord) -> None:
+        """Store a new run as given.
+
+        Raises:
+            RunAlreadyExistsError: a run with this id exists.
+        """
+        ...
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """Return the run.
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        ...
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Return runs, newest first, optionally only of one status and/or workflow."""
+        ...
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete the run with its stream log, inbound events and input requests.
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        ...
+
+    async def commit(self, commit: Commit) -> int:
+        """Apply one step boundary atomically and return the run's new version.
+
+        Raises:
+            RunNotFoundError: no such run.
+            RunFinishedError: the run has already finished.
+            StaleRunError: the stored version is not ``commit.expected_version``, a
+                request to close is no longer pending, or an inbound event to consume
+                is gone.
+            StoreError: a stream ``seq`` or request id already exists, or a request
+                belongs to another run. Nothing is written in any of these cases.
+        """
+        ...
+
+    async def read_stream(
+        self, run_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StreamEntry]:
+        """Return the run's stream entries with ``seq > after``, in ``seq`` order.
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        ...
+
+    async def add_inbound(self, run_id: str, payload: dict[str, Any]) -> InboundEvent:
+        """Durably store an event sent to the run, and return it with its new id.
+
+        Raises:
+            RunNotFoundError: no such run.
+            RunFinishedError: the run has finished.
+        """
+        ...
+
+    async def list_inbound(self, run_id: str) -> list[InboundEvent]:
+        """Return the run's unconsumed inbound events, oldest first.
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        ...
+
+    async def get_request(self, request_id: str) -> InputRequest:
+        """Return the input request.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+        """
+        ...
+
+    async def list_requests(
+        self,
+        *,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: RequestStatus | None = "pending",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InputRequest]:
+        """Return input requests, newest first (``status=None`` for every status)."""
+        ...
+
+    async def answer_request(
+        self,
+        request_id: str,
+        response: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> InboundEvent | None:
+        """Answer a pending request: deliver ``response`` to its run exactly once.
+
+        Returns:
+            The stored inbound event, or ``None`` when this exact answer (same
+            idempotency key, or identical response) was already accepted.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+            InvalidResponseError: the response does not fit the request's schema.
+            InputRequestAlreadyAnsweredError: answered before with another response.
+            InputRequestClosedError: the request expired or was cancelled.
+        """
+        ...
+
+    async def runs_with_work(self, *, now: float | None = None) -> list[str]:
+        """Ids of unfinished runs that have work: status ``running``, or inbound events.
+
+        With ``now``, runs whose lease is still held at ``now`` are left out, so a
+        worker recovering runs does not take live runs from another worker.
+        """
+        ...
+
+    async def due_requests(self, now: float) -> list[InputRequest]:
+        """Pending requests whose deadline is at or before ``now``, earliest first."""
+        ...
+
+    async def claim_run(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> RunRecord:
+        """Take or renew the lease on a run; return the run as it now stands.
+
+        Raises:
+            RunNotFoundError: no such run.
+            RunFinishedError: the run has finished.
+            StaleRunError: another owner holds an unexpired lease.
+        """
+        ...
+
+    async def release_run(self, run_id: str, owner: str) -> None:
+        """Give up ``owner``'s lease on the run (nothing happens if it holds none)."""
+        ...

@@ -1,0 +1,428 @@
+"""``MemoryStore``: the run store kept in process memory (tests, ``memory://``)."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from workflows.errors import (
+    InputRequestNotFoundError,
+    RunAlreadyExistsError,
+    RunNotFoundError,
+    StaleRunError,
+    StoreError,
+)
+from workflows.stores._codec import decode, decode_opt, encode, encode_opt
+from workflows.stores._errors import RunFinishedError
+from workflows.stores._lifecycle import StoreLifecycle
+from workflows.stores._records import (
+    TERMINAL_STATUSES,
+    Commit,
+    InboundEvent,
+    InputRequest,
+    RequestStatus,
+    RunRecord,
+    RunStatus,
+    StreamEntry,
+)
+from workflows.stores._rules import (
+    answer_payload,
+    check_commit,
+    check_new_run_status,
+    check_paging,
+    check_response_fits,
+    is_repeat_answer,
+)
+
+__all__ = ["MemoryStore"]
+
+_EMPTY: dict[str, Any] = {}
+
+
+@dataclass(slots=True)
+class _Run:
+    record: RunRecord  # dict fields hold JSON text in ``texts``; the record's are stale
+    texts: tuple[str, str | None, str | None]  # snapshot, result, error
+    order: int
+    stream: list[tuple[int, str, str, float]] = field(default_factory=list)
+    inbound: dict[int, tuple[str, str | None, float]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Request:
+    record: InputRequest
+    payload: str
+    schema: str
+    response: str | None
+    order: int
+
+
+class MemoryStore(StoreLifecycle):
+    """A :class:`~workflows.stores.RunStore` in process memory; nothing survives the process.
+
+    Values are stored as JSON text, exactly as the SQL stores do, so code tested on a
+    ``MemoryStore`` meets the same JSON round trip and the same errors. Every operation
+    runs without awaiting between its reads and writes, so each one is atomic on the
+    event loop without a lock. Not thread-safe: use it from one event loop.
+
+    Args:
+        clock: Source of timestamps (default ``time.time``).
+
+    Example::
+
+        async with MemoryStore() as store:
+            await store.create_run(RunRecord.new("run-1", "my_flow", {}))
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._runs: dict[str, _Run] = {}
+        self._requests: dict[str, _Request] = {}
+        self._counter = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    async def _open(self) -> None:
+        pass
+
+    async def _close(self) -> None:
+        self._runs.clear()
+        self._requests.clear()
+
+    # -- runs ------------------------------------------------------------------------
+
+    def _get(self, run_id: str) -> _Run:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise RunNotFoundError(run_id) from None
+
+    @staticmethod
+    def _out(run: _Run) -> RunRecord:
+        snapshot, result, error = run.texts
+        return replace(
+            run.record,
+            snapshot=decode(snapshot),
+            result=decode_opt(result),
+            error=decode_opt(error),
+        )
+
+    async def create_run(self, run: RunRecord) -> None:
+        """See :meth:`RunStore.create_run`."""
+        self._check_open()
+        check_new_run_status(run.status)
+        if run.run_id in self._runs:
+            raise RunAlreadyExistsError(run.run_id)
+        texts = (
+            encode(run.snapshot, f"snapshot of run {run.run_id!r}"),
+            encode_opt(run.result, f"result of run {run.run_id!r}"),
+            encode_opt(run.error, f"error of run {run.run_id!r}"),
+        )
+        # The record keeps only the small fields; the JSON texts are the stored values.
+        stripped = replace(run, snapshot=_EMPTY, result=None, error=None)
+        self._runs[run.run_id] = _Run(stripped, texts, next(self._counter))
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """See :meth:`RunStore.get_run`."""
+        self._check_open()
+        return self._out(self._get(run_id))
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """See :meth:`RunStore.list_runs`."""
+        self._check_open()
+        check_paging(limit, offset)
+        runs = [
+            run
+            for run in self._runs.values()
+            if (status is None or run.record.status == status)
+            and (workflow is None or run.record.workflow == workflow)
+        ]
+        runs.sort(key=lambda run: (run.record.created_at, run.order), reverse=True)
+        return [self._out(run) for run in runs[offset : offset + limit]]
+
+    async def delete_run(self, run_id: str) -> None:
+        """See :meth:`RunStore.delete_run`."""
+        self._check_open()
+        run = self._get(run_id)
+        del self._runs[run_id]
+        for request_id in run.requests:
+            del self._requests[request_id]
+
+    # -- commits -----------------------------------------------------------------------
+
+    async def commit(self, commit: Commit) -> int:
+        """See :meth:`RunStore.commit`."""
+        self._check_open()
+        check_commit(commit)
+        run = self._get(commit.run_id)
+        record = run.record
+        if record.status in TERMINAL_STATUSES:
+            raise RunFinishedError(record.run_id, record.status)
+        if record.version != commit.expected_version:
+            raise StaleRunError(
+                commit.run_id,
+                f"stored version {record.version}, expected {commit.expected_version}",
+            )
+        # Check everything first, then write: a commit is all or nothing.
+        known = {entry[0] for entry in run.stream}
+        for seq, _, _ in commit.stream:
+            if seq in known:
+                raise StoreError(f"stream entry seq {seq} of run {commit.run_id!r} exists")
+        for request in commit.new_requests:
+            if request.request_id in self._requests:
+                raise StoreError(f"input request {request.request_id!r} already exists")
+        added = {request.request_id for request in commit.new_requests}
+        for request_id, status in commit.closed_requests:
+            if request_id in added:
+                continue  # added by this very commit, so still pending
+            stored = self._requests.get(request_id)
+            if stored is None or stored.record.run_id != commit.run_id:
+                raise StaleRunError(
+                    commit.run_id, f"input request {request_id!r} is not a request of this run"
+                )
+            if stored.record.status not in ("pending", status):
+                raise StaleRunError(
+                    commit.run_id,
+                    f"input request {request_id!r} is already {stored.record.status}",
+                )
+        for inbound_id in commit.consumed_inbound:
+            if inbound_id not in run.inbound:
+                raise StaleRunError(
+                    commit.run_id, f"inbound event {inbound_id} was already consumed"
+                )
+        texts = (
+            encode(commit.snapshot, f"snapshot of run {commit.run_id!r}"),
+            encode_opt(commit.result, f"result of run {commit.run_id!r}"),
+            encode_opt(commit.error, f"error of run {commit.run_id!r}"),
+        )
+        stream = [
+            (seq, event_type, encode(payload, f"stream entry {seq} of run {commit.run_id!r}"))
+            for seq, event_type, payload in commit.stream
+        ]
+        new_requests = [self._encode_request(request) for request in commit.new_requests]
+
+        now = self._clock()
+        finished = commit.status in TERMINAL_STATUSES
+        run.texts = texts
+        run.record = replace(
+            record,
+            status=commit.status,
+            version=record.version + 1,
+            updated_at=now,
+            owner=None if finished else record.owner,
+            lease_expires_at=None if finished else record.lease_expires_at,
+        )
+        for seq, event_type, payload in stream:
+            bisect.insort(run.stream, (seq, event_type, payload, now))
+        for new in new_requests:
+            self._requests[new.record.request_id] = new
+            run.requests.append(new.record.request_id)
+        for request_id, status in commit.closed_requests:
+            self._close_request(request_id, status, now)
+        for inbound_id in commit.consumed_inbound:
+            del run.inbound[inbound_id]
+        if finished:
+            run.inbound.clear()
+            for request_id in run.requests:
+                self._close_request(request_id, "cancelled", now)
+        return run.record.version
+
+    def _encode_request(self, request: InputRequest) -> _Request:
+        what = f"input request {request.request_id!r}"
+        return _Request(
+            replace(request, payload=_EMPTY, response_schema=_EMPTY),
+            encode(request.payload, f"payload of {what}"),
+            encode(request.response_schema, f"response schema of {what}"),
+            None,
+            next(self._counter),
+        )
+
+    def _close_request(self, request_id: str, status: RequestStatus, now: float) -> None:
+        stored = self._requests[request_id]
+        if stored.record.status == "pending":
+            stored.record = replace(stored.record, status=status, answered_at=now)
+
+    # -- stream log ----------------------------------------------------------------------
+
+    async def read_stream(
+        self, run_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StreamEntry]:
+        """See :meth:`RunStore.read_stream`."""
+        self._check_open()
+        check_paging(limit, 0)
+        stream = self._get(run_id).stream
+        start = bisect.bisect_right(stream, after, key=lambda entry: entry[0])
+        stop = len(stream) if limit is None else start + limit
+        return [
+            StreamEntry(run_id, seq, event_type, decode(payload), created_at)
+            for seq, event_type, payload, created_at in stream[start:stop]
+        ]
+
+    # -- inbound events ----------------------------------------------------------------
+
+    async def add_inbound(self, run_id: str, payload: dict[str, Any]) -> InboundEvent:
+        """See :meth:`RunStore.add_inbound`."""
+        self._check_open()
+        run = self._get(run_id)
+        if run.record.status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, run.record.status)
+        return self._add_inbound(run, encode(payload, f"event for run {run_id!r}"), None)
+
+    def _add_inbound(self, run: _Run, payload: str, request_id: str | None) -> InboundEvent:
+        inbound_id = next(self._counter)
+        now = self._clock()
+        run.inbound[inbound_id] = (payload, request_id, now)
+        return InboundEvent(inbound_id, run.record.run_id, decode(payload), request_id, now)
+
+    async def list_inbound(self, run_id: str) -> list[InboundEvent]:
+        """See :meth:`RunStore.list_inbound`."""
+        self._check_open()
+        run = self._get(run_id)
+        return [
+            InboundEvent(inbound_id, run_id, decode(payload), request_id, created_at)
+            for inbound_id, (payload, request_id, created_at) in sorted(run.inbound.items())
+        ]
+
+    # -- input requests ----------------------------------------------------------------
+
+    @staticmethod
+    def _request_out(stored: _Request) -> InputRequest:
+        return replace(
+            stored.record,
+            payload=decode(stored.payload),
+            response_schema=decode(stored.schema),
+            response=decode_opt(stored.response),
+        )
+
+    async def get_request(self, request_id: str) -> InputRequest:
+        """See :meth:`RunStore.get_request`."""
+        self._check_open()
+        try:
+            return self._request_out(self._requests[request_id])
+        except KeyError:
+            raise InputRequestNotFoundError(request_id) from None
+
+    async def list_requests(
+        self,
+        *,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: RequestStatus | None = "pending",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InputRequest]:
+        """See :meth:`RunStore.list_requests`."""
+        self._check_open()
+        check_paging(limit, offset)
+        found = [
+            stored
+            for stored in self._requests.values()
+            if (workflow is None or stored.record.workflow == workflow)
+            and (run_id is None or stored.record.run_id == run_id)
+            and (status is None or stored.record.status == status)
+        ]
+        found.sort(key=lambda stored: (stored.record.created_at, stored.order), reverse=True)
+        return [self._request_out(stored) for stored in found[offset : offset + limit]]
+
+    async def answer_request(
+        self,
+        request_id: str,
+        response: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> InboundEvent | None:
+        """See :meth:`RunStore.answer_request`."""
+        self._check_open()
+        stored = self._requests.get(request_id)
+        if stored is None:
+            raise InputRequestNotFoundError(request_id)
+        current = self._request_out(stored)
+        if current.status != "pending":
+            is_repeat_answer(current, response, idempotency_key)
+            return None
+        check_response_fits(current, response)
+        text = encode(response, f"response to input request {request_id!r}")
+        payload = encode(answer_payload(request_id, decode(text)), "answer")
+        run = self._get(current.run_id)
+        event = self._add_inbound(run, payload, request_id)
+        stored.response = text
+        stored.record = replace(
+            stored.record,
+            status="answered",
+            idempotency_key=idempotency_key,
+            answered_at=event.created_at,
+        )
+        return event
+
+    # -- recovery and leases ---------------------------------------------------------------
+
+    async def runs_with_work(self, *, now: float | None = None) -> list[str]:
+        """See :meth:`RunStore.runs_with_work`."""
+        self._check_open()
+        return [
+            run_id
+            for run_id, run in self._runs.items()
+            if run.record.status not in TERMINAL_STATUSES
+            and (run.record.status == "running" or run.inbound)
+            and (
+                now is None
+                or run.record.lease_expires_at is None
+                or run.record.lease_expires_at <= now
+            )
+        ]
+
+    async def due_requests(self, now: float) -> list[InputRequest]:
+        """See :meth:`RunStore.due_requests`."""
+        self._check_open()
+        due = [
+            stored
+            for stored in self._requests.values()
+            if stored.record.status == "pending"
+            and stored.record.deadline is not None
+            and stored.record.deadline <= now
+        ]
+        due.sort(key=lambda stored: (stored.record.deadline, stored.order))
+        return [self._request_out(stored) for stored in due]
+
+    async def claim_run(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> RunRecord:
+        """See :meth:`RunStore.claim_run`."""
+        self._check_open()
+        run = self._get(run_id)
+        record = run.record
+        if record.status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, record.status)
+        stamp = self._clock() if now is None else now
+        held = record.lease_expires_at is not None and record.lease_expires_at > stamp
+        if record.owner is not None and record.owner != owner and held:
+            raise StaleRunError(
+                run_id, f"leased by {record.owner!r} until {record.lease_expires_at}"
+            )
+        run.record = replace(
+            record,
+            owner=owner,
+            lease_expires_at=stamp + lease_seconds,
+            version=record.version + (record.owner != owner),
+        )
+        return self._out(run)
+
+    async def release_run(self, run_id: str, owner: str) -> None:
+        """See :meth:`RunStore.release_run`."""
+        self._check_open()
+        run = self._get(run_id)
+        if run.record.owner == owner:
+            run.record = replace(run.record, owner=None, lease_expires_at=None)

@@ -1,0 +1,574 @@
+"""``PostgresStore``: the run store for several workers sharing one PostgreSQL database.
+
+Needs the ``postgres`` extra (``pip install 'durable-workflows[postgres]'``, which brings
+asyncpg).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+try:
+    import asyncpg  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "PostgresStore needs asyncpg: pip install 'durable-workflows[postgres]'"
+    ) from None
+
+from workflows.errors import (
+    InputRequestNotFoundError,
+    RunAlreadyExistsError,
+    RunNotFoundError,
+    StaleRunError,
+    StoreConnectionError,
+    StoreError,
+)
+from workflows.stores._codec import decode, decode_opt, digest, encode, encode_opt
+from workflows.stores._errors import RunFinishedError
+from workflows.stores._lifecycle import StoreLifecycle
+from workflows.stores._postgres_schema import migrate
+from workflows.stores._records import (
+    TERMINAL_STATUSES,
+    Commit,
+    InboundEvent,
+    InputRequest,
+    RequestStatus,
+    RunRecord,
+    RunStatus,
+    StreamEntry,
+)
+from workflows.stores._rules import (
+    answer_payload,
+    check_commit,
+    check_new_run_status,
+    check_paging,
+    check_response_fits,
+    is_repeat_answer,
+)
+from workflows.stores._url import mask_url
+
+__all__ = ["PostgresStore"]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_TERMINAL_SQL = "('completed', 'failed', 'cancelled', 'timed_out')"
+_RUN_COLUMNS = (
+    "run_id, workflow, status, snapshot, version, created_at, updated_at, result, error, "
+    "owner, lease_expires_at"
+)
+_REQUEST_COLUMNS = (
+    "r.request_id, r.run_id, r.workflow, r.event_type, r.payload, s.body, r.created_at, "
+    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at"
+)
+_REQUEST_FROM = "wf_requests r JOIN wf_schemas s ON s.digest = r.schema_digest"
+_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 23)) + ")"
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(
+        row[0],
+        row[1],
+        row[2],
+        decode(row[3]),
+        row[4],
+        row[5],
+        row[6],
+        decode_opt(row[7]),
+        decode_opt(row[8]),
+        row[9],
+        row[10],
+    )
+
+
+def _request(row: Any) -> InputRequest:
+    return InputRequest(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        decode(row[4]),
+        decode(row[5]),
+        row[6],
+        row[7],
+        row[8],
+        decode_opt(row[9]),
+        row[10],
+        row[11],
+    )
+
+
+class PostgresStore(StoreLifecycle):
+    """A :class:`~workflows.stores.RunStore` in PostgreSQL, through an asyncpg pool.
+
+    Several worker processes, on several machines, may share one database: every commit
+    is one call of a stored function (one round trip, one transaction) guarded by the
+    run's version, answers are exactly-once through row locks, and leases
+    (:meth:`claim_run`) say which worker owns a run. The schema is created and upgraded
+    by versioned migrations when the store opens.
+
+    Durability follows the server's settings: with the default ``synchronous_commit =
+    on`` a commit has reached the server's disk when ``commit()`` returns.
+
+    Args:
+        dsn: A ``postgresql://user:password@host:port/database`` URL (asyncpg options
+            in the query string are passed on).
+        schema: PostgreSQL schema holding the tables (created if missing); give each
+            application, or each test, its own.
+        min_size: Connections the pool keeps open.
+        max_size: Most connections the pool opens.
+        connect_timeout: Seconds to wait for the server when connecting.
+        clock: Source of timestamps (default ``time.time``).
+
+    Example::
+
+        async with PostgresStore("postgresql://app@db:5432/app") as store:
+            pending = await store.list_requests(workflow="approval")
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "public",
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not _IDENTIFIER.fullmatch(schema):
+            raise ValueError(f"invalid PostgreSQL schema name {schema!r}")
+        self.dsn = dsn
+        self.schema = schema
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = connect_timeout
+        self._clock = clock
+        self._pool: Any = None
+        self._known_schemas: set[str] = set()
+        parts = urlsplit(dsn)
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            port = 5432
+        self._address = f"{parts.hostname or 'localhost'}:{port}"
+        self._database = unquote(parts.path.lstrip("/")) or "(default)"
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({mask_url(self.dsn)!r}, schema={self.schema!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        where = f"PostgreSQL at {self._address} (database {self._database!r})"
+        try:
+            pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=self._connect_timeout,
+                reset=_keep_session,
+                server_settings={
+                    "search_path": self.schema,
+                    "application_name": "durable-workflows",
+                },
+            )
+        except (
+            OSError,
+            asyncio.TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:
+            raise StoreConnectionError(f"cannot connect to {where}: {exc}") from exc
+        try:
+            async with pool.acquire() as conn:
+                await migrate(conn, self.schema, f"{where}, schema {self.schema!r}")
+        except BaseException as exc:
+            await pool.close()
+            if isinstance(exc, (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
+                raise StoreConnectionError(f"cannot prepare {where}: {exc}") from exc
+            raise
+        self._pool = pool
+
+    async def _close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _use(self) -> Any:
+        self._check_open()
+        return self._pool
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
+            raise StoreConnectionError(
+                f"lost the connection to PostgreSQL at {self._address}: {exc}"
+            ) from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"PostgreSQL error: {exc}") from exc
+
+    async def _require_run(self, pool: Any, run_id: str) -> None:
+        if await pool.fetchval("SELECT 1 FROM wf_runs WHERE run_id = $1", run_id) is None:
+            raise RunNotFoundError(run_id)
+
+    # -- runs ------------------------------------------------------------------------
+
+    async def create_run(self, run: RunRecord) -> None:
+        """See :meth:`RunStore.create_run`."""
+        pool = self._use()
+        check_new_run_status(run.status)
+        what = f"run {run.run_id!r}"
+        values = (
+            run.run_id,
+            run.workflow,
+            run.status,
+            encode(run.snapshot, f"snapshot of {what}"),
+            run.version,
+            run.created_at,
+            run.updated_at,
+            encode_opt(run.result, f"result of {what}"),
+            encode_opt(run.error, f"error of {what}"),
+            run.owner,
+            run.lease_expires_at,
+        )
+        with self._errors():
+            try:
+                await pool.execute(
+                    f"INSERT INTO wf_runs ({_RUN_COLUMNS}) "
+                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                    *values,
+                )
+            except asyncpg.UniqueViolationError:
+                raise RunAlreadyExistsError(run.run_id) from None
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """See :meth:`RunStore.get_run`."""
+        pool = self._use()
+        with self._errors():
+            row = await pool.fetchrow(
+                f"SELECT {_RUN_COLUMNS} FROM wf_runs WHERE run_id = $1", run_id
+            )
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return _run(row)
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """See :meth:`RunStore.list_runs`."""
+        pool = self._use()
+        check_paging(limit, offset)
+        where, args = _filters((("status", status), ("workflow", workflow)), "")
+        sql = (
+            f"SELECT {_RUN_COLUMNS} FROM wf_runs{where} ORDER BY created_at DESC, run_id DESC "
+            f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
+        )
+        with self._errors():
+            rows = await pool.fetch(sql, *args, limit, offset)
+        return [_run(row) for row in rows]
+
+    async def delete_run(self, run_id: str) -> None:
+        """See :meth:`RunStore.delete_run`."""
+        pool = self._use()
+        with self._errors():
+            async with pool.acquire() as conn, conn.transaction():
+                found = await conn.fetchval(
+                    "DELETE FROM wf_runs WHERE run_id = $1 RETURNING 1", run_id
+                )
+                if found is None:
+                    raise RunNotFoundError(run_id)
+                for table in ("wf_stream", "wf_requests", "wf_inbound"):
+                    await conn.execute(f"DELETE FROM {table} WHERE run_id = $1", run_id)
+
+    # -- commits -----------------------------------------------------------------------
+
+    async def commit(self, commit: Commit) -> int:
+        """See :meth:`RunStore.commit`."""
+        pool = self._use()
+        check_commit(commit)
+        run_id = commit.run_id
+        what = f"run {run_id!r}"
+        requests = commit.new_requests
+        schemas = [
+            encode(r.response_schema, f"response schema of input request {r.request_id!r}")
+            for r in requests
+        ]
+        digests = [digest(text) for text in schemas]
+        new_schemas = {
+            d: s for d, s in zip(digests, schemas, strict=True) if d not in self._known_schemas
+        }
+        args = (
+            run_id,
+            commit.expected_version,
+            encode(commit.snapshot, f"snapshot of {what}"),
+            commit.status,
+            encode_opt(commit.result, f"result of {what}"),
+            encode_opt(commit.error, f"error of {what}"),
+            self._clock(),
+            [item[0] for item in commit.stream],
+            [item[1] for item in commit.stream],
+            [encode(item[2], f"stream entry {item[0]} of {what}") for item in commit.stream],
+            [r.request_id for r in requests],
+            [r.workflow for r in requests],
+            [r.event_type for r in requests],
+            [encode(r.payload, f"payload of input request {r.request_id!r}") for r in requests],
+            [r.created_at for r in requests],
+            [r.deadline for r in requests],
+            digests,
+            list(new_schemas),
+            list(new_schemas.values()),
+            [item[0] for item in commit.closed_requests],
+            [item[1] for item in commit.closed_requests],
+            list(commit.consumed_inbound),
+        )
+        with self._errors():
+            try:
+                version = await pool.fetchval(_COMMIT_SQL, *args)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == "wf_stream_pkey":
+                    raise StoreError(
+                        f"a stream entry seq of {what} already exists: {exc.detail}"
+                    ) from None
+                raise StoreError(f"an input request id already exists: {exc.detail}") from None
+            except asyncpg.PostgresError as exc:
+                _raise_commit_refusal(run_id, exc)
+                raise
+        self._known_schemas.update(new_schemas)
+        return int(version)
+
+    # -- stream log and inbound events ------------------------------------------------------
+
+    async def read_stream(
+        self, run_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StreamEntry]:
+        """See :meth:`RunStore.read_stream`."""
+        pool = self._use()
+        check_paging(limit, 0)
+        with self._errors():
+            rows = await pool.fetch(
+                "SELECT seq, event_type, payload, created_at FROM wf_stream "
+                "WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                run_id,
+                after,
+                limit,
+            )
+            if not rows:
+                await self._require_run(pool, run_id)
+        return [StreamEntry(run_id, row[0], row[1], decode(row[2]), row[3]) for row in rows]
+
+    async def add_inbound(self, run_id: str, payload: dict[str, Any]) -> InboundEvent:
+        """See :meth:`RunStore.add_inbound`."""
+        pool = self._use()
+        text = encode(payload, f"event for run {run_id!r}")
+        now = self._clock()
+        with self._errors():
+            # FOR SHARE: a commit finishing the run concurrently either sees this event
+            # (and discards it) or makes this insert see the run finished.
+            inbound_id = await pool.fetchval(
+                "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
+                "SELECT run_id, NULL, $2, $3 FROM wf_runs "
+                f"WHERE run_id = $1 AND status NOT IN {_TERMINAL_SQL} FOR SHARE "
+                "RETURNING id",
+                run_id,
+                now,
+                text,
+            )
+            if inbound_id is None:
+                status = await pool.fetchval("SELECT status FROM wf_runs WHERE run_id = $1", run_id)
+                if status is None:
+                    raise RunNotFoundError(run_id)
+                raise RunFinishedError(run_id, status)
+        return InboundEvent(inbound_id, run_id, decode(text), None, now)
+
+    async def list_inbound(self, run_id: str) -> list[InboundEvent]:
+        """See :meth:`RunStore.list_inbound`."""
+        pool = self._use()
+        with self._errors():
+            rows = await pool.fetch(
+                "SELECT id, payload, request_id, created_at FROM wf_inbound "
+                "WHERE run_id = $1 ORDER BY id",
+                run_id,
+            )
+            if not rows:
+                await self._require_run(pool, run_id)
+        return [InboundEvent(row[0], run_id, decode(row[1]), row[2], row[3]) for row in rows]
+
+    # -- input requests ----------------------------------------------------------------
+
+    async def get_request(self, request_id: str) -> InputRequest:
+        """See :meth:`RunStore.get_request`."""
+        pool = self._use()
+        with self._errors():
+            row = await pool.fetchrow(
+                f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} WHERE r.request_id = $1",
+                request_id,
+            )
+        if row is None:
+            raise InputRequestNotFoundError(request_id)
+        return _request(row)
+
+    async def list_requests(
+        self,
+        *,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: RequestStatus | None = "pending",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InputRequest]:
+        """See :meth:`RunStore.list_requests`."""
+        pool = self._use()
+        check_paging(limit, offset)
+        where, args = _filters(
+            (("workflow", workflow), ("run_id", run_id), ("status", status)), "r."
+        )
+        sql = (
+            f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM}{where} "
+            "ORDER BY r.created_at DESC, r.request_id DESC "
+            f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
+        )
+        with self._errors():
+            rows = await pool.fetch(sql, *args, limit, offset)
+        return [_request(row) for row in rows]
+
+    async def answer_request(
+        self,
+        request_id: str,
+        response: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> InboundEvent | None:
+        """See :meth:`RunStore.answer_request`."""
+        pool = self._use()
+        request = await self.get_request(request_id)
+        if request.status == "pending":
+            check_response_fits(request, response)
+            text = encode(response, f"response to input request {request_id!r}")
+            payload = encode(answer_payload(request_id, decode(text)), "answer")
+            now = self._clock()
+            with self._errors():
+                # The conditional UPDATE takes the request's row lock: of many concurrent
+                # answers exactly one finds it pending.
+                row = await pool.fetchrow(
+                    "WITH answered AS (UPDATE wf_requests SET status = 'answered', "
+                    "response = $2, idempotency_key = $3, answered_at = $4 "
+                    "WHERE request_id = $1 AND status = 'pending' RETURNING run_id) "
+                    "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
+                    "SELECT run_id, $1, $4, $5 FROM answered RETURNING id, run_id",
+                    request_id,
+                    text,
+                    idempotency_key,
+                    now,
+                    payload,
+                )
+            if row is not None:
+                return InboundEvent(row[0], row[1], decode(payload), request_id, now)
+            request = await self.get_request(request_id)  # someone else got there first
+        is_repeat_answer(request, response, idempotency_key)
+        return None
+
+    # -- recovery and leases ---------------------------------------------------------------
+
+    async def runs_with_work(self, *, now: float | None = None) -> list[str]:
+        """See :meth:`RunStore.runs_with_work`."""
+        pool = self._use()
+        with self._errors():
+            rows = await pool.fetch(
+                "SELECT r.run_id FROM wf_runs r WHERE (r.status = 'running' OR "
+                "(r.status = 'waiting' AND EXISTS "
+                "(SELECT 1 FROM wf_inbound i WHERE i.run_id = r.run_id))) AND "
+                "($1::double precision IS NULL OR r.lease_expires_at IS NULL "
+                "OR r.lease_expires_at <= $1)",
+                now,
+            )
+        return [row[0] for row in rows]
+
+    async def due_requests(self, now: float) -> list[InputRequest]:
+        """See :meth:`RunStore.due_requests`."""
+        pool = self._use()
+        with self._errors():
+            rows = await pool.fetch(
+                f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} "
+                "WHERE r.status = 'pending' AND r.deadline IS NOT NULL AND r.deadline <= $1 "
+                "ORDER BY r.deadline, r.request_id",
+                now,
+            )
+        return [_request(row) for row in rows]
+
+    async def claim_run(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> RunRecord:
+        """See :meth:`RunStore.claim_run`."""
+        pool = self._use()
+        stamp = self._clock() if now is None else now
+        with self._errors():
+            row = await pool.fetchrow(
+                "UPDATE wf_runs SET owner = $2, lease_expires_at = $3 + $4, "
+                "version = version + (owner IS DISTINCT FROM $2)::int "
+                f"WHERE run_id = $1 AND status NOT IN {_TERMINAL_SQL} AND (owner IS NULL "
+                "OR owner = $2 OR lease_expires_at IS NULL OR lease_expires_at <= $3) "
+                f"RETURNING {_RUN_COLUMNS}",
+                run_id,
+                owner,
+                stamp,
+                float(lease_seconds),
+            )
+        if row is not None:
+            return _run(row)
+        record = await self.get_run(run_id)
+        if record.status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, record.status)
+        raise StaleRunError(run_id, f"leased by {record.owner!r} until {record.lease_expires_at}")
+
+    async def release_run(self, run_id: str, owner: str) -> None:
+        """See :meth:`RunStore.release_run`."""
+        pool = self._use()
+        with self._errors():
+            found = await pool.fetchval(
+                "UPDATE wf_runs SET owner = CASE WHEN owner = $2 THEN NULL ELSE owner END, "
+                "lease_expires_at = CASE WHEN owner = $2 THEN NULL ELSE lease_expires_at END "
+                "WHERE run_id = $1 RETURNING 1",
+                run_id,
+                owner,
+            )
+        if found is None:
+            raise RunNotFoundError(run_id)
+
+
+async def _keep_session(conn: Any) -> None:
+    """Skip asyncpg's reset query on pool release (a round trip per operation): the
+    store never changes session state (no SET, LISTEN or session-level advisory lock),
+    and asyncpg still rolls back a transaction left open."""
+
+
+def _filters(pairs: Any, prefix: str) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, value in pairs:
+        if value is not None:
+            args.append(value)
+            clauses.append(f"{prefix}{column} = ${len(args)}")
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _raise_commit_refusal(run_id: str, exc: Any) -> None:
+    code = getattr(exc, "sqlstate", None)
+    message = getattr(exc, "message", str(exc))
+    if code == "WF404":
+        raise RunNotFoundError(run_id) from None
+    if code == "WF410":
+        raise RunFinishedError(run_id, message) from None
+    if code == "WF409":
+        raise StaleRunError(run_id, message) from None

@@ -1,0 +1,200 @@
+"""The PostgreSQL schema, as an ordered list of migrations, and the code that applies them.
+
+Migration ``n`` (1-based) brings a schema from version ``n - 1`` to ``n``; the version
+lives in the one-row table ``wf_schema_version``. All pending migrations run in one
+transaction under an advisory lock (so several workers starting together migrate once),
+and PostgreSQL DDL is transactional: a failed or refused upgrade writes nothing.
+
+A commit is one call of the ``wf_commit`` function: one round trip and one statement,
+hence one transaction, whatever the commit holds. It raises SQLSTATE ``WF404`` (no such
+run), ``WF409`` (stale: version, request or inbound event changed) or ``WF410`` (the
+run has finished); a duplicate stream seq or request id is a unique violation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from workflows.errors import StoreSchemaError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_TERMINAL = "('completed', 'failed', 'cancelled', 'timed_out')"
+
+_COMMIT_FUNCTION = f"""
+CREATE FUNCTION wf_commit(
+    p_run_id text, p_expected bigint, p_snapshot text, p_status text, p_result text,
+    p_error text, p_now double precision,
+    p_seqs bigint[], p_types text[], p_payloads text[],
+    p_req_ids text[], p_req_workflows text[], p_req_types text[], p_req_payloads text[],
+    p_req_created double precision[], p_req_deadlines double precision[],
+    p_req_digests text[], p_schema_digests text[], p_schema_bodies text[],
+    p_closed_ids text[], p_closed_statuses text[], p_consumed bigint[]
+) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_finished boolean := p_status IN {_TERMINAL};
+    v_version bigint;
+    v_status text;
+    v_count integer;
+    v_bad text;
+BEGIN
+    UPDATE wf_runs SET snapshot = p_snapshot, status = p_status, result = p_result,
+        error = p_error, version = version + 1, updated_at = p_now,
+        owner = CASE WHEN v_finished THEN NULL ELSE owner END,
+        lease_expires_at = CASE WHEN v_finished THEN NULL ELSE lease_expires_at END
+    WHERE run_id = p_run_id AND version = p_expected AND status NOT IN {_TERMINAL};
+    IF NOT FOUND THEN
+        SELECT version, status INTO v_version, v_status FROM wf_runs WHERE run_id = p_run_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'run not found' USING ERRCODE = 'WF404';
+        END IF;
+        IF v_status IN {_TERMINAL} THEN
+            RAISE EXCEPTION '%', v_status USING ERRCODE = 'WF410';
+        END IF;
+        RAISE EXCEPTION 'stored version %, expected %', v_version, p_expected
+            USING ERRCODE = 'WF409';
+    END IF;
+    IF cardinality(p_seqs) > 0 THEN
+        INSERT INTO wf_stream (run_id, seq, event_type, created_at, payload)
+        SELECT p_run_id, u.s, u.t, p_now, u.p
+        FROM unnest(p_seqs, p_types, p_payloads) AS u(s, t, p);
+    END IF;
+    IF cardinality(p_schema_digests) > 0 THEN
+        INSERT INTO wf_schemas (digest, body)
+        SELECT u.d, u.b FROM unnest(p_schema_digests, p_schema_bodies) AS u(d, b)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    IF cardinality(p_req_ids) > 0 THEN
+        INSERT INTO wf_requests (request_id, run_id, workflow, event_type, status,
+            created_at, deadline, schema_digest, payload)
+        SELECT u.i, p_run_id, u.w, u.t, 'pending', u.c, u.d, u.g, u.p
+        FROM unnest(p_req_ids, p_req_workflows, p_req_types, p_req_created,
+                    p_req_deadlines, p_req_digests, p_req_payloads) AS u(i, w, t, c, d, g, p);
+    END IF;
+    IF cardinality(p_closed_ids) > 0 THEN
+        UPDATE wf_requests r SET status = c.st, answered_at = p_now
+        FROM unnest(p_closed_ids, p_closed_statuses) AS c(id, st)
+        WHERE r.request_id = c.id AND r.run_id = p_run_id AND r.status = 'pending';
+        SELECT format('input request %L is %s', c.id,
+                      coalesce('already ' || r.status, 'not a request of this run'))
+        INTO v_bad
+        FROM unnest(p_closed_ids, p_closed_statuses) AS c(id, st)
+        LEFT JOIN wf_requests r ON r.request_id = c.id AND r.run_id = p_run_id
+        WHERE r.status IS DISTINCT FROM c.st
+        LIMIT 1;
+        IF v_bad IS NOT NULL THEN
+            RAISE EXCEPTION '%', v_bad USING ERRCODE = 'WF409';
+        END IF;
+    END IF;
+    IF cardinality(p_consumed) > 0 THEN
+        DELETE FROM wf_inbound WHERE run_id = p_run_id AND id = ANY (p_consumed);
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        IF v_count <> cardinality(p_consumed) THEN
+            RAISE EXCEPTION 'an inbound event to consume was already consumed'
+                USING ERRCODE = 'WF409';
+        END IF;
+    END IF;
+    IF v_finished THEN
+        UPDATE wf_requests SET status = 'cancelled', answered_at = p_now
+        WHERE run_id = p_run_id AND status = 'pending';
+        DELETE FROM wf_inbound WHERE run_id = p_run_id;
+    END IF;
+    RETURN p_expected + 1;
+END
+$$
+"""
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE wf_runs (
+            run_id text PRIMARY KEY,
+            workflow text NOT NULL,
+            status text NOT NULL,
+            version bigint NOT NULL,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL,
+            owner text,
+            lease_expires_at double precision,
+            result text,
+            error text,
+            snapshot text NOT NULL
+        )""",
+        "CREATE INDEX wf_runs_status ON wf_runs (status)",
+        """CREATE TABLE wf_stream (
+            run_id text NOT NULL,
+            seq bigint NOT NULL,
+            event_type text NOT NULL,
+            created_at double precision NOT NULL,
+            payload text NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
+        """CREATE TABLE wf_schemas (
+            digest text PRIMARY KEY,
+            body text NOT NULL
+        )""",
+        """CREATE TABLE wf_requests (
+            request_id text PRIMARY KEY,
+            run_id text NOT NULL,
+            workflow text NOT NULL,
+            event_type text NOT NULL,
+            status text NOT NULL,
+            created_at double precision NOT NULL,
+            deadline double precision,
+            answered_at double precision,
+            idempotency_key text,
+            schema_digest text NOT NULL,
+            payload text NOT NULL,
+            response text
+        )""",
+        "CREATE INDEX wf_requests_run ON wf_requests (run_id)",
+        """CREATE INDEX wf_requests_deadline ON wf_requests (deadline)
+            WHERE status = 'pending' AND deadline IS NOT NULL""",
+        """CREATE TABLE wf_inbound (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            run_id text NOT NULL,
+            request_id text,
+            created_at double precision NOT NULL,
+            payload text NOT NULL
+        )""",
+        "CREATE INDEX wf_inbound_run ON wf_inbound (run_id)",
+        _COMMIT_FUNCTION,
+    ),
+)
+"""Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
+
+SCHEMA_VERSION: Final[int] = len(MIGRATIONS)
+"""The schema version this code writes and reads."""
+
+
+async def migrate(conn: Any, schema: str, where: str) -> int:
+    """Bring ``schema`` to :data:`SCHEMA_VERSION` over an asyncpg connection whose
+    ``search_path`` is ``schema``; return the version found before.
+
+    Raises:
+        StoreSchemaError: the schema is of a newer version (nothing is written).
+    """
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))", f"durable-workflows:{schema}"
+        )
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS wf_schema_version (version integer NOT NULL)"
+        )
+        found = await conn.fetchval("SELECT max(version) FROM wf_schema_version")
+        found = 0 if found is None else int(found)
+        if found > SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"the store at {where} has schema version {found}, newer than version "
+                f"{SCHEMA_VERSION} that this version of durable-workflows knows; "
+                "upgrade durable-workflows"
+            )
+        for statements in MIGRATIONS[found:]:
+            for statement in statements:
+                await conn.execute(statement)
+        if found != SCHEMA_VERSION:
+            await conn.execute("DELETE FROM wf_schema_version")
+            await conn.execute(
+                "INSERT INTO wf_schema_version (version) VALUES ($1)", SCHEMA_VERSION
+            )
+    return found

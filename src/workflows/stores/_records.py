@@ -1,0 +1,220 @@
+"""The plain records a run store reads and writes.
+
+Every record is a frozen dataclass of JSON-safe values (dicts, lists, strings, numbers,
+booleans, ``None``); timestamps are POSIX seconds as ``float``. A store never sees an
+``Event`` object: the engine turns events into ``event_type`` + ``payload`` dicts first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeAlias
+
+__all__ = [
+    "REQUEST_STATUSES",
+    "RUN_STATUSES",
+    "TERMINAL_STATUSES",
+    "Commit",
+    "InboundEvent",
+    "InputRequest",
+    "RequestStatus",
+    "RunRecord",
+    "RunStatus",
+    "StreamEntry",
+    "StreamItem",
+]
+
+RunStatus: TypeAlias = Literal[
+    "running", "waiting", "completed", "failed", "cancelled", "timed_out"
+]
+"""Where a run is: ``running`` (has work it can do now), ``waiting`` (only waits for
+outside input), or one of the terminal statuses."""
+
+RUN_STATUSES: Final[frozenset[str]] = frozenset(
+    {"running", "waiting", "completed", "failed", "cancelled", "timed_out"}
+)
+"""Every valid run status."""
+
+TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
+    {"completed", "failed", "cancelled", "timed_out"}
+)
+"""Statuses after which a run accepts no more commits, events or answers."""
+
+RequestStatus: TypeAlias = Literal["pending", "answered", "expired", "cancelled"]
+"""Where an input request is: ``pending`` until answered, expired or cancelled."""
+
+REQUEST_STATUSES: Final[frozenset[str]] = frozenset({"pending", "answered", "expired", "cancelled"})
+"""Every valid input request status."""
+
+StreamItem: TypeAlias = tuple[int, str, dict[str, Any]]
+"""One stream entry to append in a :class:`Commit`: ``(seq, event_type, payload)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One durable run: its latest snapshot and where it stands.
+
+    Attributes:
+        run_id: Unique id of the run.
+        workflow: Registered name of the workflow the run belongs to.
+        status: One of :data:`RUN_STATUSES`.
+        snapshot: The JSON-safe context snapshot of the run (replaced on every commit).
+        version: Optimistic-concurrency counter; every commit (and every change of owner)
+            bumps it by one.
+        created_at: When the run was created.
+        updated_at: When the run was last committed.
+        result: The JSON-safe result of a completed run, else ``None``.
+        error: A JSON-safe description of why the run failed, else ``None``.
+        owner: The worker that holds the run's lease, else ``None``.
+        lease_expires_at: When that lease ends, else ``None``.
+    """
+
+    run_id: str
+    workflow: str
+    status: RunStatus
+    snapshot: dict[str, Any]
+    version: int
+    created_at: float
+    updated_at: float
+    result: Any | None = None
+    error: dict[str, Any] | None = None
+    owner: str | None = None
+    lease_expires_at: float | None = None
+
+    @classmethod
+    def new(
+        cls,
+        run_id: str,
+        workflow: str,
+        snapshot: dict[str, Any],
+        *,
+        status: RunStatus = "running",
+        now: float | None = None,
+    ) -> RunRecord:
+        """Build the record of a run about to be created (version 0, no owner)."""
+        stamp = time.time() if now is None else now
+        return cls(run_id, workflow, status, snapshot, 0, stamp, stamp)
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the run has reached a terminal status."""
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One event of a run's stream log, numbered by ``seq`` (unique and increasing per run)."""
+
+    run_id: str
+    seq: int
+    event_type: str
+    payload: dict[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class InputRequest:
+    """A durable request for outside input: one entry of the human inbox.
+
+    Attributes:
+        request_id: Unique id of the request.
+        run_id: The run that waits for the answer.
+        workflow: Registered name of that run's workflow.
+        event_type: Name of the waiter event shown to the person (e.g. an
+            ``InputRequiredEvent`` subclass).
+        payload: The JSON-safe fields of that waiter event.
+        response_schema: JSON schema the response must satisfy (``{}`` accepts anything).
+        created_at: When the request was made.
+        deadline: When the wait times out, else ``None``.
+        status: One of :data:`REQUEST_STATUSES`.
+        response: The accepted response once answered through the store, else ``None``.
+        idempotency_key: The key given with the accepted answer, if any.
+        answered_at: When the request left ``pending``, else ``None``.
+    """
+
+    request_id: str
+    run_id: str
+    workflow: str
+    event_type: str
+    payload: dict[str, Any]
+    response_schema: dict[str, Any]
+    created_at: float
+    deadline: float | None = None
+    status: RequestStatus = "pending"
+    response: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    answered_at: float | None = None
+
+    @classmethod
+    def new(
+        cls,
+        request_id: str,
+        run_id: str,
+        workflow: str,
+        event_type: str,
+        payload: dict[str, Any],
+        response_schema: dict[str, Any] | None = None,
+        *,
+        deadline: float | None = None,
+        now: float | None = None,
+    ) -> InputRequest:
+        """Build a pending request, stamped now unless ``now`` is given."""
+        stamp = time.time() if now is None else now
+        return cls(
+            request_id,
+            run_id,
+            workflow,
+            event_type,
+            payload,
+            {} if response_schema is None else response_schema,
+            stamp,
+            deadline,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """An event sent to a run from outside, stored until a commit consumes it.
+
+    ``payload`` is whatever the sender stored; for an answer given through
+    ``answer_request`` it is ``{"request_id": ..., "response": {...}}`` and
+    ``request_id`` is set.
+    """
+
+    id: int
+    run_id: str
+    payload: dict[str, Any]
+    request_id: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Everything one step boundary of a run changes, written all at once or not at all.
+
+    Attributes:
+        run_id: The run to commit.
+        expected_version: The version the committer loaded; the store refuses the commit
+            with ``StaleRunError`` if the stored version differs.
+        snapshot: The new snapshot (replaces the stored one).
+        status: The new run status.
+        result: The run's result (for ``completed``).
+        error: Why the run failed (for ``failed`` / ``timed_out``).
+        stream: Stream entries to append, as ``(seq, event_type, payload)``.
+        new_requests: Input requests to add (status ``pending``, ``run_id`` of this run).
+        closed_requests: ``(request_id, status)`` pairs moving pending requests of this
+            run to ``answered``, ``expired`` or ``cancelled``.
+        consumed_inbound: Ids of this run's inbound events the commit has taken in.
+    """
+
+    run_id: str
+    expected_version: int
+    snapshot: dict[str, Any]
+    status: RunStatus
+    result: Any | None = None
+    error: dict[str, Any] | None = None
+    stream: list[StreamItem] = field(default_factory=list)
+    new_requests: list[InputRequest] = field(default_factory=list)
+    closed_requests: list[tuple[str, RequestStatus]] = field(default_factory=list)
+    consumed_inbound: list[int] = field(default_factory=list)

@@ -1,0 +1,243 @@
+"""``SqliteStore``: the embedded default run store, one SQLite file (``sqlite:///runs.db``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
+
+from typing_extensions import ParamSpec
+
+from workflows.errors import StoreConnectionError, StoreError, StoreSchemaError
+from workflows.stores._lifecycle import StoreLifecycle
+from workflows.stores._records import (
+    Commit,
+    InboundEvent,
+    InputRequest,
+    RequestStatus,
+    RunRecord,
+    RunStatus,
+    StreamEntry,
+)
+from workflows.stores._rules import check_paging
+from workflows.stores._sqlite_ops import SqliteOps
+from workflows.stores._sqlite_schema import migrate
+
+__all__ = ["SqliteStore"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
+class SqliteStore(StoreLifecycle):
+    """A :class:`~workflows.stores.RunStore` in one SQLite database file.
+
+    The database runs in WAL mode through ONE connection that lives on ONE dedicated
+    worker thread: every operation is handed to that thread, so the event loop never
+    waits on disk I/O, and writes are naturally serialised. Each write is one
+    ``BEGIN IMMEDIATE`` transaction, so other processes may open the same file (a CLI
+    answering the inbox while a server runs); they wait up to ``busy_timeout`` seconds
+    for the write lock.
+
+    Durability: by default ``synchronous=NORMAL``. In WAL mode that means a commit
+    survives the process being killed (``kill -9``) at any instant, because the data is
+    already in the operating system's hands when ``commit()`` returns; only an OS crash
+    or power loss may roll back the last few commits (the database stays consistent).
+    ``synchronous="FULL"`` also survives power loss, at the cost of an fsync per commit
+    (about 10x slower on common disks; see ``benchmarks/store_commit.py``).
+
+    A call cancelled while the worker thread is already running it still completes (its
+    outcome is lost to the caller, like a lost reply); a cancelled call that had not
+    started yet does not run.
+
+    Args:
+        path: Database file (created if missing; its folder must exist), or
+            ``":memory:"`` for a private in-memory database.
+        synchronous: SQLite's ``PRAGMA synchronous`` level.
+        busy_timeout: Seconds to wait for another process's write lock.
+        clock: Source of timestamps (default ``time.time``).
+
+    Example::
+
+        async with SqliteStore("runs.db") as store:
+            runs = await store.list_runs(status="waiting")
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "NORMAL",
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        level = str(synchronous).upper()
+        if level not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.path = os.fspath(path)
+        self._synchronous = level
+        self._busy_timeout = busy_timeout
+        self._clock = clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._ops: SqliteOps | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    # -- lifecycle and the worker thread ------------------------------------------------
+
+    async def _open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workflows-sqlite")
+        try:
+            self._ops = await self._call(self._connect)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+
+    def _connect(self) -> SqliteOps:
+        where = f"SQLite database {self.path!r}"
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=True,
+            )
+        except sqlite3.Error as exc:
+            raise StoreConnectionError(f"cannot open {where}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            migrate(conn, self.path)
+        except StoreSchemaError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreConnectionError(f"cannot open {where}: {exc}") from exc
+        return SqliteOps(conn, self._clock)
+
+    async def _close(self) -> None:
+        executor, ops = self._executor, self._ops
+        self._executor = self._ops = None
+        if executor is None:
+            return
+        try:
+            if ops is not None:
+                await asyncio.get_running_loop().run_in_executor(executor, ops.conn.close)
+        finally:
+            executor.shutdown(wait=True)
+
+    async def _call(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        assert self._executor is not None
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._guard, fn, args, kwargs
+        )
+
+    def _guard(self, fn: Callable[..., _T], args: Any, kwargs: Any) -> _T:
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite error on {self.path!r}: {exc}") from exc
+
+    def _use(self) -> SqliteOps:
+        self._check_open()
+        assert self._ops is not None
+        return self._ops
+
+    # -- the RunStore API ----------------------------------------------------------------
+
+    async def create_run(self, run: RunRecord) -> None:
+        """See :meth:`RunStore.create_run`."""
+        await self._call(self._use().create_run, run)
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """See :meth:`RunStore.get_run`."""
+        return await self._call(self._use().get_run, run_id)
+
+    async def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """See :meth:`RunStore.list_runs`."""
+        check_paging(limit, offset)
+        return await self._call(self._use().list_runs, status, workflow, limit, offset)
+
+    async def delete_run(self, run_id: str) -> None:
+        """See :meth:`RunStore.delete_run`."""
+        await self._call(self._use().delete_run, run_id)
+
+    async def commit(self, commit: Commit) -> int:
+        """See :meth:`RunStore.commit`."""
+        return await self._call(self._use().commit, commit)
+
+    async def read_stream(
+        self, run_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StreamEntry]:
+        """See :meth:`RunStore.read_stream`."""
+        check_paging(limit, 0)
+        return await self._call(self._use().read_stream, run_id, after, limit)
+
+    async def add_inbound(self, run_id: str, payload: dict[str, Any]) -> InboundEvent:
+        """See :meth:`RunStore.add_inbound`."""
+        return await self._call(self._use().add_inbound, run_id, payload)
+
+    async def list_inbound(self, run_id: str) -> list[InboundEvent]:
+        """See :meth:`RunStore.list_inbound`."""
+        return await self._call(self._use().list_inbound, run_id)
+
+    async def get_request(self, request_id: str) -> InputRequest:
+        """See :meth:`RunStore.get_request`."""
+        return await self._call(self._use().get_request, request_id)
+
+    async def list_requests(
+        self,
+        *,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: RequestStatus | None = "pending",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InputRequest]:
+        """See :meth:`RunStore.list_requests`."""
+        check_paging(limit, offset)
+        return await self._call(self._use().list_requests, workflow, run_id, status, limit, offset)
+
+    async def answer_request(
+        self,
+        request_id: str,
+        response: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> InboundEvent | None:
+        """See :meth:`RunStore.answer_request`."""
+        return await self._call(self._use().answer_request, request_id, response, idempotency_key)
+
+    async def runs_with_work(self, *, now: float | None = None) -> list[str]:
+        """See :meth:`RunStore.runs_with_work`."""
+        return await self._call(self._use().runs_with_work, now)
+
+    async def due_requests(self, now: float) -> list[InputRequest]:
+        """See :meth:`RunStore.due_requests`."""
+        return await self._call(self._use().due_requests, now)
+
+    async def claim_run(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> RunRecord:
+        """See :meth:`RunStore.claim_run`."""
+        return await self._call(self._use().claim_run, run_id, owner, lease_seconds, now)
+
+    async def release_run(self, run_id: str, owner: str) -> None:
+        """See :meth:`RunStore.release_run`."""
+        await self._call(self._use().release_run, run_id, owner)

@@ -1,0 +1,445 @@
+"""The synchronous SQLite operations behind ``SqliteStore``.
+
+Every method runs on the store's single worker thread, on its single connection (in
+autocommit mode: each write opens its own ``BEGIN IMMEDIATE`` transaction, so several
+processes may share one database file safely).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from workflows.errors import (
+    InputRequestNotFoundError,
+    RunAlreadyExistsError,
+    RunNotFoundError,
+    StaleRunError,
+    StoreError,
+)
+from workflows.stores._codec import decode, decode_opt, digest, encode, encode_opt
+from workflows.stores._errors import RunFinishedError
+from workflows.stores._records import (
+    TERMINAL_STATUSES,
+    Commit,
+    InboundEvent,
+    InputRequest,
+    RunRecord,
+    StreamEntry,
+)
+from workflows.stores._rules import (
+    answer_payload,
+    check_commit,
+    check_new_run_status,
+    check_response_fits,
+    is_repeat_answer,
+)
+
+__all__ = ["SqliteOps"]
+
+_RUN_COLUMNS = (
+    "run_id, workflow, status, snapshot, version, created_at, updated_at, result, error, "
+    "owner, lease_expires_at"
+)
+_REQUEST_COLUMNS = (
+    "r.request_id, r.run_id, r.workflow, r.event_type, r.payload, s.body, r.created_at, "
+    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at"
+)
+_REQUEST_FROM = "wf_requests r JOIN wf_schemas s ON s.digest = r.schema_digest"
+_TERMINAL_SQL = "('completed', 'failed', 'cancelled', 'timed_out')"
+
+
+def _run(row: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        row[0],
+        row[1],
+        row[2],
+        decode(row[3]),
+        row[4],
+        row[5],
+        row[6],
+        decode_opt(row[7]),
+        decode_opt(row[8]),
+        row[9],
+        row[10],
+    )
+
+
+def _request(row: tuple[Any, ...]) -> InputRequest:
+    return InputRequest(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        decode(row[4]),
+        decode(row[5]),
+        row[6],
+        row[7],
+        row[8],
+        decode_opt(row[9]),
+        row[10],
+        row[11],
+    )
+
+
+class SqliteOps:
+    """The store operations over one open ``sqlite3`` connection (one thread only)."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> None:
+        self.conn = conn
+        self._clock = clock
+        self._known_schemas: set[str] = set()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _require_run(self, run_id: str) -> None:
+        row = self.conn.execute("SELECT 1 FROM wf_runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(run_id)
+
+    # -- runs ------------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        check_new_run_status(run.status)
+        what = f"run {run.run_id!r}"
+        values = (
+            run.run_id,
+            run.workflow,
+            run.status,
+            encode(run.snapshot, f"snapshot of {what}"),
+            run.version,
+            run.created_at,
+            run.updated_at,
+            encode_opt(run.result, f"result of {what}"),
+            encode_opt(run.error, f"error of {what}"),
+            run.owner,
+            run.lease_expires_at,
+        )
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    f"INSERT INTO wf_runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values
+                )
+        except sqlite3.IntegrityError:
+            raise RunAlreadyExistsError(run.run_id) from None
+
+    def get_run(self, run_id: str) -> RunRecord:
+        row = self.conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM wf_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return _run(row)
+
+    def list_runs(
+        self, status: str | None, workflow: str | None, limit: int, offset: int
+    ) -> list[RunRecord]:
+        where, args = [], []
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if workflow is not None:
+            where.append("workflow = ?")
+            args.append(workflow)
+        sql = f"SELECT {_RUN_COLUMNS} FROM wf_runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+        return [_run(row) for row in self.conn.execute(sql, (*args, limit, offset))]
+
+    def delete_run(self, run_id: str) -> None:
+        with self._write() as conn:
+            if conn.execute("DELETE FROM wf_runs WHERE run_id = ?", (run_id,)).rowcount == 0:
+                raise RunNotFoundError(run_id)
+            for table in ("wf_stream", "wf_requests", "wf_inbound"):
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+
+    # -- commits -----------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> int:
+        check_commit(commit)
+        run_id = commit.run_id
+        what = f"run {run_id!r}"
+        snapshot = encode(commit.snapshot, f"snapshot of {what}")
+        result = encode_opt(commit.result, f"result of {what}")
+        error = encode_opt(commit.error, f"error of {what}")
+        stream = [
+            (run_id, seq, event_type, encode(payload, f"stream entry {seq} of {what}"))
+            for seq, event_type, payload in commit.stream
+        ]
+        requests = [self._encode_request(request) for request in commit.new_requests]
+        new_schemas = {d: body for *_, d, body in requests if d not in self._known_schemas}
+        finished = commit.status in TERMINAL_STATUSES
+        now = self._clock()
+        with self._write() as conn:
+            updated = conn.execute(
+                "UPDATE wf_runs SET snapshot = ?, status = ?, result = ?, error = ?, "
+                "version = version + 1, updated_at = ?, "
+                "owner = CASE WHEN ? THEN NULL ELSE owner END, "
+                "lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END "
+                f"WHERE run_id = ? AND version = ? AND status NOT IN {_TERMINAL_SQL}",
+                (
+                    snapshot,
+                    commit.status,
+                    result,
+                    error,
+                    now,
+                    finished,
+                    finished,
+                    run_id,
+                    commit.expected_version,
+                ),
+            ).rowcount
+            if updated == 0:
+                self._refuse_commit(commit)
+            for entry in stream:
+                try:
+                    conn.execute(
+                        "INSERT INTO wf_stream (run_id, seq, event_type, payload, created_at) "
+                        "VALUES (?,?,?,?,?)",
+                        (*entry, now),
+                    )
+                except sqlite3.IntegrityError:
+                    raise StoreError(
+                        f"stream entry seq {entry[1]} of {what} already exists"
+                    ) from None
+            if new_schemas:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO wf_schemas (digest, body) VALUES (?, ?)",
+                    new_schemas.items(),
+                )
+            for request in requests:
+                try:
+                    conn.execute(
+                        "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, "
+                        "payload, created_at, deadline, status, schema_digest) "
+                        "VALUES (?,?,?,?,?,?,?,'pending',?)",
+                        request[:8],
+                    )
+                except sqlite3.IntegrityError:
+                    raise StoreError(f"input request {request[0]!r} already exists") from None
+            for request_id, status in commit.closed_requests:
+                self._close_request(run_id, request_id, status, now)
+            if commit.consumed_inbound:
+                ids = list(commit.consumed_inbound)
+                marks = ",".join("?" * len(ids))
+                deleted = conn.execute(
+                    f"DELETE FROM wf_inbound WHERE run_id = ? AND id IN ({marks})", (run_id, *ids)
+                ).rowcount
+                if deleted != len(ids):
+                    raise StaleRunError(run_id, "an inbound event to consume was already consumed")
+            if finished:
+                conn.execute(
+                    "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
+                    "WHERE run_id = ? AND status = 'pending'",
+                    (now, run_id),
+                )
+                conn.execute("DELETE FROM wf_inbound WHERE run_id = ?", (run_id,))
+        self._known_schemas.update(new_schemas)
+        return commit.expected_version + 1
+
+    def _encode_request(self, request: InputRequest) -> tuple[Any, ...]:
+        what = f"input request {request.request_id!r}"
+        schema = encode(request.response_schema, f"response schema of {what}")
+        return (
+            request.request_id,
+            request.run_id,
+            request.workflow,
+            request.event_type,
+            encode(request.payload, f"payload of {what}"),
+            request.created_at,
+            request.deadline,
+            digest(schema),
+            schema,
+        )
+
+    def _refuse_commit(self, commit: Commit) -> None:
+        row = self.conn.execute(
+            "SELECT status, version FROM wf_runs WHERE run_id = ?", (commit.run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(commit.run_id)
+        if row[0] in TERMINAL_STATUSES:
+            raise RunFinishedError(commit.run_id, row[0])
+        raise StaleRunError(
+            commit.run_id, f"stored version {row[1]}, expected {commit.expected_version}"
+        )
+
+    def _close_request(self, run_id: str, request_id: str, status: str, now: float) -> None:
+        changed = self.conn.execute(
+            "UPDATE wf_requests SET status = ?, answered_at = ? "
+            "WHERE request_id = ? AND run_id = ? AND status = 'pending'",
+            (status, now, request_id, run_id),
+        ).rowcount
+        if changed:
+            return
+        row = self.conn.execute(
+            "SELECT status FROM wf_requests WHERE request_id = ? AND run_id = ?",
+            (request_id, run_id),
+        ).fetchone()
+        if row is None:
+            raise StaleRunError(run_id, f"input request {request_id!r} is not a request of it")
+        if row[0] != status:
+            raise StaleRunError(run_id, f"input request {request_id!r} is already {row[0]}")
+
+    # -- stream log and inbound events ------------------------------------------------------
+
+    def read_stream(self, run_id: str, after: int, limit: int | None) -> list[StreamEntry]:
+        rows = self.conn.execute(
+            "SELECT seq, event_type, payload, created_at FROM wf_stream "
+            "WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (run_id, after, -1 if limit is None else limit),
+        ).fetchall()
+        if not rows:
+            self._require_run(run_id)
+        return [StreamEntry(run_id, row[0], row[1], decode(row[2]), row[3]) for row in rows]
+
+    def add_inbound(self, run_id: str, payload: dict[str, Any]) -> InboundEvent:
+        text = encode(payload, f"event for run {run_id!r}")
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM wf_runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            if row[0] in TERMINAL_STATUSES:
+                raise RunFinishedError(run_id, row[0])
+            return self._insert_inbound(run_id, text, None)
+
+    def _insert_inbound(self, run_id: str, text: str, request_id: str | None) -> InboundEvent:
+        now = self._clock()
+        cursor = self.conn.execute(
+            "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) VALUES (?,?,?,?)",
+            (run_id, request_id, now, text),
+        )
+        assert cursor.lastrowid is not None
+        return InboundEvent(cursor.lastrowid, run_id, decode(text), request_id, now)
+
+    def list_inbound(self, run_id: str) -> list[InboundEvent]:
+        rows = self.conn.execute(
+            "SELECT id, payload, request_id, created_at FROM wf_inbound "
+            "WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        if not rows:
+            self._require_run(run_id)
+        return [InboundEvent(row[0], run_id, decode(row[1]), row[2], row[3]) for row in rows]
+
+    # -- input requests ----------------------------------------------------------------
+
+    def get_request(self, request_id: str) -> InputRequest:
+        row = self.conn.execute(
+            f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} WHERE r.request_id = ?",
+            (request_id,),
+        ).fetchone()
+        if row is None:
+            raise InputRequestNotFoundError(request_id)
+        return _request(row)
+
+    def list_requests(
+        self,
+        workflow: str | None,
+        run_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[InputRequest]:
+        where, args = [], []
+        for column, value in (("workflow", workflow), ("run_id", run_id), ("status", status)):
+            if value is not None:
+                where.append(f"r.{column} = ?")
+                args.append(value)
+        sql = f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.created_at DESC, r.request_id DESC LIMIT ? OFFSET ?"
+        return [_request(row) for row in self.conn.execute(sql, (*args, limit, offset))]
+
+    def answer_request(
+        self, request_id: str, response: dict[str, Any], idempotency_key: str | None
+    ) -> InboundEvent | None:
+        with self._write() as conn:
+            row = conn.execute(
+                f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} WHERE r.request_id = ?",
+                (request_id,),
+            ).fetchone()
+            if row is None:
+                raise InputRequestNotFoundError(request_id)
+            request = _request(row)
+            if request.status != "pending":
+                is_repeat_answer(request, response, idempotency_key)
+                return None
+            check_response_fits(request, response)
+            text = encode(response, f"response to input request {request_id!r}")
+            event = self._insert_inbound(
+                request.run_id,
+                encode(answer_payload(request_id, decode(text)), "answer"),
+                request_id,
+            )
+            conn.execute(
+                "UPDATE wf_requests SET status = 'answered', response = ?, "
+                "idempotency_key = ?, answered_at = ? WHERE request_id = ?",
+                (text, idempotency_key, event.created_at, request_id),
+            )
+            return event
+
+    # -- recovery and leases ---------------------------------------------------------------
+
+    def runs_with_work(self, now: float | None) -> list[str]:
+        free = "" if now is None else " AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= ?)"
+        args = () if now is None else (now, now)
+        rows = self.conn.execute(
+            f"SELECT r.run_id FROM wf_runs r WHERE r.status = 'running'{free} "
+            "UNION SELECT r.run_id FROM wf_runs r "
+            "WHERE r.status = 'waiting' AND EXISTS "
+            f"(SELECT 1 FROM wf_inbound i WHERE i.run_id = r.run_id){free}",
+            args,
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def due_requests(self, now: float) -> list[InputRequest]:
+        rows = self.conn.execute(
+            f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} "
+            "WHERE r.status = 'pending' AND r.deadline IS NOT NULL AND r.deadline <= ? "
+            "ORDER BY r.deadline, r.request_id",
+            (now,),
+        ).fetchall()
+        return [_request(row) for row in rows]
+
+    def claim_run(
+        self, run_id: str, owner: str, lease_seconds: float, now: float | None
+    ) -> RunRecord:
+        stamp = self._clock() if now is None else now
+        with self._write() as conn:
+            record = self.get_run(run_id)
+            if record.status in TERMINAL_STATUSES:
+                raise RunFinishedError(run_id, record.status)
+            held = record.lease_expires_at is not None and record.lease_expires_at > stamp
+            if record.owner is not None and record.owner != owner and held:
+                raise StaleRunError(
+                    run_id, f"leased by {record.owner!r} until {record.lease_expires_at}"
+                )
+            conn.execute(
+                "UPDATE wf_runs SET owner = ?, lease_expires_at = ?, "
+                "version = version + ? WHERE run_id = ?",
+                (owner, stamp + lease_seconds, int(record.owner != owner), run_id),
+            )
+            return self.get_run(run_id)
+
+    def release_run(self, run_id: str, owner: str) -> None:
+        with self._write() as conn:
+            self._require_run(run_id)
+            conn.execute(
+                "UPDATE wf_runs SET owner = NULL, lease_expires_at = NULL "
+                "WHERE run_id = ? AND owner = ?",
+                (run_id, owner),
+            )

@@ -1,0 +1,115 @@
+"""The SQLite schema, as an ordered list of migrations, and the code that applies them.
+
+Migration ``n`` (1-based) brings a database from schema version ``n - 1`` to ``n``. The
+version lives in the one-row table ``wf_schema_version``. All pending migrations run in
+one ``BEGIN IMMEDIATE`` transaction (SQLite DDL is transactional), so a failed or
+refused upgrade writes nothing.
+
+Layout notes (stored bytes matter: a paused run should cost well under 2 KB):
+JSON is kept as compact TEXT; the snapshot is the last column of ``wf_runs`` so reading
+the small columns never touches its overflow pages; stream entries and requests are
+``WITHOUT ROWID`` tables keyed by their natural key (no second index); response schemas
+are interned in ``wf_schemas`` by digest, since every request of one waiter type has the
+same schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from workflows.errors import StoreSchemaError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    (
+        """CREATE TABLE wf_runs (
+            run_id TEXT PRIMARY KEY NOT NULL,
+            workflow TEXT NOT NULL,
+            status TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            owner TEXT,
+            lease_expires_at REAL,
+            result TEXT,
+            error TEXT,
+            snapshot TEXT NOT NULL
+        )""",
+        "CREATE INDEX wf_runs_status ON wf_runs (status)",
+        """CREATE TABLE wf_stream (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE wf_schemas (
+            digest TEXT PRIMARY KEY NOT NULL,
+            body TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE wf_requests (
+            request_id TEXT PRIMARY KEY NOT NULL,
+            run_id TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            deadline REAL,
+            answered_at REAL,
+            idempotency_key TEXT,
+            schema_digest TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            response TEXT
+        ) WITHOUT ROWID""",
+        "CREATE INDEX wf_requests_run ON wf_requests (run_id)",
+        """CREATE INDEX wf_requests_deadline ON wf_requests (deadline)
+            WHERE status = 'pending' AND deadline IS NOT NULL""",
+        """CREATE TABLE wf_inbound (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            request_id TEXT,
+            created_at REAL NOT NULL,
+            payload TEXT NOT NULL
+        )""",
+        "CREATE INDEX wf_inbound_run ON wf_inbound (run_id)",
+    ),
+)
+"""Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
+
+SCHEMA_VERSION: Final[int] = len(MIGRATIONS)
+"""The schema version this code writes and reads."""
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> int:
+    """Bring the database to :data:`SCHEMA_VERSION`; return the version found before.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``).
+
+    Raises:
+        StoreSchemaError: the database is of a newer version (nothing is written).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS wf_schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM wf_schema_version").fetchone()
+        found = 0 if row is None or row[0] is None else int(row[0])
+        if found > SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"the store at {where} has schema version {found}, newer than version "
+                f"{SCHEMA_VERSION} that this version of durable-workflows knows; "
+                "upgrade durable-workflows"
+            )
+        for statements in MIGRATIONS[found:]:
+            for statement in statements:
+                conn.execute(statement)
+        if found != SCHEMA_VERSION:
+            conn.execute("DELETE FROM wf_schema_version")
+            conn.execute("INSERT INTO wf_schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found

@@ -1,0 +1,96 @@
+"""Fixtures giving every store implementation to the contract suite.
+
+PostgreSQL tests use ``WORKFLOWS_TEST_POSTGRES_URL`` (default
+``postgresql://127.0.0.1:5432/test``), each test in a schema of its own. They are
+skipped when the server cannot be reached, unless ``WORKFLOWS_REQUIRE_POSTGRES=1``, which
+turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from workflows.stores import MemoryStore, RunStore, SqliteStore
+
+POSTGRES_URL = os.environ.get("WORKFLOWS_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("WORKFLOWS_REQUIRE_POSTGRES") == "1"
+
+StoreFactory = Callable[..., RunStore]
+
+
+def _postgres_problem() -> str | None:
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        return "asyncpg is not installed (pip install 'durable-workflows[postgres]')"
+    parts = urlsplit(POSTGRES_URL)
+    address = (parts.hostname or "127.0.0.1", parts.port or 5432)
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError as exc:
+        return f"PostgreSQL is not reachable at {address[0]}:{address[1]} ({exc})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of the test PostgreSQL server; skips (or fails, if required) without one."""
+    problem = _postgres_problem()
+    if problem is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{problem}; WORKFLOWS_REQUIRE_POSTGRES=1 makes PostgreSQL mandatory")
+        pytest.skip(
+            f"{problem}: start PostgreSQL or set WORKFLOWS_TEST_POSTGRES_URL to run these "
+            "tests (WORKFLOWS_REQUIRE_POSTGRES=1 makes them mandatory)"
+        )
+    return POSTGRES_URL
+
+
+@pytest.fixture
+async def postgres_schema(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema name, dropped after the test."""
+    import asyncpg
+
+    schema = f"wf_test_{uuid.uuid4().hex[:16]}"
+    yield schema
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The name of the store implementation under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreFactory:
+    """Build unopened stores of the kind under test, all on the same database."""
+    if store_kind == "memory":
+        return lambda **options: MemoryStore(**options)
+    if store_kind == "sqlite":
+        path = tmp_path / "runs.db"
+        return lambda **options: SqliteStore(path, **options)
+    postgres_url = request.getfixturevalue("postgres_url")
+    schema = request.getfixturevalue("postgres_schema")
+    from workflows.stores import PostgresStore
+
+    return lambda **options: PostgresStore(postgres_url, schema=schema, **options)
+
+
+@pytest.fixture
+async def store(make_store: StoreFactory) -> AsyncIterator[Any]:
+    """An open store of the kind under test."""
+    async with make_store() as opened:
+        yield opened

@@ -1,0 +1,767 @@
+"""The RunStore contract: one suite, run against MemoryStore, SqliteStore and PostgresStore."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+
+from workflows.errors import (
+    InputRequestAlreadyAnsweredError,
+    InputRequestNotFoundError,
+    InvalidResponseError,
+    RunAlreadyExistsError,
+    RunNotFoundError,
+    StaleRunError,
+    StoreError,
+)
+from workflows.stores import (
+    Commit,
+    InboundEvent,
+    InputRequest,
+    InputRequestClosedError,
+    RunFinishedError,
+    RunRecord,
+    RunStore,
+)
+
+from .conftest import StoreFactory
+
+_ids = itertools.count(1)
+
+PERSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "age": {"type": "integer"},
+        "approved": {"type": "boolean"},
+        "choice": {"enum": ["yes", "no"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "address": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "zip": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+    "required": ["name"],
+}
+
+
+def new_run(run_id: str | None = None, **changes: Any) -> RunRecord:
+    run_id = run_id or f"run-{next(_ids)}"
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "workflow": "flow",
+        "status": "running",
+        "snapshot": {"state": {"n": 0}, "queue": []},
+        "version": 0,
+        "created_at": 1000.0 + next(_ids),
+        "updated_at": 1000.0,
+    }
+    fields.update(changes)
+    return RunRecord(**fields)
+
+
+def new_request(run_id: str, request_id: str | None = None, **changes: Any) -> InputRequest:
+    fields: dict[str, Any] = {
+        "request_id": request_id or f"req-{next(_ids)}",
+        "run_id": run_id,
+        "workflow": "flow",
+        "event_type": "InputRequiredEvent",
+        "payload": {"prefix": "Name?"},
+        "response_schema": PERSON_SCHEMA,
+        "created_at": 2000.0 + next(_ids),
+    }
+    fields.update(changes)
+    return InputRequest(**fields)
+
+
+async def paused_run(store: Any, **request_changes: Any) -> tuple[RunRecord, InputRequest]:
+    """A run that committed one input request and now waits (version 1)."""
+    run = new_run()
+    await store.create_run(run)
+    request = new_request(run.run_id, **request_changes)
+    await store.commit(
+        Commit(
+            run.run_id,
+            0,
+            {"waiting": True},
+            "waiting",
+            new_requests=[request],
+            stream=[(1, "InputRequiredEvent", {"prefix": "Name?"})],
+        )
+    )
+    return run, request
+
+
+# -- lifecycle ---------------------------------------------------------------------------
+
+
+async def test_store_implements_the_protocol(store: Any) -> None:
+    assert isinstance(store, RunStore)
+    assert store.is_open
+
+
+async def test_use_before_open_is_refused(make_store: StoreFactory) -> None:
+    store = make_store()
+    with pytest.raises(StoreError, match="not open"):
+        await store.get_run("x")
+
+
+async def test_use_after_close_is_refused(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.open()
+    await store.close()
+    await store.close()  # closing twice is fine
+    with pytest.raises(StoreError, match="store is closed"):
+        await store.list_runs()
+    with pytest.raises(StoreError, match="store is closed"):
+        await store.commit(Commit("x", 0, {}, "running"))
+    with pytest.raises(StoreError, match="closed"):
+        await store.open()
+
+
+async def test_open_twice_is_refused(store: Any) -> None:
+    with pytest.raises(StoreError, match="already open"):
+        await store.open()
+
+
+# -- runs --------------------------------------------------------------------------------
+
+
+async def test_create_and_get_run_round_trip(store: Any) -> None:
+    run = new_run(
+        snapshot={"a": [1, 2.5, "x", None, True], "nested": {"k": {"deep": "é✓"}}},
+        result={"ok": 1},
+        error=None,
+        owner=None,
+    )
+    await store.create_run(run)
+    assert await store.get_run(run.run_id) == run
+
+
+async def test_create_existing_run_is_refused(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    with pytest.raises(RunAlreadyExistsError) as info:
+        await store.create_run(new_run(run.run_id, workflow="other"))
+    assert info.value.run_id == run.run_id
+    assert (await store.get_run(run.run_id)).workflow == "flow"
+
+
+async def test_get_unknown_run(store: Any) -> None:
+    with pytest.raises(RunNotFoundError, match="nope"):
+        await store.get_run("nope")
+
+
+async def test_values_that_are_not_json_safe_are_refused(store: Any) -> None:
+    with pytest.raises(StoreError, match="snapshot of run 'bad' is not JSON-safe"):
+        await store.create_run(new_run("bad", snapshot={"x": object()}))
+    with pytest.raises(RunNotFoundError):
+        await store.get_run("bad")
+    with pytest.raises(ValueError, match="unknown run status"):
+        await store.create_run(new_run("bad", status="sleeping"))
+
+
+async def test_list_runs_newest_first_with_filters_and_paging(store: Any) -> None:
+    runs = [
+        new_run(
+            f"r{i}",
+            created_at=100.0 + i,
+            workflow="a" if i % 2 else "b",
+            status="waiting" if i < 3 else "running",
+        )
+        for i in range(6)
+    ]
+    for run in runs:
+        await store.create_run(run)
+    listed = [r.run_id for r in await store.list_runs()]
+    assert listed == ["r5", "r4", "r3", "r2", "r1", "r0"]
+    assert [r.run_id for r in await store.list_runs(workflow="a")] == ["r5", "r3", "r1"]
+    assert [r.run_id for r in await store.list_runs(status="waiting")] == ["r2", "r1", "r0"]
+    assert [r.run_id for r in await store.list_runs(status="waiting", workflow="b")] == ["r2", "r0"]
+    assert [r.run_id for r in await store.list_runs(limit=2, offset=1)] == ["r4", "r3"]
+    assert await store.list_runs(status="completed") == []
+    assert (await store.list_runs(limit=1))[0] == runs[5]
+
+
+async def test_delete_run_removes_everything_of_it(store: Any) -> None:
+    run, request = await paused_run(store)
+    await store.add_inbound(run.run_id, {"x": 1})
+    other, other_request = await paused_run(store)
+    await store.delete_run(run.run_id)
+    with pytest.raises(RunNotFoundError):
+        await store.get_run(run.run_id)
+    with pytest.raises(RunNotFoundError):
+        await store.read_stream(run.run_id)
+    with pytest.raises(InputRequestNotFoundError):
+        await store.get_request(request.request_id)
+    assert await store.runs_with_work() == []
+    assert (await store.get_request(other_request.request_id)).status == "pending"
+    assert len(await store.read_stream(other.run_id)) == 1
+    with pytest.raises(RunNotFoundError):
+        await store.delete_run(run.run_id)
+
+
+# -- commits -----------------------------------------------------------------------------
+
+
+async def test_commit_replaces_the_snapshot_and_bumps_the_version(make_store: StoreFactory) -> None:
+    async with make_store(clock=lambda: 5000.0) as store:
+        run = new_run()
+        await store.create_run(run)
+        version = await store.commit(
+            Commit(run.run_id, 0, {"step": 1}, "running", stream=[(1, "A", {"v": 1})])
+        )
+        assert version == 1
+        version = await store.commit(
+            Commit(run.run_id, 1, {"step": 2}, "completed", result=[1, "two"])
+        )
+        assert version == 2
+        stored = await store.get_run(run.run_id)
+        assert stored.snapshot == {"step": 2}
+        assert stored.status == "completed"
+        assert stored.result == [1, "two"]
+        assert stored.version == 2
+        assert stored.updated_at == 5000.0
+        assert stored.created_at == run.created_at
+
+
+async def test_commit_records_an_error(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    await store.commit(Commit(run.run_id, 0, {}, "failed", error={"type": "ValueError"}))
+    stored = await store.get_run(run.run_id)
+    assert (stored.status, stored.error, stored.is_finished) == (
+        "failed",
+        {"type": "ValueError"},
+        True,
+    )
+
+
+async def test_stale_commit_is_refused_and_writes_nothing(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    await store.commit(Commit(run.run_id, 0, {"first": True}, "running"))
+    request = new_request(run.run_id)
+    with pytest.raises(StaleRunError, match="stored version 1, expected 0") as info:
+        await store.commit(
+            Commit(
+                run.run_id,
+                0,
+                {"second": True},
+                "waiting",
+                stream=[(1, "A", {})],
+                new_requests=[request],
+            )
+        )
+    assert info.value.run_id == run.run_id
+    stored = await store.get_run(run.run_id)
+    assert (stored.snapshot, stored.version, stored.status) == ({"first": True}, 1, "running")
+    assert await store.read_stream(run.run_id) == []
+    with pytest.raises(InputRequestNotFoundError):
+        await store.get_request(request.request_id)
+
+
+async def test_commit_to_an_unknown_run(store: Any) -> None:
+    with pytest.raises(RunNotFoundError):
+        await store.commit(Commit("ghost", 0, {}, "running"))
+
+
+async def test_commit_to_a_finished_run_is_refused(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    await store.commit(Commit(run.run_id, 0, {}, "cancelled"))
+    with pytest.raises(RunFinishedError, match="cancelled"):
+        await store.commit(Commit(run.run_id, 1, {}, "running"))
+
+
+async def test_failed_commit_midway_leaves_nothing_written(store: Any) -> None:
+    """A duplicate stream seq is found after other parts were written: all roll back."""
+    run, request = await paused_run(store)
+    answer = await store.add_inbound(run.run_id, {"hello": 1})
+    later = new_request(run.run_id)
+    with pytest.raises(StoreError, match="seq"):
+        await store.commit(
+            Commit(
+                run.run_id,
+                1,
+                {"changed": True},
+                "running",
+                stream=[(2, "B", {}), (1, "Again", {})],
+                new_requests=[later],
+                closed_requests=[(request.request_id, "expired")],
+                consumed_inbound=[answer.id],
+            )
+        )
+    stored = await store.get_run(run.run_id)
+    assert (stored.snapshot, stored.version, stored.status) == ({"waiting": True}, 1, "waiting")
+    assert [e.seq for e in await store.read_stream(run.run_id)] == [1]
+    assert (await store.get_request(request.request_id)).status == "pending"
+    with pytest.raises(InputRequestNotFoundError):
+        await store.get_request(later.request_id)
+    assert await store.list_inbound(run.run_id) == [answer]
+    # the same commit, fixed, goes through
+    await store.commit(
+        Commit(
+            run.run_id,
+            1,
+            {"changed": True},
+            "running",
+            stream=[(2, "B", {})],
+            new_requests=[later],
+            closed_requests=[(request.request_id, "expired")],
+            consumed_inbound=[answer.id],
+        )
+    )
+    assert (await store.get_request(request.request_id)).status == "expired"
+    assert await store.list_inbound(run.run_id) == []
+
+
+async def test_commit_refuses_a_seq_repeated_inside_it(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    with pytest.raises(StoreError, match="seq"):
+        await store.commit(
+            Commit(run.run_id, 0, {}, "running", stream=[(1, "A", {}), (1, "B", {})])
+        )
+    assert (await store.get_run(run.run_id)).version == 0
+
+
+async def test_commit_refuses_an_existing_request_id(store: Any) -> None:
+    run, request = await paused_run(store)
+    with pytest.raises(StoreError, match=request.request_id):
+        await store.commit(Commit(run.run_id, 1, {"x": 1}, "waiting", new_requests=[request]))
+    assert (await store.get_run(run.run_id)).version == 1
+
+
+async def test_commit_refuses_a_request_of_another_run(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    with pytest.raises(StoreError, match="belongs to run"):
+        await store.commit(
+            Commit(run.run_id, 0, {}, "waiting", new_requests=[new_request("other-run")])
+        )
+
+
+async def test_closing_a_request_answered_meanwhile_is_stale(store: Any) -> None:
+    run, request = await paused_run(store)
+    await store.answer_request(request.request_id, {"name": "Ann"})
+    with pytest.raises(StaleRunError, match="already answered"):
+        await store.commit(
+            Commit(
+                run.run_id,
+                1,
+                {"timed out": True},
+                "running",
+                closed_requests=[(request.request_id, "expired")],
+            )
+        )
+    assert (await store.get_run(run.run_id)).version == 1
+    # closing it as answered (the engine consumed the answer) is fine
+    inbound = await store.list_inbound(run.run_id)
+    await store.commit(
+        Commit(
+            run.run_id,
+            1,
+            {},
+            "running",
+            closed_requests=[(request.request_id, "answered")],
+            consumed_inbound=[inbound[0].id],
+        )
+    )
+    assert (await store.get_request(request.request_id)).response == {"name": "Ann"}
+
+
+async def test_closing_an_unknown_request_is_stale(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    with pytest.raises(StaleRunError, match="nope"):
+        await store.commit(
+            Commit(run.run_id, 0, {}, "running", closed_requests=[("nope", "cancelled")])
+        )
+
+
+async def test_consuming_an_unknown_inbound_event_is_stale(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    event = await store.add_inbound(run.run_id, {"a": 1})
+    with pytest.raises(StaleRunError, match="consumed"):
+        await store.commit(
+            Commit(run.run_id, 0, {"x": 1}, "running", consumed_inbound=[event.id, event.id + 999])
+        )
+    assert await store.list_inbound(run.run_id) == [event]
+    assert (await store.get_run(run.run_id)).snapshot == run.snapshot
+
+
+async def test_finishing_a_run_cancels_its_requests_and_drops_its_inbound(store: Any) -> None:
+    run, request = await paused_run(store)
+    await store.add_inbound(run.run_id, {"late": True})
+    await store.claim_run(run.run_id, "worker-1", 30)
+    await store.commit(Commit(run.run_id, 2, {}, "completed", result="done"))
+    assert (await store.get_request(request.request_id)).status == "cancelled"
+    assert await store.list_requests() == []
+    assert await store.list_inbound(run.run_id) == []
+    stored = await store.get_run(run.run_id)
+    assert (stored.owner, stored.lease_expires_at) == (None, None)
+    with pytest.raises(InputRequestClosedError, match="cancelled"):
+        await store.answer_request(request.request_id, {"name": "Bo"})
+
+
+# -- stream log --------------------------------------------------------------------------
+
+
+async def test_read_stream_in_seq_order_after_a_position(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    assert await store.read_stream(run.run_id) == []
+    await store.commit(
+        Commit(run.run_id, 0, {}, "running", stream=[(1, "A", {"i": 1}), (2, "B", {"i": 2})])
+    )
+    await store.commit(
+        Commit(run.run_id, 1, {}, "running", stream=[(4, "D", {"i": 4}), (3, "C", {"i": 3})])
+    )
+    entries = await store.read_stream(run.run_id)
+    assert [(e.seq, e.event_type, e.payload) for e in entries] == [
+        (1, "A", {"i": 1}),
+        (2, "B", {"i": 2}),
+        (3, "C", {"i": 3}),
+        (4, "D", {"i": 4}),
+    ]
+    assert all(e.run_id == run.run_id for e in entries)
+    assert [e.seq for e in await store.read_stream(run.run_id, after=2)] == [3, 4]
+    assert [e.seq for e in await store.read_stream(run.run_id, after=1, limit=2)] == [2, 3]
+    assert await store.read_stream(run.run_id, after=4) == []
+    with pytest.raises(RunNotFoundError):
+        await store.read_stream("ghost")
+
+
+# -- inbound events ----------------------------------------------------------------------
+
+
+async def test_add_and_list_inbound(store: Any) -> None:
+    run = new_run(status="waiting")
+    await store.create_run(run)
+    first = await store.add_inbound(run.run_id, {"type": "HumanResponseEvent", "response": "hi"})
+    second = await store.add_inbound(run.run_id, {"n": 2})
+    assert isinstance(first, InboundEvent)
+    assert first.id < second.id
+    assert (first.run_id, first.payload, first.request_id) == (
+        run.run_id,
+        {"type": "HumanResponseEvent", "response": "hi"},
+        None,
+    )
+    assert await store.list_inbound(run.run_id) == [first, second]
+    await store.commit(Commit(run.run_id, 0, {}, "running", consumed_inbound=[first.id]))
+    assert await store.list_inbound(run.run_id) == [second]
+
+
+async def test_add_inbound_to_unknown_or_finished_run(store: Any) -> None:
+    with pytest.raises(RunNotFoundError):
+        await store.add_inbound("ghost", {})
+    with pytest.raises(RunNotFoundError):
+        await store.list_inbound("ghost")
+    run = new_run()
+    await store.create_run(run)
+    await store.commit(Commit(run.run_id, 0, {}, "completed"))
+    with pytest.raises(RunFinishedError, match="completed") as info:
+        await store.add_inbound(run.run_id, {})
+    assert info.value.run_id == run.run_id
+
+
+# -- input requests ----------------------------------------------------------------------
+
+
+async def test_get_and_list_requests(store: Any) -> None:
+    run_a, req_a = await paused_run(store, workflow="alpha", created_at=10.0, deadline=99.5)
+    run_b, req_b = await paused_run(store, created_at=20.0)
+    stored = await store.get_request(req_a.request_id)
+    assert stored == req_a
+    assert stored.response_schema == PERSON_SCHEMA
+    assert (stored.status, stored.response, stored.answered_at) == ("pending", None, None)
+    assert [r.request_id for r in await store.list_requests()] == [
+        req_b.request_id,
+        req_a.request_id,
+    ]
+    assert await store.list_requests(workflow="alpha") == [req_a]
+    assert await store.list_requests(run_id=run_b.run_id) == [req_b]
+    assert await store.list_requests(limit=1, offset=1) == [req_a]
+    await store.answer_request(req_b.request_id, {"name": "x"})
+    assert await store.list_requests() == [req_a]
+    assert [r.request_id for r in await store.list_requests(status="answered")] == [
+        req_b.request_id
+    ]
+    assert len(await store.list_requests(status=None)) == 2
+    with pytest.raises(InputRequestNotFoundError, match="ghost"):
+        await store.get_request("ghost")
+
+
+async def test_schemas_shared_by_requests_stay_distinct(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    one = new_request(run.run_id, response_schema={"type": "object"})
+    two = new_request(run.run_id, response_schema={"type": "object"})
+    three = new_request(run.run_id, response_schema={})
+    await store.commit(Commit(run.run_id, 0, {}, "waiting", new_requests=[one, two, three]))
+    assert (await store.get_request(two.request_id)).response_schema == {"type": "object"}
+    assert (await store.get_request(three.request_id)).response_schema == {}
+
+
+async def test_answer_request_delivers_the_response_to_its_run(store: Any) -> None:
+    run, request = await paused_run(store)
+    event = await store.answer_request(
+        request.request_id, {"name": "Ann", "age": 41}, idempotency_key="k1"
+    )
+    assert isinstance(event, InboundEvent)
+    assert event.run_id == run.run_id
+    assert event.request_id == request.request_id
+    assert event.payload == {
+        "request_id": request.request_id,
+        "response": {"name": "Ann", "age": 41},
+    }
+    assert await store.list_inbound(run.run_id) == [event]
+    answered = await store.get_request(request.request_id)
+    assert answered.status == "answered"
+    assert answered.response == {"name": "Ann", "age": 41}
+    assert answered.idempotency_key == "k1"
+    assert answered.answered_at is not None
+    assert await store.runs_with_work() == [run.run_id]
+
+
+async def test_repeated_answers(store: Any) -> None:
+    run, request = await paused_run(store)
+    rid = request.request_id
+    assert await store.answer_request(rid, {"name": "Ann"}, idempotency_key="k") is not None
+    # same idempotency key: a no-op, even with another body
+    assert await store.answer_request(rid, {"name": "Other"}, idempotency_key="k") is None
+    # the identical response: a no-op
+    assert await store.answer_request(rid, {"name": "Ann"}) is None
+    # anything else: refused
+    with pytest.raises(InputRequestAlreadyAnsweredError, match=rid):
+        await store.answer_request(rid, {"name": "Bob"})
+    with pytest.raises(InputRequestAlreadyAnsweredError):
+        await store.answer_request(rid, {"name": "Bob"}, idempotency_key="other-key")
+    assert len(await store.list_inbound(run.run_id)) == 1
+    assert (await store.get_request(rid)).response == {"name": "Ann"}
+
+
+async def test_answer_unknown_or_closed_request(store: Any) -> None:
+    with pytest.raises(InputRequestNotFoundError):
+        await store.answer_request("ghost", {})
+    run, request = await paused_run(store)
+    await store.commit(
+        Commit(run.run_id, 1, {}, "running", closed_requests=[(request.request_id, "expired")])
+    )
+    with pytest.raises(InputRequestClosedError, match="expired"):
+        await store.answer_request(request.request_id, {"name": "late"})
+    assert await store.list_inbound(run.run_id) == []
+
+
+async def test_concurrent_answers_exactly_one_wins(
+    make_store: StoreFactory, store_kind: str
+) -> None:
+    async with make_store() as store, make_store() as other:
+        if store_kind == "memory":
+            other = store  # memory stores share nothing across instances
+        run, request = await paused_run(store)
+
+        async def answer(i: int) -> Any:
+            target = store if i % 2 else other
+            try:
+                return await target.answer_request(request.request_id, {"name": f"n{i}"})
+            except InputRequestAlreadyAnsweredError as exc:
+                return exc
+
+        outcomes = await asyncio.gather(*(answer(i) for i in range(24)))
+        winners = [o for o in outcomes if isinstance(o, InboundEvent)]
+        losers = [o for o in outcomes if isinstance(o, InputRequestAlreadyAnsweredError)]
+        assert len(winners) == 1
+        assert len(losers) == 23
+        inbound = await store.list_inbound(run.run_id)
+        assert inbound == winners
+        assert (await store.get_request(request.request_id)).response == winners[0].payload[
+            "response"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        ({}, "field 'name' is required"),
+        ({"name": 3}, "field 'name': expected string, got integer"),
+        ({"name": "a", "age": "old"}, "field 'age': expected integer, got string"),
+        ({"name": "a", "age": True}, "field 'age': expected integer, got boolean"),
+        ({"name": "a", "approved": "yes"}, "field 'approved': expected boolean"),
+        ({"name": "a", "choice": "maybe"}, "field 'choice': must be one of"),
+        ({"name": "a", "tags": ["x", 2]}, r"field 'tags\[1\]': expected string"),
+        ({"name": "a", "tags": "x"}, "field 'tags': expected array"),
+        ({"name": "a", "address": {"zip": "1"}}, "field 'address.city' is required"),
+        ({"name": "a", "address": {"city": 7}}, "field 'address.city': expected string"),
+        ({"name": "a", "address": "Paris"}, "field 'address': expected object"),
+        (["not", "an", "object"], "expected a JSON object"),
+    ],
+)
+async def test_invalid_responses_are_refused_naming_the_field(
+    store: Any, response: Any, message: str
+) -> None:
+    run, request = await paused_run(store)
+    with pytest.raises(InvalidResponseError, match=message) as info:
+        await store.answer_request(request.request_id, response)
+    assert info.value.request_id == request.request_id
+    assert (await store.get_request(request.request_id)).status == "pending"
+    assert await store.list_inbound(run.run_id) == []
+
+
+async def test_valid_responses_of_every_supported_kind(store: Any) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "n": {"type": "number", "minimum": 0},
+            "opt": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            "ref": {"$ref": "#/$defs/Inner"},
+        },
+        "$defs": {"Inner": {"type": "object", "required": ["x"]}},
+        "additionalProperties": False,
+    }
+    run, request = await paused_run(store, response_schema=schema)
+    with pytest.raises(InvalidResponseError, match="field 'extra' is not allowed"):
+        await store.answer_request(request.request_id, {"extra": 1})
+    with pytest.raises(InvalidResponseError, match="field 'ref.x' is required"):
+        await store.answer_request(request.request_id, {"ref": {}})
+    with pytest.raises(InvalidResponseError, match="field 'n': must be >= 0"):
+        await store.answer_request(request.request_id, {"n": -1})
+    event = await store.answer_request(
+        request.request_id, {"n": 2.5, "opt": None, "ref": {"x": [1]}}
+    )
+    assert event is not None
+
+
+# -- recovery and leases -----------------------------------------------------------------
+
+
+async def test_runs_with_work(store: Any) -> None:
+    running = new_run(status="running")
+    idle = new_run(status="waiting")
+    poked = new_run(status="waiting")
+    done = new_run(status="running")
+    for run in (running, idle, poked, done):
+        await store.create_run(run)
+    await store.add_inbound(poked.run_id, {"go": True})
+    await store.commit(Commit(done.run_id, 0, {}, "completed"))
+    assert sorted(await store.runs_with_work()) == sorted([running.run_id, poked.run_id])
+    await store.claim_run(running.run_id, "w1", 60, now=100.0)
+    assert await store.runs_with_work(now=120.0) == [poked.run_id]
+    assert sorted(await store.runs_with_work(now=161.0)) == sorted([running.run_id, poked.run_id])
+
+
+async def test_due_requests(store: Any) -> None:
+    _, late = await paused_run(store, deadline=50.0)
+    _, later = await paused_run(store, deadline=40.0)
+    _, never = await paused_run(store, deadline=None)
+    _, future = await paused_run(store, deadline=500.0)
+    due = await store.due_requests(100.0)
+    assert [r.request_id for r in due] == [later.request_id, late.request_id]
+    await store.answer_request(later.request_id, {"name": "x"})
+    assert [r.request_id for r in await store.due_requests(100.0)] == [late.request_id]
+    assert len(await store.due_requests(1000.0)) == 2
+
+
+async def test_leases(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    claimed = await store.claim_run(run.run_id, "w1", 30, now=100.0)
+    assert (claimed.owner, claimed.lease_expires_at, claimed.version) == ("w1", 130.0, 1)
+    renewed = await store.claim_run(run.run_id, "w1", 30, now=120.0)
+    assert (renewed.lease_expires_at, renewed.version) == (150.0, 1)
+    with pytest.raises(StaleRunError, match="w1"):
+        await store.claim_run(run.run_id, "w2", 30, now=140.0)
+    taken = await store.claim_run(run.run_id, "w2", 30, now=151.0)
+    assert (taken.owner, taken.version) == ("w2", 2)
+    # the previous owner's commit, prepared at version 1, is fenced off
+    with pytest.raises(StaleRunError):
+        await store.commit(Commit(run.run_id, 1, {}, "running"))
+    await store.commit(Commit(run.run_id, 2, {}, "waiting"))
+    await store.release_run(run.run_id, "w1")  # not the owner: nothing happens
+    assert (await store.get_run(run.run_id)).owner == "w2"
+    await store.release_run(run.run_id, "w2")
+    released = await store.get_run(run.run_id)
+    assert (released.owner, released.lease_expires_at, released.version) == (None, None, 3)
+    with pytest.raises(RunNotFoundError):
+        await store.claim_run("ghost", "w1", 30)
+    await store.commit(Commit(run.run_id, 3, {}, "timed_out"))
+    with pytest.raises(RunFinishedError):
+        await store.claim_run(run.run_id, "w1", 30)
+
+
+# -- persistence -------------------------------------------------------------------------
+
+
+async def test_a_reopened_store_sees_everything(make_store: StoreFactory, store_kind: str) -> None:
+    if store_kind == "memory":
+        pytest.skip("a MemoryStore keeps nothing once closed")
+    async with make_store() as store:
+        run, request = await paused_run(store)
+        other, _ = await paused_run(store)
+        await store.answer_request(request.request_id, {"name": "Ann"}, idempotency_key="k")
+        await store.add_inbound(other.run_id, {"poke": 1})
+        before = (
+            await store.list_runs(),
+            await store.list_requests(status=None),
+            await store.read_stream(run.run_id),
+            await store.list_inbound(run.run_id),
+            await store.list_inbound(other.run_id),
+        )
+    async with make_store() as reopened:
+        after = (
+            await reopened.list_runs(),
+            await reopened.list_requests(status=None),
+            await reopened.read_stream(run.run_id),
+            await reopened.list_inbound(run.run_id),
+            await reopened.list_inbound(other.run_id),
+        )
+        assert after == before
+        assert (
+            await reopened.answer_request(request.request_id, {"name": "x"}, idempotency_key="k")
+            is None
+        )
+        # ids keep growing after a reopen
+        newer = await reopened.add_inbound(other.run_id, {"poke": 2})
+        assert newer.id > max(e.id for e in before[4])
+
+
+async def test_commit_refuses_repeats_inside_it(store: Any) -> None:
+    run, request = await paused_run(store)
+    event = await store.add_inbound(run.run_id, {"a": 1})
+    with pytest.raises(StoreError, match="twice"):
+        await store.commit(Commit(run.run_id, 1, {}, "running", consumed_inbound=[event.id] * 2))
+    with pytest.raises(StoreError, match="twice"):
+        await store.commit(
+            Commit(
+                run.run_id,
+                1,
+                {},
+                "running",
+                closed_requests=[(request.request_id, "expired")] * 2,
+            )
+        )
+    assert await store.list_inbound(run.run_id) == [event]
+    assert (await store.get_run(run.run_id)).version == 1
+
+
+async def test_a_commit_may_close_a_request_it_adds(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    request = new_request(run.run_id)
+    await store.commit(
+        Commit(
+            run.run_id,
+            0,
+            {},
+            "running",
+            new_requests=[request],
+            closed_requests=[(request.request_id, "answered")],
+        )
+    )
+    assert (await store.get_request(request.request_id)).status == "answered"
