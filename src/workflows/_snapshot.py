@@ -92,6 +92,15 @@ class _SnapshotDoc(_Strict):
     pending_prompts: int = Field(ge=0, le=_MAX_ID)
 
 
+def _brief(value: Any) -> str:
+    """A short description of a value that is safe to format, however deep it is."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value[:20])
+    return f"of type {type(value).__name__}"
+
+
 def registry_for(workflow: Workflow, serializer: BaseSerializer) -> TypeRegistry:
     """The allowlist of classes a snapshot of ``workflow`` may name."""
     graph = workflow._graph()
@@ -192,7 +201,7 @@ def snapshot_from_dict(
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise ContextSerdeError(
-            f"unsupported snapshot format_version {str(version)[:20]!r} "
+            f"unsupported snapshot format_version {_brief(version)} "
             f"(this library reads version {FORMAT_VERSION})"
         )
     try:
