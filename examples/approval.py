@@ -88,7 +88,7 @@ async def main(auto_approve: bool) -> None:
     db = Path(tempfile.mkdtemp(prefix="approval-")) / "approvals.db"
     run_id, prompt = await pause_for_approval(db)
     print(f"run {run_id} is waiting; its snapshot is in {db}")
-    answer = "yes" if auto_approve else input(prompt)
+    answer = "yes" if auto_approve else await asyncio.to_thread(input, prompt)
     if auto_approve:
         print(f"{prompt}{answer}")
     print(await resume_with_answer(db, run_id, answer))

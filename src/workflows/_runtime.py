@@ -258,6 +258,10 @@ class Run:
 
     async def _invoke(self, spec: StepSpec, inv: Invocation) -> None:
         token = current_invocation.set(inv)
+        if self.workflow.verbose:
+            logger.info(
+                "run %s: step %r got %s", self.state.run_id, spec.name, type(inv.event).__name__
+            )
         try:
             while True:
                 inv.wait_calls = 0

@@ -8,7 +8,7 @@ Format (version 1)::
       "state": <encoded state>,
       "queues": {"<step>": [{"event": <event>, "lineage": 0}, ...]},
       "in_flight": [{"id": 3, "step": "...", "event": <event>, "lineage": 0,
-                     "attempts": 0, "first_started_at": 1.0, "last_error": null,
+                     "attempts": 0, "emits_done": 0, "first_started_at": 1.0, "last_error": null,
                      "last_failed_at": null}],
       "waiters": [{"key": "3:0", "invocation_id": 3, "event_type": "<type>",
                    "requirements": {...}, "waiter_id": "...", "waiter_event": <event>|null,

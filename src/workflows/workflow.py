@@ -41,8 +41,8 @@ class Workflow:
             outstanding) does not count: a person may take their time to answer.
         verbose: log each step invocation at INFO level on the ``workflows`` logger.
         disable_validation: skip the graph checks done on the first ``run()``.
-        workflow_name: the name used in snapshots, stores and servers (default: the
-            class's qualified name).
+        workflow_name: the name used in snapshots, stores and servers (default:
+            ``module.QualName`` of the class; a script run directly is ``__main__``).
         resource_manager: share cached resources between workflow instances.
     """
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._run_state import RunState
 from ..errors import WorkflowRuntimeError
-from ..events import Event
+from ..events import Event, InputRequiredEvent
 from ..retry_policy import RetryInfo
 from .serializers import BaseSerializer
 from .state_store import InMemoryStateStore
@@ -119,6 +119,8 @@ class Context(Generic[StateT]):
 
         if run.replayed(current_invocation.get()):
             return
+        if isinstance(ev, InputRequiredEvent):
+            run.state.pending_prompts += 1  # a prompt, however written, pauses the clock
         try:
             asyncio.get_running_loop()
         except RuntimeError:
