@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._run_state import Invocation, QueuedEvent, RunState, Waiter, waiter_key
 from ._step_spec import StepSpec
 from ._stream import EventStream
+from ._tracing import step_span
 from .errors import (
     WorkflowCancelledByUser,
     WorkflowRuntimeError,
@@ -267,7 +268,8 @@ class Run:
                 inv.wait_calls = 0
                 inv.emit_calls = 0
                 try:
-                    result = await self._call(spec, inv)
+                    with step_span(self.workflow.workflow_name, self.state.run_id, spec.name):
+                        result = await self._call(spec, inv)
                 except Exception as exc:
                     if self.done:
                         return
