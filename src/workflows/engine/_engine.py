@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from .._snapshot import registry_for
 from ..context.context import Context, new_run_id
-from ..context.serializers import JsonSerializer
+from ..context.serializers import JsonSerializer, type_key
 from ..errors import (
     InvalidResponseError,
     WorkflowConfigurationError,
@@ -77,6 +77,7 @@ class Engine:
         self._signals: dict[str, asyncio.Event] = {}
         self._writer: CommitWriter
         self._timer_task: asyncio.Task[None] | None = None
+        self._inbox_signal = asyncio.Event()
         self._state = "new"
 
     # -- life cycle ------------------------------------------------------------------------
@@ -208,11 +209,15 @@ class Engine:
 
     async def respond(
         self, request_id: str, response: Any, idempotency_key: str | None = None
-    ) -> None:
+    ) -> bool:
         """Answer an input request; its run gets the answer exactly once.
 
         ``response`` is a dict of the response event's fields, or a plain value that
         becomes ``{"response": value}``.
+
+        Returns:
+            True if this call delivered the answer, False if the same answer had already
+            been accepted (same idempotency key, or an identical response).
 
         Raises:
             InputRequestNotFoundError, InputRequestAlreadyAnsweredError,
@@ -228,11 +233,45 @@ class Engine:
         inbound = await self.store.answer_request(
             request_id, fields, idempotency_key=idempotency_key
         )
+        self._inbox_changed()
         if inbound is None:
-            return
+            return False
         loaded = await self._ensure_loaded(request.run_id, skip_inbound={inbound.id})
         if loaded is not None:
             loaded.deliver(inbound.id, inbound.payload)
+        return True
+
+    def event_type(self, workflow: str, type_name: str) -> type[Event]:
+        """Resolve an event class by name (``Name`` or ``module.Name``) among the
+        workflow's own event types and the built-in events.
+
+        Raises:
+            WorkflowConfigurationError: no such workflow or event type.
+        """
+        wf = self.workflow(workflow)
+        candidates = {*wf._graph().event_types, *_builtin_events()}
+        for cls in candidates:
+            if type_name in (cls.__name__, type_key(cls)):
+                return cls
+        raise WorkflowConfigurationError(
+            f"workflow {workflow!r} has no event type {type_name[:100]!r}"
+        )
+
+    def _inbox_changed(self) -> None:
+        signal, self._inbox_signal = self._inbox_signal, asyncio.Event()
+        signal.set()
+
+    async def inbox_changes(self, heartbeat: float = 15.0) -> AsyncIterator[bool]:
+        """Yield True when this engine changed the inbox, False every ``heartbeat`` seconds
+        without a change (changes made by other processes show up at the next list)."""
+        while self._state == "open":
+            signal = self._inbox_signal
+            try:
+                await asyncio.wait_for(signal.wait(), heartbeat)
+            except asyncio.TimeoutError:
+                yield False
+            else:
+                yield True
 
     def _check_response(self, wf: Workflow, request: InputRequest, fields: dict[str, Any]) -> None:
         key = request.request_id.rpartition(":")[2]
@@ -332,6 +371,8 @@ class Engine:
         signal = self._signals.pop(durable.run_id, None)
         if signal is not None:
             signal.set()
+        if part.new_requests or part.closed_requests:
+            self._inbox_changed()
         if part.status in ("completed", "failed", "cancelled", "timed_out"):
             if run is not None:
                 run.stream.close()
@@ -391,6 +432,12 @@ class Engine:
                 raise
             except Exception as exc:  # a failing store must not kill the timer loop
                 logger.error("deadline check failed: %s", exc)
+
+
+def _builtin_events() -> list[type[Event]]:
+    from .. import events
+
+    return [getattr(events, name) for name in events.__all__]
 
 
 def _error_from(error: dict[str, Any] | None, status: str = "failed") -> BaseException:
