@@ -224,6 +224,12 @@ class DurableRun:
             self.boundary(run)
 
 
+def waiter_key_of(run_id: str, request_id: str) -> str | None:
+    """The waiter key a request id names (``<run>:w<key>``), or None for a prompt."""
+    rest = request_id[len(run_id) + 1 :] if request_id.startswith(f"{run_id}:") else ""
+    return rest[len(WAITER_PREFIX) :] if rest.startswith(WAITER_PREFIX) else None
+
+
 def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Keep the parts of a pydantic JSON schema the inbox validates and shows."""
     kept = {k: v for k, v in schema.items() if k in ("type", "properties", "required", "title")}

@@ -28,7 +28,7 @@ from ..errors import (
 from ..events import Event, StartEvent
 from ..stores import InputRequest, RunRecord, RunStore, open_store
 from ..workflow import Workflow
-from ._durable_run import WAITER_PREFIX, CommitPart, DurableRun, response_type_for_prompts
+from ._durable_run import CommitPart, DurableRun, response_type_for_prompts, waiter_key_of
 from ._handle import RunHandle
 from ._writer import CommitWriter
 
@@ -264,19 +264,21 @@ class Engine:
     async def inbox_changes(self, heartbeat: float = 15.0) -> AsyncIterator[bool]:
         """Yield True when this engine changed the inbox, False every ``heartbeat`` seconds
         without a change (changes made by other processes show up at the next list)."""
+        signal = self._inbox_signal
         while self._state == "open":
-            signal = self._inbox_signal
             try:
                 await asyncio.wait_for(signal.wait(), heartbeat)
             except asyncio.TimeoutError:
                 yield False
             else:
+                # Take the next signal before yielding, so a change made while the
+                # consumer handles this one is not missed.
+                signal = self._inbox_signal
                 yield True
 
     def _check_response(self, wf: Workflow, request: InputRequest, fields: dict[str, Any]) -> None:
-        key = request.request_id.rpartition(":")[2]
         event_type: type[Event] = response_type_for_prompts(wf)
-        if key.startswith(WAITER_PREFIX):
+        if waiter_key_of(request.run_id, request.request_id) is not None:
             return  # the waiter's type is checked by the store schema and on delivery
         try:
             event_type.model_validate(fields)
@@ -323,13 +325,17 @@ class Engine:
         ctx = Context.from_dict(wf, record.snapshot, serializer=self.serializer)
         durable = DurableRun(self, record.workflow, wf, run_id, record.version, self.serializer)
         durable.created = True
-        for request in await self.store.list_requests(run_id=run_id, limit=10_000):
-            key = request.request_id.rpartition(":")[2]
-            waiter_key = key[len(WAITER_PREFIX) :] if key.startswith(WAITER_PREFIX) else None
-            durable.pending_requests[request.request_id] = waiter_key
+        inbound = await self.store.list_inbound(run_id)
+        unread_answers = {item.request_id for item in inbound if item.request_id}
+        # Every request the run ever made: a waiter that was asked must not be asked
+        # again, and an answer not yet taken in must still reach its waiter.
+        requests = await self.store.list_requests(run_id=run_id, status=None, limit=100_000)
+        for request in requests:
+            waiter_key = waiter_key_of(run_id, request.request_id)
             if waiter_key is not None:
                 durable.requested_waiters.add(waiter_key)
-        inbound = await self.store.list_inbound(run_id)
+            if request.status == "pending" or request.request_id in unread_answers:
+                durable.pending_requests[request.request_id] = waiter_key
         self._loaded[run_id] = durable
         self._result_future(run_id)
         handler = wf._launch(ctx, None, {}, durable)

@@ -1,0 +1,83 @@
+"""Store URLs for the engine tests: memory, a SQLite file, a Postgres schema per test.
+
+PostgreSQL uses ``WORKFLOWS_TEST_POSTGRES_URL`` (default
+``postgresql://127.0.0.1:5432/test``), each test in a schema of its own, dropped after.
+Skipped when unreachable, unless ``WORKFLOWS_REQUIRE_POSTGRES=1`` makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_URL = os.environ.get("WORKFLOWS_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("WORKFLOWS_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_problem() -> str | None:
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        return "asyncpg is not installed (pip install 'durable-workflows[postgres]')"
+    parts = urlsplit(POSTGRES_URL)
+    address = (parts.hostname or "127.0.0.1", parts.port or 5432)
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError as exc:
+        return f"PostgreSQL is not reachable at {address[0]}:{address[1]} ({exc})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server URL; skips (or fails, if required) without one."""
+    problem = _postgres_problem()
+    if problem is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{problem}; WORKFLOWS_REQUIRE_POSTGRES=1 makes PostgreSQL mandatory")
+        pytest.skip(f"{problem} (WORKFLOWS_REQUIRE_POSTGRES=1 makes this a failure)")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+async def postgres_schema_url(postgres_url: str) -> AsyncIterator[str]:
+    """A Postgres store URL on a fresh schema, dropped after the test."""
+    import asyncpg
+
+    schema = f"wf_engine_{uuid.uuid4().hex[:16]}"
+    sep = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{sep}schema={schema}"
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store implementation under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A store URL of the kind under test; every Engine made with it shares the data
+    (except ``memory://``, which is private to one engine)."""
+    if store_kind == "memory":
+        return "memory://"
+    if store_kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return str(request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite store URL on a file of its own."""
+    return f"sqlite:///{tmp_path / 'runs.db'}"
