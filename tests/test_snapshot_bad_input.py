@@ -236,6 +236,8 @@ def replace_at(node: Any, path: Path_, new: Replacement | None) -> Any:
     kind, key = path[0]
     if kind == "json":
         inner = json.loads(node)
+        if new is None and len(path) == 1:
+            return None  # "deleting" the decoded document itself leaves a null
         if new is None or len(path) == 1:
             changed = replace_at(inner, path[1:], new)
             return json.dumps(changed)

@@ -21,7 +21,7 @@ class EventStream:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._buffer: deque[Event] = deque()
+        self._buffer: deque[Event] | None = None  # allocated on the first event
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._reader = False
@@ -29,6 +29,8 @@ class EventStream:
 
     def put(self, event: Event) -> None:
         """Append an event and wake the reader."""
+        if self._buffer is None:
+            self._buffer = deque()
         self._buffer.append(event)
         waiter = self._waiter
         if waiter is not None:
@@ -61,9 +63,9 @@ class EventStream:
         if self._reader:
             raise WorkflowRuntimeError("the event stream is already being read")
         self._reader = True
-        buffer = self._buffer
         try:
             while True:
+                buffer = self._buffer
                 while buffer:
                     event = buffer.popleft()
                     if not expose_internal and isinstance(event, InternalDispatchEvent):

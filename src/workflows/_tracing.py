@@ -11,6 +11,7 @@ except ImportError:  # pragma: no cover - exercised only without the package
     _otel_trace = None  # type: ignore[assignment]
 
 _NO_SPAN: AbstractContextManager[Any] = nullcontext()
+_UNKNOWN = object()
 _NO_OP_PROVIDERS: tuple[type[Any], ...] = (
     (_otel_trace.ProxyTracerProvider, _otel_trace.NoOpTracerProvider) if _otel_trace else ()
 )
@@ -20,8 +21,12 @@ def step_span(workflow_name: str, run_id: str, step: str) -> AbstractContextMana
     """A span named ``workflows.step <step>`` tagged with workflow, run id and step."""
     if _otel_trace is None:
         return _NO_SPAN
-    provider = _otel_trace.get_tracer_provider()
-    if isinstance(provider, _NO_OP_PROVIDERS):
+    # The module global is read directly: get_tracer_provider() consults os.environ on
+    # every call while no provider is set, which costs more than the rest of a hop.
+    provider: Any = getattr(_otel_trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if provider is _UNKNOWN:
+        provider = _otel_trace.get_tracer_provider()
+    if provider is None or isinstance(provider, _NO_OP_PROVIDERS):
         return _NO_SPAN  # nobody configured tracing: skip the span machinery entirely
     tracer = provider.get_tracer("workflows")
     return tracer.start_as_current_span(

@@ -132,6 +132,17 @@ class Workflow:
             cls._graph_cache = graph
         return graph
 
+    def _step_callables(self) -> dict[str, Callable[..., Any]]:
+        """Each step's callable (bound to this instance for methods), built once."""
+        found: dict[str, Callable[..., Any]] | None = self.__dict__.get("_callables")
+        if found is None or len(found) != len(self._graph().specs):
+            found = {
+                name: getattr(self, name) if spec.is_method else spec.func
+                for name, spec in self._graph().specs.items()
+            }
+            self.__dict__["_callables"] = found
+        return found
+
     def _get_steps(self) -> dict[str, StepSpec]:
         """The workflow's steps by name."""
         return dict(self._graph().specs)
