@@ -549,3 +549,37 @@ async def test_requirements_match_declared_fields_of_a_typed_answer() -> None:
     events, result = await drive(TwoVerdicts(timeout=RUN_TIMEOUT).run(), respond)
     assert result == [("wants False", "no from ann"), ("wants True", "yes from ben")]
     assert len(prompts_in(events)) == 2
+
+
+class RetriedPrompt(Workflow):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attempts = 0
+        self.second_attempt = asyncio.Event()
+
+    @step(retry_policy=RETRY_FIVE_TIMES)
+    async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        self.attempts += 1
+        if self.attempts == 2:
+            self.second_attempt.set()  # the wait below registers before anyone runs
+        reply = await ctx.wait_for_event(
+            HumanResponseEvent,
+            waiter_event=InputRequiredEvent(prefix="still there? "),
+            waiter_id="presence",
+            timeout=0.05 if self.attempts == 1 else RUN_TIMEOUT,
+        )
+        return StopEvent(result=(self.attempts, reply.response))
+
+
+async def test_a_retried_wait_does_not_write_the_same_waiter_id_prompt_again() -> None:
+    wf = RetriedPrompt(timeout=RUN_TIMEOUT)
+    handler = wf.run()
+    prompts: list[Event] = []
+    async for ev in handler.stream_events():
+        if isinstance(ev, InputRequiredEvent):
+            prompts.append(ev)
+            # Answer only once the second attempt waits: the first one times out.
+            await wf.second_attempt.wait()
+            await handler.send_event(HumanResponseEvent(response="here"))
+    assert await handler == (2, "here")
+    assert len(prompts) == 1

@@ -47,6 +47,8 @@ class Invocation:
     first_started_at: float | None = None
     last_error: str | None = None
     last_failed_at: float | None = None
+    prompted: list[str] = field(default_factory=list)
+    """``waiter_id``s whose waiter event this invocation has written (kept across retries)."""
     emits_done: int = 0
     """Events this attempt sent or streamed so far; a replay after restore skips as many."""
     emit_calls: int = 0
@@ -81,9 +83,9 @@ class Waiter:
         return all(event.get(k) == v for k, v in self.requirements.items())
 
 
-def waiter_key(invocation_id: int, call_index: int) -> str:
-    """The key of the ``call_index``-th wait of an invocation (stable across replays)."""
-    return f"{invocation_id}:{call_index}"
+def waiter_key(invocation_id: int, attempt: int, call_index: int) -> str:
+    """The key of the ``call_index``-th wait of an attempt (stable across replays)."""
+    return f"{invocation_id}:{attempt}:{call_index}"
 
 
 @dataclass

@@ -375,7 +375,7 @@ class Run:
         inv = current_invocation.get()
         if inv is None or self.state.in_flight.get(inv.id) is not inv:
             raise WorkflowRuntimeError("wait_for_event can only be called from inside a step")
-        key = waiter_key(inv.id, inv.wait_calls)
+        key = waiter_key(inv.id, inv.attempts, inv.wait_calls)
         inv.wait_calls += 1
         state = self.state
         waiter = state.waiters.get(key)
@@ -394,8 +394,11 @@ class Run:
             return waiter.resolved
         if not waiter.emitted:
             waiter.emitted = True
-            if waiter_event is not None:
+            # Written once per waiter_id: a retried wait asks again only in the inbox.
+            if waiter_event is not None and waiter_id not in inv.prompted:
                 self.write(waiter_event)
+                if waiter_id is not None:
+                    inv.prompted.append(waiter_id)
         future: asyncio.Future[Event] = self.loop.create_future()
         self._waiter_futures[key] = future
         inv.blocked = True

@@ -38,7 +38,6 @@ __all__ = [
     "StoreSchemaError",
     "WorkflowCancelledByUser",
     "WorkflowConfigurationError",
-    "WorkflowDone",
     "WorkflowError",
     "WorkflowRuntimeError",
     "WorkflowStepDoesNotExistError",
@@ -85,10 +84,6 @@ class WorkflowTimeoutError(WorkflowError):
 
 class WorkflowCancelledByUser(WorkflowError):
     """The run was cancelled by its caller."""
-
-
-class WorkflowDone(WorkflowError):
-    """Raised inside a step that keeps running after its run has ended."""
 
 
 class ContextSerdeError(WorkflowError):
