@@ -8,9 +8,9 @@ Format (version 1)::
       "state": <encoded state>,
       "queues": {"<step>": [{"event": <event>, "lineage": 0}, ...]},
       "in_flight": [{"id": 3, "step": "...", "event": <event>, "lineage": 0,
-                     "attempts": 0, "emits_done": 0, "prompted": [], "first_started_at": 1.0, "last_error": null,
-                     "last_failed_at": null}],
-      "waiters": [{"key": "3:0", "invocation_id": 3, "event_type": "<type>",
+                     "attempts": 0, "emits_done": 0, "prompted": [],
+                     "first_started_at": 1.0, "last_error": null, "last_failed_at": null}],
+      "waiters": [{"key": "3:0:0", "invocation_id": 3, "event_type": "<type>",
                    "requirements": {...}, "waiter_id": "...", "waiter_event": <event>|null,
                    "emitted": true, "resolved": <event>|null, "deadline": 1.0|null}],
       "collect": {"<buffer>": [<event>, ...]},
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from .workflow import Workflow
 
 FORMAT_VERSION = 1
+
+_DEFAULT_SERIALIZER = JsonSerializer()
 
 _MAX_ID = 2**62
 
@@ -105,6 +107,14 @@ def _brief(value: Any) -> str:
 def registry_for(workflow: Workflow, serializer: BaseSerializer) -> TypeRegistry:
     """The allowlist of classes a snapshot of ``workflow`` may name."""
     graph = workflow._graph()
+    cache: dict[Any, TypeRegistry] = serializer.__dict__.setdefault("_registries", {})
+    found = cache.get(graph)
+    if found is None:
+        found = cache[graph] = _build_registry(graph, serializer)
+    return found
+
+
+def _build_registry(graph: Any, serializer: BaseSerializer) -> TypeRegistry:
     types: list[type[Any]] = list(graph.event_types)
     if isinstance(graph.state_type, type) and issubclass(graph.state_type, BaseModel):
         types.append(graph.state_type)
@@ -112,9 +122,14 @@ def registry_for(workflow: Workflow, serializer: BaseSerializer) -> TypeRegistry
     return TypeRegistry(types)
 
 
-def snapshot_to_dict(ctx: Context[Any], serializer: BaseSerializer | None) -> dict[str, Any]:
-    """Encode a context (see the module docstring for the format)."""
-    serializer = serializer or JsonSerializer()
+def snapshot_to_dict(
+    ctx: Context[Any], serializer: BaseSerializer | None, workflow_name: str | None = None
+) -> dict[str, Any]:
+    """Encode a context (see the module docstring for the format).
+
+    ``workflow_name`` overrides the name recorded (the engine records its registry name).
+    """
+    serializer = serializer or _DEFAULT_SERIALIZER
     types = registry_for(ctx._workflow, serializer)
     state = ctx._state
     enc = serializer.encode
@@ -134,7 +149,7 @@ def snapshot_to_dict(ctx: Context[Any], serializer: BaseSerializer | None) -> di
     return {
         "format_version": FORMAT_VERSION,
         "serializer": serializer.name,
-        "workflow": ctx._workflow.workflow_name,
+        "workflow": workflow_name or ctx._workflow.workflow_name,
         "run_id": state.run_id,
         "started": state.started,
         "stop_event": event(state.stop_event, "stop_event"),
@@ -191,13 +206,16 @@ def snapshot_from_dict(
     workflow: Workflow,
     data: Any,
     serializer: BaseSerializer | None,
+    workflow_name: str | None = None,
 ) -> Context[Any]:
     """Decode a snapshot into a new context of ``workflow``.
+
+    ``workflow_name`` is the name the snapshot must carry (default: the workflow's).
 
     Raises:
         ContextSerdeError: naming what is wrong with ``data``.
     """
-    serializer = serializer or JsonSerializer()
+    serializer = serializer or _DEFAULT_SERIALIZER
     if not isinstance(data, dict):
         raise ContextSerdeError(f"a snapshot must be a dict, got {type(data).__name__}")
     version = data.get("format_version")
@@ -217,9 +235,10 @@ def snapshot_from_dict(
             f"snapshot was written with the {doc.serializer!r} serializer; "
             f"pass serializer= that matches (got {serializer.name!r})"
         )
-    if doc.workflow != workflow.workflow_name:
+    expected_name = workflow_name or workflow.workflow_name
+    if doc.workflow != expected_name:
         raise ContextSerdeError(
-            f"snapshot belongs to workflow {doc.workflow[:80]!r}, not {workflow.workflow_name!r}"
+            f"snapshot belongs to workflow {doc.workflow[:80]!r}, not {expected_name!r}"
         )
     types = registry_for(workflow, serializer)
     graph = workflow._graph()

@@ -40,6 +40,7 @@ class TypeRegistry:
 
     def __init__(self, types: Iterable[type[Any]] = ()) -> None:
         self._by_key: dict[str, type[Any]] = {}
+        self._by_qualname: dict[str, type[Any] | None] = {}
         for cls in (*_BUILTIN_EVENTS, *types):
             self.add(cls)
 
@@ -48,14 +49,19 @@ class TypeRegistry:
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
             raise TypeError(f"only pydantic model classes can be registered, got {cls!r}")
         self._by_key[type_key(cls)] = cls
+        # A script's classes are `__main__.X` in one process and `script.X` in another:
+        # an unambiguous qualified name still finds them (None marks an ambiguous name).
+        known = self._by_qualname.get(cls.__qualname__, cls)
+        self._by_qualname[cls.__qualname__] = cls if known is cls else None
 
-    def merged(self, more: Iterable[type[Any]]) -> TypeRegistry:
-        """A new registry holding these types and ``more``."""
-        registry = TypeRegistry()
-        registry._by_key = dict(self._by_key)
-        for cls in more:
-            registry.add(cls)
-        return registry
+    def _script_alias(self, key: str) -> type[Any] | None:
+        """The class a script's module name hides: ``__main__.X`` <-> ``script.X``."""
+        if key.startswith("__main__."):
+            return self._by_qualname.get(key[len("__main__.") :])
+        for known_key, cls in self._by_key.items():
+            if known_key.startswith("__main__.") and key.endswith("." + cls.__qualname__):
+                return self._by_qualname.get(cls.__qualname__)
+        return None
 
     def key_for(self, cls: type[Any]) -> str:
         """Return the key of an allowed class.
@@ -79,7 +85,7 @@ class TypeRegistry:
         """
         if not isinstance(key, str) or len(key) > 512:
             raise ContextSerdeError(f"invalid type name in snapshot: {str(key)[:80]!r}")
-        cls = self._by_key.get(key)
+        cls = self._by_key.get(key) or self._script_alias(key)
         if cls is None:
             raise ContextSerdeError(f"unknown type {key!r} in snapshot (not in the allowlist)")
         return cls

@@ -113,7 +113,8 @@ class DurableRun:
         status = status_of(run)
         encode = self.serializer.encode
         events, run.unpublished = run.unpublished, []
-        part = CommitPart(snapshot=snapshot_to_dict(run.ctx, self.serializer), status=status)
+        snapshot = snapshot_to_dict(run.ctx, self.serializer, self.name)
+        part = CommitPart(snapshot=snapshot, status=status)
         waiter_events = {id(w.waiter_event) for w in state.waiters.values() if w.waiter_event}
         first_seq = state.stream_seq - len(events) + 1
         now = time.time()

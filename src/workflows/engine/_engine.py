@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from .._snapshot import registry_for
+from .._snapshot import registry_for, snapshot_from_dict
 from ..context.context import Context, new_run_id
 from ..context.serializers import JsonSerializer, type_key
 from ..errors import (
@@ -167,7 +167,6 @@ class Engine:
         durable = DurableRun(self, name, wf, run_id, 0, self.serializer)
         ctx: Context[Any] = Context(wf)
         self._loaded[run_id] = durable
-        self._result_future(run_id)  # exists before the first commit can settle it
         durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
         durable.run = durable_start._run
         await self._writer.flush()
@@ -322,7 +321,7 @@ class Engine:
         if record.is_finished:
             return None
         wf = self.workflow(record.workflow)
-        ctx = Context.from_dict(wf, record.snapshot, serializer=self.serializer)
+        ctx = snapshot_from_dict(Context, wf, record.snapshot, self.serializer, record.workflow)
         durable = DurableRun(self, record.workflow, wf, run_id, record.version, self.serializer)
         durable.created = True
         inbound = await self.store.list_inbound(run_id)
@@ -337,7 +336,6 @@ class Engine:
             if request.status == "pending" or request.request_id in unread_answers:
                 durable.pending_requests[request.request_id] = waiter_key
         self._loaded[run_id] = durable
-        self._result_future(run_id)
         handler = wf._launch(ctx, None, {}, durable)
         durable.run = handler._run
         for item in inbound:
@@ -383,7 +381,7 @@ class Engine:
             if run is not None:
                 run.stream.close()
             self._loaded.pop(durable.run_id, None)
-            future = self._results.get(durable.run_id)
+            future = self._results.pop(durable.run_id, None)
             if future is not None and not future.done():
                 if part.status == "completed":
                     future.set_result(self.serializer.decode(part.result, durable.types))
@@ -415,16 +413,18 @@ class Engine:
 
     async def _result(self, run_id: str) -> Any:
         self._check_open()
-        future = self._results.get(run_id)
-        if future is None or not future.done():
+        # The future exists before the store is read, so a commit that finishes the run
+        # in between still settles it.
+        future = self._result_future(run_id)
+        if not future.done():
             record = await self.store.get_run(run_id)
             if record.is_finished:
+                self._results.pop(run_id, None)
                 if record.status == "completed":
                     types = registry_for(self.workflow(record.workflow), self.serializer)
                     return self.serializer.decode(record.result, types)
                 raise _error_from(record.error, record.status)
             await self._ensure_loaded(run_id)
-            future = self._result_future(run_id)
         return await asyncio.shield(future)
 
     async def _timers(self) -> None:
