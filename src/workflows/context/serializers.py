@@ -16,6 +16,7 @@ import math
 import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from contextlib import suppress
 from datetime import date, datetime
 from typing import Any
 
@@ -62,6 +63,10 @@ class TypeRegistry:
             if known_key.startswith("__main__.") and key.endswith("." + cls.__qualname__):
                 return self._by_qualname.get(cls.__qualname__)
         return None
+
+    def allows(self, cls: type[Any]) -> bool:
+        """True if ``cls`` itself is in the allowlist."""
+        return self._by_key.get(type_key(cls)) is cls
 
     def key_for(self, cls: type[Any]) -> str:
         """Return the key of an allowed class.
@@ -132,7 +137,18 @@ class BaseSerializer(ABC):
 
 
 _TAGS = frozenset(
-    {"$event", "$model", "$tuple", "$set", "$bytes", "$datetime", "$date", "$map", "$float"}
+    {
+        "$event",
+        "$model",
+        "$tuple",
+        "$set",
+        "$bytes",
+        "$datetime",
+        "$date",
+        "$map",
+        "$float",
+        "$exception",
+    }
 )
 
 _ANY_FIELDS_CACHE: dict[type[Any], frozenset[str]] = {}
@@ -213,6 +229,8 @@ class JsonSerializer(BaseSerializer):
             }
         if isinstance(value, _events.Event):
             return self._encode_event(value, types, depth)
+        if isinstance(value, BaseException):
+            return {"$exception": {"type": type(value).__name__, "message": str(value)}}
         if isinstance(value, BaseModel):
             key = types.key_for(type(value))
             return {"$model": key, "data": self._model_data(value, types, depth)}
@@ -257,8 +275,19 @@ class JsonSerializer(BaseSerializer):
         return data
 
     def _encode_event(self, event: _events.Event, types: TypeRegistry, depth: int) -> Any:
-        key = types.key_for(type(event))
-        return {"$event": key, "data": self._model_data(event, types, depth)}
+        cls = type(event)
+        encoded: dict[str, Any] = {"$event": type_key(cls)}
+        if not types.allows(cls):
+            # Not in the allowlist (e.g. a prompt subclass no step signature names): keep
+            # its allowlisted ancestors, so a reader rebuilds the nearest one with every
+            # field kept as an extra value.
+            encoded["bases"] = [
+                type_key(base)
+                for base in cls.__mro__[1:]
+                if isinstance(base, type) and issubclass(base, _events.Event)
+            ][:32]
+        encoded["data"] = self._model_data(event, types, depth)
+        return encoded
 
     # -- decoding ----------------------------------------------------------------------
     def decode(self, data: Any, types: TypeRegistry) -> Any:
@@ -288,7 +317,7 @@ class JsonSerializer(BaseSerializer):
         if kind is list:
             return [self._decode(item, types, depth + 1) for item in data]
         if kind is dict:
-            if len(data) <= 2 and any(k in _TAGS for k in data):
+            if len(data) <= 3 and any(k in _TAGS for k in data):
                 return self._decode_tagged(data, types, depth)
             for key in data:
                 if type(key) is not str:
@@ -299,9 +328,15 @@ class JsonSerializer(BaseSerializer):
         raise ContextSerdeError(f"unexpected {kind.__name__} in snapshot data (not JSON)")
 
     def _decode_tagged(self, data: dict[str, Any], types: TypeRegistry, depth: int) -> Any:
+        if "$exception" in data:
+            info = _expect(data["$exception"], dict, "$exception")
+            return {
+                "type": str(info.get("type", ""))[:200],
+                "message": str(info.get("message", "")),
+            }
         if "$event" in data or "$model" in data:
             tag = "$event" if "$event" in data else "$model"
-            cls = types.resolve(data[tag])
+            cls = self._resolve_with_bases(data, tag, types)
             payload = data.get("data")
             if type(payload) is not dict:
                 raise ContextSerdeError(f"{tag} {data[tag]!r}: 'data' must be an object")
@@ -339,6 +374,19 @@ class JsonSerializer(BaseSerializer):
         except (ValueError, binascii.Error, TypeError) as exc:
             raise ContextSerdeError(f"bad {tag} value: {exc}") from None
         raise ContextSerdeError(f"unknown tag {tag[:40]!r} in snapshot data")
+
+    def _resolve_with_bases(self, data: dict[str, Any], tag: str, types: TypeRegistry) -> Any:
+        try:
+            return types.resolve(data[tag])
+        except ContextSerdeError:
+            bases = data.get("bases") if tag == "$event" else None
+            if type(bases) is not list:
+                raise
+            for base in bases[:32]:
+                if type(base) is str:
+                    with suppress(ContextSerdeError):
+                        return types.resolve(base)
+            raise
 
     def _build_model(
         self, cls: type[Any], payload: dict[str, Any], types: TypeRegistry, depth: int

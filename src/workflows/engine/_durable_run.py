@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._runtime import Run
 from .._snapshot import registry_for, snapshot_to_dict
 from ..context.serializers import JsonSerializer, TypeRegistry, type_key
-from ..errors import WorkflowCancelledByUser, WorkflowTimeoutError
+from ..errors import ContextSerdeError, WorkflowCancelledByUser, WorkflowTimeoutError
 from ..events import (
     Event,
     HumanResponseEvent,
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 WAITER_PREFIX = "w"
+
+logger = logging.getLogger("workflows.engine")
 
 
 @dataclass
@@ -102,18 +105,47 @@ class DurableRun:
         self.pending_requests: dict[str, str | None] = {}
         """Open request ids of this run -> waiter key (None for a returned prompt)."""
         self.consumed_inbound: list[int] = []
+        self.delivered: set[int] = set()
+        """Inbound ids handed to the run (so a wake-up does not deliver one twice)."""
         self.created = False
         self.error: BaseException | None = None
         self.idle_timer: Any = None
+        self.last_snapshot: dict[str, Any] = {}
 
     # -- RunListener ---------------------------------------------------------------------
     def boundary(self, run: Run) -> None:
-        """Snapshot the run and hand the commit to the engine's writer."""
+        """Snapshot the run and hand the commit to the engine's writer.
+
+        A value that cannot be encoded fails the run with the ContextSerdeError (the
+        previous commit stays as it was) instead of leaving it stuck.
+        """
+        try:
+            self._boundary(run)
+        except ContextSerdeError as exc:
+            if not run.done:
+                run.fail("(snapshot)", exc, attempts=1, elapsed=0.0)
+                return
+            # Even the final state cannot be encoded: store the end without it.
+            logger.error("run %s: final state cannot be stored: %s", self.run_id, exc)
+            stop = run.state.stop_event
+            assert stop is not None
+            part = CommitPart(snapshot=self.last_snapshot, status=status_of(run))
+            part.result, part.error = None, {"type": "ContextSerdeError", "message": str(exc)}
+            part.publish, run.unpublished = run.unpublished, []
+            part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
+            for request_id in self.pending_requests:
+                part.closed_requests.append((request_id, "cancelled"))
+            self.pending_requests.clear()
+            self.error = exc
+            self.engine._writer.submit(self, part)
+
+    def _boundary(self, run: Run) -> None:
         state = run.state
         status = status_of(run)
         encode = self.serializer.encode
         events, run.unpublished = run.unpublished, []
         snapshot = snapshot_to_dict(run.ctx, self.serializer, self.name)
+        self.last_snapshot = snapshot
         part = CommitPart(snapshot=snapshot, status=status)
         waiter_events = {id(w.waiter_event) for w in state.waiters.values() if w.waiter_event}
         first_seq = state.stream_seq - len(events) + 1
@@ -191,6 +223,13 @@ class DurableRun:
         return self.serializer.encode(value, self.types), None
 
     # -- delivery --------------------------------------------------------------------------
+    async def pull_inbound(self) -> None:
+        """Deliver inbound events stored by other processes since the run was loaded."""
+        for item in await self.engine.store.list_inbound(self.run_id):
+            if self.run is None or self.run.done:
+                return
+            self.deliver(item.id, item.payload)
+
     def decode_event(self, data: Any) -> Event:
         """Decode an event payload with this workflow's allowlist."""
         event = self.serializer.decode(data, self.types)
@@ -202,6 +241,9 @@ class DurableRun:
         """Hand a stored inbound event to the in-memory run (consumed by the next commit)."""
         run = self.run
         assert run is not None
+        if inbound_id in self.delivered:
+            return
+        self.delivered.add(inbound_id)
         self.consumed_inbound.append(inbound_id)
         delivered = False
         request_id = payload.get("request_id")
@@ -233,6 +275,10 @@ def waiter_key_of(run_id: str, request_id: str) -> str | None:
 
 def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Keep the parts of a pydantic JSON schema the inbox validates and shows."""
-    kept = {k: v for k, v in schema.items() if k in ("type", "properties", "required", "title")}
+    kept = {
+        k: v
+        for k, v in schema.items()
+        if k in ("type", "properties", "required", "title", "$defs", "definitions")
+    }
     kept.setdefault("type", "object")
     return kept

@@ -22,12 +22,14 @@ from ..context.context import Context, new_run_id
 from ..context.serializers import JsonSerializer, type_key
 from ..errors import (
     InvalidResponseError,
+    StaleRunError,
     WorkflowConfigurationError,
     WorkflowRuntimeError,
 )
 from ..events import Event, StartEvent
-from ..stores import InputRequest, RunRecord, RunStore, open_store
+from ..stores import InputRequest, RunFinishedError, RunRecord, RunStore, open_store
 from ..workflow import Workflow
+from ._coordination import Coordinator, notify
 from ._durable_run import CommitPart, DurableRun, response_type_for_prompts, waiter_key_of
 from ._handle import RunHandle
 from ._writer import CommitWriter
@@ -48,6 +50,15 @@ class Engine:
         idle_release_after: seconds after which a run that only waits for outside input
             is dropped from memory (its state is in the store); ``None`` keeps it.
         timer_interval: how often (seconds) deadlines of released waits are checked.
+        owner: this process's worker id. Set it when several engines share one database:
+            each run is then executed under a lease held by one owner at a time (see
+            ``docs/deployment.md``).
+        lease_seconds: how long a lease lasts without a heartbeat (renewed every third).
+        concurrency: how many runs this engine keeps in memory at once (worker mode).
+        execute: ``False`` for an API-only engine: it stores runs, events and answers
+            and leaves the execution to workers.
+        poll_interval: how often a worker looks for runs with work it was not woken for
+            (missed notifications, expired leases of dead workers).
     """
 
     def __init__(
@@ -57,6 +68,11 @@ class Engine:
         *,
         idle_release_after: float | None = 30.0,
         timer_interval: float = 1.0,
+        owner: str | None = None,
+        lease_seconds: float = 15.0,
+        concurrency: int | None = None,
+        execute: bool = True,
+        poll_interval: float = 2.0,
     ) -> None:
         self._store_arg = store
         self.store: RunStore = store if not isinstance(store, str) else None  # type: ignore[assignment]
@@ -70,13 +86,18 @@ class Engine:
             self.register(wf, name)
         self.idle_release_after = idle_release_after
         self.timer_interval = timer_interval
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.concurrency = concurrency
+        self.execute = execute
+        self.poll_interval = poll_interval
+        self._coordinator = Coordinator(self)
         self.serializer = JsonSerializer()
         self._loaded: dict[str, DurableRun] = {}
         self._loading: dict[str, asyncio.Future[DurableRun | None]] = {}
         self._results: dict[str, asyncio.Future[Any]] = {}
         self._signals: dict[str, asyncio.Event] = {}
         self._writer: CommitWriter
-        self._timer_task: asyncio.Task[None] | None = None
         self._inbox_signal = asyncio.Event()
         self._state = "new"
 
@@ -99,22 +120,19 @@ class Engine:
         self._writer = CommitWriter(self)
         self._writer.start()
         self._state = "open"
-        await self.recover()
-        self._timer_task = asyncio.get_running_loop().create_task(
-            self._timers(), name="workflows:timers"
-        )
+        if self.execute:
+            await self.recover()
+        self._coordinator.start()
 
     async def close(self) -> None:
         """Write pending commits, drop runs from memory (they stay in the store), close."""
         if self._state != "open":
             return
         self._state = "closing"
-        if self._timer_task is not None:
-            self._timer_task.cancel()
-            await asyncio.gather(self._timer_task, return_exceptions=True)
         await self._writer.flush()
         for durable in list(self._loaded.values()):
             self._release(durable)
+        await self._coordinator.stop()
         await self._writer.close()
         await self.store.close()
         self._state = "closed"
@@ -125,9 +143,15 @@ class Engine:
 
     # -- registry --------------------------------------------------------------------------
     def register(self, workflow: Workflow, name: str | None = None) -> None:
-        """Make ``workflow`` startable and loadable under ``name``."""
+        """Make ``workflow`` startable and loadable under ``name``.
+
+        Raises:
+            WorkflowValidationError: the workflow's event graph is invalid.
+        """
         if not isinstance(workflow, Workflow):
             raise WorkflowConfigurationError(f"not a Workflow instance: {workflow!r}")
+        if not workflow.disable_validation:
+            workflow.validate()  # a broken graph fails here, not on the first start
         self._workflows[name or workflow.workflow_name] = workflow
 
     def workflow(self, name: str) -> Workflow:
@@ -169,10 +193,18 @@ class Engine:
         self._loaded[run_id] = durable
         durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
         durable.run = durable_start._run
+        if not self.execute:
+            self._release(durable)  # before any step runs: a worker will execute it
         await self._writer.flush()
         if not durable.created:
             raise WorkflowRuntimeError(f"run {run_id} could not be stored")
+        if not self.execute:
+            await notify(self, f"work:{run_id}")
         return RunHandle(self, run_id)
+
+    def has_room(self) -> bool:
+        """True while this engine may take up another run (``concurrency``)."""
+        return self.concurrency is None or len(self._loaded) < self.concurrency
 
     def get(self, run_id: str) -> RunHandle:
         """A handle on an existing run (checked on first use)."""
@@ -195,6 +227,7 @@ class Engine:
         )
         payload = {"event": self.serializer.encode(event, durable.types), "step": step}
         inbound = await self.store.add_inbound(run_id, payload)
+        await notify(self, f"work:{run_id}")
         loaded = await self._ensure_loaded(run_id, skip_inbound={inbound.id})
         if loaded is not None:
             loaded.deliver(inbound.id, payload)
@@ -235,6 +268,7 @@ class Engine:
         self._inbox_changed()
         if inbound is None:
             return False
+        await notify(self, f"work:{request.run_id}")
         loaded = await self._ensure_loaded(request.run_id, skip_inbound={inbound.id})
         if loaded is not None:
             loaded.deliver(inbound.id, inbound.payload)
@@ -289,7 +323,13 @@ class Engine:
         self._check_open()
         count = 0
         for run_id in await self.store.runs_with_work(now=time.time()):
-            if await self._ensure_loaded(run_id) is not None:
+            try:
+                loaded = await self._ensure_loaded(run_id)
+            except WorkflowConfigurationError as exc:
+                # A run of a workflow this process does not serve: another one will.
+                logger.info("run %s left for another process: %s", run_id, exc)
+                continue
+            if loaded is not None:
                 count += 1
         return count
 
@@ -317,7 +357,15 @@ class Engine:
             del self._loading[run_id]
 
     async def _load(self, run_id: str, skip_inbound: set[int]) -> DurableRun | None:
-        record = await self.store.get_run(run_id)
+        if not self.execute:
+            return None
+        if self.owner is None:
+            record = await self.store.get_run(run_id)
+        else:
+            try:  # the lease first: whoever holds it executes the run
+                record = await self.store.claim_run(run_id, self.owner, self.lease_seconds)
+            except (StaleRunError, RunFinishedError):
+                return None
         if record.is_finished:
             return None
         wf = self.workflow(record.workflow)
@@ -349,7 +397,9 @@ class Engine:
             durable.idle_timer = None
         if durable.run is not None and not durable.run.done:
             durable.run.release()
-        self._loaded.pop(durable.run_id, None)
+        if self._loaded.get(durable.run_id) is durable:
+            del self._loaded[durable.run_id]
+            self._coordinator.release_later(durable.run_id)
 
     def _maybe_release(self, durable: DurableRun) -> None:
         durable.idle_timer = None
@@ -380,7 +430,8 @@ class Engine:
         if part.status in ("completed", "failed", "cancelled", "timed_out"):
             if run is not None:
                 run.stream.close()
-            self._loaded.pop(durable.run_id, None)
+            if self._loaded.get(durable.run_id) is durable:
+                del self._loaded[durable.run_id]
             future = self._results.pop(durable.run_id, None)
             if future is not None and not future.done():
                 if part.status == "completed":
@@ -424,20 +475,33 @@ class Engine:
                     types = registry_for(self.workflow(record.workflow), self.serializer)
                     return self.serializer.decode(record.result, types)
                 raise _error_from(record.error, record.status)
-            await self._ensure_loaded(run_id)
+            if await self._ensure_loaded(run_id) is None and self.owner is None:
+                self._remote_commit(run_id)  # finished meanwhile, or executed elsewhere
         return await asyncio.shield(future)
 
-    async def _timers(self) -> None:
-        while True:
-            await asyncio.sleep(self.timer_interval)
-            try:
-                for request in await self.store.due_requests(time.time()):
-                    if request.run_id not in self._loaded:
-                        await self._ensure_loaded(request.run_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a failing store must not kill the timer loop
-                logger.error("deadline check failed: %s", exc)
+    def _remote_commit(self, run_id: str) -> None:
+        """Another process committed ``run_id``: wake local readers and waiters."""
+        signal = self._signals.pop(run_id, None)
+        if signal is not None:
+            signal.set()
+        future = self._results.get(run_id)
+        if future is not None and not future.done() and run_id not in self._loaded:
+            self._coordinator.check_finished(run_id)
+
+    async def _settle_from_store(self, run_id: str) -> None:
+        future = self._results.get(run_id)
+        if future is None or future.done():
+            return
+        record = await self.store.get_run(run_id)
+        if not record.is_finished:
+            return
+        self._results.pop(run_id, None)
+        if record.status == "completed":
+            types = registry_for(self.workflow(record.workflow), self.serializer)
+            future.set_result(self.serializer.decode(record.result, types))
+        else:
+            future.set_exception(_error_from(record.error, record.status))
+            future.exception()
 
 
 def _builtin_events() -> list[type[Event]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Generator
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from .._snapshot import registry_for
@@ -67,8 +69,14 @@ class RunHandle:
                 continue
             record = await engine.store.get_run(self.run_id)
             if record.is_finished:
+                # The last commit may have landed between the two reads: read once more.
+                for entry in await engine.store.read_stream(self.run_id, after=seq):
+                    seq = self.last_seq = entry.seq
+                    yield engine.serializer.decode(entry.payload, types)
                 return
-            await signal.wait()
+            # The timeout covers a commit by another process whose wake-up we missed.
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(signal.wait(), engine.poll_interval)
 
     last_seq: int = 0
 

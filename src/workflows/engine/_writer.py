@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..stores import Commit, RunRecord
+from ._coordination import notify
 from ._durable_run import CommitPart, DurableRun
 
 if TYPE_CHECKING:
@@ -85,6 +86,12 @@ class CommitWriter:
                 )
                 durable.created = True
                 durable.version = 0
+                owner = self._engine.owner
+                if owner is not None and self._engine.execute:
+                    claimed = await store.claim_run(
+                        durable.run_id, owner, self._engine.lease_seconds
+                    )
+                    durable.version = claimed.version
             durable.version = await store.commit(
                 Commit(
                     run_id=durable.run_id,
@@ -108,3 +115,5 @@ class CommitWriter:
             self._engine._committed(durable, part, failed=exc)
             return
         self._engine._committed(durable, part, failed=None)
+        if self._engine.owner is not None:
+            await notify(self._engine, f"commit:{durable.run_id}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -545,6 +545,41 @@ class PostgresStore(StoreLifecycle):
             )
         if found is None:
             raise RunNotFoundError(run_id)
+
+    # -- wake-ups (LISTEN/NOTIFY) ----------------------------------------------------------
+
+    @property
+    def _channel(self) -> str:
+        return f"wf_work_{self.schema}"
+
+    async def notify_work(self, run_id: str) -> None:
+        """Tell every listening worker that ``run_id`` has work (NOTIFY)."""
+        pool = self._use()
+        with self._errors():
+            await pool.execute("SELECT pg_notify($1, $2)", self._channel, run_id)
+
+    async def work_notifications(self) -> AsyncIterator[str]:
+        """Yield run ids as other processes call :meth:`notify_work` (LISTEN).
+
+        Uses a dedicated connection; a lost connection ends the iteration with
+        :class:`StoreConnectionError` (callers fall back to polling and retry).
+        """
+        self._check_open()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+
+        def _received(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            queue.put_nowait(payload)
+
+        with self._errors():
+            conn = await asyncpg.connect(self.dsn, timeout=self._connect_timeout)
+        try:
+            with self._errors():
+                await conn.add_listener(self._channel, _received)
+            while True:
+                yield await queue.get()
+        finally:
+            with suppress(Exception):
+                await conn.close(timeout=2)
 
 
 async def _keep_session(conn: Any) -> None:

@@ -1,0 +1,7 @@
+"""``python -m workflows.cli``: the same as the ``workflows`` command."""
+
+from __future__ import annotations
+
+from . import main
+
+main()

@@ -1,0 +1,62 @@
+"""The ``workflows`` command group, and turning failures into one line and an exit status."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import WorkflowError
+from ._draw import draw_command
+from ._inbox import inbox_command, respond_command, runs_command
+from ._run import run_command
+from ._serve import serve_command
+
+__all__ = ["cli", "run_cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="durable-workflows", prog_name="workflows")
+def cli() -> None:
+    """Serve, run, inspect and answer durable workflows.
+
+    Runs live in a store (default sqlite:///workflows.db in the current directory);
+    'runs', 'inbox' and 'respond' read it directly with --store, or ask a running
+    server with --url.
+    """
+
+
+for _command in (
+    serve_command,
+    run_command,
+    runs_command,
+    inbox_command,
+    respond_command,
+    draw_command,
+):
+    cli.add_command(_command)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run the command line; return the exit status instead of exiting."""
+    try:
+        outcome = cli.main(args=argv, prog_name="workflows", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _fail(exc.format_message() + hint)
+        return 2
+    except click.Abort:
+        _fail("aborted")
+        return 1
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+        return exc.exit_code
+    except WorkflowError as exc:
+        _fail(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    return outcome if isinstance(outcome, int) else 0

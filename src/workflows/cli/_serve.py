@@ -1,0 +1,47 @@
+"""``workflows serve``: the HTTP server and inbox page over a store."""
+
+from __future__ import annotations
+
+import click
+
+from ._loading import RuntimeFailure, check_store_url, load_many
+
+__all__ = ["serve_command"]
+
+
+@click.command("serve")
+@click.argument("targets", nargs=-1, required=True, metavar="MODULE:ATTR...")
+@click.option(
+    "--store",
+    default="sqlite:///workflows.db",
+    show_default=True,
+    envvar="WORKFLOWS_STORE",
+    callback=check_store_url,
+    help="Store URL (memory://, sqlite:///path.db, postgresql://...). [env: WORKFLOWS_STORE]",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--token",
+    envvar="WORKFLOWS_TOKEN",
+    help="Require this bearer token on the API. [env: WORKFLOWS_TOKEN]",
+)
+def serve_command(
+    targets: tuple[str, ...], store: str, host: str, port: int, token: str | None
+) -> None:
+    """Serve workflows over HTTP, with the inbox page at /.
+
+    Each MODULE:ATTR names a Workflow instance or class, or a dict / list of them.
+
+    \b
+    Example:
+        workflows serve app:approval --store sqlite:///workflows.db --port 8000
+    """
+    workflows = load_many(targets)
+    try:
+        from ..server import serve
+    except ImportError as exc:
+        raise RuntimeFailure(
+            f"the server is not available ({exc}): pip install 'durable-workflows[server]'"
+        ) from None
+    serve(workflows, store=store, host=host, port=port, token=token)

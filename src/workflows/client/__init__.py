@@ -1,0 +1,42 @@
+"""A Python client for the workflows HTTP server, mirroring the local handler API.
+
+::
+
+    from workflows.client import WorkflowClient
+
+    async with WorkflowClient("http://127.0.0.1:8000", workflows=[Approval()]) as client:
+        handle = await client.start("approval", amount=420)
+        async for event in handle.stream_events():
+            ...
+        result = await handle
+
+Needs the ``server`` extra (``pip install 'durable-workflows[server]'``) for httpx.
+"""
+
+from __future__ import annotations
+
+try:
+    import httpx  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "workflows.client needs httpx: pip install 'durable-workflows[server]'"
+    ) from None
+
+from ._client import WorkflowClient
+from ._errors import ClientError, RunFailedError, ServerUnreachableError, UnauthorizedError
+from ._events import GenericEvent
+from ._handle import RemoteHandle
+from ._models import InputRequestInfo, RunInfo, WorkflowInfo
+
+__all__ = [
+    "ClientError",
+    "GenericEvent",
+    "InputRequestInfo",
+    "RemoteHandle",
+    "RunFailedError",
+    "RunInfo",
+    "ServerUnreachableError",
+    "UnauthorizedError",
+    "WorkflowClient",
+    "WorkflowInfo",
+]

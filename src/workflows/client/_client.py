@@ -1,0 +1,253 @@
+"""``WorkflowClient``: the workflows HTTP API from Python (see ``docs/server-api.md``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from ..errors import WorkflowRuntimeError
+from ..events import Event, StartEvent
+from ..workflow import Workflow
+from ._errors import ServerUnreachableError, Subject, error_for_response
+from ._events import EventDecoder
+from ._handle import RemoteHandle
+from ._models import InputRequestInfo, RunInfo, WorkflowInfo
+
+__all__ = ["WorkflowClient"]
+
+
+class WorkflowClient:
+    """Start, watch and answer runs on a workflows server.
+
+    ::
+
+        async with WorkflowClient("http://127.0.0.1:8000", token="s3cret") as client:
+            handle = await client.start("approval", amount=420)
+            for request in await client.inbox(run_id=handle.run_id):
+                await client.respond(request.request_id, "yes")
+            print(await handle)
+
+    Args:
+        base_url: The server's address, e.g. ``http://127.0.0.1:8000``.
+        token: The server's bearer token, if it has one.
+        workflows: Workflows whose event classes streamed events are rebuilt as (the
+            built-in events always are); other events come back as
+            :class:`~workflows.client.GenericEvent`.
+        timeout: Seconds to wait for each ordinary request.
+        stream_read_timeout: Seconds without a byte (or heartbeat) after which an event
+            stream counts as dropped and is re-opened.
+        reconnect_for: Seconds an event stream keeps trying to reconnect without
+            progress before raising :class:`ServerUnreachableError`.
+        transport: An httpx transport to use instead of the network (for tests).
+
+    The client may be used without ``async with``, but must then be closed with
+    :meth:`aclose`. A closed client raises ``WorkflowRuntimeError("client is closed")``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        workflows: Iterable[Workflow] | Mapping[str, Workflow] | None = None,
+        timeout: float = 30.0,
+        stream_read_timeout: float = 60.0,
+        reconnect_for: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.reconnect_for = reconnect_for
+        known = workflows.values() if isinstance(workflows, Mapping) else (workflows or ())
+        self._decoder = EventDecoder(known)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+        self._stream_timeout = httpx.Timeout(timeout, read=stream_read_timeout)
+        self._state = "unopened"
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> WorkflowClient:
+        if self._state != "unopened":
+            raise WorkflowRuntimeError(f"client is {self._state}; it cannot be opened again")
+        await self._http.__aenter__()
+        self._state = "open"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections; the client cannot be used afterwards."""
+        if self._state != "closed":
+            self._state = "closed"
+            await self._http.aclose()
+
+    def _check_open(self) -> None:
+        if self._state == "closed":
+            raise WorkflowRuntimeError("client is closed")
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        subject: Subject,
+        key: str = "",
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        self._check_open()
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        # A read may be retried once: a pooled connection the network dropped fails only
+        # when used. Other methods are not, as the server may have acted on them.
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                response = await self._http.request(
+                    method, path, json=json, params=query, headers=headers
+                )
+                break
+            except httpx.TransportError as exc:
+                if attempt + 1 == attempts:
+                    detail = str(exc) or type(exc).__name__
+                    raise ServerUnreachableError(self.base_url, detail) from None
+        if response.status_code >= 400:
+            raise error_for_response(response, subject, key)
+        return response.json()
+
+    # -- API -------------------------------------------------------------------------------
+    async def health(self) -> dict[str, Any]:
+        """``{"status": "ok", "store": <scheme>}`` when the server is up."""
+        data: dict[str, Any] = await self._request("GET", "/health", "other")
+        return data
+
+    async def workflows(self) -> list[WorkflowInfo]:
+        """The workflows the server runs, with their start and response schemas."""
+        data = await self._request("GET", "/workflows", "other")
+        return [WorkflowInfo.from_json(item) for item in data["workflows"]]
+
+    async def workflow(self, name: str) -> WorkflowInfo:
+        """One workflow the server runs.
+
+        Raises:
+            WorkflowConfigurationError: the server has no workflow ``name``.
+        """
+        data = await self._request("GET", f"/workflows/{name}", "workflow", name)
+        return WorkflowInfo.from_json(data)
+
+    async def start(
+        self, workflow_name: str, start_event: StartEvent | None = None, **fields: Any
+    ) -> RemoteHandle:
+        """Start a run of ``workflow_name``; returns as soon as the run is stored.
+
+        Args:
+            workflow_name: The name the server registered the workflow under.
+            start_event: The start event to use (instead of ``fields``).
+            fields: The start event's fields.
+
+        Raises:
+            WorkflowConfigurationError: the server has no such workflow.
+            WorkflowValidationError: the fields do not fit the workflow's StartEvent.
+        """
+        if start_event is not None:
+            if fields:
+                raise WorkflowRuntimeError("give either start_event= or fields, not both")
+            fields = start_event.model_dump(mode="json")
+        data = await self._request(
+            "POST",
+            f"/workflows/{workflow_name}/runs",
+            "workflow",
+            workflow_name,
+            json={"input": fields},
+        )
+        return RemoteHandle(self, str(data["run_id"]))
+
+    def get(self, run_id: str) -> RemoteHandle:
+        """A handle on an existing run (checked on first use)."""
+        self._check_open()
+        return RemoteHandle(self, run_id)
+
+    async def runs(
+        self,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[RunInfo]:
+        """Runs, newest first, optionally of one status and/or workflow."""
+        params = {"status": status, "workflow": workflow, "limit": limit, "offset": offset}
+        data = await self._request("GET", "/runs", "other", params=params)
+        return [RunInfo.from_json(item) for item in data["runs"]]
+
+    async def inbox(
+        self,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: str = "pending",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InputRequestInfo]:
+        """Input requests, newest first (``status="all"`` for every status)."""
+        params = {
+            "workflow": workflow,
+            "run_id": run_id,
+            "status": status,
+            "limit": limit,
+            "offset": offset,
+        }
+        data = await self._request("GET", "/requests", "other", params=params)
+        return [InputRequestInfo.from_json(item, self._decoder) for item in data["requests"]]
+
+    async def request(self, request_id: str) -> InputRequestInfo:
+        """One input request.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+        """
+        data = await self._request("GET", f"/requests/{request_id}", "request", request_id)
+        return InputRequestInfo.from_json(data, self._decoder)
+
+    async def respond(
+        self, request_id: str, response: Any, idempotency_key: str | None = None
+    ) -> bool:
+        """Answer an input request; its run gets the answer exactly once.
+
+        Args:
+            request_id: The request to answer.
+            response: The response event's fields as a dict, an event, or a plain value
+                (sent as ``{"response": value}``).
+            idempotency_key: Makes retries of this answer safe.
+
+        Returns:
+            True if this call delivered the answer, False if the same answer had already
+            been accepted.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+            InputRequestAlreadyAnsweredError: it was answered with another response.
+            InputRequestClosedError: it expired or was cancelled.
+            InvalidResponseError: the response does not fit the request's schema.
+        """
+        if isinstance(response, Event):
+            body = response.model_dump(mode="json")
+        elif isinstance(response, dict):
+            body = response
+        else:
+            body = {"response": response}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        data = await self._request(
+            "POST",
+            f"/requests/{request_id}/response",
+            "request",
+            request_id,
+            json=body,
+            headers=headers,
+        )
+        return not bool(data.get("duplicate", False))
+
+    def __repr__(self) -> str:
+        return f"<WorkflowClient {self.base_url} {self._state}>"

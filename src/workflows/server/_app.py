@@ -1,0 +1,168 @@
+"""``create_app``: the Starlette app serving an :class:`~workflows.engine.Engine`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
+
+from ..engine import Engine
+from ..stores import RunStore
+from ..workflow import Workflow
+from ._auth import BearerAuth
+from ._errors import exception_handlers
+from ._openapi import openapi_document
+from ._routes_requests import request_routes
+from ._routes_runs import run_routes
+from ._routes_workflows import workflow_routes
+from ._state import ServerState
+
+logger = logging.getLogger("workflows.server")
+
+__all__ = ["TOKEN_ENV", "create_app"]
+
+TOKEN_ENV = "WORKFLOWS_TOKEN"
+"""Environment variable read for the bearer token when none is given."""
+
+Workflows = Mapping[str, Workflow] | Sequence[Workflow]
+
+
+def _scheme(store: Engine | RunStore | str) -> str:
+    if isinstance(store, str):
+        return urlsplit(store).scheme or "unknown"
+    if isinstance(store, Engine):
+        return _scheme(store._store_arg)
+    name = type(store).__name__.lower()
+    for scheme in ("memory", "sqlite", "postgresql"):
+        if name.startswith(scheme[:6]):
+            return scheme
+    return name
+
+
+def _page_routes() -> list[BaseRoute]:
+    try:
+        from ._pages import page_routes
+    except ImportError:
+        logger.debug("no HTML pages: workflows.server._pages is not available")
+        return []
+    return list(page_routes())
+
+
+def create_app(
+    engine_or_store_url: Engine | RunStore | str,
+    workflows: Workflows = (),
+    *,
+    token: str | None = None,
+    cors_origins: Sequence[str] | None = None,
+    heartbeat: float = 15.0,
+    idle_release_after: float | None = 30.0,
+) -> Starlette:
+    """Build the ASGI app of the HTTP API (see ``docs/server-api.md``).
+
+    The app's lifespan opens the engine at start-up (which resumes unfinished runs
+    from the store) and closes it at shutdown (runs in flight stay in the store).
+
+    Args:
+        engine_or_store_url: an unopened :class:`~workflows.engine.Engine` (the app owns
+            it from now on), a store, or a store URL such as ``sqlite:///workflows.db``.
+        workflows: workflows to serve, by name or under their ``workflow_name``;
+            added to the engine's own.
+        token: bearer token required on every endpoint but ``GET /health`` and the
+            HTML pages; ``None`` reads ``WORKFLOWS_TOKEN`` (unset or empty: no auth).
+        cors_origins: origins allowed by CORS; ``None`` (the default) turns CORS off.
+        heartbeat: seconds between SSE heartbeat comments.
+        idle_release_after: passed to the Engine when one is built here.
+
+    Returns:
+        The Starlette app; run it with uvicorn or :func:`~workflows.server.serve`.
+
+    Example::
+
+        app = create_app("sqlite:///workflows.db", {"expense": ExpenseApproval()})
+    """
+    if isinstance(engine_or_store_url, Engine):
+        engine = engine_or_store_url
+    else:
+        engine = Engine(engine_or_store_url, idle_release_after=idle_release_after)
+    items = (
+        workflows.items()
+        if isinstance(workflows, Mapping)
+        else ((wf.workflow_name, wf) for wf in workflows)
+    )
+    for name, wf in items:
+        engine.register(wf, name)
+    if token is None:
+        token = os.environ.get(TOKEN_ENV) or None
+    state = ServerState(engine, _scheme(engine_or_store_url), heartbeat=heartbeat)
+    pages = _page_routes()
+    document = openapi_document(secured=token is not None, pages=bool(pages), version=_version())
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.open()
+        logger.info(
+            "engine open on %s store with workflows: %s",
+            state.store_scheme,
+            ", ".join(sorted(engine.workflows)) or "none",
+        )
+        try:
+            yield
+        finally:
+            await engine.close()
+            logger.info("engine closed; unfinished runs stay in the store")
+
+    def is_public(scope: Scope) -> bool:
+        if scope.get("path") == "/health":
+            return True
+        return any(route.matches(scope)[0] == Match.FULL for route in pages)
+
+    middleware: list[Middleware] = []
+    if cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            )
+        )
+    if token is not None:
+        middleware.append(Middleware(BearerAuth, token=token, is_public=is_public))
+    routes: list[BaseRoute] = [
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *workflow_routes(),
+        *run_routes(),
+        *request_routes(),
+        *pages,
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+    app.state.server = state
+    app.state.token = token
+    return app
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("durable-workflows")
+    except Exception:  # not installed (running from a checkout)
+        return "0"

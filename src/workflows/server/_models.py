@@ -1,0 +1,178 @@
+"""The pydantic models of the HTTP API: request bodies and response shapes.
+
+They are the single source of the OpenAPI document (``_openapi.py`` builds it from
+their JSON schemas) and of the JSON the routes write, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AcceptedOut",
+    "ErrorBody",
+    "ErrorOut",
+    "EventOut",
+    "HealthOut",
+    "RequestList",
+    "RequestOut",
+    "RespondOut",
+    "RunErrorOut",
+    "RunList",
+    "RunOut",
+    "SendEventIn",
+    "StartRunIn",
+    "StreamEventOut",
+    "WorkflowList",
+    "WorkflowOut",
+]
+
+ErrorCode = Literal[
+    "bad_request",
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "invalid",
+    "unavailable",
+    "internal",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- request bodies ------------------------------------------------------------------------
+class StartRunIn(_In):
+    """Body of ``POST /workflows/{name}/runs`` (the whole body is optional)."""
+
+    input: dict[str, Any] = Field(
+        default_factory=dict, description="Fields of the workflow's StartEvent."
+    )
+
+
+class SendEventIn(_In):
+    """Body of ``POST /runs/{run_id}/events``."""
+
+    type: str = Field(
+        min_length=1,
+        max_length=512,
+        description="Event class name (`Name` or `module.Name`) among the workflow's "
+        "own event types and the built-in events.",
+    )
+    data: dict[str, Any] = Field(default_factory=dict, description="The event's fields.")
+    step: str | None = Field(default=None, description="Deliver only to this step.")
+
+
+# -- responses -----------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    """What went wrong: a stable snake_case code and a message for people."""
+
+    code: ErrorCode
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorBody
+
+
+class HealthOut(BaseModel):
+    """``GET /health``."""
+
+    status: Literal["ok"]
+    store: str = Field(description="The store's URL scheme (memory, sqlite, postgresql).")
+
+
+class EventOut(BaseModel):
+    """An event as plain JSON."""
+
+    type: str = Field(description="The event class name, e.g. `HumanResponseEvent`.")
+    type_key: str = Field(description="`module.QualName` of the event class.")
+    data: dict[str, Any] = Field(description="Fields and extras as plain JSON.")
+
+
+class StreamEventOut(EventOut):
+    """An event of a run's stream, with its sequence number."""
+
+    seq: int = Field(ge=1)
+
+
+class WorkflowOut(BaseModel):
+    """A registered workflow."""
+
+    name: str
+    start_schema: dict[str, Any] = Field(description="JSON schema of the StartEvent.")
+    response_schema: dict[str, Any] = Field(
+        description="JSON schema of the HumanResponseEvent type its steps accept."
+    )
+    event_types: list[str]
+    mermaid: str
+
+
+class WorkflowList(BaseModel):
+    """``GET /workflows``."""
+
+    workflows: list[WorkflowOut]
+
+
+class RunErrorOut(BaseModel):
+    """Why a run did not complete."""
+
+    type: str
+    message: str
+
+
+class RunOut(BaseModel):
+    """A run and where it stands."""
+
+    run_id: str
+    workflow: str
+    status: Literal["running", "waiting", "completed", "failed", "cancelled", "timed_out"]
+    created_at: float
+    updated_at: float
+    result: Any = Field(default=None, description="The result as plain JSON (completed runs).")
+    error: RunErrorOut | None = None
+
+
+class RunList(BaseModel):
+    """``GET /runs``."""
+
+    runs: list[RunOut]
+
+
+class RequestOut(BaseModel):
+    """An input request: one entry of the human inbox."""
+
+    request_id: str
+    run_id: str
+    workflow: str
+    status: Literal["pending", "answered", "expired", "cancelled"]
+    created_at: float
+    deadline: float | None
+    prompt: EventOut
+    response_schema: dict[str, Any]
+    response: dict[str, Any] | None
+
+
+class RequestList(BaseModel):
+    """``GET /requests``."""
+
+    requests: list[RequestOut]
+
+
+class AcceptedOut(BaseModel):
+    """An event was stored for its run."""
+
+    accepted: Literal[True]
+
+
+class RespondOut(BaseModel):
+    """An answer was accepted; ``duplicate`` when it repeated an accepted answer."""
+
+    accepted: Literal[True]
+    duplicate: bool

@@ -1,0 +1,377 @@
+"""The OpenAPI 3.1 document, built from the pydantic models of ``_models.py``.
+
+Each operation is declared once in :data:`OPERATIONS` (parameters, body, responses);
+the component schemas come from ``models_json_schema``, so the document describes
+exactly the JSON the routes write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ..stores import REQUEST_STATUSES, RUN_STATUSES
+from . import _models as m
+
+__all__ = ["openapi_document"]
+
+REF = "#/components/schemas/{model}"
+
+Mode = Literal["validation", "serialization"]
+
+_JSON = "application/json"
+_SSE = "text/event-stream"
+_HTML = "text/html"
+
+_ERRORS = {
+    400: "Malformed JSON or a bad query/header value.",
+    401: "Missing or wrong bearer token.",
+    404: "No such resource.",
+    409: "Conflicts with the resource's state.",
+    422: "The body fails validation.",
+    503: "The store is unreachable or the server is shutting down.",
+}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One documented operation."""
+
+    method: str
+    path: str
+    op_id: str
+    summary: str
+    ok: dict[int, tuple[str, type[BaseModel] | str]]
+    """Success responses: status -> (description, model or media type)."""
+    errors: tuple[int, ...] = ()
+    params: tuple[dict[str, Any], ...] = ()
+    body: type[BaseModel] | dict[str, Any] | None = None
+    body_required: bool = True
+    public: bool = False
+    tags: tuple[str, ...] = field(default=("api",))
+
+
+def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+        "description": description,
+    }
+
+
+_LIMIT = _q(
+    "limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Page size."
+)
+_OFFSET = _q("offset", {"type": "integer", "minimum": 0, "default": 0}, "Items to skip.")
+_FILTER = {"type": "string", "maxLength": 512}
+_RUN_ID = _path("run_id", "The run's id.")
+_REQUEST_ID = _path("request_id", "The input request's id.")
+
+OPERATIONS: tuple[Op, ...] = (
+    Op(
+        "get",
+        "/health",
+        "health",
+        "Whether the server and its store answer.",
+        {200: ("Healthy.", m.HealthOut)},
+        (503,),
+        public=True,
+    ),
+    Op(
+        "get",
+        "/openapi.json",
+        "openapi",
+        "This document.",
+        {200: ("The OpenAPI 3.1 document.", _JSON)},
+    ),
+    Op(
+        "get",
+        "/workflows",
+        "listWorkflows",
+        "Registered workflows with their schemas.",
+        {200: ("The workflows.", m.WorkflowList)},
+    ),
+    Op(
+        "get",
+        "/workflows/{name}",
+        "getWorkflow",
+        "One registered workflow.",
+        {200: ("The workflow.", m.WorkflowOut)},
+        (404,),
+        (_path("name", "The workflow's registered name."),),
+    ),
+    Op(
+        "post",
+        "/workflows/{name}/runs",
+        "startRun",
+        "Start a run; with wait=true, answer once it finished or the timeout passed.",
+        {
+            201: ("Started (wait=false).", m.RunOut),
+            200: ("Finished, or still running after the timeout (wait=true).", m.RunOut),
+        },
+        (400, 404, 422),
+        (
+            _path("name", "The workflow's registered name."),
+            _q("wait", {"type": "boolean", "default": False}, "Wait for the run to finish."),
+            _q(
+                "timeout",
+                {"type": "number", "minimum": 0, "maximum": 300, "default": 30},
+                "Seconds to wait with wait=true.",
+            ),
+        ),
+        m.StartRunIn,
+        body_required=False,
+    ),
+    Op(
+        "get",
+        "/runs",
+        "listRuns",
+        "Stored runs, newest first.",
+        {200: ("The runs.", m.RunList)},
+        (400,),
+        (
+            _q("status", {"type": "string", "enum": sorted(RUN_STATUSES)}, "Only this status."),
+            _q("workflow", _FILTER, "Only runs of this workflow."),
+            _LIMIT,
+            _OFFSET,
+        ),
+    ),
+    Op(
+        "get",
+        "/runs/{run_id}",
+        "getRun",
+        "One run: status and result.",
+        {200: ("The run.", m.RunOut)},
+        (404,),
+        (_RUN_ID,),
+    ),
+    Op(
+        "get",
+        "/runs/{run_id}/events",
+        "streamRunEvents",
+        "The run's committed stream events as server-sent events (`id:` = seq), ending "
+        "after the StopEvent; `: heartbeat` comments while idle. Each `data:` is a "
+        "StreamEventOut.",
+        {200: ("An SSE stream of StreamEventOut messages.", _SSE)},
+        (400, 404, 409),
+        (
+            _RUN_ID,
+            _q(
+                "after",
+                {"type": "integer", "minimum": 0, "default": 0},
+                "Only events with seq > after.",
+            ),
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                "description": "Resume after this seq (wins over `after`).",
+            },
+        ),
+    ),
+    Op(
+        "post",
+        "/runs/{run_id}/events",
+        "sendEvent",
+        "Send an event (by type name) into a run.",
+        {202: ("Stored and delivered.", m.AcceptedOut)},
+        (400, 404, 409, 422),
+        (_RUN_ID,),
+        m.SendEventIn,
+    ),
+    Op(
+        "post",
+        "/runs/{run_id}/cancel",
+        "cancelRun",
+        "Cancel an unfinished run.",
+        {200: ("The cancelled run.", m.RunOut)},
+        (404, 409),
+        (_RUN_ID,),
+    ),
+    Op(
+        "get",
+        "/requests",
+        "listRequests",
+        "Input requests (the inbox), newest first.",
+        {200: ("The requests.", m.RequestList)},
+        (400,),
+        (
+            _q("workflow", _FILTER, "Only requests of this workflow."),
+            _q("run_id", _FILTER, "Only requests of this run."),
+            _q(
+                "status",
+                {
+                    "type": "string",
+                    "enum": [*sorted(REQUEST_STATUSES), "all"],
+                    "default": "pending",
+                },
+                "Only this status (`all`: any).",
+            ),
+            _LIMIT,
+            _OFFSET,
+        ),
+    ),
+    Op(
+        "get",
+        "/requests/stream",
+        "streamRequests",
+        "Inbox changes as server-sent events: `request_created` / `request_closed` with "
+        "a RequestOut as data; heartbeats while idle. Never ends by itself.",
+        {200: ("An SSE stream of RequestOut messages.", _SSE)},
+    ),
+    Op(
+        "get",
+        "/requests/{request_id}",
+        "getRequest",
+        "One input request.",
+        {200: ("The request.", m.RequestOut)},
+        (404,),
+        (_REQUEST_ID,),
+    ),
+    Op(
+        "post",
+        "/requests/{request_id}/response",
+        "respond",
+        "Answer an input request. Repeating the accepted answer (same Idempotency-Key or "
+        "identical body) is a no-op reported as duplicate.",
+        {200: ("Accepted.", m.RespondOut)},
+        (400, 404, 409, 422),
+        (
+            _REQUEST_ID,
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": "Makes a retried answer a no-op.",
+            },
+        ),
+        {
+            "type": "object",
+            "description": 'The response event\'s fields, e.g. {"response": "yes"}.',
+        },
+    ),
+)
+
+PAGES: tuple[Op, ...] = (
+    Op(
+        "get",
+        "/",
+        "inboxPage",
+        "The inbox page for people.",
+        {200: ("HTML.", _HTML)},
+        public=True,
+        tags=("pages",),
+    ),
+    Op(
+        "get",
+        "/runs/{run_id}/page",
+        "runPage",
+        "A run's timeline page.",
+        {200: ("HTML.", _HTML)},
+        (404,),
+        (_RUN_ID,),
+        public=True,
+        tags=("pages",),
+    ),
+)
+
+
+def _content(target: type[BaseModel] | str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(target, str):
+        schema: dict[str, Any] = {"type": "object"} if target == _JSON else {"type": "string"}
+        return {target: {"schema": schema}}
+    if isinstance(target, dict):
+        return {_JSON: {"schema": target}}
+    return {_JSON: {"schema": {"$ref": REF.format(model=target.__name__)}}}
+
+
+def _operation(op: Op, secured: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        str(status): {"description": text, "content": _content(target)}
+        for status, (text, target) in op.ok.items()
+    }
+    errors = set(op.errors) | {503}
+    if secured and not op.public:
+        errors.add(401)
+    if op.params or op.body is not None:
+        errors.add(400)
+    for status in sorted(errors):
+        responses[str(status)] = {"description": _ERRORS[status], "content": _content(m.ErrorOut)}
+    out: dict[str, Any] = {
+        "operationId": op.op_id,
+        "summary": op.summary,
+        "tags": list(op.tags),
+        "responses": responses,
+    }
+    if op.params:
+        out["parameters"] = list(op.params)
+    if op.body is not None:
+        out["requestBody"] = {"required": op.body_required, "content": _content(op.body)}
+    if secured:
+        out["security"] = [] if op.public else [{"bearer": []}]
+    return out
+
+
+def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the server's endpoints.
+
+    Args:
+        secured: the server requires a bearer token (adds the scheme and 401s).
+        pages: the HTML pages are served (documents ``/`` and ``/runs/{run_id}/page``).
+        version: the library version, as ``info.version``.
+    """
+    models: list[tuple[type[BaseModel], Mode]] = [
+        (m.StartRunIn, "validation"),
+        (m.SendEventIn, "validation"),
+        *(
+            (cls, "serialization")
+            for cls in (
+                m.ErrorOut,
+                m.HealthOut,
+                m.EventOut,
+                m.StreamEventOut,
+                m.WorkflowOut,
+                m.WorkflowList,
+                m.RunOut,
+                m.RunList,
+                m.RequestOut,
+                m.RequestList,
+                m.AcceptedOut,
+                m.RespondOut,
+            )
+        ),
+    ]
+    _, defs = models_json_schema(models, ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in (*OPERATIONS, *(PAGES if pages else ())):
+        paths.setdefault(op.path, {})[op.method] = _operation(op, secured)
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "workflows server",
+            "version": version,
+            "description": "Durable workflow runs over HTTP; see docs/server-api.md.",
+        },
+        "paths": paths,
+        "components": {"schemas": defs.get("$defs", {})},
+    }
+    if secured:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    return document

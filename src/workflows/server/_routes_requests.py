@@ -1,0 +1,71 @@
+"""``/requests``: the human inbox — list input requests, read one, answer it."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..stores import REQUEST_STATUSES
+from ._errors import ApiError
+from ._models import RequestList, RespondOut
+from ._parse import json_body, query_choice, query_int, query_str
+from ._sse import requests_stream
+from ._state import state_of
+from ._views import ok
+
+__all__ = ["request_routes"]
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+async def list_requests(request: Request) -> Response:
+    """Input requests, newest first (pending ones unless ``status`` says otherwise)."""
+    state = state_of(request)
+    status = query_choice(request, "status", REQUEST_STATUSES | {"all"}, default="pending")
+    workflow = query_str(request, "workflow")
+    run_id = query_str(request, "run_id")
+    limit = query_int(request, "limit", 100, 1, 1000)
+    offset = query_int(request, "offset", 0, 0, None)
+    requests = await state.engine.store.list_requests(
+        workflow=workflow,
+        run_id=run_id,
+        status=None if status == "all" else status,  # type: ignore[arg-type]
+        limit=limit,
+        offset=offset,
+    )
+    return ok(RequestList(requests=[state.views.request(r) for r in requests]))
+
+
+async def get_request(request: Request) -> Response:
+    """One input request, whatever its status."""
+    state = state_of(request)
+    found = await state.engine.store.get_request(request.path_params["request_id"])
+    return ok(state.views.request(found))
+
+
+async def respond(request: Request) -> Response:
+    """Answer an input request; a repeat of the accepted answer is a no-op."""
+    state = state_of(request)
+    request_id = request.path_params["request_id"]
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
+        raise ApiError(400, f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} characters")
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(422, "the response must be a JSON object of the response's fields")
+    found = await state.engine.store.get_request(request_id)  # -> 404
+    if found.workflow not in state.engine.workflows:
+        raise ApiError(409, f"workflow {found.workflow!r} is not registered on this server")
+    delivered = await state.engine.respond(request_id, body, idempotency_key=key)
+    return ok(RespondOut(accepted=True, duplicate=not delivered))
+
+
+def request_routes() -> list[Route]:
+    """Routes of this module (the stream before ``{request_id}``, which would match it)."""
+    return [
+        Route("/requests", list_requests, methods=["GET"]),
+        Route("/requests/stream", requests_stream, methods=["GET"]),
+        Route("/requests/{request_id}", get_request, methods=["GET"]),
+        Route("/requests/{request_id}/response", respond, methods=["POST"]),
+    ]

@@ -1,0 +1,51 @@
+"""``/health`` and ``/workflows``: what the server offers."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..errors import WorkflowError
+from ._errors import ApiError
+from ._models import HealthOut, WorkflowList
+from ._state import state_of
+from ._views import ok
+
+__all__ = ["workflow_routes"]
+
+
+async def health(request: Request) -> Response:
+    """Whether the server and its store answer."""
+    state = state_of(request)
+    try:
+        await state.engine.store.list_runs(limit=1)
+    except WorkflowError as exc:
+        raise ApiError(503, f"store unavailable: {exc}") from None
+    return ok(HealthOut(status="ok", store=state.store_scheme))
+
+
+async def list_workflows(request: Request) -> Response:
+    """Every registered workflow with its schemas."""
+    state = state_of(request)
+    items = [state.views.workflow(name, wf) for name, wf in sorted(state.engine.workflows.items())]
+    return ok(WorkflowList(workflows=items))
+
+
+async def get_workflow(request: Request) -> Response:
+    """One registered workflow."""
+    state = state_of(request)
+    name = request.path_params["name"]
+    wf = state.engine.workflows.get(name)
+    if wf is None:
+        raise ApiError(404, f"no workflow named {name[:200]!r}")
+    return ok(state.views.workflow(name, wf))
+
+
+def workflow_routes() -> list[Route]:
+    """Routes of this module."""
+    return [
+        Route("/health", health, methods=["GET"]),
+        Route("/workflows", list_workflows, methods=["GET"]),
+        Route("/workflows/{name}", get_workflow, methods=["GET"]),
+    ]

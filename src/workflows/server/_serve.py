@@ -1,0 +1,80 @@
+"""``serve``: run the app with uvicorn, refusing to expose an unauthenticated server."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import Sequence
+
+from ..errors import WorkflowConfigurationError
+from ._app import TOKEN_ENV, Workflows, create_app
+
+logger = logging.getLogger("workflows.server")
+
+__all__ = ["is_loopback", "serve"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    workflows: Workflows,
+    store: str = "sqlite:///workflows.db",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    *,
+    allow_remote: bool = False,
+    cors_origins: Sequence[str] | None = None,
+    log_level: str = "info",
+    graceful_timeout: int = 5,
+) -> None:
+    """Serve ``workflows`` over HTTP with uvicorn until interrupted.
+
+    Args:
+        workflows: workflows to serve (by name, or a list under their names).
+        store: the store URL.
+        host: interface to bind; without a token only a loopback address is allowed.
+        port: TCP port.
+        token: bearer token (``None`` reads ``WORKFLOWS_TOKEN``).
+        allow_remote: bind a non-loopback host even without a token.
+        cors_origins: origins allowed by CORS (off by default).
+        log_level: uvicorn's log level.
+        graceful_timeout: seconds open connections (SSE streams) get at shutdown
+            before they are closed; unfinished runs stay in the store either way.
+
+    Raises:
+        WorkflowConfigurationError: a non-loopback ``host`` without a token and
+            without ``allow_remote``.
+    """
+    import uvicorn
+
+    if token is None:
+        token = os.environ.get(TOKEN_ENV) or None
+    if token is None:
+        if not is_loopback(host) and not allow_remote:
+            raise WorkflowConfigurationError(
+                f"refusing to serve on {host} without a token: set --token or "
+                f"{TOKEN_ENV}, or pass allow_remote=True"
+            )
+        if is_loopback(host):
+            logger.warning(
+                "no token set: serving on %s only (loopback); set a token to serve other hosts",
+                host,
+            )
+    app = create_app(store, workflows, token=token, cors_origins=cors_origins)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=graceful_timeout,
+    )

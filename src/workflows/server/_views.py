@@ -1,0 +1,135 @@
+"""Turning engine records into the API's response models (plain JSON throughout)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+from starlette.responses import JSONResponse, Response
+
+from .._snapshot import registry_for
+from ..context.serializers import TypeRegistry, type_key
+from ..engine import Engine
+from ..engine._durable_run import response_type_for_prompts
+from ..errors import WorkflowError
+from ..events import Event, InputRequiredEvent
+from ..stores import InputRequest, RunRecord
+from ..workflow import Workflow
+from ._models import EventOut, RequestOut, RunErrorOut, RunOut, WorkflowOut
+
+__all__ = ["Views", "ok", "plain"]
+
+
+def ok(model: BaseModel, status: int = 200) -> Response:
+    """A JSON response of a response model."""
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON data (models dumped, tuples as lists, odd objects as repr)."""
+    if isinstance(value, BaseModel):
+        try:
+            return value.model_dump(mode="json")
+        except (PydanticSerializationError, ValueError, TypeError):
+            pass
+    return to_jsonable_python(value, fallback=repr)
+
+
+class Views:
+    """Builds response models for one engine; caches each workflow's type allowlist."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._registries: dict[str, TypeRegistry] = {}
+
+    def registry(self, workflow: str) -> TypeRegistry | None:
+        """The type allowlist of a registered workflow, else None."""
+        registry = self._registries.get(workflow)
+        if registry is None:
+            wf = self.engine.workflows.get(workflow)
+            if wf is None:
+                return None
+            registry = self._registries[workflow] = registry_for(wf, self.engine.serializer)
+        return registry
+
+    def decode(self, workflow: str, data: Any) -> Any:
+        """Decode a stored value; the raw data when it cannot be decoded."""
+        registry = self.registry(workflow)
+        if registry is None:
+            return data
+        try:
+            return self.engine.serializer.decode(data, registry)
+        except WorkflowError:
+            return data
+
+    def event(self, event: Event) -> EventOut:
+        """An event object as :class:`EventOut`."""
+        cls = type(event)
+        data = plain(event)
+        return EventOut(
+            type=cls.__name__,
+            type_key=type_key(cls),
+            data=data if isinstance(data, dict) else {"value": data},
+        )
+
+    def stored_event(self, workflow: str, key: str, payload: Any) -> EventOut:
+        """A stored event payload (``{"$event": key, "data": {...}}``) as :class:`EventOut`."""
+        value = self.decode(workflow, payload)
+        if isinstance(value, Event):
+            return self.event(value)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        key = key or (payload.get("$event", "") if isinstance(payload, dict) else "")
+        return EventOut(
+            type=str(key).rpartition(".")[2],
+            type_key=str(key),
+            data=plain(data) if isinstance(data, dict) else {},
+        )
+
+    def run(self, record: RunRecord) -> RunOut:
+        """A run record as :class:`RunOut`."""
+        error = None
+        if record.error:
+            error = RunErrorOut(
+                type=str(record.error.get("type", "Error")),
+                message=str(record.error.get("message", "")),
+            )
+        result = plain(self.decode(record.workflow, record.result))
+        return RunOut(
+            run_id=record.run_id,
+            workflow=record.workflow,
+            status=record.status,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            result=result,
+            error=error,
+        )
+
+    def request(self, request: InputRequest) -> RequestOut:
+        """An input request as :class:`RequestOut`."""
+        if request.event_type:
+            prompt = self.stored_event(request.workflow, request.event_type, request.payload)
+        else:  # a wait_for_event without a waiter event: an empty prompt
+            prompt = self.event(InputRequiredEvent())
+        return RequestOut(
+            request_id=request.request_id,
+            run_id=request.run_id,
+            workflow=request.workflow,
+            status=request.status,
+            created_at=request.created_at,
+            deadline=request.deadline,
+            prompt=prompt,
+            response_schema=request.response_schema,
+            response=request.response,
+        )
+
+    @staticmethod
+    def workflow(name: str, wf: Workflow) -> WorkflowOut:
+        """A registered workflow as :class:`WorkflowOut`."""
+        return WorkflowOut(
+            name=name,
+            start_schema=wf.start_event_class.model_json_schema(),
+            response_schema=response_type_for_prompts(wf).model_json_schema(),
+            event_types=sorted({cls.__name__ for cls in wf._graph().event_types}),
+            mermaid=wf.draw_mermaid(),
+        )

@@ -1,0 +1,105 @@
+"""Running the ``workflows`` command in a subprocess, in a directory holding a small
+workflow module (``flows.py``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FLOWS = """
+from workflows import Context, Workflow, step
+from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+
+
+class Review(HumanResponseEvent):
+    approved: bool
+    note: str = ""
+
+
+class Approval(Workflow):
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
+        await ctx.store.set("amount", ev.amount)
+        return InputRequiredEvent(prefix=f"Approve {ev.amount}?")
+
+    @step
+    async def decide(self, ctx: Context, ev: Review) -> StopEvent:
+        amount = await ctx.store.get("amount")
+        return StopEvent(result={"amount": amount, "approved": ev.approved, "note": ev.note})
+
+
+class Hello(Workflow):
+    @step
+    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
+        return InputRequiredEvent(prefix="Your name?")
+
+    @step
+    async def greet(self, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result=f"hello {ev.response}")
+
+
+class Add(Workflow):
+    @step
+    async def add(self, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=ev.a + ev.b)
+
+
+approval = Approval(timeout=None, workflow_name="approval")
+ALL = {"approval": approval, "hello": Hello(timeout=None), "add": Add(timeout=None)}
+NOT_A_WORKFLOW = 42
+"""
+
+TIMEOUT = 60
+
+
+@dataclass
+class Result:
+    """What a command did."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+@dataclass
+class Cli:
+    """Runs ``python -m workflows.cli`` in ``cwd`` (which holds ``flows.py``)."""
+
+    cwd: Path
+    env: dict[str, str]
+
+    @property
+    def store(self) -> str:
+        return f"sqlite:///{self.cwd / 'runs.db'}"
+
+    def __call__(self, *args: str, input: str | None = None, **kwargs: Any) -> Result:
+        done = subprocess.run(
+            [sys.executable, "-m", "workflows.cli", *args],
+            cwd=self.cwd,
+            env=self.env,
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+            **kwargs,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    (tmp_path / "flows.py").write_text(FLOWS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWS_")}
+    env["NO_COLOR"] = "1"
+    return Cli(tmp_path, env)

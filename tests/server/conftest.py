@@ -1,0 +1,172 @@
+"""A real uvicorn server on a free loopback port, in a thread with its own event loop.
+
+Readiness is a bounded poll of ``GET /health``; stopping asks uvicorn to exit and joins
+the thread, which runs the app's lifespan shutdown (the engine closes, runs stay stored).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from workflows import Context, Workflow, step
+from workflows.events import (
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StopEvent,
+)
+from workflows.server import create_app
+
+READY_TIMEOUT = 30.0
+TIMEOUT = 30.0
+
+
+class Approval(Workflow):
+    """Asks a person to approve an amount; reports the verdict."""
+
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
+        await ctx.store.set("amount", ev.get("amount", 0))
+        return InputRequiredEvent(prefix=f"Approve {ev.get('amount', 0)}?")
+
+    @step
+    async def decide(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent:
+        amount = await ctx.store.get("amount")
+        return StopEvent(result={"amount": amount, "verdict": str(ev.response)})
+
+
+class Double(Workflow):
+    """Finishes at once with twice its input."""
+
+    @step
+    async def double(self, ev: StartEvent) -> StopEvent:
+        return StopEvent(result=ev.get("x", 0) * 2)
+
+
+class Nudge(HumanResponseEvent):
+    """A typed answer."""
+
+    value: int
+
+
+class Nudged(Workflow):
+    """Waits for a Nudge sent to the run."""
+
+    @step
+    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
+        return InputRequiredEvent(prefix="nudge me")
+
+    @step
+    async def take(self, ev: Nudge) -> StopEvent:
+        return StopEvent(result=ev.value + 1)
+
+
+class Progress(Event):
+    """Written to the stream by Chatty."""
+
+    n: int
+
+
+class Chatty(Workflow):
+    """Writes a few events to the stream, asks, then finishes."""
+
+    @step
+    async def talk(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent | Progress:
+        for n in range(3):
+            ctx.write_event_to_stream(Progress(n=n))
+        return InputRequiredEvent(prefix="go on?")
+
+    @step
+    async def finish(self, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result="done")
+
+    @step
+    async def sink(self, ev: Progress) -> None:
+        """Names Progress in a signature, so the engine may store it (never called)."""
+
+
+def workflows() -> dict[str, Workflow]:
+    """Fresh instances of the test workflows by name."""
+    return {
+        "approval": Approval(timeout=None),
+        "double": Double(timeout=None),
+        "nudged": Nudged(timeout=None),
+        "chatty": Chatty(timeout=None),
+    }
+
+
+class LiveServer:
+    """One uvicorn server in a thread; ``url`` is its base URL."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + READY_TIMEOUT
+        with httpx.Client(base_url=self.url, timeout=5) as client:
+            while True:
+                assert self.thread.is_alive(), "server thread died during start-up"
+                try:
+                    if client.get("/health").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "server not ready in time"
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(READY_TIMEOUT)
+        assert not self.thread.is_alive(), "server did not stop"
+        self.sock.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'server.db'}"
+
+
+@pytest.fixture
+def start_server() -> Iterator[Any]:
+    """``start_server(store_url, **create_app_options) -> LiveServer``; stopped after."""
+    started: list[LiveServer] = []
+
+    def start(store: str, **options: Any) -> LiveServer:
+        options.setdefault("heartbeat", 0.5)
+        server = LiveServer(create_app(store, workflows(), **options)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.thread.is_alive():
+            server.stop()
+
+
+@pytest.fixture
+def server(start_server: Any, sqlite_url: str) -> LiveServer:
+    """A server on a fresh SQLite file, no token."""
+    return start_server(sqlite_url)
