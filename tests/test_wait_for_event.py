@@ -583,3 +583,33 @@ async def test_a_retried_wait_does_not_write_the_same_waiter_id_prompt_again() -
             await handler.send_event(HumanResponseEvent(response="here"))
     assert await handler == (2, "here")
     assert len(prompts) == 1
+
+
+class CountThenWait(Workflow):
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        await ctx.store.set("before", await ctx.store.get("before", default=0) + 1)
+        async with ctx.store.edit_state() as state:
+            state["edits"] = state.get("edits", 0) + 1
+        reply = await ctx.wait_for_event(
+            HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="go? ")
+        )
+        await ctx.store.set("after", reply.response)
+        return StopEvent(result="done")
+
+
+async def test_state_writes_before_a_wait_are_not_applied_twice_after_a_restore() -> None:
+    first = CountThenWait(timeout=RUN_TIMEOUT)
+    handler = first.run()
+    async for ev in handler.stream_events():
+        if isinstance(ev, InputRequiredEvent):
+            data = handler.ctx.to_dict()
+            await handler.cancel_run()
+            break
+    second = CountThenWait(timeout=RUN_TIMEOUT)
+    resumed = second.run(ctx=Context.from_dict(second, data))
+    await resumed.send_event(HumanResponseEvent(response="yes"))
+    assert await resumed == "done"
+    # The step ran its start twice (once per process) but its writes count once.
+    state = await resumed.ctx.store.get_state()
+    assert (state["before"], state["edits"], state["after"]) == (1, 1, "yes")

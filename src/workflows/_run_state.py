@@ -51,6 +51,10 @@ class Invocation:
     """``waiter_id``s whose waiter event this invocation has written (kept across retries)."""
     emits_done: int = 0
     """Events this attempt sent or streamed so far; a replay after restore skips as many."""
+    writes_done: int = 0
+    """State-store writes this attempt made so far; a replay after restore skips as many."""
+    write_calls: int = 0
+    """State-store writes made by the current execution (not serialised)."""
     emit_calls: int = 0
     """Sends/stream writes made by the current execution (not serialised)."""
     last_exception: BaseException | None = None

@@ -113,6 +113,14 @@ class Run:
         inv.emits_done += 1
         return False
 
+    def replayed_write(self, inv: Invocation) -> bool:
+        """Count a state-store write of ``inv``; True if a restored replay already made it."""
+        inv.write_calls += 1
+        if inv.write_calls <= inv.writes_done:
+            return True
+        inv.writes_done += 1
+        return False
+
     def _resume_restored(self) -> None:
         state = self.state
         for inv in sorted(state.in_flight.values(), key=lambda i: i.id):
@@ -276,6 +284,7 @@ class Run:
             while True:
                 inv.wait_calls = 0
                 inv.emit_calls = 0
+                inv.write_calls = 0
                 try:
                     with step_span(self.workflow.workflow_name, self.state.run_id, spec.name):
                         result = await self._call(spec, inv)
@@ -287,6 +296,7 @@ class Run:
                     inv.last_error = f"{type(exc).__name__}: {exc}"
                     inv.last_failed_at = time.time()
                     inv.emits_done = 0
+                    inv.writes_done = 0
                     self.state.drop_waiters(inv.id)
                     if delay is None:
                         self.state.finish(inv)

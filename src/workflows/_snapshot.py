@@ -8,7 +8,7 @@ Format (version 1)::
       "state": <encoded state>,
       "queues": {"<step>": [{"event": <event>, "lineage": 0}, ...]},
       "in_flight": [{"id": 3, "step": "...", "event": <event>, "lineage": 0,
-                     "attempts": 0, "emits_done": 0, "prompted": [],
+                     "attempts": 0, "emits_done": 0, "writes_done": 0, "prompted": [],
                      "first_started_at": 1.0, "last_error": null, "last_failed_at": null}],
       "waiters": [{"key": "3:0:0", "invocation_id": 3, "event_type": "<type>",
                    "requirements": {...}, "waiter_id": "...", "waiter_event": <event>|null,
@@ -60,6 +60,7 @@ class _InvocationDoc(_Strict):
     lineage: int = Field(ge=0, le=_MAX_ID)
     attempts: int = Field(ge=0, le=_MAX_ID)
     emits_done: int = Field(default=0, ge=0, le=_MAX_ID)
+    writes_done: int = Field(default=0, ge=0, le=_MAX_ID)
     prompted: list[str] = Field(default_factory=list, max_length=10_000)
     first_started_at: float | int | None = None
     last_error: str | None = Field(default=None, max_length=65536)
@@ -170,6 +171,7 @@ def snapshot_to_dict(
                 "lineage": inv.lineage,
                 "attempts": inv.attempts,
                 "emits_done": inv.emits_done,
+                "writes_done": inv.writes_done,
                 "prompted": inv.prompted,
                 "first_started_at": inv.first_started_at,
                 "last_error": inv.last_error,
@@ -280,6 +282,7 @@ def snapshot_from_dict(
             lineage=inv_doc.lineage,
             attempts=inv_doc.attempts,
             emits_done=inv_doc.emits_done,
+            writes_done=inv_doc.writes_done,
             prompted=list(inv_doc.prompted),
             first_started_at=inv_doc.first_started_at,
             last_error=inv_doc.last_error,

@@ -9,6 +9,7 @@ from ._draw import draw_command
 from ._inbox import inbox_command, respond_command, runs_command
 from ._run import run_command
 from ._serve import serve_command
+from ._worker import worker_command
 
 __all__ = ["cli", "run_cli"]
 
@@ -26,6 +27,7 @@ def cli() -> None:
 
 for _command in (
     serve_command,
+    worker_command,
     run_command,
     runs_command,
     inbox_command,

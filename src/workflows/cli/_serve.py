@@ -26,8 +26,26 @@ __all__ = ["serve_command"]
     envvar="WORKFLOWS_TOKEN",
     help="Require this bearer token on the API. [env: WORKFLOWS_TOKEN]",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 1),
+    default=1,
+    show_default=True,
+    help="1: this process also executes runs; 0: API only (run `workflows worker` beside it).",
+)
+@click.option(
+    "--owner",
+    default=None,
+    help="Worker id, when this process executes runs beside other workers (PostgreSQL).",
+)
 def serve_command(
-    targets: tuple[str, ...], store: str, host: str, port: int, token: str | None
+    targets: tuple[str, ...],
+    store: str,
+    host: str,
+    port: int,
+    token: str | None,
+    workers: int,
+    owner: str | None,
 ) -> None:
     """Serve workflows over HTTP, with the inbox page at /.
 
@@ -44,4 +62,4 @@ def serve_command(
         raise RuntimeFailure(
             f"the server is not available ({exc}): pip install 'durable-workflows[server]'"
         ) from None
-    serve(workflows, store=store, host=host, port=port, token=token)
+    serve(workflows, store=store, host=host, port=port, token=token, workers=workers, owner=owner)

@@ -50,6 +50,7 @@ class Context(Generic[StateT]):
         self._state = RunState(run_id=new_run_id())
         state_type = workflow._graph().state_type
         self._store: InMemoryStateStore[StateT] = InMemoryStateStore(state_type())
+        self._store._skip_write = self._replayed_write
         self._run: Run | None = None
 
     # -- public properties -------------------------------------------------------------
@@ -225,6 +226,15 @@ class Context(Generic[StateT]):
         return snapshot_from_dict(cls, workflow, data, serializer)
 
     # -- runtime hooks -----------------------------------------------------------------
+    def _replayed_write(self) -> bool:
+        run = self._run
+        if run is None:
+            return False
+        from .._runtime import current_invocation
+
+        inv = current_invocation.get()
+        return inv is not None and run.replayed_write(inv)
+
     def _run_finished(self, run: Run) -> None:
         if self._run is run:
             self._run = None

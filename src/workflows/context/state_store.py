@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
@@ -130,6 +130,11 @@ class InMemoryStateStore(Generic[StateT]):
         self._state = initial
         self._factory = factory if factory is not None else type(initial)
         self._lock: asyncio.Lock | None = None
+        self._skip_write: Callable[[], bool] | None = None
+        """Set by the context: True for a write a restored step already made (replay)."""
+
+    def _replaying(self) -> bool:
+        return self._skip_write is not None and self._skip_write()
 
     @property
     def _guard(self) -> asyncio.Lock:
@@ -183,6 +188,8 @@ class InMemoryStateStore(Generic[StateT]):
 
     async def set(self, path: str, value: Any) -> None:
         """Set the value at the dot path ``path``, creating missing parents as dicts."""
+        if self._replaying():
+            return
         async with self._guard:
             self._write(path, value)
 
@@ -199,11 +206,15 @@ class InMemoryStateStore(Generic[StateT]):
             raise ContextStateError(
                 f"state must be a {type(self._state).__name__}, got {type(state).__name__}"
             )
+        if self._replaying():
+            return
         async with self._guard:
             self._state = state
 
     async def clear(self) -> None:
         """Reset the state to a fresh default instance."""
+        if self._replaying():
+            return
         async with self._guard:
             self._state = self._factory()
 
@@ -219,10 +230,12 @@ class InMemoryStateStore(Generic[StateT]):
             async with ctx.store.edit_state() as state:
                 state.counter += 1
         """
+        replaying = self._replaying()
         async with self._guard:
             draft = copy.deepcopy(self._state)
             yield draft
-            self._state = draft
+            if not replaying:  # a restored step re-running an edit it already made
+                self._state = draft
 
     # -- used by snapshots -------------------------------------------------------------
     def _snapshot_state(self) -> StateT:

@@ -173,6 +173,11 @@ class Coordinator:
                         if not engine.has_room():
                             break
                         self.pick(run_id)
+                if not engine.execute and now >= next_poll:
+                    # Results of runs executed elsewhere, in case a wake-up was missed.
+                    next_poll = now + engine.poll_interval
+                    for run_id in list(engine._results):
+                        await engine._settle_from_store(run_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failing store must not stop the loop
@@ -180,7 +185,9 @@ class Coordinator:
             self._wake.clear()
             delay = min(
                 engine.timer_interval,
-                engine.poll_interval if engine.owner else engine.timer_interval,
+                engine.poll_interval
+                if engine.owner or not engine.execute
+                else engine.timer_interval,
                 engine.lease_seconds / 3 if engine.owner else engine.timer_interval,
             )
             with suppress(asyncio.TimeoutError):

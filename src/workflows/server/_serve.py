@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Sequence
 
+from ..engine import Engine
 from ..errors import WorkflowConfigurationError
 from ._app import TOKEN_ENV, Workflows, create_app
 
@@ -36,6 +37,8 @@ def serve(
     cors_origins: Sequence[str] | None = None,
     log_level: str = "info",
     graceful_timeout: int = 5,
+    workers: int = 1,
+    owner: str | None = None,
 ) -> None:
     """Serve ``workflows`` over HTTP with uvicorn until interrupted.
 
@@ -50,6 +53,9 @@ def serve(
         log_level: uvicorn's log level.
         graceful_timeout: seconds open connections (SSE streams) get at shutdown
             before they are closed; unfinished runs stay in the store either way.
+        workers: ``1`` executes runs in this process too; ``0`` serves the API only and
+            leaves execution to ``workflows worker`` processes on the same database.
+        owner: worker id when this process executes runs beside other workers (leases).
 
     Raises:
         WorkflowConfigurationError: a non-loopback ``host`` without a token and
@@ -70,7 +76,13 @@ def serve(
                 "no token set: serving on %s only (loopback); set a token to serve other hosts",
                 host,
             )
-    app = create_app(store, workflows, token=token, cors_origins=cors_origins)
+    if workers not in (0, 1):
+        raise WorkflowConfigurationError(
+            f"workers must be 0 (API only) or 1 (this process executes runs), got {workers}; "
+            "start more executors with `workflows worker`"
+        )
+    engine = Engine(store, execute=workers == 1, owner=owner)
+    app = create_app(engine, workflows, token=token, cors_origins=cors_origins)
     uvicorn.run(
         app,
         host=host,
