@@ -42,10 +42,14 @@ class ExpenseApproval(Workflow):
         return StopEvent(result=f"{verdict} {claim['amount']:.2f} for {claim['employee']}")
 
 
+WORKFLOWS = {"expense": ExpenseApproval(timeout=None)}
+"""What this app serves: `workflows serve examples/approval_app.py:WORKFLOWS`."""
+
+
 def engine(db: str) -> Engine:
     """The engine on the SQLite file ``db``; every process registers the same workflows."""
     url = f"sqlite:///{Path(db).resolve()}"
-    return Engine(url, {"expense": ExpenseApproval(timeout=None)}, idle_release_after=0)
+    return Engine(url, WORKFLOWS, idle_release_after=0)
 
 
 async def start(db: str, employee: str, amount: float) -> None:
