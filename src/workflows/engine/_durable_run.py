@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -108,9 +109,13 @@ class DurableRun:
         self.delivered: set[int] = set()
         """Inbound ids handed to the run (so a wake-up does not deliver one twice)."""
         self.created = False
+        self.stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Settled once the run's first commit is in the store (or failed)."""
         self.error: BaseException | None = None
         self.idle_timer: Any = None
         self.last_snapshot: dict[str, Any] = {}
+        self.first_snapshot: dict[str, Any] | None = None
+        """The state right after the start event was queued: what ``create_run`` stores."""
 
     # -- RunListener ---------------------------------------------------------------------
     def boundary(self, run: Run) -> None:
@@ -146,6 +151,8 @@ class DurableRun:
         events, run.unpublished = run.unpublished, []
         snapshot = snapshot_to_dict(run.ctx, self.serializer, self.name)
         self.last_snapshot = snapshot
+        if self.first_snapshot is None:
+            self.first_snapshot = snapshot
         part = CommitPart(snapshot=snapshot, status=status)
         waiter_events = {id(w.waiter_event) for w in state.waiters.values() if w.waiter_event}
         first_seq = state.stream_seq - len(events) + 1

@@ -195,9 +195,10 @@ class Engine:
         durable.run = durable_start._run
         if not self.execute:
             self._release(durable)  # before any step runs: a worker will execute it
-        await self._writer.flush()
-        if not durable.created:
-            raise WorkflowRuntimeError(f"run {run_id} could not be stored")
+        try:
+            await durable.stored  # this run's first commit, not the whole backlog
+        except Exception as exc:
+            raise WorkflowRuntimeError(f"run {run_id} could not be stored: {exc}") from exc
         if not self.execute:
             await notify(self, f"work:{run_id}")
         return RunHandle(self, run_id)
@@ -372,6 +373,7 @@ class Engine:
         ctx = snapshot_from_dict(Context, wf, record.snapshot, self.serializer, record.workflow)
         durable = DurableRun(self, record.workflow, wf, run_id, record.version, self.serializer)
         durable.created = True
+        durable.stored.set_result(None)
         inbound = await self.store.list_inbound(run_id)
         unread_answers = {item.request_id for item in inbound if item.request_id}
         # Every request the run ever made: a waiter that was asked must not be asked

@@ -81,8 +81,12 @@ class CommitWriter:
         store = self._engine.store
         try:
             if not durable.created:
+                # Created with the first boundary's state (start event queued, no stream,
+                # no requests), not the merged one: if the process dies before the commit
+                # below, the stored run is still consistent and simply starts over.
+                first = durable.first_snapshot or part.snapshot
                 await store.create_run(
-                    RunRecord.new(durable.run_id, durable.name, part.snapshot, status="running")
+                    RunRecord.new(durable.run_id, durable.name, first, status="running")
                 )
                 durable.created = True
                 durable.version = 0
@@ -112,8 +116,13 @@ class CommitWriter:
             # The run cannot be committed: drop it from memory. Its last commit stays
             # valid and a later load continues from there.
             logger.error("run %s: commit failed, releasing the run: %s", durable.run_id, exc)
+            if not durable.stored.done():
+                durable.stored.set_exception(exc)
+                durable.stored.exception()  # retrieved by start(), if anyone waits
             self._engine._committed(durable, part, failed=exc)
             return
+        if not durable.stored.done():
+            durable.stored.set_result(None)
         self._engine._committed(durable, part, failed=None)
         if self._engine.owner is not None:
             await notify(self._engine, f"commit:{durable.run_id}")
