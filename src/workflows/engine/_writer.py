@@ -96,6 +96,15 @@ class CommitWriter:
                         durable.run_id, owner, self._engine.lease_seconds
                     )
                     durable.version = claimed.version
+                if (
+                    part.snapshot is first
+                    and not (part.stream or part.new_requests or part.closed_requests)
+                    and not part.consumed_inbound
+                ):
+                    # Nothing beyond the creation (an API-only start): a commit would only
+                    # race the worker that may already have claimed the run.
+                    self._succeeded(durable, part)
+                    return
             durable.version = await store.commit(
                 Commit(
                     run_id=durable.run_id,
@@ -121,8 +130,11 @@ class CommitWriter:
                 durable.stored.exception()  # retrieved by start(), if anyone waits
             self._engine._committed(durable, part, failed=exc)
             return
+        self._succeeded(durable, part)
+        if self._engine.owner is not None:
+            await notify(self._engine, f"commit:{durable.run_id}")
+
+    def _succeeded(self, durable: DurableRun, part: CommitPart) -> None:
         if not durable.stored.done():
             durable.stored.set_result(None)
         self._engine._committed(durable, part, failed=None)
-        if self._engine.owner is not None:
-            await notify(self._engine, f"commit:{durable.run_id}")
