@@ -7,8 +7,10 @@
   arrives on the open SSE stream ``/runs/{id}/events``.
 
 The server runs in a subprocess (``--serve``) on a fresh SQLite file; the client is httpx.
+With ``--pending N`` the file first gets N runs waiting for an answer (N pending input
+requests), as a busy inbox would have.
 
-    python benchmarks/bench_server.py [--runs 300] [--concurrency 8] [--turns 200]
+    python benchmarks/bench_server.py [--runs 300] [--concurrency 8] [--turns 200] [--pending 0]
 """
 
 from __future__ import annotations
@@ -60,10 +62,26 @@ def serve(port: int, db: str) -> None:
 
     from workflows.server import create_app
 
-    app = create_app(
-        f"sqlite:///{db}", {"double": Double(timeout=None), "chat": Chat(timeout=None)}
-    )
+    app = create_app(f"sqlite:///{db}", workflows())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+async def fill_inbox(db: str, pending: int) -> None:
+    """Leave ``pending`` runs waiting for an answer in the store."""
+    from workflows.engine import Engine
+
+    async with Engine(f"sqlite:///{db}", workflows(), idle_release_after=0) as engine:
+        for _ in range(pending):
+            await engine.start("chat", turns=2)
+        for _ in range(1200):  # the last prompts are committed within a minute
+            if len(await engine.inbox(limit=pending + 1)) >= pending:
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"fewer than {pending} runs paused")
+
+
+def workflows() -> dict[str, Workflow]:
+    return {"double": Double(timeout=None), "chat": Chat(timeout=None)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -139,6 +157,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--pending", type=int, default=0, help="pending requests to add first")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -149,13 +168,20 @@ def main() -> None:
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
+        if args.pending:
+            asyncio.run(fill_inbox(db, args.pending))
         server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), db])
         try:
             result = asyncio.run(bench(args, f"http://127.0.0.1:{port}"))
         finally:
             server.terminate()
             server.wait(30)
-    sizes = {"runs": args.runs, "concurrency": args.concurrency, "turns": args.turns}
+    sizes = {
+        "runs": args.runs,
+        "concurrency": args.concurrency,
+        "turns": args.turns,
+        "pending": args.pending,
+    }
     print(json.dumps({"workload": "server", **sizes, **result}))
 
 
