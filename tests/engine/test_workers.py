@@ -137,9 +137,13 @@ async def test_a_frozen_worker_cannot_commit_after_losing_its_lease(
             handle = await api.start("slow", seconds=4.0)
             await _until(lambda: _owner_is(api, handle.run_id, "frozen"), 30, "frozen to own it")
             workers["frozen"].process.send_signal(signal.SIGSTOP)
+            frozen_at = time.monotonic()
             workers["rescuer"] = Worker(postgres_schema_url, "rescuer", tmp_path / "r.log")
             # The lease runs out; the rescuer takes the run over and starts the step again.
             await _until(lambda: _owner_is(api, handle.run_id, "rescuer"), 30, "the takeover")
+            # Documented: takeover within lease + poll interval (docs/deployment.md), plus
+            # the rescuer's start-up and room for a slow shared machine.
+            assert time.monotonic() - frozen_at < LEASE + POLL + 10
             workers["frozen"].process.send_signal(signal.SIGCONT)
             # The frozen worker's step is already past its deadline: it tries to commit
             # at once, while the rescuer is still in its own 4 s step. It must be refused.

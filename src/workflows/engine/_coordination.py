@@ -49,6 +49,7 @@ class Coordinator:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._picking: set[str] = set()
+        self._pick_again: set[str] = set()
 
     @property
     def notifying(self) -> NotifyingStore | None:
@@ -115,7 +116,10 @@ class Coordinator:
     # -- discovery -------------------------------------------------------------------------
     def pick(self, run_id: str) -> None:
         """Look at ``run_id`` soon: load it if it has work and we have room."""
-        if run_id in self._picking or not self._engine.execute:
+        if not self._engine.execute:
+            return
+        if run_id in self._picking:
+            self._pick_again.add(run_id)  # news during a pick: look once more after it
             return
         self._picking.add(run_id)
         self._spawn(self._pick(run_id))
@@ -124,16 +128,20 @@ class Coordinator:
         engine = self._engine
         try:
             durable = engine._loaded.get(run_id)
+            if durable is None and engine.has_room():
+                durable = await engine._ensure_loaded(run_id)
             if durable is not None:
+                # Inbound stored while the run was being loaded is read here too.
                 await durable.pull_inbound()
-            elif engine.has_room():
-                await engine._ensure_loaded(run_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.warning("run %s: could not take it up: %s", run_id, exc)
         finally:
             self._picking.discard(run_id)
+            if run_id in self._pick_again:
+                self._pick_again.discard(run_id)
+                self.pick(run_id)
 
     async def _listen(self) -> None:
         store = self.notifying

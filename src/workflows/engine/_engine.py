@@ -120,9 +120,10 @@ class Engine:
         self._writer = CommitWriter(self)
         self._writer.start()
         self._state = "open"
+        # Listen first: a wake-up sent while recovery runs must not be lost.
+        self._coordinator.start()
         if self.execute:
             await self.recover()
-        self._coordinator.start()
 
     async def close(self) -> None:
         """Write pending commits, drop runs from memory (they stay in the store), close."""
@@ -495,7 +496,7 @@ class Engine:
         if future is None or future.done():
             return
         record = await self.store.get_run(run_id)
-        if not record.is_finished:
+        if not record.is_finished or future.done():  # settled meanwhile by another check
             return
         self._results.pop(run_id, None)
         if record.status == "completed":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import socket
 from collections.abc import Sequence
 
 from ..engine import Engine
@@ -81,6 +82,9 @@ def serve(
             f"workers must be 0 (API only) or 1 (this process executes runs), got {workers}; "
             "start more executors with `workflows worker`"
         )
+    if owner is None and workers == 1 and store.startswith(("postgresql:", "postgres:")):
+        # Beside `workflows worker` processes this one must take leases too.
+        owner = f"{socket.gethostname()}:{os.getpid()}:serve"
     engine = Engine(store, execute=workers == 1, owner=owner)
     app = create_app(engine, workflows, token=token, cors_origins=cors_origins)
     uvicorn.run(
