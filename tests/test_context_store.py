@@ -299,3 +299,26 @@ async def test_falsy_values_round_trip_through_the_store(value: object) -> None:
             return StopEvent(result=await ctx.store.get("v", default="missing"))
 
     assert await Roundtrip().run() == value
+
+
+async def test_edit_state_rolls_back_nested_values_too() -> None:
+    class Holder(Workflow):
+        @step
+        async def only(self, ev: StartEvent) -> StopEvent:
+            return StopEvent()
+
+    ctx = Context(Holder())
+    await ctx.store.set("items", [1, 2])
+    await ctx.store.set("count", 1)
+    try:
+        async with ctx.store.edit_state() as state:
+            state["items"].append(3)  # a nested mutable value: deep-copied draft
+            state["count"] = 2
+            raise RuntimeError("abort the edit")
+    except RuntimeError:
+        pass
+    assert await ctx.store.get("items") == [1, 2]
+    assert await ctx.store.get("count") == 1
+    async with ctx.store.edit_state() as state:
+        state["count"] = 3  # only scalars: the cheap draft, same all-or-nothing rule
+    assert await ctx.store.get("count") == 3

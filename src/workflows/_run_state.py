@@ -18,6 +18,7 @@ this data; the durable engine commits it at step boundaries.
 
 from __future__ import annotations
 
+import contextvars
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,12 @@ class Invocation:
     """``wait_for_event`` calls made by the current attempt (not serialised: replays recount)."""
     blocked: bool = False
     """True while the invocation waits in ``wait_for_event`` for outside input."""
+
+
+current_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
+    "workflows_current_invocation", default=None
+)
+"""The step invocation the running code belongs to (set by the runtime around a step)."""
 
 
 @dataclass(slots=True)

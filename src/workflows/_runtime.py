@@ -17,7 +17,14 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._run_state import Invocation, QueuedEvent, RunState, Waiter, waiter_key
+from ._run_state import (
+    Invocation,
+    QueuedEvent,
+    RunState,
+    Waiter,
+    current_invocation,
+    waiter_key,
+)
 from ._step_spec import StepSpec
 from ._stream import EventStream
 from ._tracing import step_span
@@ -46,10 +53,6 @@ if TYPE_CHECKING:
     from .workflow import Workflow
 
 logger = logging.getLogger("workflows")
-
-current_invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar(
-    "workflows_current_invocation", default=None
-)
 
 
 class RunListener(Protocol):
@@ -83,6 +86,7 @@ class Run:
         self._timer: asyncio.TimerHandle | None = None
         self._clock_paused = False
         self.listener: RunListener | None = None
+        self._callables = workflow._step_callables()
         self.unpublished: list[Event] = []
         """Stream events held back until the listener has committed them (durable mode)."""
 
@@ -327,7 +331,7 @@ class Run:
             manager = self.workflow._resource_manager
             for name, resource in spec.resources.items():
                 kwargs[name] = await manager.get(resource)
-        func = self.workflow._step_callables()[spec.name]
+        func = self._callables[spec.name]
         if spec.is_async:
             return await func(**kwargs)
         call = functools.partial(contextvars.copy_context().run, func, **kwargs)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .._run_state import RunState
+from .._run_state import RunState, current_invocation
 from ..errors import WorkflowRuntimeError
 from ..events import Event, InputRequiredEvent
 from ..retry_policy import RetryInfo
@@ -93,8 +93,6 @@ class Context(Generic[StateT]):
         if not isinstance(message, Event):
             raise TypeError(f"send_event needs an Event, got {type(message).__name__}")
         run = self._active_run("send an event")
-        from .._runtime import current_invocation
-
         inv = current_invocation.get()
         if run.replayed(inv):
             return
@@ -116,8 +114,6 @@ class Context(Generic[StateT]):
         if ev is None:
             return
         run = self._active_run("write to the stream")
-        from .._runtime import current_invocation
-
         if run.replayed(current_invocation.get()):
             return
         if isinstance(ev, InputRequiredEvent):
@@ -137,8 +133,6 @@ class Context(Generic[StateT]):
         Returns the events in the order of ``expected`` (duplicates allowed) once all are
         there, else ``None``. Buffers are kept per calling step (and ``buffer_id``).
         """
-        from .._runtime import current_invocation
-
         inv = current_invocation.get()
         step = inv.step if inv is not None else ""
         if buffer_id is None and expected:
@@ -179,8 +173,6 @@ class Context(Generic[StateT]):
         Raises:
             WorkflowRuntimeError: called outside a step.
         """
-        from .._runtime import current_invocation
-
         inv = current_invocation.get()
         if inv is None:
             raise WorkflowRuntimeError("retry_info() can only be called from inside a step")
@@ -230,8 +222,6 @@ class Context(Generic[StateT]):
         run = self._run
         if run is None:
             return False
-        from .._runtime import current_invocation
-
         inv = current_invocation.get()
         return inv is not None and run.replayed_write(inv)
 

@@ -119,6 +119,25 @@ def _set_child(container: Any, key: str, value: Any, path: str) -> None:
         )
 
 
+_SCALARS = (int, float, str, bool, type(None), bytes)
+
+
+def _draft_of(state: Any) -> Any:
+    """A copy to edit: shallow when every value is an immutable scalar (the common
+    counters-and-flags state), deep otherwise. Both keep the edit all-or-nothing."""
+    if isinstance(state, DictState):
+        data = state.to_dict()
+        if all(type(v) in _SCALARS for v in data.values()):
+            return DictState(data)
+    elif (
+        isinstance(state, BaseModel)
+        and not state.__pydantic_extra__
+        and all(type(v) in _SCALARS for v in state.__dict__.values())
+    ):
+        return state.model_copy()
+    return copy.deepcopy(state)
+
+
 class InMemoryStateStore(Generic[StateT]):
     """The state of one context; every method is safe to call from concurrent steps.
 
@@ -232,7 +251,7 @@ class InMemoryStateStore(Generic[StateT]):
         """
         replaying = self._replaying()
         async with self._guard:
-            draft = copy.deepcopy(self._state)
+            draft = _draft_of(self._state)
             yield draft
             if not replaying:  # a restored step re-running an edit it already made
                 self._state = draft
