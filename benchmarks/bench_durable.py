@@ -13,6 +13,8 @@ fresh schema):
 - ``inbox``: time to list N pending input requests.
 - ``recovery``: N runs interrupted mid-step (the engine closed while their step ran);
   time for a new engine to resume and finish all of them.
+- ``kill9``: a process pauses 100 runs and is killed with SIGKILL; time for a new
+  process's engine to open the store, answer all 100 and see every result.
 
 Usage: python benchmarks/bench_durable.py [--size tiny|small|full]
 """
@@ -225,6 +227,48 @@ async def _recovery(workdir: Path, n: int, report: Report) -> None:
     report.metrics["recover_interrupted_runs_s@sqlite"] = elapsed
 
 
+PAUSE_AND_WAIT = """
+import asyncio, sys
+sys.path.insert(0, {bench!r})
+from bench_durable import WORKFLOWS
+from workflows.engine import Engine
+
+async def main():
+    async with Engine({url!r}, WORKFLOWS, idle_release_after=None) as engine:
+        for i in range({n}):
+            await engine.start("approval", who=f"k{{i}}")
+        while len(await engine.inbox(limit={n} + 1)) < {n}:
+            await asyncio.sleep(0.01)
+        print("paused", flush=True)
+        await asyncio.Event().wait()  # until killed
+
+asyncio.run(main())
+"""
+
+
+async def _kill9_then_answer(workdir: Path, n: int, report: Report) -> None:
+    url = f"sqlite:///{workdir / 'kill9.db'}"
+    script = PAUSE_AND_WAIT.format(bench=str(Path(__file__).parent), url=url, n=n)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), 120)
+    check(line.strip() == b"paused", f"pausing process said {line!r}")
+    child.kill()  # SIGKILL: no shutdown, nothing flushed by us
+    await child.wait()
+    started = time.perf_counter()
+    async with Engine(url, WORKFLOWS, idle_release_after=None) as engine:
+        requests = await engine.inbox(limit=n + 1)
+        check(len(requests) == n, f"{len(requests)} of {n} requests survived the kill")
+        for request in requests:
+            await engine.respond(request.request_id, "yes")
+        results = [await engine.get(request.run_id) for request in requests]
+    elapsed = time.perf_counter() - started
+    check(all(r.endswith(":yes") for r in results), "every run finished with its answer")
+    report.metrics["kill9_100_paused_answer_all_s@sqlite"] = elapsed
+
+
 async def body(sizes: Sizes, report: Report) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -241,6 +285,7 @@ async def body(sizes: Sizes, report: Report) -> None:
         await _memory(workdir, sizes.paused, report)
         await _inbox(sizes.inbox, report)
         await _recovery(workdir, sizes.recovery, report)
+        await _kill9_then_answer(workdir, 100, report)
 
 
 if __name__ == "__main__":
