@@ -52,6 +52,10 @@ PUBLIC_MODULES: dict[str, set[str]] = {
     },
     "workflows.resource": {"Resource"},
     "workflows.testing": {"WorkflowTestRunner"},
+    "workflows.stores": {"RunStore", "MemoryStore", "SqliteStore", "open_store"},
+    "workflows.engine": {"Engine", "RunHandle"},
+    "workflows.server": {"create_app", "serve"},
+    "workflows.client": {"WorkflowClient"},
 }
 
 
