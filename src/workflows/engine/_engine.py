@@ -99,6 +99,7 @@ class Engine:
         self._signals: dict[str, asyncio.Event] = {}
         self._writer: CommitWriter
         self._inbox_signal = asyncio.Event()
+        self._known_requests: dict[str, InputRequest] = {}
         self._state = "new"
 
     # -- life cycle ------------------------------------------------------------------------
@@ -239,7 +240,12 @@ class Engine:
     ) -> list[InputRequest]:
         """Pending input requests, newest first."""
         self._check_open()
-        return await self.store.list_requests(workflow=workflow, run_id=run_id, limit=limit)
+        requests = await self.store.list_requests(workflow=workflow, run_id=run_id, limit=limit)
+        # Whoever lists the inbox usually answers from it next: keep what respond() needs.
+        if len(self._known_requests) > 10_000:
+            self._known_requests.clear()
+        self._known_requests.update((r.request_id, r) for r in requests)
+        return requests
 
     async def respond(
         self, request_id: str, response: Any, idempotency_key: str | None = None
@@ -258,7 +264,9 @@ class Engine:
             InvalidResponseError: as named.
         """
         self._check_open()
-        request = await self.store.get_request(request_id)
+        request = self._known_requests.pop(request_id, None)
+        if request is None:
+            request = await self.store.get_request(request_id)
         fields = response if isinstance(response, dict) else {"response": response}
         if isinstance(response, Event):
             fields = response.model_dump(mode="json")
@@ -362,12 +370,20 @@ class Engine:
         if not self.execute:
             return None
         if self.owner is None:
-            record = await self.store.get_run(run_id)
+            record, inbound, requests = await asyncio.gather(
+                self.store.get_run(run_id),
+                self.store.list_inbound(run_id),
+                self.store.list_requests(run_id=run_id, status=None, limit=100_000),
+            )
         else:
             try:  # the lease first: whoever holds it executes the run
                 record = await self.store.claim_run(run_id, self.owner, self.lease_seconds)
             except (StaleRunError, RunFinishedError):
                 return None
+            inbound, requests = await asyncio.gather(
+                self.store.list_inbound(run_id),
+                self.store.list_requests(run_id=run_id, status=None, limit=100_000),
+            )
         if record.is_finished:
             return None
         wf = self.workflow(record.workflow)
@@ -375,11 +391,9 @@ class Engine:
         durable = DurableRun(self, record.workflow, wf, run_id, record.version, self.serializer)
         durable.created = True
         durable.stored.set_result(None)
-        inbound = await self.store.list_inbound(run_id)
         unread_answers = {item.request_id for item in inbound if item.request_id}
         # Every request the run ever made: a waiter that was asked must not be asked
         # again, and an answer not yet taken in must still reach its waiter.
-        requests = await self.store.list_requests(run_id=run_id, status=None, limit=100_000)
         for request in requests:
             waiter_key = waiter_key_of(run_id, request.request_id)
             if waiter_key is not None:
@@ -470,7 +484,8 @@ class Engine:
         # The future exists before the store is read, so a commit that finishes the run
         # in between still settles it.
         future = self._result_future(run_id)
-        if not future.done():
+        if not future.done() and run_id not in self._loaded:
+            # (A run loaded here settles the future at its final commit: no read needed.)
             record = await self.store.get_run(run_id)
             if record.is_finished:
                 self._results.pop(run_id, None)
