@@ -159,14 +159,19 @@ class Run:
         self._boundary()
         return True
 
-    def release(self) -> None:
-        """Drop the run from memory without ending it (its state stays as committed)."""
+    def release(self) -> list[asyncio.Task[None]]:
+        """Drop the run from memory without ending it (its state stays as committed).
+
+        Returns the cancelled worker tasks, for the caller to await.
+        """
         self.done = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        for task in self._workers:
+        live = [task for task in self._workers if not task.done()]
+        for task in live:
             task.cancel()
+        return live
 
     def emit(self, event: Event, step: str | None, lineage: int, outside: bool = False) -> None:
         """Route ``event`` to a waiter, a targeted step, or every accepting step."""

@@ -108,8 +108,11 @@ class Coordinator:
         self._spawn(self._engine._settle_from_store(run_id))
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.append(task)
+        self.adopt([asyncio.get_running_loop().create_task(coro)])
+
+    def adopt(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Own ``tasks`` (e.g. the cancelled workers of a released run): awaited at stop."""
+        self._tasks.extend(tasks)
         if len(self._tasks) > 64:
             self._tasks = [t for t in self._tasks if not t.done()]
 

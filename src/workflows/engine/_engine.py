@@ -413,7 +413,7 @@ class Engine:
             durable.idle_timer.cancel()
             durable.idle_timer = None
         if durable.run is not None and not durable.run.done:
-            durable.run.release()
+            self._coordinator.adopt(durable.run.release())
         if self._loaded.get(durable.run_id) is durable:
             del self._loaded[durable.run_id]
             self._coordinator.release_later(durable.run_id)
