@@ -29,7 +29,7 @@ from workflows.errors import (
     StoreConnectionError,
     StoreError,
 )
-from workflows.stores._codec import decode, decode_opt, digest, encode, encode_opt
+from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._postgres_schema import migrate
@@ -42,6 +42,14 @@ from workflows.stores._records import (
     RunRecord,
     RunStatus,
     StreamEntry,
+)
+from workflows.stores._rows import (
+    REQUEST_COLUMNS,
+    REQUEST_FROM,
+    RUN_COLUMNS,
+    request_from_row,
+    run_from_row,
+    run_values,
 )
 from workflows.stores._rules import (
     answer_payload,
@@ -57,49 +65,7 @@ __all__ = ["PostgresStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TERMINAL_SQL = "('completed', 'failed', 'cancelled', 'timed_out')"
-_RUN_COLUMNS = (
-    "run_id, workflow, status, snapshot, version, created_at, updated_at, result, error, "
-    "owner, lease_expires_at"
-)
-_REQUEST_COLUMNS = (
-    "r.request_id, r.run_id, r.workflow, r.event_type, r.payload, s.body, r.created_at, "
-    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at"
-)
-_REQUEST_FROM = "wf_requests r JOIN wf_schemas s ON s.digest = r.schema_digest"
 _COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 23)) + ")"
-
-
-def _run(row: Any) -> RunRecord:
-    return RunRecord(
-        row[0],
-        row[1],
-        row[2],
-        decode(row[3]),
-        row[4],
-        row[5],
-        row[6],
-        decode_opt(row[7]),
-        decode_opt(row[8]),
-        row[9],
-        row[10],
-    )
-
-
-def _request(row: Any) -> InputRequest:
-    return InputRequest(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        decode(row[4]),
-        decode(row[5]),
-        row[6],
-        row[7],
-        row[8],
-        decode_opt(row[9]),
-        row[10],
-        row[11],
-    )
 
 
 class PostgresStore(StoreLifecycle):
@@ -224,24 +190,11 @@ class PostgresStore(StoreLifecycle):
         """See :meth:`RunStore.create_run`."""
         pool = self._use()
         check_new_run_status(run.status)
-        what = f"run {run.run_id!r}"
-        values = (
-            run.run_id,
-            run.workflow,
-            run.status,
-            encode(run.snapshot, f"snapshot of {what}"),
-            run.version,
-            run.created_at,
-            run.updated_at,
-            encode_opt(run.result, f"result of {what}"),
-            encode_opt(run.error, f"error of {what}"),
-            run.owner,
-            run.lease_expires_at,
-        )
+        values = run_values(run)
         with self._errors():
             try:
                 await pool.execute(
-                    f"INSERT INTO wf_runs ({_RUN_COLUMNS}) "
+                    f"INSERT INTO wf_runs ({RUN_COLUMNS}) "
                     "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
                     *values,
                 )
@@ -253,11 +206,11 @@ class PostgresStore(StoreLifecycle):
         pool = self._use()
         with self._errors():
             row = await pool.fetchrow(
-                f"SELECT {_RUN_COLUMNS} FROM wf_runs WHERE run_id = $1", run_id
+                f"SELECT {RUN_COLUMNS} FROM wf_runs WHERE run_id = $1", run_id
             )
         if row is None:
             raise RunNotFoundError(run_id)
-        return _run(row)
+        return run_from_row(row)
 
     async def list_runs(
         self,
@@ -272,12 +225,12 @@ class PostgresStore(StoreLifecycle):
         check_paging(limit, offset)
         where, args = _filters((("status", status), ("workflow", workflow)), "")
         sql = (
-            f"SELECT {_RUN_COLUMNS} FROM wf_runs{where} ORDER BY created_at DESC, run_id DESC "
+            f"SELECT {RUN_COLUMNS} FROM wf_runs{where} ORDER BY created_at DESC, run_id DESC "
             f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
         )
         with self._errors():
             rows = await pool.fetch(sql, *args, limit, offset)
-        return [_run(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
     async def delete_run(self, run_id: str) -> None:
         """See :meth:`RunStore.delete_run`."""
@@ -412,12 +365,12 @@ class PostgresStore(StoreLifecycle):
         pool = self._use()
         with self._errors():
             row = await pool.fetchrow(
-                f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} WHERE r.request_id = $1",
+                f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = $1",
                 request_id,
             )
         if row is None:
             raise InputRequestNotFoundError(request_id)
-        return _request(row)
+        return request_from_row(row)
 
     async def list_requests(
         self,
@@ -435,13 +388,13 @@ class PostgresStore(StoreLifecycle):
             (("workflow", workflow), ("run_id", run_id), ("status", status)), "r."
         )
         sql = (
-            f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM}{where} "
+            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM}{where} "
             "ORDER BY r.created_at DESC, r.request_id DESC "
             f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
         )
         with self._errors():
             rows = await pool.fetch(sql, *args, limit, offset)
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     async def answer_request(
         self,
@@ -500,12 +453,12 @@ class PostgresStore(StoreLifecycle):
         pool = self._use()
         with self._errors():
             rows = await pool.fetch(
-                f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} "
+                f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} "
                 "WHERE r.status = 'pending' AND r.deadline IS NOT NULL AND r.deadline <= $1 "
                 "ORDER BY r.deadline, r.request_id",
                 now,
             )
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     async def claim_run(
         self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
@@ -519,14 +472,14 @@ class PostgresStore(StoreLifecycle):
                 "version = version + (owner IS DISTINCT FROM $2)::int "
                 f"WHERE run_id = $1 AND status NOT IN {_TERMINAL_SQL} AND (owner IS NULL "
                 "OR owner = $2 OR lease_expires_at IS NULL OR lease_expires_at <= $3) "
-                f"RETURNING {_RUN_COLUMNS}",
+                f"RETURNING {RUN_COLUMNS}",
                 run_id,
                 owner,
                 stamp,
                 float(lease_seconds),
             )
         if row is not None:
-            return _run(row)
+            return run_from_row(row)
         record = await self.get_run(run_id)
         if record.status in TERMINAL_STATUSES:
             raise RunFinishedError(run_id, record.status)

@@ -19,7 +19,7 @@ from workflows.errors import (
     StaleRunError,
     StoreError,
 )
-from workflows.stores._codec import decode, decode_opt, digest, encode, encode_opt
+from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._records import (
     TERMINAL_STATUSES,
@@ -28,6 +28,14 @@ from workflows.stores._records import (
     InputRequest,
     RunRecord,
     StreamEntry,
+)
+from workflows.stores._rows import (
+    REQUEST_COLUMNS,
+    REQUEST_FROM,
+    RUN_COLUMNS,
+    request_from_row,
+    run_from_row,
+    run_values,
 )
 from workflows.stores._rules import (
     answer_payload,
@@ -39,49 +47,7 @@ from workflows.stores._rules import (
 
 __all__ = ["SqliteOps"]
 
-_RUN_COLUMNS = (
-    "run_id, workflow, status, snapshot, version, created_at, updated_at, result, error, "
-    "owner, lease_expires_at"
-)
-_REQUEST_COLUMNS = (
-    "r.request_id, r.run_id, r.workflow, r.event_type, r.payload, s.body, r.created_at, "
-    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at"
-)
-_REQUEST_FROM = "wf_requests r JOIN wf_schemas s ON s.digest = r.schema_digest"
 _TERMINAL_SQL = "('completed', 'failed', 'cancelled', 'timed_out')"
-
-
-def _run(row: tuple[Any, ...]) -> RunRecord:
-    return RunRecord(
-        row[0],
-        row[1],
-        row[2],
-        decode(row[3]),
-        row[4],
-        row[5],
-        row[6],
-        decode_opt(row[7]),
-        decode_opt(row[8]),
-        row[9],
-        row[10],
-    )
-
-
-def _request(row: tuple[Any, ...]) -> InputRequest:
-    return InputRequest(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        decode(row[4]),
-        decode(row[5]),
-        row[6],
-        row[7],
-        row[8],
-        decode_opt(row[9]),
-        row[10],
-        row[11],
-    )
 
 
 class SqliteOps:
@@ -112,35 +78,22 @@ class SqliteOps:
 
     def create_run(self, run: RunRecord) -> None:
         check_new_run_status(run.status)
-        what = f"run {run.run_id!r}"
-        values = (
-            run.run_id,
-            run.workflow,
-            run.status,
-            encode(run.snapshot, f"snapshot of {what}"),
-            run.version,
-            run.created_at,
-            run.updated_at,
-            encode_opt(run.result, f"result of {what}"),
-            encode_opt(run.error, f"error of {what}"),
-            run.owner,
-            run.lease_expires_at,
-        )
+        values = run_values(run)
         try:
             with self._write() as conn:
                 conn.execute(
-                    f"INSERT INTO wf_runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values
+                    f"INSERT INTO wf_runs ({RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values
                 )
         except sqlite3.IntegrityError:
             raise RunAlreadyExistsError(run.run_id) from None
 
     def get_run(self, run_id: str) -> RunRecord:
         row = self.conn.execute(
-            f"SELECT {_RUN_COLUMNS} FROM wf_runs WHERE run_id = ?", (run_id,)
+            f"SELECT {RUN_COLUMNS} FROM wf_runs WHERE run_id = ?", (run_id,)
         ).fetchone()
         if row is None:
             raise RunNotFoundError(run_id)
-        return _run(row)
+        return run_from_row(row)
 
     def list_runs(
         self, status: str | None, workflow: str | None, limit: int, offset: int
@@ -152,11 +105,11 @@ class SqliteOps:
         if workflow is not None:
             where.append("workflow = ?")
             args.append(workflow)
-        sql = f"SELECT {_RUN_COLUMNS} FROM wf_runs"
+        sql = f"SELECT {RUN_COLUMNS} FROM wf_runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
-        return [_run(row) for row in self.conn.execute(sql, (*args, limit, offset))]
+        return [run_from_row(row) for row in self.conn.execute(sql, (*args, limit, offset))]
 
     def delete_run(self, run_id: str) -> None:
         with self._write() as conn:
@@ -338,12 +291,12 @@ class SqliteOps:
 
     def get_request(self, request_id: str) -> InputRequest:
         row = self.conn.execute(
-            f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} WHERE r.request_id = ?",
+            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
             (request_id,),
         ).fetchone()
         if row is None:
             raise InputRequestNotFoundError(request_id)
-        return _request(row)
+        return request_from_row(row)
 
     def list_requests(
         self,
@@ -358,23 +311,23 @@ class SqliteOps:
             if value is not None:
                 where.append(f"r.{column} = ?")
                 args.append(value)
-        sql = f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM}"
+        sql = f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.created_at DESC, r.request_id DESC LIMIT ? OFFSET ?"
-        return [_request(row) for row in self.conn.execute(sql, (*args, limit, offset))]
+        return [request_from_row(row) for row in self.conn.execute(sql, (*args, limit, offset))]
 
     def answer_request(
         self, request_id: str, response: dict[str, Any], idempotency_key: str | None
     ) -> InboundEvent | None:
         with self._write() as conn:
             row = conn.execute(
-                f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} WHERE r.request_id = ?",
+                f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
                 (request_id,),
             ).fetchone()
             if row is None:
                 raise InputRequestNotFoundError(request_id)
-            request = _request(row)
+            request = request_from_row(row)
             if request.status != "pending":
                 is_repeat_answer(request, response, idempotency_key)
                 return None
@@ -408,12 +361,12 @@ class SqliteOps:
 
     def due_requests(self, now: float) -> list[InputRequest]:
         rows = self.conn.execute(
-            f"SELECT {_REQUEST_COLUMNS} FROM {_REQUEST_FROM} "
+            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} "
             "WHERE r.status = 'pending' AND r.deadline IS NOT NULL AND r.deadline <= ? "
             "ORDER BY r.deadline, r.request_id",
             (now,),
         ).fetchall()
-        return [_request(row) for row in rows]
+        return [request_from_row(row) for row in rows]
 
     def claim_run(
         self, run_id: str, owner: str, lease_seconds: float, now: float | None
