@@ -11,9 +11,6 @@ from __future__ import annotations
 import enum
 import json
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,7 +18,6 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import BaseModel, Field, field_validator
 from starlette.applications import Starlette
 
@@ -29,6 +25,8 @@ from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.server import create_app
 from workflows.server._pages import page_routes
+
+from .conftest import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -144,49 +142,12 @@ class Survey(Workflow):
 
 
 # -- a real server --------------------------------------------------------------------------
-class _Server:
-    """uvicorn on a free loopback port, in a thread with its own event loop."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", ws="none", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + READY_TIMEOUT
-        with httpx.Client(base_url=self.url, timeout=5) as client:
-            while True:
-                assert self.thread.is_alive(), "server thread died during start-up"
-                try:
-                    if client.get("/health").status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server not ready in time"
-                time.sleep(0.02)  # readiness poll of a thread we own, not a test wait
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(READY_TIMEOUT)
-        assert not self.thread.is_alive(), "server did not stop"
-        self.sock.close()
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Any]:
-    """``serve(token=None) -> _Server`` on a fresh SQLite file; stopped after the test."""
-    started: list[_Server] = []
+    """``serve(token=None) -> LiveServer`` on a fresh SQLite file; stopped after the test."""
+    started: list[LiveServer] = []
 
-    def start(token: str | None = None) -> _Server:
+    def start(token: str | None = None) -> LiveServer:
         url = f"sqlite:///{tmp_path / 'inbox.db'}"
         workflows = {
             "expense": ExpenseApproval(timeout=None),
@@ -194,7 +155,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
             "survey": Survey(timeout=None),
         }
         app = create_app(url, workflows, token=token)
-        server = _Server(app).start()
+        server = LiveServer(app).start()
         started.append(server)
         return server
 
