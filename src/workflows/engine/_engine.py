@@ -489,10 +489,8 @@ class Engine:
             record = await self.store.get_run(run_id)
             if record.is_finished:
                 self._results.pop(run_id, None)
-                if record.status == "completed":
-                    types = registry_for(self.workflow(record.workflow), self.serializer)
-                    return self.serializer.decode(record.result, types)
-                raise _error_from(record.error, record.status)
+                self._settle(future, record)
+                return future.result()
             if await self._ensure_loaded(run_id) is None and self.owner is None:
                 self._remote_commit(run_id)  # finished meanwhile, or executed elsewhere
         return await asyncio.shield(future)
@@ -514,12 +512,16 @@ class Engine:
         if not record.is_finished or future.done():  # settled meanwhile by another check
             return
         self._results.pop(run_id, None)
+        self._settle(future, record)
+
+    def _settle(self, future: asyncio.Future[Any], record: RunRecord) -> None:
+        """Settle ``future`` with the outcome of the finished run ``record``."""
         if record.status == "completed":
             types = registry_for(self.workflow(record.workflow), self.serializer)
             future.set_result(self.serializer.decode(record.result, types))
         else:
             future.set_exception(_error_from(record.error, record.status))
-            future.exception()
+            future.exception()  # retrieved: whoever awaits it gets it raised
 
 
 def _builtin_events() -> list[type[Event]]:
