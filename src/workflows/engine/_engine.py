@@ -509,13 +509,15 @@ class Engine:
         if future is None or future.done():
             return
         record = await self.store.get_run(run_id)
-        if not record.is_finished or future.done():  # settled meanwhile by another check
+        if not record.is_finished:
             return
         self._results.pop(run_id, None)
         self._settle(future, record)
 
     def _settle(self, future: asyncio.Future[Any], record: RunRecord) -> None:
         """Settle ``future`` with the outcome of the finished run ``record``."""
+        if future.done():  # settled meanwhile by a commit or another store check
+            return
         if record.status == "completed":
             types = registry_for(self.workflow(record.workflow), self.serializer)
             future.set_result(self.serializer.decode(record.result, types))
