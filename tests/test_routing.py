@@ -59,7 +59,7 @@ class Orphan(Event):
     pass
 
 
-# --- isinstance routing and unions ----------------------------------------------------
+# --- exact-type routing, subclass routing on request, unions ---------------------------
 
 
 class SubclassRouting(Workflow):
@@ -67,13 +67,34 @@ class SubclassRouting(Workflow):
     async def begin(self, ev: StartEvent) -> Dog:
         return Dog(name="rex")
 
-    @step
+    @step(accept_event_subclasses=True)
     async def any_animal(self, ev: Animal) -> StopEvent:
         return StopEvent(result=(type(ev).__name__, ev.name))
 
 
-async def test_event_subclass_is_routed_to_a_step_accepting_its_base() -> None:
+async def test_event_subclass_is_routed_to_a_step_accepting_its_base_on_request() -> None:
     assert await SubclassRouting().run() == ("Dog", "rex")
+
+
+class ExactRouting(Workflow):
+    @step
+    async def begin(self, ctx: Context, ev: StartEvent) -> Animal | Dog | None:
+        ctx.send_event(Dog(name="rex"))
+        ctx.send_event(Animal(name="generic"))
+        return None
+
+    @step
+    async def any_animal(self, ev: Animal) -> StopEvent:
+        return StopEvent(result=(type(ev).__name__, ev.name))
+
+    @step
+    async def dogs(self, ev: Dog) -> None:
+        return None
+
+
+async def test_by_default_an_event_goes_only_to_steps_accepting_its_exact_type() -> None:
+    # llama-index-workflows 2.26.1 routes by exact type unless accept_event_subclasses=True
+    assert await ExactRouting().run() == ("Animal", "generic")
 
 
 class UnionRouting(Workflow):

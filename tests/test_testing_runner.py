@@ -47,7 +47,7 @@ class Named(Workflow):
 
 
 async def test_runner_collects_streamed_events_and_result() -> None:
-    outcome = await WorkflowTestRunner(Greeter()).run()
+    outcome = await WorkflowTestRunner(Greeter()).run(expose_internal=False)
     assert outcome.result == "hello"
     assert [type(ev) for ev in outcome.collected] == [Progress] * 3 + [Note, StopEvent]
     assert [ev.n for ev in outcome.collected[:3]] == [0, 1, 2]
@@ -55,14 +55,17 @@ async def test_runner_collects_streamed_events_and_result() -> None:
 
 
 async def test_runner_excludes_listed_event_types() -> None:
-    outcome = await WorkflowTestRunner(Greeter()).run(exclude_events=[Progress])
+    outcome = await WorkflowTestRunner(Greeter()).run(
+        exclude_events=[Progress], expose_internal=False
+    )
     assert [type(ev) for ev in outcome.collected] == [Note, StopEvent]
     assert Progress not in outcome.event_types
     assert outcome.result == "hello"
 
 
-async def test_runner_can_expose_internal_events() -> None:
-    outcome = await WorkflowTestRunner(Greeter()).run(expose_internal=True)
+async def test_runner_exposes_internal_events_by_default() -> None:
+    # As in llama-index-workflows 2.26.1: WorkflowTestRunner.run(expose_internal=True)
+    outcome = await WorkflowTestRunner(Greeter()).run()
     assert outcome.event_types.get(UnhandledEvent, 0) == 1
     assert outcome.event_types[Progress] == 3
     assert isinstance(outcome.collected[-1], StopEvent)

@@ -163,6 +163,16 @@ class SubclassEmitter(Workflow):
     async def begin(self, ev: StartEvent) -> SpecialHop:
         return SpecialHop()
 
+    @step(accept_event_subclasses=True)
+    async def end(self, ev: Hop) -> StopEvent:
+        return StopEvent(result=type(ev).__name__)
+
+
+class ExactTypesOnly(Workflow):
+    @step
+    async def begin(self, ev: StartEvent) -> SpecialHop:
+        return SpecialHop()
+
     @step
     async def end(self, ev: Hop) -> StopEvent:
         return StopEvent(result=type(ev).__name__)
@@ -183,8 +193,16 @@ async def test_valid_human_loop_runs() -> None:
     assert await handler == "yes"
 
 
-def test_emitted_subclass_is_accepted_by_a_base_class_step() -> None:
-    SubclassEmitter().validate()  # routing follows isinstance, so does validation
+def test_emitted_subclass_is_accepted_by_a_step_that_accepts_subclasses() -> None:
+    SubclassEmitter().validate()  # accept_event_subclasses: routing and validation agree
+
+
+def test_by_default_a_step_accepts_exactly_its_annotated_types() -> None:
+    # As in llama-index-workflows 2.26.1: a subclass is not routed to a base-class step
+    # unless the step says accept_event_subclasses=True.
+    with pytest.raises(WorkflowValidationError) as info:
+        ExactTypesOnly().validate()
+    assert "emits SpecialHop, which no step accepts" in str(info.value)
 
 
 async def test_run_emitted_subclass_reaches_base_class_step() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ._step_spec import StepSpec
@@ -37,7 +37,7 @@ class WorkflowGraph:
             found = tuple(
                 name
                 for name, spec in self.specs.items()
-                if issubclass(event_type, spec.accepted) and spec.catch_for_steps is None
+                if spec.catch_for_steps is None and spec.accepts_type(event_type)
             )
             self._routes[event_type] = found
         return found
@@ -94,9 +94,26 @@ class WorkflowGraph:
         """StopEvent types some step may return."""
         return {t for t in self.emitted_types if issubclass(t, StopEvent)}
 
+    @property
+    def stop_event_class(self) -> type[StopEvent]:
+        """The one StopEvent type the steps return (``StopEvent`` if several or none)."""
+        found = self.stop_event_classes
+        return found.pop() if len(found) == 1 else StopEvent
+
+    @property
+    def uses_human_input(self) -> bool:
+        """True if a step emits ``InputRequiredEvent`` or accepts ``HumanResponseEvent``."""
+        return any(issubclass(t, InputRequiredEvent) for t in self.emitted_types) or any(
+            issubclass(t, HumanResponseEvent) for s in self.specs.values() for t in s.accepted
+        )
+
     # -- validation --------------------------------------------------------------------
-    def problems(self) -> list[str]:
-        """Everything wrong with the graph, each naming the step and the event."""
+    def problems(self, skip: Collection[str] = ()) -> list[str]:
+        """Everything wrong with the graph, each naming the step and the event.
+
+        ``skip`` names checks not to run: ``"terminal_event"`` (an emitted event no step
+        accepts), ``"reachability"`` (an accepted event no step emits).
+        """
         found: list[str] = []
         if not self.specs:
             return [f"workflow {self.workflow_name!r} has no steps"]
@@ -107,7 +124,9 @@ class WorkflowGraph:
         emitted = self.emitted_types
         for name, spec in self.specs.items():
             for event_type in spec.emits:
-                if issubclass(event_type, (StopEvent, InputRequiredEvent)):
+                if "terminal_event" in skip or issubclass(
+                    event_type, (StopEvent, InputRequiredEvent)
+                ):
                     continue
                 if not self.routes(event_type):
                     found.append(
@@ -118,16 +137,18 @@ class WorkflowGraph:
                     if covered not in self.specs:
                         found.append(f"@catch_error step {name!r} covers unknown step {covered!r}")
                 continue
+            if "reachability" in skip or "reachability" in spec.skip_graph_checks:
+                continue
             for accepted in spec.accepted:
                 if issubclass(accepted, (StartEvent, HumanResponseEvent, StepFailedEvent)):
                     continue
-                if not any(issubclass(e, accepted) for e in emitted):
+                if not any(spec.accepts_type(e) for e in emitted):
                     found.append(f"step {name!r} accepts {accepted.__name__}, which no step emits")
         return found
 
-    def validate(self) -> None:
+    def validate(self, skip: Collection[str] = ()) -> None:
         """Raise :class:`WorkflowValidationError` listing every problem, if any."""
-        problems = self.problems()
+        problems = self.problems(skip)
         if problems:
             raise WorkflowValidationError(
                 f"workflow {self.workflow_name!r} is invalid: " + "; ".join(problems)

@@ -130,7 +130,7 @@ def snapshot_to_dict(
 
     ``workflow_name`` overrides the name recorded (the engine records its registry name).
     """
-    serializer = serializer or _DEFAULT_SERIALIZER
+    serializer = serializer or ctx._workflow.serializer or _DEFAULT_SERIALIZER
     types = registry_for(ctx._workflow, serializer)
     state = ctx._state
     enc = serializer.encode
@@ -217,7 +217,7 @@ def snapshot_from_dict(
     Raises:
         ContextSerdeError: naming what is wrong with ``data``.
     """
-    serializer = serializer or _DEFAULT_SERIALIZER
+    serializer = serializer or workflow.serializer or _DEFAULT_SERIALIZER
     if not isinstance(data, dict):
         raise ContextSerdeError(f"a snapshot must be a dict, got {type(data).__name__}")
     version = data.get("format_version")

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from .decorators import StepConfig
+from .decorators import StepConfig, _StepOptions
 from .errors import WorkflowValidationError
 from .events import Event, StepFailedEvent
-from .resource import Resource
+from .resource import ResourceDescriptor
 from .retry_policy import RetryPolicy
 
 _NoneType = type(None)
@@ -31,15 +31,28 @@ class StepSpec:
     event_param: str
     context_param: str | None
     state_type: type[Any] | None
-    resources: dict[str, Resource[Any]] = field(default_factory=dict)
+    resources: dict[str, ResourceDescriptor] = field(default_factory=dict)
+    resource_types: dict[str, Any] = field(default_factory=dict)
+    """The ``T`` of each resource parameter's ``Annotated[T, descriptor]``."""
     num_workers: int = 1
     retry_policy: RetryPolicy | None = None
     catch_for_steps: tuple[str, ...] | None = None
     max_recoveries: int = 1
+    accept_subclasses: bool = False
+    """Route subclasses of the accepted types here too (default: exact types only)."""
+    skip_graph_checks: tuple[str, ...] = ()
 
     def accepts(self, event: Event) -> bool:
         """True if this step runs for ``event``."""
-        return isinstance(event, self.accepted)
+        if self.accept_subclasses:
+            return isinstance(event, self.accepted)
+        return type(event) in self.accepted
+
+    def accepts_type(self, event_type: type[Event]) -> bool:
+        """True if this step runs for events of exactly ``event_type``."""
+        if self.accept_subclasses:
+            return issubclass(event_type, self.accepted)
+        return event_type in self.accepted
 
 
 def _event_types(annotation: Any) -> tuple[type[Event], ...] | None:
@@ -86,10 +99,11 @@ def _context_state_type(annotation: Any) -> tuple[bool, type[Any] | None]:
     return False, None
 
 
-def _resource_of(annotation: Any) -> Resource[Any] | None:
+def _resource_of(annotation: Any) -> ResourceDescriptor | None:
+    """The first resource descriptor in ``Annotated[T, ...]`` metadata, else None."""
     if get_origin(annotation) is Annotated:
-        for meta in annotation.__metadata__:
-            if isinstance(meta, Resource):
+        for meta in get_args(annotation)[1:]:
+            if isinstance(meta, ResourceDescriptor):
                 return meta
     return None
 
@@ -97,7 +111,7 @@ def _resource_of(annotation: Any) -> Resource[Any] | None:
 def build_step_spec(
     name: str,
     func: Callable[..., Any],
-    config: StepConfig,
+    config: _StepOptions,
     *,
     is_method: bool,
     extra_namespaces: tuple[typing.Mapping[str, Any], ...] = (),
@@ -133,7 +147,8 @@ def build_step_spec(
     accepted: tuple[type[Event], ...] = ()
     context_param: str | None = None
     state_type: type[Any] | None = None
-    resources: dict[str, Resource[Any]] = {}
+    resources: dict[str, ResourceDescriptor] = {}
+    resource_types: dict[str, Any] = {}
     for param in params:
         if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise WorkflowValidationError(
@@ -146,6 +161,9 @@ def build_step_spec(
         annotation = hints[param.name]
         resource = _resource_of(annotation)
         if resource is not None:
+            resource_types[param.name] = get_args(annotation)[0]
+            resource.set_type_annotation(resource_types[param.name])
+            resource.set_localns(localns)
             resources[param.name] = resource
             continue
         is_context, ctx_state = _context_state_type(annotation)
@@ -187,8 +205,40 @@ def build_step_spec(
         context_param=context_param,
         state_type=state_type,
         resources=resources,
+        resource_types=resource_types,
         num_workers=config.num_workers,
         retry_policy=config.retry_policy,
         catch_for_steps=config.catch_for_steps,
         max_recoveries=config.max_recoveries,
+        accept_subclasses=config.accept_event_subclasses,
+        skip_graph_checks=config.skip_graph_checks,
     )
+
+
+def reference_step_config(spec: StepSpec) -> StepConfig:
+    """The public ``StepConfig`` view of ``spec`` (what ``func._step_config`` holds)."""
+    is_handler = spec.catch_for_steps is not None
+    return StepConfig(
+        accepted_events=list(spec.accepted),
+        event_name=spec.event_param,
+        return_types=list(spec.emits) if spec.emits else [type(None)],
+        context_parameter=spec.context_param,
+        num_workers=spec.num_workers,
+        retry_policy=spec.retry_policy,
+        resources=_resource_definitions(spec),
+        context_state_type=spec.state_type,
+        skip_graph_checks=list(spec.skip_graph_checks or ()),  # type: ignore[arg-type]
+        role="catch_error" if is_handler else "step",
+        catch_error_for_steps=(list(spec.catch_for_steps or ()) or None) if is_handler else None,
+        catch_error_max_recoveries=spec.max_recoveries,
+        accept_event_subclasses=spec.accept_subclasses,
+    )
+
+
+def _resource_definitions(spec: StepSpec) -> list[Any]:
+    from . import resource
+
+    make = getattr(resource, "ResourceDefinition", None)
+    if make is None:
+        return []
+    return [make(name=name, resource=value) for name, value in spec.resources.items()]

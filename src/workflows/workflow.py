@@ -13,7 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import sys
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -21,18 +24,34 @@ from pydantic import ValidationError
 
 from ._graph import WorkflowGraph
 from ._runtime import Run, RunListener
-from ._step_spec import StepSpec, build_step_spec
+from ._step_spec import StepSpec, build_step_spec, reference_step_config
 from .context.context import Context, new_run_id
-from .decorators import _get_step_config
+from .context.serializers import BaseSerializer
+from .decorators import GRAPH_CHECKS, _get_step_config
 from .errors import WorkflowRuntimeError, WorkflowValidationError
-from .events import StartEvent
+from .events import Event, StartEvent, StopEvent
 from .handler import WorkflowHandler
 from .resource import ResourceManager
 
-__all__ = ["Workflow"]
+__all__ = ["Workflow", "WorkflowMeta"]
+
+_logger = logging.getLogger("workflows")
 
 
-class Workflow:
+class WorkflowMeta(type):
+    """The metaclass of :class:`Workflow`.
+
+    Combine it with another metaclass to make a workflow that is also, say, a pydantic
+    model: ``class Meta(WorkflowMeta, ModelMetaclass)``. Each class gets its own registry
+    of free-function steps (``_step_functions``), filled by :meth:`Workflow.add_step`.
+    """
+
+    def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> None:
+        super().__init__(name, bases, namespace)
+        cls._step_functions: dict[str, Callable[..., Any]] = {}
+
+
+class Workflow(metaclass=WorkflowMeta):
     """Base class of workflows.
 
     Args:
@@ -78,6 +97,8 @@ class Workflow:
                 for name, func in klass._free_steps.items():
                     specs.setdefault(name, cls._spec_for_free_step(name, func))
         cls._step_specs = specs
+        for spec in specs.values():
+            _expose_step_config(spec)
 
     @classmethod
     def _spec_for_free_step(cls, name: str, func: Callable[..., Any]) -> StepSpec:
@@ -95,28 +116,88 @@ class Workflow:
                 f"workflow {cls.__qualname__!r} already has a step named {name!r}"
             )
         spec = cls._spec_for_free_step(name, func)
+        _expose_step_config(spec)
         cls._free_steps[name] = func
+        cls._step_functions[name] = func
         cls._step_specs = {**cls._step_specs, name: spec}
         cls._graph_cache = None
 
     def __init__(
         self,
         timeout: float | None = 45.0,
-        verbose: bool = False,
         disable_validation: bool = False,
-        workflow_name: str | None = None,
+        verbose: bool = False,
         resource_manager: ResourceManager | None = None,
+        num_concurrent_runs: int | None = None,
+        runtime: Any | None = None,
+        workflow_name: str | None = None,
+        skip_graph_checks: set[str] | None = None,
+        serializer: BaseSerializer | None = None,
     ) -> None:
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        # Only underscore attributes are set here: a subclass that is also a pydantic
+        # model (llama-index-core's agents are) refuses public attributes it does not
+        # declare as fields.
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
             raise WorkflowValidationError(
                 f"timeout must be a positive number or None, got {timeout!r}"
             )
-        self.timeout = timeout
-        self.verbose = verbose
-        self.disable_validation = disable_validation
+        if num_concurrent_runs is not None and (
+            isinstance(num_concurrent_runs, bool)
+            or not isinstance(num_concurrent_runs, int)
+            or num_concurrent_runs <= 0
+        ):
+            raise WorkflowValidationError(
+                "num_concurrent_runs must be an integer greater than 0 or None"
+            )
+        unknown = set(skip_graph_checks or ()) - set(GRAPH_CHECKS)
+        if unknown:
+            raise WorkflowValidationError(
+                f"Unknown graph check names: {', '.join(sorted(unknown))}. "
+                f"Valid names are: {', '.join(sorted(GRAPH_CHECKS))}"
+            )
+        self._timeout = timeout
+        self._verbose = verbose
+        self._disable_validation = disable_validation
+        self._num_concurrent_runs = num_concurrent_runs
+        self._runtime = runtime
+        self._skip_graph_checks: set[str] = set(skip_graph_checks or ())
+        self._serializer = serializer
         self._workflow_name = workflow_name
         self._resource_manager = resource_manager or ResourceManager()
         self._validated = False
+        self._active_runs = 0
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a run may take (``None``: no limit); waiting for input does not count."""
+        return self._timeout
+
+    @property
+    def verbose(self) -> bool:
+        """Whether each step invocation is logged at INFO level."""
+        return self._verbose
+
+    @property
+    def disable_validation(self) -> bool:
+        """Whether the graph checks on the first ``run()`` are skipped."""
+        return self._disable_validation
+
+    @property
+    def num_concurrent_runs(self) -> int | None:
+        """The most runs of this instance that may be active at once (``None``: no limit)."""
+        return self._num_concurrent_runs
+
+    @property
+    def serializer(self) -> BaseSerializer | None:
+        """The serializer given to the constructor, or ``None`` for the default."""
+        return self._serializer
+
+    @property
+    def runtime(self) -> Any:
+        """The runtime given to the constructor (kept for compatibility; runs are local)."""
+        return self._runtime
 
     # -- introspection -----------------------------------------------------------------
     @property
@@ -157,15 +238,55 @@ class Workflow:
         """The StartEvent (sub)class the workflow's first step accepts."""
         return self._graph().start_event_class
 
-    def validate(self) -> bool:
-        """Check the event graph.
+    @property
+    def stop_event_class(self) -> type[StopEvent]:
+        """The StopEvent (sub)class the workflow's steps return."""
+        return self._graph().stop_event_class
+
+    @property
+    def events(self) -> list[type[Event]]:
+        """Every event type named in a step signature (accepted or returned)."""
+        return sorted(self._graph().event_types, key=lambda t: (t.__module__, t.__qualname__))
+
+    @classmethod
+    def add_step(cls, func: Callable[..., Any]) -> None:
+        """Attach a ``@step``-decorated free function to this workflow class.
+
+        Raises:
+            WorkflowValidationError: ``func`` is not decorated with ``@step``, or the
+                workflow already has a step of that name.
+        """
+        if _get_step_config(func) is None:
+            name = getattr(func, "__name__", repr(func))
+            raise WorkflowValidationError(f"Step function {name} is missing the `@step` decorator.")
+        cls._add_free_step(func)
+
+    def validate(
+        self,
+        *,
+        validate_resource_configs: bool = True,
+        validate_resources: bool = False,
+    ) -> bool:
+        """Check the event graph (and, optionally, the steps' resources).
+
+        Args:
+            validate_resource_configs: also check that each ``ResourceConfig`` file exists
+                and holds valid data for its model.
+            validate_resources: also build every resource once (factories may need
+                environment variables or connections, hence off by default).
+
+        Returns:
+            True if the workflow asks for human input (emits ``InputRequiredEvent`` or
+            accepts ``HumanResponseEvent``), else False.
 
         Raises:
             WorkflowValidationError: listing each problem with the step and event it concerns.
         """
-        self._graph().validate()
+        graph = self._graph()
+        graph.validate(skip=self._skip_graph_checks)
+        _check_resources(self, configs=validate_resource_configs, factories=validate_resources)
         self._validated = True
-        return True
+        return graph.uses_human_input
 
     def draw_mermaid(self) -> str:
         """The step/event graph as Mermaid ``flowchart`` text."""
@@ -189,7 +310,10 @@ class Workflow:
                 workflow's StartEvent.
             WorkflowRuntimeError: ``ctx`` is already running or belongs to another workflow.
         """
-        return self._launch(ctx, start_event, kwargs, None)
+        run_id = kwargs.pop("run_id", None)
+        if run_id is not None and not isinstance(run_id, str):
+            raise WorkflowRuntimeError(f"run_id must be a string, got {type(run_id).__name__}")
+        return self._launch(ctx, start_event, kwargs, None, run_id)
 
     def _launch(
         self,
@@ -213,15 +337,15 @@ class Workflow:
             if type(ctx._workflow) is not type(self):
                 raise WorkflowRuntimeError("the context belongs to another workflow")
             ctx._workflow = self
-        if ctx.is_running:
+        if ctx._has_active_run:
             raise WorkflowRuntimeError("the context is already running a workflow")
         state = ctx._state
         resume = state.started and state.stop_event is None
         if resume:
             if start_event is not None or kwargs:
-                raise WorkflowRuntimeError(
-                    "the context holds an unfinished run: run(ctx=...) resumes it and takes "
-                    "no start event or keyword arguments"
+                _logger.warning(
+                    "run(ctx=...) resumes the unfinished run held by the context; the start "
+                    "event and keyword arguments given are ignored"
                 )
             event: StartEvent | None = None
         else:
@@ -232,7 +356,11 @@ class Workflow:
         handler._attach(run)
         ctx._run = run
         run.listener = listener
-        run.start(event)
+        limit = self._num_concurrent_runs
+        if limit is None:
+            run.start(event)
+        else:
+            _start_within_limit(self, limit, run, handler, event)
         return handler
 
     def _make_start_event(
@@ -255,6 +383,68 @@ class Workflow:
             raise WorkflowValidationError(
                 f"cannot build {start_class.__name__} from run() arguments: {exc}"
             ) from exc
+
+
+def _expose_step_config(spec: StepSpec) -> None:
+    """Set ``func._step_config`` (the public view tools read) on a step's function."""
+    config = reference_step_config(spec)
+    target: Any = spec.func
+    try:
+        target._step_config = config
+        inspect.unwrap(target)._step_config = config
+    except (AttributeError, TypeError):  # a callable that takes no attributes
+        pass
+
+
+class _RunSlots:
+    """Admits at most ``limit`` active runs of one workflow instance; the rest queue."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+        self.queued: deque[Callable[[], None]] = deque()
+
+    def admit(self, handler: WorkflowHandler, start: Callable[[], None]) -> None:
+        def _begin() -> None:
+            if handler.done():  # cancelled while queued
+                self._next()
+                return
+            self.active += 1
+            handler.add_done_callback(lambda _: self._finished())
+            start()
+
+        if self.active < self.limit:
+            _begin()
+        else:
+            self.queued.append(_begin)
+
+    def _finished(self) -> None:
+        self.active -= 1
+        self._next()
+
+    def _next(self) -> None:
+        if self.queued and self.active < self.limit:
+            self.queued.popleft()()
+
+
+def _start_within_limit(
+    wf: Workflow, limit: int, run: Run, handler: WorkflowHandler, event: StartEvent | None
+) -> None:
+    """Start ``run`` once fewer than ``limit`` runs of ``wf`` are active."""
+    slots: _RunSlots | None = wf.__dict__.get("_run_slots")
+    if slots is None:
+        slots = _RunSlots(limit)
+        wf.__dict__["_run_slots"] = slots
+    slots.admit(handler, lambda: run.start(event))
+
+
+def _check_resources(wf: Workflow, *, configs: bool, factories: bool) -> None:
+    """Run the resource checks of ``validate()`` that ``workflows.resource`` offers."""
+    from . import resource
+
+    checker = getattr(resource, "validate_step_resources", None)
+    if checker is not None:
+        checker(wf, configs=configs, resources=factories)
 
 
 def _enclosing_namespace() -> tuple[dict[str, Any], ...]:

@@ -61,7 +61,19 @@ class Context(Generic[StateT]):
 
     @property
     def is_running(self) -> bool:
-        """True while a run is using this context."""
+        """True while a run is using this context, or when it holds an unfinished run.
+
+        A context restored with :meth:`from_dict` from a snapshot of a run that had not
+        finished reports True: ``wf.run(ctx=ctx)`` continues that run rather than
+        starting a new one.
+        """
+        if self._run is not None:
+            return not self._run.done
+        state = self._state
+        return state.started and state.stop_event is None
+
+    @property
+    def _has_active_run(self) -> bool:
         return self._run is not None and not self._run.done
 
     @property

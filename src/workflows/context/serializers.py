@@ -15,17 +15,24 @@ import binascii
 import math
 import pickle
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
 from .. import events as _events
 from ..errors import ContextSerdeError
 
-__all__ = ["BaseSerializer", "JsonSerializer", "PickleSerializer", "TypeRegistry", "type_key"]
+__all__ = [
+    "BaseSerializer",
+    "JsonSerializer",
+    "ModelCodec",
+    "PickleSerializer",
+    "TypeRegistry",
+    "type_key",
+]
 
 
 def type_key(cls: type[Any]) -> str:
@@ -165,6 +172,15 @@ def _any_fields(cls: type[BaseModel]) -> frozenset[str]:
     return found
 
 
+class ModelCodec(NamedTuple):
+    """How :class:`JsonSerializer` writes and rebuilds one pydantic model class."""
+
+    to_data: Callable[[Any], Any]
+    """The instance as data of JSON types, tuples, sets or allowlisted models."""
+    from_data: Callable[[Any], Any]
+    """The instance rebuilt from what ``to_data`` returned (after a round trip)."""
+
+
 class JsonSerializer(BaseSerializer):
     """The default serializer: JSON data, an allowlist of classes, bounded decoding.
 
@@ -173,6 +189,11 @@ class JsonSerializer(BaseSerializer):
             hold besides the workflow's own event types and its state type.
         max_depth: deepest nesting of containers accepted, encoding or decoding.
         max_string_length: longest string accepted when decoding (characters).
+        codecs: ``{model class: ModelCodec(to_data, from_data)}`` for pydantic models
+            whose own ``model_dump``/``model_validate`` cannot round-trip them (a chat
+            memory holding a tokenizer function, say). The classes join the allowlist;
+            ``to_data`` returns JSON-encodable data (it is encoded like any other value),
+            ``from_data`` rebuilds the instance from the decoded data.
     """
 
     name = "json"
@@ -183,8 +204,10 @@ class JsonSerializer(BaseSerializer):
         *,
         max_depth: int = 100,
         max_string_length: int = 16 * 1024 * 1024,
+        codecs: Mapping[type[Any], ModelCodec] | None = None,
     ) -> None:
-        self._extra_types = tuple(extra_types)
+        self._codecs: dict[type[Any], ModelCodec] = dict(codecs or {})
+        self._extra_types = tuple(dict.fromkeys((*extra_types, *self._codecs)))
         for cls in self._extra_types:
             if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
                 raise TypeError(f"extra_types must be pydantic model classes, got {cls!r}")
@@ -233,6 +256,13 @@ class JsonSerializer(BaseSerializer):
             return {"$exception": {"type": type(value).__name__, "message": str(value)}}
         if isinstance(value, BaseModel):
             key = types.key_for(type(value))
+            codec = self._codecs.get(type(value)) if self._codecs else None
+            if codec is not None:
+                try:
+                    raw = codec.to_data(value)
+                except Exception as exc:
+                    raise ContextSerdeError(f"cannot encode {key}: {exc}") from None
+                return {"$model": key, "data": {"$codec": self._encode(raw, types, depth + 1)}}
             return {"$model": key, "data": self._model_data(value, types, depth)}
         if isinstance(value, tuple):
             return {"$tuple": [self._encode(item, types, depth + 1) for item in value]}
@@ -391,6 +421,13 @@ class JsonSerializer(BaseSerializer):
     def _build_model(
         self, cls: type[Any], payload: dict[str, Any], types: TypeRegistry, depth: int
     ) -> Any:
+        codec = self._codecs.get(cls) if self._codecs else None
+        if codec is not None and "$codec" in payload:
+            raw = self._decode(payload["$codec"], types, depth + 1)
+            try:
+                return codec.from_data(raw)
+            except Exception as exc:
+                raise ContextSerdeError(f"{cls.__qualname__}: cannot rebuild: {exc}") from None
         for value in payload.values():
             if type(value) is str and len(value) > self.max_string_length:
                 raise ContextSerdeError(f"{cls.__qualname__}: string exceeds max_string_length")

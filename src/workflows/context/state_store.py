@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
-from contextlib import asynccontextmanager
-from typing import Any, Generic, TypeVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ContextStateError
 
-__all__ = ["DictState", "InMemoryStateStore"]
+__all__ = ["MODEL_T", "DictState", "InMemoryStateStore", "StateStore"]
 
 StateT = TypeVar("StateT")
+MODEL_T = TypeVar("MODEL_T")
+"""The type of a state store's state (``DictState`` or a pydantic model)."""
 
 _MISSING: Any = object()
 
@@ -138,6 +140,39 @@ def _draft_of(state: Any) -> Any:
     return copy.deepcopy(state)
 
 
+@runtime_checkable
+class StateStore(Protocol[MODEL_T]):
+    """What ``ctx.store`` offers; implement it to keep a context's state elsewhere.
+
+    Paths are dot-separated (``"a.b.c"``); ``get`` raises ``ValueError`` for a missing
+    path unless given a ``default``.
+    """
+
+    async def get_state(self) -> MODEL_T:
+        """A copy of the whole state."""
+        ...
+
+    async def set_state(self, state: MODEL_T) -> None:
+        """Replace the whole state."""
+        ...
+
+    async def get(self, path: str, default: Any = ...) -> Any:
+        """The value at ``path``."""
+        ...
+
+    async def set(self, path: str, value: Any) -> None:
+        """Set the value at ``path``, creating intermediate dictionaries."""
+        ...
+
+    async def clear(self) -> None:
+        """Reset the state to a fresh instance of its type."""
+        ...
+
+    def edit_state(self) -> AbstractAsyncContextManager[MODEL_T]:
+        """Edit the state in place inside ``async with``, atomically."""
+        ...
+
+
 class InMemoryStateStore(Generic[StateT]):
     """The state of one context; every method is safe to call from concurrent steps.
 
@@ -145,9 +180,9 @@ class InMemoryStateStore(Generic[StateT]):
     is atomic with respect to every other store call.
     """
 
-    def __init__(self, initial: StateT, factory: Any = None) -> None:
-        self._state = initial
-        self._factory = factory if factory is not None else type(initial)
+    def __init__(self, initial_state: StateT, factory: Any = None) -> None:
+        self._state = initial_state
+        self._factory = factory if factory is not None else type(initial_state)
         self._lock: asyncio.Lock | None = None
         self._skip_write: Callable[[], bool] | None = None
         """Set by the context: True for a write a restored step already made (replay)."""

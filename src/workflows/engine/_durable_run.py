@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._runtime import Run
 from .._snapshot import registry_for, snapshot_to_dict
-from ..context.serializers import JsonSerializer, TypeRegistry, type_key
+from ..context.serializers import BaseSerializer, TypeRegistry, type_key
 from ..errors import ContextSerdeError, WorkflowCancelledByUser, WorkflowTimeoutError
 from ..events import (
     Event,
@@ -92,7 +92,7 @@ class DurableRun:
         workflow: Workflow,
         run_id: str,
         version: int,
-        serializer: JsonSerializer,
+        serializer: BaseSerializer,
     ) -> None:
         self.engine = engine
         self.name = name

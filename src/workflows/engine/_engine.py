@@ -19,7 +19,7 @@ from typing import Any
 
 from .._snapshot import registry_for, snapshot_from_dict
 from ..context.context import Context, new_run_id
-from ..context.serializers import JsonSerializer, type_key
+from ..context.serializers import BaseSerializer, JsonSerializer, type_key
 from ..errors import (
     InvalidResponseError,
     StaleRunError,
@@ -190,7 +190,7 @@ class Engine:
         name = self._name_of(workflow)
         wf = self._workflows[name]
         run_id = new_run_id()
-        durable = DurableRun(self, name, wf, run_id, 0, self.serializer)
+        durable = DurableRun(self, name, wf, run_id, 0, self.serializer_for(wf))
         ctx: Context[Any] = Context(wf)
         self._loaded[run_id] = durable
         durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
@@ -204,6 +204,11 @@ class Engine:
         if not self.execute:
             await notify(self, f"work:{run_id}")
         return RunHandle(self, run_id)
+
+    def serializer_for(self, workflow: Workflow) -> BaseSerializer:
+        """The serializer of ``workflow``'s runs: its own (``Workflow(serializer=...)``)
+        or the engine's default :class:`JsonSerializer`."""
+        return workflow.serializer or self.serializer
 
     def has_room(self) -> bool:
         """True while this engine may take up another run (``concurrency``)."""
@@ -225,10 +230,9 @@ class Engine:
         """Store ``event`` for the run (durable before this returns) and deliver it."""
         self._check_open()
         record = await self.store.get_run(run_id)
-        durable = DurableRun(
-            self, record.workflow, self.workflow(record.workflow), run_id, 0, self.serializer
-        )
-        payload = {"event": self.serializer.encode(event, durable.types), "step": step}
+        wf = self.workflow(record.workflow)
+        durable = DurableRun(self, record.workflow, wf, run_id, 0, self.serializer_for(wf))
+        payload = {"event": durable.serializer.encode(event, durable.types), "step": step}
         inbound = await self.store.add_inbound(run_id, payload)
         await notify(self, f"work:{run_id}")
         loaded = await self._ensure_loaded(run_id, skip_inbound={inbound.id})
@@ -387,8 +391,9 @@ class Engine:
         if record.is_finished:
             return None
         wf = self.workflow(record.workflow)
-        ctx = snapshot_from_dict(Context, wf, record.snapshot, self.serializer, record.workflow)
-        durable = DurableRun(self, record.workflow, wf, run_id, record.version, self.serializer)
+        serializer = self.serializer_for(wf)
+        ctx = snapshot_from_dict(Context, wf, record.snapshot, serializer, record.workflow)
+        durable = DurableRun(self, record.workflow, wf, run_id, record.version, serializer)
         durable.created = True
         durable.stored.set_result(None)
         unread_answers = {item.request_id for item in inbound if item.request_id}
@@ -452,7 +457,7 @@ class Engine:
             future = self._results.pop(durable.run_id, None)
             if future is not None and not future.done():
                 if part.status == "completed":
-                    future.set_result(self.serializer.decode(part.result, durable.types))
+                    future.set_result(durable.serializer.decode(part.result, durable.types))
                 else:
                     future.set_exception(durable.error or _error_from(part.error))
                     future.exception()
@@ -519,8 +524,9 @@ class Engine:
         if future.done():  # settled meanwhile by a commit or another store check
             return
         if record.status == "completed":
-            types = registry_for(self.workflow(record.workflow), self.serializer)
-            future.set_result(self.serializer.decode(record.result, types))
+            wf = self.workflow(record.workflow)
+            serializer = self.serializer_for(wf)
+            future.set_result(serializer.decode(record.result, registry_for(wf, serializer)))
         else:
             future.set_exception(_error_from(record.error, record.status))
             future.exception()  # retrieved: whoever awaits it gets it raised

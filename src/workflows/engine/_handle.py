@@ -53,7 +53,8 @@ class RunHandle:
         """
         engine = self._engine
         record = await engine.store.get_run(self.run_id)
-        types = registry_for(engine.workflow(record.workflow), engine.serializer)
+        serializer = engine.serializer_for(engine.workflow(record.workflow))
+        types = registry_for(engine.workflow(record.workflow), serializer)
         seq = after
         while True:
             signal = engine._signal(self.run_id)
@@ -61,7 +62,7 @@ class RunHandle:
             for entry in entries:
                 seq = entry.seq
                 self.last_seq = seq
-                event = engine.serializer.decode(entry.payload, types)
+                event = serializer.decode(entry.payload, types)
                 yield event
                 if isinstance(event, StopEvent):
                     return
@@ -72,7 +73,7 @@ class RunHandle:
                 # The last commit may have landed between the two reads: read once more.
                 for entry in await engine.store.read_stream(self.run_id, after=seq):
                     seq = self.last_seq = entry.seq
-                    yield engine.serializer.decode(entry.payload, types)
+                    yield serializer.decode(entry.payload, types)
                 return
             # The timeout covers a commit by another process whose wake-up we missed.
             with suppress(asyncio.TimeoutError):

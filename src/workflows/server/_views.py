@@ -50,7 +50,9 @@ class Views:
             wf = self.engine.workflows.get(workflow)
             if wf is None:
                 return None
-            registry = self._registries[workflow] = registry_for(wf, self.engine.serializer)
+            registry = self._registries[workflow] = registry_for(
+                wf, self.engine.serializer_for(wf)
+            )
         return registry
 
     def decode(self, workflow: str, data: Any) -> Any:
@@ -58,8 +60,9 @@ class Views:
         registry = self.registry(workflow)
         if registry is None:
             return data
+        serializer = self.engine.serializer_for(self.engine.workflows[workflow])
         try:
-            return self.engine.serializer.decode(data, registry)
+            return serializer.decode(data, registry)
         except WorkflowError:
             return data
 

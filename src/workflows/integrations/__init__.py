@@ -1,0 +1,3 @@
+"""Optional integrations with other libraries; each module imports its library lazily."""
+
+__all__: list[str] = []
