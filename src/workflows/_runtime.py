@@ -334,8 +334,10 @@ class Run:
             kwargs[spec.context_param] = self.ctx
         if spec.resources:
             manager = self.workflow._resource_manager
-            for name, resource in spec.resources.items():
-                kwargs[name] = await manager.get(resource)
+            # One scope per call: an uncached factory named twice builds one object.
+            with manager.resolution_scope():
+                for name, resource in spec.resources.items():
+                    kwargs[name] = await manager.get(resource)
         func = self._callables[spec.name]
         if spec.is_async:
             return await func(**kwargs)

@@ -11,66 +11,84 @@
             self, ev: StartEvent, client: Annotated[HttpClient, Resource(make_client)]
         ) -> StopEvent: ...
 
-With ``cache=True`` (the default) the factory runs once per workflow instance and every
-step shares the object; with ``cache=False`` it runs for every step invocation. A factory
-may be a plain function or an ``async`` function.
+A factory may be a plain or an ``async`` function, and may itself take resources
+(parameters annotated ``Annotated[T, Resource(...)]`` or ``Annotated[Model,
+ResourceConfig(...)]``). With ``cache=True`` (the default) the factory runs once per
+:class:`ResourceManager` -- one per workflow instance unless instances are given the same
+one -- and every step shares the object; with ``cache=False`` it runs for every step
+invocation. ``ResourceConfig`` fills a pydantic model from a JSON file.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["Resource", "ResourceManager"]
+from pydantic import BaseModel, ConfigDict
+
+from ._resource_checks import validate_step_resources
+from ._resource_config import B, ResourceConfig
+from ._resource_descriptor import ResourceDescriptor, _Resource
+from ._resource_manager import ResourceManager
+
+__all__ = [
+    "B",
+    "Resource",
+    "ResourceConfig",
+    "ResourceDefinition",
+    "ResourceDescriptor",
+    "ResourceManager",
+    "T",
+    "validate_step_resources",
+]
 
 T = TypeVar("T")
 
 
-class Resource(Generic[T]):
-    """Marks a step parameter as a resource built by ``factory``.
+def Resource(factory: Callable[..., T], cache: bool = True) -> _Resource:
+    """Declare a step parameter whose value ``factory`` builds.
 
     Args:
-        factory: a callable (sync or async) taking no arguments that returns the resource.
-        cache: share one instance across the workflow's steps (default) or build one per
-            step invocation.
+        factory: a function (plain or ``async``) returning the resource. Its parameters
+            annotated ``Annotated[T, <resource>]`` receive those resources; others keep
+            their defaults.
+        cache: build once per resource manager and share the object (default), or build
+            anew for each step invocation.
+
+    Returns:
+        A descriptor to place in ``Annotated[Type, ...]``; cached values are keyed by the
+        factory's ``__qualname__``.
+
+    Raises:
+        TypeError: ``factory`` is not callable.
+
+    Example::
+
+        def get_memory() -> Memory:
+            return Memory(user="user123")
+
+        class MyWorkflow(Workflow):
+            @step
+            async def first(
+                self, ev: StartEvent, memory: Annotated[Memory, Resource(get_memory)]
+            ) -> StopEvent:
+                memory.add("hello")
+                return StopEvent(result="ok")
+    """
+    return _Resource(factory, cache)
+
+
+class ResourceDefinition(BaseModel):
+    """A resource a step asks for: one parameter annotated ``Annotated[T, descriptor]``.
+
+    Attributes:
+        name: the step parameter's name.
+        resource: the descriptor that produces the value.
+        type_annotation: the ``T`` of the annotation.
     """
 
-    def __init__(self, factory: Callable[[], T], cache: bool = True) -> None:
-        if not callable(factory):
-            raise TypeError(f"Resource factory must be callable, got {factory!r}")
-        self.factory = factory
-        self.cache = cache
-        self.name = getattr(factory, "__qualname__", repr(factory))
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    def __repr__(self) -> str:
-        return f"Resource({self.name}, cache={self.cache})"
-
-
-class ResourceManager:
-    """Builds resources and keeps the cached ones; one per workflow instance."""
-
-    def __init__(self) -> None:
-        self._cache: dict[int, Any] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
-
-    async def get(self, resource: Resource[Any]) -> Any:
-        """Return the resource's value, building it if needed."""
-        if not resource.cache:
-            return await _build(resource)
-        key = id(resource.factory)
-        if key in self._cache:
-            return self._cache[key]
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if key not in self._cache:
-                self._cache[key] = await _build(resource)
-        return self._cache[key]
-
-
-async def _build(resource: Resource[Any]) -> Any:
-    value = resource.factory()
-    if inspect.isawaitable(value):
-        value = await value
-    return value
+    name: str
+    resource: ResourceDescriptor
+    type_annotation: Any = None
