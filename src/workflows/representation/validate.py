@@ -1,0 +1,415 @@
+"""Static checks of a workflow's step/event graph, as llama-index-workflows 2.26.1 runs them.
+
+:func:`build_step_graph` turns the steps into a directed graph whose nodes are step names
+and event classes (event -> each step accepting it, step -> each event it returns) and
+computes what is reachable from the run's inputs and what can reach its outputs.
+:func:`validate_graph` then reports, without raising:
+
+- ``reachability``: a step no chain of events from the start event, a
+  :class:`~workflows.events.HumanResponseEvent` or a ``@catch_error`` handler reaches;
+- ``terminal_event``: an event no step accepts, other than a StopEvent or an
+  :class:`~workflows.events.InputRequiredEvent`;
+- ``dead_end``: a step that returns events but from which no chain leads to a StopEvent
+  or an InputRequiredEvent.
+
+The private ``_validate_workflow`` runs the whole rule set of the reference's
+``Workflow.run()`` (one start event class, one stop event class, event connectivity,
+then the graph checks) and raises on the first failing rule. An event type goes to a
+step as the runtime routes it: exactly the types the step names, plus their subclasses
+for a step declared with ``accept_event_subclasses=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
+
+from ..decorators import WorkflowGraphCheck
+from ..errors import WorkflowConfigurationError, WorkflowValidationError
+from ..events import (
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StepFailedEvent,
+    StopEvent,
+)
+from ._levels import event_types, same_level_types, stream_level_types_by_producer
+from ._matching import (
+    _accepts,
+    _accepts_in_graph,
+    _subclass_aware,
+    is_subclass,
+    step_accepts_type,
+    type_matches,
+)
+
+if TYPE_CHECKING:
+    from .._step_spec import StepSpec
+
+__all__ = [
+    "GraphNode",
+    "GraphValidationError",
+    "StepGraph",
+    "WorkflowGraphCheck",
+    "build_step_graph",
+    "event_types",
+    "is_subclass",
+    "same_level_types",
+    "step_accepts_type",
+    "stream_level_types_by_producer",
+    "type_matches",
+    "validate_graph",
+]
+
+GraphNode: TypeAlias = "str | type"
+"""A node of a :class:`StepGraph`: a step name or an event class."""
+
+_OUTPUTS = (StopEvent, InputRequiredEvent)
+
+
+@dataclass
+class StepGraph:
+    """A workflow's steps and events as an adjacency list, with reachability facts.
+
+    An edge event -> step means the step accepts that event; step -> event means the
+    step's return annotation lists it.
+    """
+
+    outgoing: dict[GraphNode, list[GraphNode]] = field(default_factory=dict)
+    """Each node's successors."""
+
+    event_types: set[type] = field(default_factory=set)
+    """Every event class in the graph (the start event class included)."""
+
+    step_names: set[str] = field(default_factory=set)
+    """Every step name in the graph."""
+
+    forward_reachable: set[GraphNode] = field(default_factory=set)
+    """Nodes reachable from the inputs: the start event, human responses, error handlers."""
+
+    reverse_reachable: set[GraphNode] = field(default_factory=set)
+    """Nodes from which a StopEvent or an InputRequiredEvent can be reached."""
+
+
+def build_step_graph(
+    steps: Mapping[str, StepSpec],
+    start_event_class: type,
+    catch_error_steps: list[str] | None = None,
+) -> StepGraph:
+    """Build the :class:`StepGraph` of ``steps``.
+
+    Args:
+        steps: the workflow's steps by name.
+        start_event_class: the StartEvent class the workflow runs with.
+        catch_error_steps: names of ``@catch_error`` steps; the runtime hands them
+            failures directly, so they count as reachable inputs.
+
+    Returns:
+        The graph with its forward and reverse reachability computed.
+    """
+    outgoing: dict[GraphNode, list[GraphNode]] = {}
+    # An insertion-ordered set, so that the graph is the same from run to run.
+    types: dict[type, None] = {start_event_class: None} if steps else {}
+    for name, spec in steps.items():
+        for emitted in spec.emits:
+            types.setdefault(emitted)
+            outgoing.setdefault(name, []).append(emitted)
+        for accepted in spec.accepted:
+            types.setdefault(accepted)
+    for event_type in types:
+        for name, spec in steps.items():
+            if _accepts_in_graph(spec, event_type):
+                outgoing.setdefault(event_type, []).append(name)
+
+    seeds: list[GraphNode] = [start_event_class]
+    seeds += [t for t in types if is_subclass(t, HumanResponseEvent) and t is not start_event_class]
+    seeds += list(dict.fromkeys(catch_error_steps or ()))
+    incoming: dict[GraphNode, list[GraphNode]] = {}
+    for source, targets in outgoing.items():
+        for target in targets:
+            incoming.setdefault(target, []).append(source)
+    return StepGraph(
+        outgoing=outgoing,
+        event_types=set(types),
+        step_names=set(steps),
+        forward_reachable=_reachable(seeds, outgoing),
+        reverse_reachable=_reachable([t for t in types if is_subclass(t, _OUTPUTS)], incoming),
+    )
+
+
+def _reachable(
+    seeds: Iterable[GraphNode], adjacency: Mapping[GraphNode, list[GraphNode]]
+) -> set[GraphNode]:
+    """Every node reachable from ``seeds`` (seeds included)."""
+    seen: set[GraphNode] = set()
+    pending = list(seeds)
+    while pending:
+        node = pending.pop()
+        if node not in seen:
+            seen.add(node)
+            pending.extend(adjacency.get(node, ()))
+    return seen
+
+
+@dataclass
+class GraphValidationError:
+    """One failed graph check (a report, not an exception).
+
+    Attributes:
+        check: which check failed.
+        message: what is wrong, naming the steps or events concerned.
+        hint: how to fix it.
+        step_names: the steps concerned (empty when the problem is about events).
+    """
+
+    check: WorkflowGraphCheck
+    message: str
+    hint: str
+    step_names: list[str] = field(default_factory=list)
+
+
+def validate_graph(
+    steps: Mapping[str, StepSpec],
+    start_event_class: type,
+    skip_checks: set[WorkflowGraphCheck] | None = None,
+    catch_error_steps: list[str] | None = None,
+) -> list[GraphValidationError]:
+    """Run the reachability, terminal-event and dead-end checks; return what fails.
+
+    Args:
+        steps: the workflow's steps by name.
+        start_event_class: the StartEvent class the workflow runs with.
+        skip_checks: checks not to run at all.
+        catch_error_steps: names of ``@catch_error`` steps (reachable by definition).
+
+    Returns:
+        One :class:`GraphValidationError` per failing check, in the order above; an
+        empty list for a sound graph. A step declared with
+        ``@step(skip_graph_checks=[...])`` is left out of the checks it names.
+    """
+    skip = skip_checks or set()
+    graph = build_step_graph(steps, start_event_class, catch_error_steps)
+    errors: list[GraphValidationError] = []
+
+    if "reachability" not in skip:
+        unreachable = sorted(
+            name
+            for name in graph.step_names - _steps_skipping(steps, "reachability")
+            if name not in graph.forward_reachable
+        )
+        if unreachable:
+            errors.append(
+                GraphValidationError(
+                    check="reachability",
+                    message="Unreachable steps: " + ", ".join(unreachable),
+                    hint="Steps must be reachable from StartEvent or HumanResponseEvent.",
+                    step_names=unreachable,
+                )
+            )
+
+    if "terminal_event" not in skip:
+        dangling = sorted(
+            t.__name__
+            for t in graph.event_types
+            if not is_subclass(t, _OUTPUTS)
+            and not any(target in graph.step_names for target in graph.outgoing.get(t, ()))
+        )
+        if dangling:
+            errors.append(
+                GraphValidationError(
+                    check="terminal_event",
+                    message="Events produced but never consumed: " + ", ".join(dangling),
+                    hint="Only StopEvent and InputRequiredEvent may be terminal.",
+                )
+            )
+
+    if "dead_end" not in skip:
+        producers = {name for name, spec in steps.items() if spec.emits}
+        dead_ends = sorted(
+            name
+            for name in producers - _steps_skipping(steps, "dead_end")
+            if name not in graph.reverse_reachable
+        )
+        if dead_ends:
+            errors.append(
+                GraphValidationError(
+                    check="dead_end",
+                    message="Dead-end steps: " + ", ".join(dead_ends),
+                    hint="Steps must have a path to StopEvent or InputRequiredEvent.",
+                    step_names=dead_ends,
+                )
+            )
+    return errors
+
+
+def _steps_skipping(steps: Mapping[str, StepSpec], check: str) -> set[str]:
+    """Steps that opted out of ``check`` with ``@step(skip_graph_checks=[...])``."""
+    return {name for name, spec in steps.items() if check in spec.skip_graph_checks}
+
+
+# -- the reference's workflow-level rules ------------------------------------------------
+@dataclass
+class _WorkflowValidationResult:
+    """What :func:`_validate_workflow` learned about a sound workflow."""
+
+    start_event_class: type[StartEvent]
+    stop_event_class: type[StopEvent]
+    uses_hitl: bool
+
+
+def _catch_error_steps(steps: Mapping[str, StepSpec]) -> list[str]:
+    """Names of the ``@catch_error`` steps."""
+    return [name for name, spec in steps.items() if spec.catch_for_steps is not None]
+
+
+def _find_start_event_class(steps: Mapping[str, StepSpec], workflow_name: str) -> type[StartEvent]:
+    """The one StartEvent class the steps accept.
+
+    Raises:
+        WorkflowConfigurationError: no step accepts a StartEvent, or they accept
+            several different StartEvent classes.
+    """
+    found = sorted(
+        {t for spec in steps.values() for t in spec.accepted if issubclass(t, StartEvent)},
+        key=lambda t: t.__name__,
+    )
+    if not found:
+        raise WorkflowConfigurationError(
+            "At least one Event of type StartEvent must be received by any step. "
+            f"(Workflow '{workflow_name}' has no @step that accepts StartEvent.)"
+        )
+    if len(found) > 1:
+        names = ", ".join(t.__name__ for t in found)
+        raise WorkflowConfigurationError(
+            f"Only one type of StartEvent is allowed per workflow, found {len(found)}: "
+            f"{names} in workflow '{workflow_name}'."
+        )
+    start: type[StartEvent] = found[0]
+    return start
+
+
+def _find_stop_event_class(steps: Mapping[str, StepSpec], workflow_name: str) -> type[StopEvent]:
+    """The one StopEvent class the steps return.
+
+    Raises:
+        WorkflowConfigurationError: no step returns a StopEvent, or they return
+            several different StopEvent classes.
+    """
+    found = sorted(
+        {t for spec in steps.values() for t in spec.emits if issubclass(t, StopEvent)},
+        key=lambda t: t.__name__,
+    )
+    if not found:
+        raise WorkflowConfigurationError(
+            "At least one Event of type StopEvent must be returned by any step. "
+            f"(Workflow '{workflow_name}' has no @step that returns StopEvent.)"
+        )
+    if len(found) > 1:
+        names = ", ".join(t.__name__ for t in found)
+        raise WorkflowConfigurationError(
+            f"Only one type of StopEvent is allowed per workflow, found {len(found)}: "
+            f"{names} in workflow '{workflow_name}'."
+        )
+    stop: type[StopEvent] = found[0]
+    return stop
+
+
+def _check_event_connectivity(
+    steps: Mapping[str, StepSpec], start_event_class: type[StartEvent]
+) -> bool:
+    """Check that events flow: what is accepted is produced and what is produced is used.
+
+    Rules, in order: no step accepts a StopEvent; every accepted event type is produced
+    by some step (or is the start event), unless it crosses the workflow's boundary
+    (input requests, human responses, StopEvents, step failures); every produced event
+    type is accepted by some step, unless it leaves the workflow (input requests, human
+    responses, StopEvents).
+
+    Returns:
+        True if the workflow involves a person (it returns an InputRequiredEvent or
+        accepts a HumanResponseEvent).
+
+    Raises:
+        WorkflowValidationError: for the first rule broken.
+    """
+    stop_takers = [
+        name
+        for name, spec in steps.items()
+        if any(is_subclass(t, StopEvent) for t in spec.accepted)
+    ]
+    if stop_takers:
+        plural = "s" if len(stop_takers) > 1 else ""
+        names = "', '".join(stop_takers)
+        raise WorkflowValidationError(
+            f"Step{plural} '{names}' cannot accept StopEvent. "
+            "StopEvent signals the end of the workflow. Use a different Event type instead."
+        )
+
+    produced = {start_event_class: None} | {t: None for s in steps.values() for t in s.emits}
+    boundary_in = (InputRequiredEvent, HumanResponseEvent, StopEvent, StepFailedEvent)
+    never_produced = sorted(
+        {
+            accepted.__name__
+            for spec in steps.values()
+            for accepted in spec.accepted
+            if not is_subclass(accepted, boundary_in)
+            and not any(
+                type_matches(p, accepted, allow_subclasses=_subclass_aware(spec)) for p in produced
+            )
+        }
+    )
+    if never_produced:
+        raise WorkflowValidationError(
+            "The following events are consumed but never produced: " + ", ".join(never_produced)
+        )
+
+    boundary_out = (InputRequiredEvent, HumanResponseEvent, StopEvent)
+    never_consumed = sorted(
+        p.__name__
+        for p in produced
+        if not is_subclass(p, boundary_out) and not any(_accepts(s, p) for s in steps.values())
+    )
+    if never_consumed:
+        raise WorkflowValidationError(
+            "The following events are produced but never consumed: " + ", ".join(never_consumed)
+        )
+
+    return any(is_subclass(p, InputRequiredEvent) for p in produced) or any(
+        is_subclass(t, HumanResponseEvent) for s in steps.values() for t in s.accepted
+    )
+
+
+def _validate_workflow(
+    steps: Mapping[str, StepSpec],
+    workflow_name: str,
+    skip_graph_checks: set[WorkflowGraphCheck] | None = None,
+) -> _WorkflowValidationResult:
+    """Run every structural rule of the reference's ``Workflow.run()`` on ``steps``.
+
+    Order: the workflow has steps; one StartEvent class; one StopEvent class; event
+    connectivity (:func:`_check_event_connectivity`); the graph checks
+    (:func:`validate_graph`, all failures listed in one error).
+
+    Raises:
+        WorkflowConfigurationError: no steps, or not exactly one start/stop event class.
+        WorkflowValidationError: the first other rule broken.
+    """
+    if not steps:
+        raise WorkflowConfigurationError(
+            f"Workflow '{workflow_name}' has no configured steps. Did you forget to "
+            "decorate methods with @step, or to attach free functions with "
+            "@step(workflow=...)?"
+        )
+    start = _find_start_event_class(steps, workflow_name)
+    stop = _find_stop_event_class(steps, workflow_name)
+    uses_hitl = _check_event_connectivity(steps, start)
+    failures = validate_graph(
+        steps, start, skip_checks=skip_graph_checks, catch_error_steps=_catch_error_steps(steps)
+    )
+    if failures:
+        detail = "\n".join(f"  - [{f.check}] {f.message}\n    {f.hint}" for f in failures)
+        raise WorkflowValidationError("Graph validation failed:\n" + detail)
+    return _WorkflowValidationResult(
+        start_event_class=start, stop_event_class=stop, uses_hitl=uses_hitl
+    )
