@@ -89,10 +89,20 @@ def _module_names(module: Any) -> list[str]:
     for name, value in vars(module).items():
         if name.startswith("_") or name == "TYPE_CHECKING" or inspect.ismodule(value):
             continue
-        if not _is_own(value):
+        if not _is_own(value) or not _defined_in(value, module.__name__):
             continue
         names.append(name)
     return sorted(names)
+
+
+def _defined_in(value: Any, module_name: str) -> bool:
+    """Whether a class or function was defined in ``module_name`` (not imported into it).
+
+    Without ``__all__``, a name a module merely imports is not part of its API.
+    """
+    if inspect.isclass(value) or inspect.isfunction(value):
+        return getattr(value, "__module__", None) == module_name
+    return True
 
 
 def _is_own(value: Any) -> bool:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +37,17 @@ class WorkflowHandler(asyncio.Future):
 
     def __init__(self, ctx: Context[Any], run: Run | None = None) -> None:
         super().__init__(loop=asyncio.get_running_loop())
-        self.ctx = ctx
+        self._ctx = ctx
         self._run = run
         self._stop_event: StopEvent | None = None
 
     def _attach(self, run: Run) -> None:
         self._run = run
+
+    @property
+    def ctx(self) -> Context[Any]:
+        """The run's context (its state store; ``ctx.to_dict()`` snapshots the run)."""
+        return self._ctx
 
     @property
     def run_id(self) -> str:
@@ -81,16 +87,32 @@ class WorkflowHandler(asyncio.Future):
             raise WorkflowRuntimeError("cannot send an event: the run has ended")
         self._run.send_from_outside(event, step)
 
-    async def cancel_run(self) -> None:
+    async def stop_event_result(self) -> StopEvent:
+        """Wait for the run to end and return the event that ended it (for a plain
+        ``StopEvent`` run, ``await handler`` gives its ``result`` instead).
+
+        Raises:
+            Whatever ``await handler`` raises when the run failed.
+        """
+        await asyncio.shield(self)
+        assert self._stop_event is not None
+        return self._stop_event
+
+    async def cancel_run(self, *, timeout: float = 5.0) -> None:
         """Stop the run: its stream ends with WorkflowCancelledEvent; awaiting it raises
-        WorkflowCancelledByUser. A snapshot taken before stays valid."""
+        WorkflowCancelledByUser. A snapshot taken before stays valid.
+
+        Args:
+            timeout: seconds to wait for the run's steps to wind down.
+        """
         run = self._run
         if run is None or run.done:
             return
         run.cancel()
         task = run._shutdown_task
         if task is not None:
-            await asyncio.shield(task)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout)
         if self.done() and not self.cancelled():
             self.exception()  # the caller asked for this end: nothing left to report
 

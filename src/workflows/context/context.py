@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -41,7 +41,12 @@ def new_run_id() -> str:
 class Context(Generic[StateT]):
     """The context of a workflow's runs: state store, event routing, waits, snapshots."""
 
-    def __init__(self, workflow: Workflow) -> None:
+    def __init__(
+        self,
+        workflow: Workflow,
+        previous_context: dict[str, Any] | None = None,
+        serializer: BaseSerializer | None = None,
+    ) -> None:
         from ..workflow import Workflow
 
         if not isinstance(workflow, Workflow):
@@ -52,6 +57,11 @@ class Context(Generic[StateT]):
         self._store: InMemoryStateStore[StateT] = InMemoryStateStore(state_type())
         self._store._skip_write = self._replayed_write
         self._run: Run | None = None
+        if previous_context is not None:  # the same as Context.from_dict(workflow, ...)
+            restored = Context.from_dict(workflow, previous_context, serializer)
+            self._state = restored._state
+            self._store = restored._store
+            self._store._skip_write = self._replayed_write
 
     # -- public properties -------------------------------------------------------------
     @property
@@ -201,16 +211,52 @@ class Context(Generic[StateT]):
             last_failed_at=failed_at,
         )
 
+    async def running_steps(self) -> list[str]:
+        """Names of the steps with at least one invocation in progress."""
+        return sorted({inv.step for inv in self._state.in_flight.values()})
+
+    def get_result(self) -> Any:
+        """The result of the finished run (prefer ``await handler``).
+
+        Raises:
+            WorkflowRuntimeError: no run on this context has finished.
+        """
+        run = self._run
+        handler = run.handler if run is not None else None
+        if handler is None or not handler.done():
+            stop = self._state.stop_event
+            if stop is None:
+                raise WorkflowRuntimeError("the run on this context has not finished")
+            return stop.result if type(stop).__name__ == "StopEvent" else stop
+        return handler.result()
+
+    def stream_events(self) -> AsyncIterator[Event]:
+        """The events of the active run's stream (as ``handler.stream_events()``).
+
+        Raises:
+            WorkflowRuntimeError: no run is active.
+        """
+        return self._active_run("stream events").stream.events(expose_internal=False)
+
     # -- snapshots ---------------------------------------------------------------------
-    def to_dict(self, serializer: BaseSerializer | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, serializer: BaseSerializer | None = None, *, include_state: bool = True
+    ) -> dict[str, Any]:
         """A JSON-safe snapshot of the run: state, queues, in-flight steps, waiters...
+
+        Args:
+            serializer: how values are encoded (default: the workflow's, else JSON).
+            include_state: False leaves the state store out (it restores as a fresh state).
 
         Raises:
             ContextSerdeError: a value cannot be encoded by ``serializer``.
         """
         from .._snapshot import snapshot_to_dict
 
-        return snapshot_to_dict(self, serializer)
+        data = snapshot_to_dict(self, serializer)
+        if not include_state:
+            data["state"] = {}  # restores as a fresh state of the workflow's state type
+        return data
 
     @classmethod
     def from_dict(

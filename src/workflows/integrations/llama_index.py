@@ -60,6 +60,20 @@ def agent_types() -> tuple[type[Any], ...]:
         ToolOutput,
         ToolSelection,
     ]
+    try:  # ReActAgent keeps its reasoning steps in ctx.store
+        from llama_index.core.agent.react import types as react_types
+    except ImportError:  # pragma: no cover - older llama-index-core
+        react_types = None
+    if react_types is not None:
+        found.extend(
+            getattr(react_types, name)
+            for name in (
+                "ActionReasoningStep",
+                "ObservationReasoningStep",
+                "ResponseReasoningStep",
+            )
+            if hasattr(react_types, name)
+        )
     for name in getattr(agent_events, "__all__", dir(agent_events)):
         value = getattr(agent_events, name, None)
         if (
