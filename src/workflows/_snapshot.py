@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._reference_snapshot import from_reference_snapshot, is_reference_snapshot
 from ._run_state import Invocation, QueuedEvent, RunState, Waiter
 from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
 from .errors import ContextSerdeError
@@ -220,6 +221,10 @@ def snapshot_from_dict(
     serializer = serializer or workflow.serializer or _DEFAULT_SERIALIZER
     if not isinstance(data, dict):
         raise ContextSerdeError(f"a snapshot must be a dict, got {type(data).__name__}")
+    if is_reference_snapshot(data):  # written by LlamaIndex Workflows: translate it first
+        types = registry_for(workflow, serializer)
+        name = workflow_name or workflow.workflow_name
+        data = from_reference_snapshot(data, workflow, types, serializer, name)
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise ContextSerdeError(
