@@ -73,11 +73,11 @@ async def test_runner_exposes_internal_events_by_default() -> None:
 
 async def test_runner_takes_a_start_event_or_keyword_arguments() -> None:
     runner = WorkflowTestRunner(Named())
-    by_event = await runner.run(start_event=StartEvent(name="ada"))
+    by_event = await runner.run(start_event=StartEvent(name="ada"), expose_internal=False)
     assert by_event.result == "hello ada"
     assert by_event.collected[0].text == "ada"
 
-    by_kwargs = await WorkflowTestRunner(Named()).run(name="bob")
+    by_kwargs = await WorkflowTestRunner(Named()).run(name="bob", expose_internal=False)
     assert by_kwargs.result == "hello bob"
     assert by_kwargs.collected[0].text == "bob"
 
