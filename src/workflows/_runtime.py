@@ -14,6 +14,7 @@ import functools
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,10 +41,13 @@ from .events import (
     InputRequiredEvent,
     StartEvent,
     StepFailedEvent,
+    StepState,
+    StepStateChanged,
     StopEvent,
     UnhandledEvent,
     WorkflowCancelledEvent,
     WorkflowFailedEvent,
+    WorkflowIdleEvent,
     WorkflowTimedOutEvent,
 )
 
@@ -62,6 +66,25 @@ class RunListener(Protocol):
         """Called synchronously whenever the run's state reached a consistent point."""
 
 
+class _RunStream(EventStream):
+    """The run's stream; it notes whether a reader asked for internal events.
+
+    Step-state and idle events are built only then: they cost nothing otherwise.
+    """
+
+    __slots__ = ("internal_wanted",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.internal_wanted = False
+
+    def events(self, expose_internal: bool = False) -> AsyncIterator[Event]:
+        """As :meth:`EventStream.events`; from now on internal events are written."""
+        if expose_internal:
+            self.internal_wanted = True
+        return super().events(expose_internal)
+
+
 class Run:
     """One execution of a workflow over a context's :class:`RunState`."""
 
@@ -72,7 +95,7 @@ class Run:
         self.state: RunState = ctx._state
         self.loop = asyncio.get_running_loop()
         self.graph = workflow._graph()
-        self.stream = EventStream(self.loop)
+        self.stream = _RunStream(self.loop)
         self.done = False
         self._workers: list[asyncio.Task[None]] = []
         self._worker_count: dict[str, int] = {}
@@ -217,7 +240,17 @@ class Run:
             self.state.run_id,
             type(event).__name__,
         )
-        self.write(UnhandledEvent(event_type=type(event).__name__, event=event))
+        cls = type(event)
+        idle = self.state.is_quiescent
+        self.write(
+            UnhandledEvent(
+                event_type=cls.__name__,
+                qualified_name=f"{cls.__module__}.{cls.__name__}",
+                idle=idle,
+            )
+        )
+        if idle and self.stream.internal_wanted:
+            self.stream.put(WorkflowIdleEvent())
 
     def _enqueue(self, step: str, item: QueuedEvent) -> None:
         self.state.enqueue(step, item)
@@ -230,6 +263,8 @@ class Run:
         else:
             if self._worker_count.get(step, 0) < self.graph.specs[step].num_workers:
                 self._spawn(step)
+            elif self.stream.internal_wanted:
+                self._step_state(step, StepState.PREPARING, "<enqueued>", type(item.event).__name__)
         if self._clock_paused:
             self._resume_clock()
 
@@ -241,15 +276,35 @@ class Run:
         else:
             self.stream.put(event)
 
+    def _step_state(
+        self,
+        step: str,
+        state: StepState,
+        worker: str,
+        input_name: str,
+        output_name: str | None = None,
+    ) -> None:
+        # Observers only: not part of the run's state, its stream position or its log.
+        self.stream.put(
+            StepStateChanged(
+                name=step,
+                step_state=state,
+                worker_id=worker,
+                input_event_name=input_name,
+                output_event_name=output_name,
+            )
+        )
+
     # -- workers -----------------------------------------------------------------------
     def _spawn(self, step: str) -> None:
-        self._worker_count[step] = self._worker_count.get(step, 0) + 1
+        count = self._worker_count.get(step, 0) + 1
+        self._worker_count[step] = count
         workers = self._workers
         if len(workers) >= 16:
             workers[:] = [task for task in workers if not task.done()]
-        workers.append(self.loop.create_task(self._worker(step)))
+        workers.append(self.loop.create_task(self._worker(step, str(count - 1))))
 
-    async def _worker(self, step: str) -> None:
+    async def _worker(self, step: str, slot: str) -> None:
         spec = self.graph.specs[step]
         state = self.state
         queues = state.queues
@@ -274,7 +329,7 @@ class Run:
                 idle.append((waiter, me))
                 await waiter
                 continue
-            await self._invoke(spec, inv)
+            await self._invoke(spec, inv, slot)
 
     def _dismiss_idle_workers(self) -> None:
         for idle in self._idle.values():
@@ -283,7 +338,7 @@ class Run:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    async def _invoke(self, spec: StepSpec, inv: Invocation) -> None:
+    async def _invoke(self, spec: StepSpec, inv: Invocation, slot: str = "0") -> None:
         token = current_invocation.set(inv)
         if self.workflow.verbose:
             logger.info(
@@ -294,12 +349,18 @@ class Run:
                 inv.wait_calls = 0
                 inv.emit_calls = 0
                 inv.write_calls = 0
+                if self.stream.internal_wanted:
+                    self._step_state(spec.name, StepState.RUNNING, slot, type(inv.event).__name__)
                 try:
                     with step_span(self.workflow.workflow_name, self.state.run_id, spec.name):
                         result = await self._call(spec, inv)
                 except Exception as exc:
                     if self.done:
                         return
+                    if self.stream.internal_wanted:
+                        self._step_state(
+                            spec.name, StepState.NOT_RUNNING, slot, str(type(inv.event))
+                        )
                     delay = self._retry_delay(spec, inv, exc)
                     inv.attempts += 1
                     inv.last_error = f"{type(exc).__name__}: {exc}"
@@ -318,6 +379,14 @@ class Run:
                 if self.done:
                     return
                 self.state.finish(inv)
+                if self.stream.internal_wanted:
+                    self._step_state(
+                        spec.name,
+                        StepState.NOT_RUNNING,
+                        slot,
+                        str(type(inv.event)),
+                        str(type(result)),
+                    )
                 self._handle_result(spec, result, inv.lineage)
                 return
         finally:
@@ -326,6 +395,8 @@ class Run:
                 self._maybe_pause_clock()
                 if self.state.awaits_outside_input:
                     self._dismiss_idle_workers()
+                if self.stream.internal_wanted and self.state.is_quiescent:
+                    self.stream.put(WorkflowIdleEvent())
                 self._boundary()
 
     async def _call(self, spec: StepSpec, inv: Invocation) -> Any:
@@ -424,6 +495,8 @@ class Run:
         self._waiter_futures[key] = future
         inv.blocked = True
         self._maybe_pause_clock()
+        if self.stream.internal_wanted and state.is_quiescent:
+            self.stream.put(WorkflowIdleEvent())
         self._boundary()
         try:
             if waiter.deadline is None:

@@ -6,11 +6,13 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     ├── WorkflowValidationError        bad step signature or workflow graph
     ├── WorkflowConfigurationError     bad options (a step config, a serializer, ...)
     ├── WorkflowRuntimeError           misuse while a run is going on
-    │   ├── WorkflowStepDoesNotExistError
-    │   └── ContextStateError          the state store was used wrongly
+    ├── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
+    ├── ContextStateError              the state store was used wrongly
     ├── WorkflowTimeoutError           the run exceeded ``Workflow(timeout=...)``
     ├── WorkflowCancelledByUser        the run was cancelled with ``cancel_run()``
+    ├── WorkflowDone                   (compatibility name; never raised to callers)
     ├── ContextSerdeError              a snapshot could not be encoded or decoded
+    ├── UnreconstructedException       stands in for an exception that could not be rebuilt
     └── StoreError                     a run store failed or refused an operation
         ├── StoreConnectionError       the store URL is wrong or the store unreachable
         ├── StoreSchemaError           the store's schema is of a version we cannot use
@@ -20,6 +22,11 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
         ├── InputRequestNotFoundError
         ├── InputRequestAlreadyAnsweredError
         └── InvalidResponseError       a response does not fit the request's schema
+
+The names shared with the reference API (``WorkflowValidationError`` ...
+``ContextStateError``, ``WorkflowDone``) are siblings under the root, as there: none of
+them is a subclass of another, so ``except`` clauses written for the reference catch
+the same errors here.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ __all__ = [
     "StoreConnectionError",
     "StoreError",
     "StoreSchemaError",
+    "UnreconstructedException",
     "WorkflowCancelledByUser",
     "WorkflowConfigurationError",
+    "WorkflowDone",
     "WorkflowError",
     "WorkflowRuntimeError",
     "WorkflowStepDoesNotExistError",
@@ -62,7 +71,7 @@ class WorkflowRuntimeError(WorkflowError):
     """The API was used in a way that is not allowed while a run exists or is going on."""
 
 
-class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
+class WorkflowStepDoesNotExistError(WorkflowError):
     """An event was targeted at a step name the workflow does not have."""
 
     def __init__(self, step_name: str, available: list[str] | None = None) -> None:
@@ -74,7 +83,7 @@ class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
         super().__init__(message)
 
 
-class ContextStateError(WorkflowRuntimeError):
+class ContextStateError(WorkflowError):
     """The state store was used in a way its state type does not allow."""
 
 
@@ -86,8 +95,36 @@ class WorkflowCancelledByUser(WorkflowError):
     """The run was cancelled by its caller."""
 
 
+class WorkflowDone(WorkflowError):
+    """Kept for compatibility: the reference stops its workers with it when a run ends.
+
+    This library never raises it to callers.
+    """
+
+
 class ContextSerdeError(WorkflowError):
     """A context snapshot could not be encoded, or a payload could not be decoded."""
+
+
+class UnreconstructedException(WorkflowError):
+    """Stands in for an exception that could not be rebuilt after a reload.
+
+    A stored exception keeps only its type name and message. When that type cannot be
+    found (or built from the message), this class carries the message instead:
+    ``str(exc)`` is the original message and ``original_type`` the original
+    ``module.QualName``.
+
+    Args:
+        message: the original exception's message.
+        original_type: the original exception's ``module.QualName``, if known.
+    """
+
+    def __init__(self, message: str, *, original_type: str | None = None) -> None:
+        super().__init__(message)
+        self.original_type = original_type
+
+    def __repr__(self) -> str:
+        return f"UnreconstructedException(original_type={self.original_type!r}, {self.args[0]!r})"
 
 
 class StoreError(WorkflowError):
