@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 import sys
-from collections.abc import ItemsView, Iterator, KeysView, ValuesView
+from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,6 +37,8 @@ from pydantic import (
 from .errors import UnreconstructedException
 
 if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+
     from pydantic.main import TupleGenerator
 
 __all__ = [
@@ -133,15 +135,15 @@ class DictLikeModel(BaseModel):
             return True
         return isinstance(key, str) and key in type(self).model_fields
 
-    def keys(self) -> KeysView[str]:
+    def keys(self) -> dict_keys[str, Any]:
         """Names of the dynamic values."""
         return self._dynamic().keys()
 
-    def values(self) -> ValuesView[Any]:
+    def values(self) -> dict_values[str, Any]:
         """The dynamic values."""
         return self._dynamic().values()
 
-    def items(self) -> ItemsView[str, Any]:
+    def items(self) -> dict_items[str, Any]:
         """``(name, value)`` pairs of the dynamic values."""
         return self._dynamic().items()
 
