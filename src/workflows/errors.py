@@ -6,7 +6,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     ├── WorkflowValidationError        bad step signature or workflow graph
     ├── WorkflowConfigurationError     bad options (a step config, a serializer, ...)
     ├── WorkflowRuntimeError           misuse while a run is going on
-    ├── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
+    │   └── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
     ├── ContextStateError              the state store was used wrongly
     ├── WorkflowTimeoutError           the run exceeded ``Workflow(timeout=...)``
     ├── WorkflowCancelledByUser        the run was cancelled with ``cancel_run()``
@@ -24,9 +24,10 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
         └── InvalidResponseError       a response does not fit the request's schema
 
 The names shared with the reference API (``WorkflowValidationError`` ...
-``ContextStateError``, ``WorkflowDone``) are siblings under the root, as there: none of
-them is a subclass of another, so ``except`` clauses written for the reference catch
-the same errors here.
+``ContextStateError``, ``WorkflowDone``) are siblings under the root, as there, so
+``except`` clauses written for the reference catch the same errors here. One exception:
+``WorkflowStepDoesNotExistError`` is a ``WorkflowRuntimeError``, because the reference
+raises a plain ``WorkflowRuntimeError`` for an event sent to an unknown step.
 """
 
 from __future__ import annotations
@@ -71,8 +72,11 @@ class WorkflowRuntimeError(WorkflowError):
     """The API was used in a way that is not allowed while a run exists or is going on."""
 
 
-class WorkflowStepDoesNotExistError(WorkflowError):
-    """An event was targeted at a step name the workflow does not have."""
+class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
+    """An event was targeted at a step name the workflow does not have.
+
+    A :class:`WorkflowRuntimeError`, which is what the reference raises in this case.
+    """
 
     def __init__(self, step_name: str, available: list[str] | None = None) -> None:
         self.step_name = step_name
