@@ -815,3 +815,20 @@ async def test_an_event_dropped_while_a_step_runs_is_not_idle() -> None:
     unhandled = [e for e in seen if isinstance(e, UnhandledEvent)]
     assert [(e.event_type, e.idle) for e in unhandled] == [("Stray", False)]
     assert not any(isinstance(e, WorkflowIdleEvent) for e in seen)
+
+
+async def test_a_cancelled_run_still_ends_its_stream_with_the_terminal_event() -> None:
+    handler = Waits().run()
+    seen: list[Event] = []
+    async for ev in handler.stream_events(expose_internal=True):
+        seen.append(ev)
+        if isinstance(ev, WorkflowIdleEvent):
+            await handler.cancel_run()
+    with pytest.raises(WorkflowCancelledByUser):
+        await handler
+    assert _kinds(seen) == [
+        "wait:running",
+        "InputRequiredEvent",
+        "WorkflowIdleEvent",
+        "WorkflowCancelledEvent",
+    ]

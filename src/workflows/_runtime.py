@@ -250,7 +250,7 @@ class Run:
             )
         )
         if idle and self.stream.internal_wanted:
-            self.stream.put(WorkflowIdleEvent())
+            self._internal(WorkflowIdleEvent())
 
     def _enqueue(self, step: str, item: QueuedEvent) -> None:
         self.state.enqueue(step, item)
@@ -276,6 +276,11 @@ class Run:
         else:
             self.stream.put(event)
 
+    def _internal(self, event: Event) -> None:
+        # Observers only: not part of the run's state, its stream position or its log.
+        if not self.done:
+            self.stream.put(event)
+
     def _step_state(
         self,
         step: str,
@@ -284,8 +289,7 @@ class Run:
         input_name: str,
         output_name: str | None = None,
     ) -> None:
-        # Observers only: not part of the run's state, its stream position or its log.
-        self.stream.put(
+        self._internal(
             StepStateChanged(
                 name=step,
                 step_state=state,
@@ -396,7 +400,7 @@ class Run:
                 if self.state.awaits_outside_input:
                     self._dismiss_idle_workers()
                 if self.stream.internal_wanted and self.state.is_quiescent:
-                    self.stream.put(WorkflowIdleEvent())
+                    self._internal(WorkflowIdleEvent())
                 self._boundary()
 
     async def _call(self, spec: StepSpec, inv: Invocation) -> Any:
@@ -496,7 +500,7 @@ class Run:
         inv.blocked = True
         self._maybe_pause_clock()
         if self.stream.internal_wanted and state.is_quiescent:
-            self.stream.put(WorkflowIdleEvent())
+            self._internal(WorkflowIdleEvent())
         self._boundary()
         try:
             if waiter.deadline is None:
