@@ -37,3 +37,19 @@ def test_an_ambiguous_script_name_is_refused() -> None:
 def test_a_name_outside_the_allowlist_is_refused_even_when_it_looks_like_a_script() -> None:
     with pytest.raises(ContextSerdeError, match="unknown type"):
         TypeRegistry([Order]).resolve("__main__.Popen")
+
+
+def test_a_stop_event_result_keeps_its_types_through_json() -> None:
+    from datetime import datetime, timezone
+
+    from workflows.context.serializers import JsonSerializer, TypeRegistry
+    from workflows.events import StopEvent
+
+    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    serializer = JsonSerializer()
+    registry = TypeRegistry()
+    back = serializer.decode(
+        serializer.encode(StopEvent(result=(1, "a", when)), registry), registry
+    )
+    assert isinstance(back, StopEvent)
+    assert back.result == (1, "a", when)

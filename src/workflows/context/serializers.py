@@ -302,6 +302,9 @@ class JsonSerializer(BaseSerializer):
         if extra:
             for name, val in extra.items():
                 data[name] = self._encode(val, types, depth + 1)
+        if isinstance(model, _events.StopEvent) and model._result is not None:
+            # `result` is a private attribute model_dump leaves in JSON form: keep its types.
+            data["result"] = self._encode(model._result, types, depth + 1)
         return data
 
     def _encode_event(self, event: _events.Event, types: TypeRegistry, depth: int) -> Any:
