@@ -12,6 +12,7 @@ from workflows.errors import (
     WorkflowCancelledByUser,
     WorkflowRuntimeError,
     WorkflowTimeoutError,
+    WorkflowValidationError,
 )
 from workflows.events import (
     Event,
@@ -475,3 +476,54 @@ async def test_multi_turn_conversation_with_typed_prompts() -> None:
             await handler.send_event(Reply(qid=ev.qid, response=answers[ev.qid]))
     assert prompts == ["name? ", "age? "]
     assert await handler == ("ada", "36")
+
+
+class _Gate(Workflow):
+    """Each run records itself as active, then waits on a shared gate."""
+
+    active = 0
+    peak = 0
+
+    @step
+    async def hold(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        cls = type(self)
+        cls.active += 1
+        cls.peak = max(cls.peak, cls.active)
+        await ev.gate.wait()
+        cls.active -= 1
+        return StopEvent(result=ev.n)
+
+
+async def test_num_concurrent_runs_queues_runs_beyond_the_limit() -> None:
+    _Gate.active = _Gate.peak = 0
+    gate = asyncio.Event()
+    wf = _Gate(timeout=None, num_concurrent_runs=2)
+    handlers = [wf.run(n=i, gate=gate) for i in range(5)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert _Gate.active == 2  # the other three wait for a slot
+    gate.set()
+    assert await asyncio.gather(*handlers) == [0, 1, 2, 3, 4]
+    assert _Gate.peak == 2
+
+
+async def test_a_queued_run_cancelled_before_its_slot_never_starts() -> None:
+    _Gate.active = _Gate.peak = 0
+    gate = asyncio.Event()
+    wf = _Gate(timeout=None, num_concurrent_runs=1)
+    first = wf.run(n=1, gate=gate)
+    queued = wf.run(n=2, gate=gate)
+    queued.cancel()
+    gate.set()
+    assert await first == 1
+    assert queued.done()  # ended while it waited for a slot
+    with pytest.raises(WorkflowCancelledByUser):
+        await queued
+    third = wf.run(n=3, gate=gate)
+    assert await third == 3
+    assert _Gate.peak == 1
+
+
+def test_num_concurrent_runs_must_be_a_positive_integer() -> None:
+    with pytest.raises(WorkflowValidationError, match="num_concurrent_runs"):
+        _Gate(num_concurrent_runs=0)
