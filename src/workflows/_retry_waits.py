@@ -85,12 +85,9 @@ class wait_none(wait_fixed):
         super().__init__(0)
 
 
-class wait_exponential(_WaitBase):
-    """``multiplier * exp_base ** n`` for retry ``n`` (from 0), clamped to
-    ``[max(min, 0), max]``.
-
-    Example: ``wait_exponential(multiplier=1, exp_base=2, max=60)`` waits 1, 2, 4, ... 60.
-    """
+class _ExponentialWait(_WaitBase):
+    """Shared by the exponential waits: ``multiplier * exp_base ** n`` within ``[min, max]``
+    (the two are not subclasses of each other, as in the reference)."""
 
     def __init__(
         self,
@@ -104,8 +101,19 @@ class wait_exponential(_WaitBase):
         self.max = to_seconds(max)
         self.min = to_seconds(min)
 
-    def __call__(self, attempts: int, *, seed: int | None = None) -> float:
+    def _grown(self, attempts: int) -> float:
         return _clamp(_grow(self.multiplier, self.exp_base, attempts), self.min, self.max)
+
+
+class wait_exponential(_ExponentialWait):
+    """``multiplier * exp_base ** n`` for retry ``n`` (from 0), clamped to
+    ``[max(min, 0), max]``.
+
+    Example: ``wait_exponential(multiplier=1, exp_base=2, max=60)`` waits 1, 2, 4, ... 60.
+    """
+
+    def __call__(self, attempts: int, *, seed: int | None = None) -> float:
+        return self._grown(attempts)
 
 
 class wait_incrementing(_WaitBase):
@@ -163,28 +171,15 @@ class wait_exponential_jitter(_WaitBase):
         return min(base + _uniform(0, self.jitter, seed), self.max)
 
 
-class wait_random_exponential(_WaitBase):
+class wait_random_exponential(_ExponentialWait):
     """Exponential backoff with full jitter: a delay drawn uniformly from ``[min, upper]``,
     where ``upper`` is what :class:`wait_exponential` with the same arguments gives.
 
     Example: ``wait_random_exponential(multiplier=1, max=60)``.
     """
 
-    def __init__(
-        self,
-        multiplier: int | float = 1.0,
-        exp_base: int | float = 2.0,
-        max: time_unit_type = 60.0,
-        min: time_unit_type = 0.0,
-    ) -> None:
-        self.multiplier = float(multiplier)
-        self.exp_base = float(exp_base)
-        self.max = to_seconds(max)
-        self.min = to_seconds(min)
-
     def __call__(self, attempts: int, *, seed: int | None = None) -> float:
-        upper = _clamp(_grow(self.multiplier, self.exp_base, attempts), self.min, self.max)
-        return _uniform(self.min, upper, seed)
+        return _uniform(self.min, self._grown(attempts), seed)
 
 
 def wait_full_jitter(

@@ -236,3 +236,9 @@ class RunState:
         self.queued_count = 0
         self.started = False
         self.stop_event = None
+
+
+def run_result(stop_event: StopEvent) -> Any:
+    """What awaiting a run that ended with ``stop_event`` gives: the ``result`` of a plain
+    ``StopEvent``, the event itself for a subclass."""
+    return stop_event.result if type(stop_event) is StopEvent else stop_event

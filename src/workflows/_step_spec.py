@@ -12,7 +12,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from .decorators import StepConfig, _StepOptions
 from .errors import WorkflowValidationError
 from .events import Event, StepFailedEvent
-from .resource import ResourceDescriptor
+from .resource import ResourceDefinition, ResourceDescriptor
 from .retry_policy import RetryPolicy
 
 _NoneType = type(None)
@@ -235,10 +235,14 @@ def reference_step_config(spec: StepSpec) -> StepConfig:
     )
 
 
-def _resource_definitions(spec: StepSpec) -> list[Any]:
-    from . import resource
+def _resource_definitions(spec: StepSpec) -> list[ResourceDefinition]:
+    return [
+        ResourceDefinition(name=name, resource=value, type_annotation=spec.resource_types.get(name))
+        for name, value in spec.resources.items()
+    ]
 
-    make = getattr(resource, "ResourceDefinition", None)
-    if make is None:
-        return []
-    return [make(name=name, resource=value) for name, value in spec.resources.items()]
+
+def takes_self(func: Callable[..., Any]) -> bool:
+    """Whether ``func``'s first parameter is ``self`` (a step method read off its class)."""
+    params = list(inspect.signature(func).parameters)
+    return bool(params) and params[0] == "self"

@@ -7,12 +7,11 @@ when the workflow class is created; see :mod:`workflows` for the rules.
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, get_args, overload
 
 from pydantic import BaseModel
 from typing_extensions import ParamSpec
@@ -43,8 +42,8 @@ WorkflowGraphCheck = Literal["reachability", "terminal_event", "dead_end"]
 """Names of the graph checks ``Workflow(skip_graph_checks=...)`` may turn off."""
 StepGraphCheck = Literal["reachability", "dead_end"]
 """Names of the graph checks ``@step(skip_graph_checks=...)`` may turn off."""
-GRAPH_CHECKS: tuple[str, ...] = ("reachability", "terminal_event", "dead_end")
-_STEP_GRAPH_CHECKS: tuple[str, ...] = ("reachability", "dead_end")
+GRAPH_CHECKS: tuple[str, ...] = get_args(WorkflowGraphCheck)
+_STEP_GRAPH_CHECKS: tuple[str, ...] = get_args(StepGraphCheck)
 StepRole = Literal["step", "catch_error"]
 
 
@@ -237,7 +236,7 @@ def make_step_function(
     Raises:
         WorkflowValidationError: for a bad option or a signature a step cannot have.
     """
-    from ._step_spec import build_step_spec, reference_step_config
+    from ._step_spec import build_step_spec, reference_step_config, takes_self
 
     options = _step_options(
         num_workers,
@@ -247,10 +246,7 @@ def make_step_function(
         namespaces=(localns,) if localns else (),
     )
     setattr(func, _CONFIG_ATTR, options)
-    params = list(inspect.signature(func).parameters)
-    spec = build_step_spec(
-        func.__name__, func, options, is_method=bool(params) and params[0] == "self"
-    )
+    spec = build_step_spec(func.__name__, func, options, is_method=takes_self(func))
     marked: Any = func
     marked._step_config = reference_step_config(spec)
     return marked

@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ._run_state import run_result as _run_result
 from .errors import WorkflowRuntimeError
 from .events import Event, StopEvent
 
@@ -130,10 +131,8 @@ class WorkflowHandler(asyncio.Future):
             return
         if error is not None:
             self.set_exception(error)
-        elif type(stop_event) is StopEvent:
-            self.set_result(stop_event.result)
         else:
-            self.set_result(stop_event)
+            self.set_result(_run_result(stop_event))
 
     def __repr__(self) -> str:
         state = "done" if self.done() else "running"

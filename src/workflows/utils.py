@@ -66,12 +66,10 @@ def inspect_signature(
         WorkflowValidationError: an annotation cannot be resolved, or the signature
             cannot be a step's.
     """
-    from ._step_spec import build_step_spec, reference_step_config
+    from ._step_spec import build_step_spec, reference_step_config, takes_self
 
     options = _StepOptions(namespaces=(localns,) if localns else ())
-    params = list(inspect.signature(fn).parameters)
-    is_method = bool(params) and params[0] == "self"
-    spec = build_step_spec(fn.__name__, fn, options, is_method=is_method)
+    spec = build_step_spec(fn.__name__, fn, options, is_method=takes_self(fn))
     config = reference_step_config(spec)
     return StepSignatureSpec(
         accepted_events={spec.event_param: list(spec.accepted)},

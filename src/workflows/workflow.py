@@ -31,7 +31,7 @@ from .decorators import GRAPH_CHECKS, _get_step_config
 from .errors import WorkflowRuntimeError, WorkflowValidationError
 from .events import Event, StartEvent, StopEvent
 from .handler import WorkflowHandler
-from .resource import ResourceManager
+from .resource import ResourceManager, validate_step_resources
 
 __all__ = ["Workflow", "WorkflowMeta"]
 
@@ -284,7 +284,9 @@ class Workflow(metaclass=WorkflowMeta):
         """
         graph = self._graph()
         graph.validate(skip=self._skip_graph_checks)
-        _check_resources(self, configs=validate_resource_configs, factories=validate_resources)
+        validate_step_resources(
+            self, configs=validate_resource_configs, resources=validate_resources
+        )
         self._validated = True
         return graph.uses_human_input
 
@@ -436,15 +438,6 @@ def _start_within_limit(
         slots = _RunSlots(limit)
         wf.__dict__["_run_slots"] = slots
     slots.admit(handler, lambda: run.start(event))
-
-
-def _check_resources(wf: Workflow, *, configs: bool, factories: bool) -> None:
-    """Run the resource checks of ``validate()`` that ``workflows.resource`` offers."""
-    from . import resource
-
-    checker = getattr(resource, "validate_step_resources", None)
-    if checker is not None:
-        checker(wf, configs=configs, resources=factories)
 
 
 def _enclosing_namespace() -> tuple[dict[str, Any], ...]:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .._run_state import RunState, current_invocation
+from .._run_state import RunState, current_invocation, run_result
 from ..errors import WorkflowRuntimeError
 from ..events import Event, InputRequiredEvent
 from ..retry_policy import RetryInfo
@@ -227,7 +227,7 @@ class Context(Generic[StateT]):
             stop = self._state.stop_event
             if stop is None:
                 raise WorkflowRuntimeError("the run on this context has not finished")
-            return stop.result if type(stop).__name__ == "StopEvent" else stop
+            return run_result(stop)
         return handler.result()
 
     def stream_events(self) -> AsyncIterator[Event]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..decorators import WorkflowGraphCheck
 from ..errors import WorkflowConfigurationError, WorkflowValidationError
@@ -270,22 +270,8 @@ def _find_start_event_class(steps: Mapping[str, StepSpec], workflow_name: str) -
         WorkflowConfigurationError: no step accepts a StartEvent, or they accept
             several different StartEvent classes.
     """
-    found = sorted(
-        {t for spec in steps.values() for t in spec.accepted if issubclass(t, StartEvent)},
-        key=lambda t: t.__name__,
-    )
-    if not found:
-        raise WorkflowConfigurationError(
-            "At least one Event of type StartEvent must be received by any step. "
-            f"(Workflow '{workflow_name}' has no @step that accepts StartEvent.)"
-        )
-    if len(found) > 1:
-        names = ", ".join(t.__name__ for t in found)
-        raise WorkflowConfigurationError(
-            f"Only one type of StartEvent is allowed per workflow, found {len(found)}: "
-            f"{names} in workflow '{workflow_name}'."
-        )
-    start: type[StartEvent] = found[0]
+    found = {t for spec in steps.values() for t in spec.accepted if issubclass(t, StartEvent)}
+    start: type[StartEvent] = _the_one(found, "StartEvent", "accepts", "received", workflow_name)
     return start
 
 
@@ -296,23 +282,28 @@ def _find_stop_event_class(steps: Mapping[str, StepSpec], workflow_name: str) ->
         WorkflowConfigurationError: no step returns a StopEvent, or they return
             several different StopEvent classes.
     """
-    found = sorted(
-        {t for spec in steps.values() for t in spec.emits if issubclass(t, StopEvent)},
-        key=lambda t: t.__name__,
-    )
-    if not found:
+    found = {t for spec in steps.values() for t in spec.emits if issubclass(t, StopEvent)}
+    stop: type[StopEvent] = _the_one(found, "StopEvent", "returns", "returned", workflow_name)
+    return stop
+
+
+def _the_one(
+    found: set[type[Any]], kind: str, verb: str, participle: str, workflow_name: str
+) -> Any:
+    """The single class in ``found``, else the reference's configuration error."""
+    ordered = sorted(found, key=lambda t: t.__name__)
+    if not ordered:
         raise WorkflowConfigurationError(
-            "At least one Event of type StopEvent must be returned by any step. "
-            f"(Workflow '{workflow_name}' has no @step that returns StopEvent.)"
+            f"At least one Event of type {kind} must be {participle} by any step. "
+            f"(Workflow '{workflow_name}' has no @step that {verb} {kind}.)"
         )
-    if len(found) > 1:
-        names = ", ".join(t.__name__ for t in found)
+    if len(ordered) > 1:
+        names = ", ".join(t.__name__ for t in ordered)
         raise WorkflowConfigurationError(
-            f"Only one type of StopEvent is allowed per workflow, found {len(found)}: "
+            f"Only one type of {kind} is allowed per workflow, found {len(ordered)}: "
             f"{names} in workflow '{workflow_name}'."
         )
-    stop: type[StopEvent] = found[0]
-    return stop
+    return ordered[0]
 
 
 def _check_event_connectivity(

@@ -50,9 +50,7 @@ class Views:
             wf = self.engine.workflows.get(workflow)
             if wf is None:
                 return None
-            registry = self._registries[workflow] = registry_for(
-                wf, self.engine.serializer_for(wf)
-            )
+            registry = self._registries[workflow] = registry_for(wf, self.engine.serializer_for(wf))
         return registry
 
     def decode(self, workflow: str, data: Any) -> Any:
