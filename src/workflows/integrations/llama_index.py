@@ -41,7 +41,6 @@ def agent_types() -> tuple[type[Any], ...]:
     try:
         from llama_index.core.agent.workflow import workflow_events as agent_events
         from llama_index.core.base.llms.types import ChatMessage, ChatResponse
-        from llama_index.core.llms import ChatMessage as _ChatMessage  # noqa: F401
         from llama_index.core.memory import ChatMemoryBuffer, ChatSummaryMemoryBuffer, Memory
         from llama_index.core.storage.chat_store import SimpleChatStore
         from llama_index.core.tools import ToolOutput, ToolSelection
