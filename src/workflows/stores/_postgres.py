@@ -10,7 +10,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -89,6 +89,14 @@ class PostgresStore(StoreLifecycle):
         max_size: Most connections the pool opens.
         connect_timeout: Seconds to wait for the server when connecting.
         clock: Source of timestamps (default ``time.time``).
+        listen_keepalive: Seconds between the keep-alive queries of an idle
+            :meth:`work_notifications` connection (each may take as long again), so a
+            silently dead connection is noticed within about twice this.
+
+    Every operation raises only :class:`~workflows.errors.StoreError` subclasses;
+    :class:`~workflows.errors.StoreConnectionError` when the server cannot be reached
+    or a connection was lost (retrying later may succeed; a commit that failed so may
+    or may not have been applied: the run's version tells).
 
     Example::
 
@@ -105,6 +113,7 @@ class PostgresStore(StoreLifecycle):
         max_size: int = 10,
         connect_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        listen_keepalive: float = 5.0,
     ) -> None:
         if not _IDENTIFIER.fullmatch(schema):
             raise ValueError(f"invalid PostgreSQL schema name {schema!r}")
@@ -114,7 +123,10 @@ class PostgresStore(StoreLifecycle):
         self._max_size = max_size
         self._connect_timeout = connect_timeout
         self._clock = clock
+        self._listen_keepalive = listen_keepalive
         self._pool: Any = None
+        self._listeners: set[Any] = set()  # connections of work_notifications()
+        self._listening = 0
         self._known_schemas: set[str] = set()
         parts = urlsplit(dsn)
         try:
@@ -143,42 +155,50 @@ class PostgresStore(StoreLifecycle):
                     "application_name": "durable-workflows",
                 },
             )
-        except (
-            OSError,
-            asyncio.TimeoutError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-        ) as exc:
-            raise StoreConnectionError(f"cannot connect to {where}: {exc}") from exc
+        except Exception as exc:
+            # Whatever the server or driver said, the store cannot be used.
+            raise StoreConnectionError(f"cannot connect to {where}: {_describe(exc)}") from exc
         try:
             async with pool.acquire() as conn:
                 await migrate(conn, self.schema, f"{where}, schema {self.schema!r}")
         except BaseException as exc:
-            await pool.close()
-            if isinstance(exc, (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)):
-                raise StoreConnectionError(f"cannot prepare {where}: {exc}") from exc
-            raise
+            await _close_pool(pool, self._connect_timeout)
+            if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+                raise
+            if _is_connection_loss(exc):
+                raise StoreConnectionError(f"cannot prepare {where}: {_describe(exc)}") from exc
+            raise StoreError(f"cannot prepare {where}: {_describe(exc)}") from exc
         self._pool = pool
 
     async def _close(self) -> None:
         pool, self._pool = self._pool, None
+        for conn in list(self._listeners):
+            conn.terminate()  # their work_notifications() end (see there)
         if pool is not None:
-            await pool.close()
+            await _close_pool(pool, self._connect_timeout)
 
-    def _use(self) -> Any:
+    def _use(self, *, retry: bool = False) -> Any:
+        """The pool to run statements on; ``retry`` for statements that may run twice
+        (reads, NOTIFY): they are tried once more on a fresh connection when the first
+        one turns out to be lost (e.g. a pooled connection whose backend was ended)."""
         self._check_open()
-        return self._pool
+        return _Connections(self._pool, retry)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        """Turn whatever the driver raises into the store's errors (StoreError ones pass)."""
         try:
             yield
-        except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
-            raise StoreConnectionError(
-                f"lost the connection to PostgreSQL at {self._address}: {exc}"
-            ) from exc
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"PostgreSQL error: {exc}") from exc
+        except StoreError:
+            raise
+        except Exception as exc:
+            if _is_connection_loss(exc):
+                raise StoreConnectionError(
+                    f"lost the connection to PostgreSQL at {self._address}: {_describe(exc)}"
+                ) from exc
+            if isinstance(exc, asyncpg.PostgresError):
+                raise StoreError(f"PostgreSQL error: {_describe(exc)}") from exc
+            raise StoreError(f"PostgreSQL driver error: {_describe(exc)}") from exc
 
     async def _require_run(self, pool: Any, run_id: str) -> None:
         if await pool.fetchval("SELECT 1 FROM wf_runs WHERE run_id = $1", run_id) is None:
@@ -203,7 +223,7 @@ class PostgresStore(StoreLifecycle):
 
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`RunStore.get_run`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         with self._errors():
             row = await pool.fetchrow(
                 f"SELECT {RUN_COLUMNS} FROM wf_runs WHERE run_id = $1", run_id
@@ -221,7 +241,7 @@ class PostgresStore(StoreLifecycle):
         offset: int = 0,
     ) -> list[RunRecord]:
         """See :meth:`RunStore.list_runs`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         check_paging(limit, offset)
         where, args = _filters((("status", status), ("workflow", workflow)), "")
         sql = (
@@ -307,7 +327,7 @@ class PostgresStore(StoreLifecycle):
         self, run_id: str, *, after: int = 0, limit: int | None = None
     ) -> list[StreamEntry]:
         """See :meth:`RunStore.read_stream`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         check_paging(limit, 0)
         with self._errors():
             rows = await pool.fetch(
@@ -347,7 +367,7 @@ class PostgresStore(StoreLifecycle):
 
     async def list_inbound(self, run_id: str) -> list[InboundEvent]:
         """See :meth:`RunStore.list_inbound`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         with self._errors():
             rows = await pool.fetch(
                 "SELECT id, payload, request_id, created_at FROM wf_inbound "
@@ -362,7 +382,7 @@ class PostgresStore(StoreLifecycle):
 
     async def get_request(self, request_id: str) -> InputRequest:
         """See :meth:`RunStore.get_request`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         with self._errors():
             row = await pool.fetchrow(
                 f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = $1",
@@ -382,7 +402,7 @@ class PostgresStore(StoreLifecycle):
         offset: int = 0,
     ) -> list[InputRequest]:
         """See :meth:`RunStore.list_requests`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         check_paging(limit, offset)
         where, args = _filters(
             (("workflow", workflow), ("run_id", run_id), ("status", status)), "r."
@@ -436,7 +456,7 @@ class PostgresStore(StoreLifecycle):
 
     async def runs_with_work(self, *, now: float | None = None) -> list[str]:
         """See :meth:`RunStore.runs_with_work`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         with self._errors():
             rows = await pool.fetch(
                 "SELECT r.run_id FROM wf_runs r WHERE (r.status = 'running' OR "
@@ -450,7 +470,7 @@ class PostgresStore(StoreLifecycle):
 
     async def due_requests(self, now: float) -> list[InputRequest]:
         """See :meth:`RunStore.due_requests`."""
-        pool = self._use()
+        pool = self._use(retry=True)
         with self._errors():
             rows = await pool.fetch(
                 f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} "
@@ -507,32 +527,190 @@ class PostgresStore(StoreLifecycle):
 
     async def notify_work(self, run_id: str) -> None:
         """Tell every listening worker that ``run_id`` has work (NOTIFY)."""
-        pool = self._use()
+        pool = self._use(retry=True)
         with self._errors():
             await pool.execute("SELECT pg_notify($1, $2)", self._channel, run_id)
 
-    async def work_notifications(self) -> AsyncIterator[str]:
+    @property
+    def listening(self) -> bool:
+        """True while a :meth:`work_notifications` connection is listening: from the
+        moment its ``LISTEN`` is in place until its connection is lost or it ends."""
+        return self._listening > 0
+
+    async def work_notifications(
+        self, *, on_listening: Callable[[], object] | None = None
+    ) -> AsyncIterator[str]:
         """Yield run ids as other processes call :meth:`notify_work` (LISTEN).
 
-        Uses a dedicated connection; a lost connection ends the iteration with
-        :class:`StoreConnectionError` (callers fall back to polling and retry).
+        Uses a dedicated connection, opened at the first ``__anext__``. Once its
+        ``LISTEN`` is in place, :attr:`listening` is True and ``on_listening()`` (if given)
+        is called, before anything is yielded: wake-ups sent from then on are received,
+        so a caller that polls for work after that moment misses nothing. Nothing special
+        is yielded for it.
+
+        A lost connection ends the iteration with :class:`StoreConnectionError`:
+        promptly when the server ends it (``pg_terminate_backend``, a restart, a
+        shutdown), and within about twice ``listen_keepalive`` seconds when it dies
+        silently (an idle connection is probed with a query every ``listen_keepalive``
+        seconds, which must answer within as long again). Wake-ups sent while no
+        connection listens are not delivered later: after this raises, reconnect by
+        calling it again, and poll for work once the new connection listens. The
+        iteration ends quietly when the store is closed.
+
+        Raises:
+            StoreConnectionError: the server cannot be reached, or the connection was lost.
+            StoreError: the store is not open.
         """
         self._check_open()
-        queue: asyncio.Queue[str] = asyncio.Queue()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()  # None: the connection is gone
 
         def _received(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
             queue.put_nowait(payload)
 
+        def _terminated(_conn: Any) -> None:
+            queue.put_nowait(None)
+
         with self._errors():
-            conn = await asyncpg.connect(self.dsn, timeout=self._connect_timeout)
+            conn = await asyncpg.connect(
+                self.dsn,
+                timeout=self._connect_timeout,
+                server_settings={"application_name": "durable-workflows-listen"},
+            )
+        if not self.is_open:  # closed while connecting
+            conn.terminate()
+            return
+        self._listeners.add(conn)
+        getter: asyncio.Task[str | None] | None = None
+        listening = healthy = False
         try:
+            conn.add_termination_listener(_terminated)
             with self._errors():
                 await conn.add_listener(self._channel, _received)
+            listening = healthy = True
+            self._listening += 1
+            if on_listening is not None:
+                on_listening()
             while True:
-                yield await queue.get()
+                if getter is None:
+                    getter = asyncio.ensure_future(queue.get())
+                # asyncio.wait, not wait_for: a timeout must not lose a received message.
+                done, _ = await asyncio.wait({getter}, timeout=self._listen_keepalive)
+                if not done:
+                    healthy = False
+                    with self._errors():
+                        await conn.fetchval("SELECT 1", timeout=self._listen_keepalive)
+                    healthy = True
+                    continue
+                payload, getter = getter.result(), None
+                if payload is None:
+                    healthy = False
+                    if not self.is_open:
+                        return  # the store was closed
+                    raise StoreConnectionError(
+                        f"lost the wake-up connection to PostgreSQL at {self._address}"
+                    )
+                yield payload
         finally:
-            with suppress(Exception):
-                await conn.close(timeout=2)
+            if getter is not None:
+                getter.cancel()
+            if listening:
+                self._listening -= 1
+            self._listeners.discard(conn)
+            conn.remove_termination_listener(_terminated)
+            if healthy and not conn.is_closed():
+                with suppress(Exception):
+                    await asyncio.wait_for(conn.close(), 2)
+            if not conn.is_closed():
+                conn.terminate()  # lost, or did not close in time: drop it at once
+
+
+# Errors that say the server or the connection is gone (or not there yet), rather than
+# that the statement was wrong: retrying on a new connection later may succeed.
+_CONNECTION_LOSS: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable (and TimeoutError on Python >= 3.11)
+    asyncio.TimeoutError,  # connect or acquire timed out
+    asyncpg.InterfaceError,  # "connection is closed", "pool is closing", ...
+    asyncpg.InternalClientError,  # "cannot switch to state ...", a broken protocol
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.AdminShutdownError,  # 57P01: pg_terminate_backend, shutdown
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.IdleSessionTimeoutError,  # 57P05
+    asyncpg.TooManyConnectionsError,  # 53300
+)
+# ... except these, which are about the statement or the client's configuration.
+_NOT_CONNECTION_LOSS: tuple[type[BaseException], ...] = (
+    ValueError,  # asyncpg's DataError (bad argument), ClientConfigurationError
+    asyncpg.exceptions.UnsupportedClientFeatureError,
+    asyncpg.exceptions.UnsupportedServerFeatureError,
+    asyncpg.exceptions.OutdatedSchemaCacheError,
+)
+
+
+class _Connections:
+    """The pool's statement methods, made safe for lost connections.
+
+    A connection that failed with a connection loss is terminated before it goes back to
+    the pool, so the pool opens a new one instead of handing the broken one out again
+    (a backend ended while the connection sat idle in the pool is only noticed when it
+    is used). With ``retry``, a statement that failed so is run once more.
+    """
+
+    def __init__(self, pool: Any, retry: bool) -> None:
+        self._pool = pool
+        self._retry = retry
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire() as conn:
+            try:
+                yield conn
+            except Exception as exc:
+                if _is_connection_loss(exc) and not conn.is_closed():
+                    conn.terminate()
+                raise
+
+    async def _run(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+        for attempt in (1, 2):
+            used = False  # a failure to connect is not retried: the server is away
+            try:
+                async with self.acquire() as conn:
+                    used = True
+                    return await getattr(conn, method)(sql, *args)
+            except Exception as exc:
+                if attempt == 2 or not (self._retry and used and _is_connection_loss(exc)):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def execute(self, sql: str, *args: Any) -> Any:
+        return await self._run("execute", sql, args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        return await self._run("fetch", sql, args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self._run("fetchrow", sql, args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._run("fetchval", sql, args)
+
+
+def _is_connection_loss(exc: BaseException) -> bool:
+    return isinstance(exc, _CONNECTION_LOSS) and not isinstance(exc, _NOT_CONNECTION_LOSS)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _close_pool(pool: Any, timeout: float) -> None:
+    """Close ``pool`` gracefully if the server answers within ``timeout``, else drop its
+    connections: closing never raises and never hangs on a dead server."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except Exception:
+        pool.terminate()
 
 
 async def _keep_session(conn: Any) -> None:
