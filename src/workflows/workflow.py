@@ -18,7 +18,7 @@ import logging
 import sys
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import ValidationError
 
@@ -27,10 +27,15 @@ from ._runtime import Run, RunListener
 from ._step_spec import StepSpec, build_step_spec, reference_step_config
 from .context.context import Context, new_run_id
 from .context.serializers import BaseSerializer
-from .decorators import GRAPH_CHECKS, _get_step_config
+from .decorators import GRAPH_CHECKS, WorkflowGraphCheck, _get_step_config
 from .errors import WorkflowRuntimeError, WorkflowValidationError
 from .events import Event, StartEvent, StopEvent
 from .handler import WorkflowHandler
+from .representation.validate import (
+    _check_catch_error_handlers,
+    _ensure_boundary_event_classes,
+    _validate_workflow,
+)
 from .resource import ResourceManager, validate_step_resources
 
 __all__ = ["Workflow", "WorkflowMeta"]
@@ -59,15 +64,26 @@ class Workflow(metaclass=WorkflowMeta):
             run only waits for outside input (nothing runnable, a prompt or waiter
             outstanding) does not count: a person may take their time to answer.
         verbose: log each step invocation at INFO level on the ``workflows`` logger.
-        disable_validation: skip the graph checks done on the first ``run()``.
+        disable_validation: skip the graph checks done on the first ``run()``. The
+            workflow still needs one StartEvent and one StopEvent class, and
+            ``@catch_error`` handlers that route failures unambiguously.
         workflow_name: the name used in snapshots, stores and servers (default:
             ``module.QualName`` of the class; a script run directly is ``__main__``).
         resource_manager: share cached resources between workflow instances.
+        skip_graph_checks: graph checks not to run (``"reachability"``,
+            ``"terminal_event"``, ``"dead_end"``), as ``@step(skip_graph_checks=...)``
+            does for one step.
+
+    Raises:
+        WorkflowConfigurationError: (when constructed) no step accepts a StartEvent or
+            none returns a StopEvent, or the steps name several classes of either.
     """
 
     _step_specs: ClassVar[dict[str, StepSpec]] = {}
     _free_steps: ClassVar[dict[str, Callable[..., Any]]] = {}
     _graph_cache: ClassVar[WorkflowGraph | None] = None
+    _boundary_checked: ClassVar[dict[str, StepSpec] | None] = None
+    """The ``_step_specs`` whose start and stop event classes were last found sound."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -157,6 +173,10 @@ class Workflow(metaclass=WorkflowMeta):
                 f"Unknown graph check names: {', '.join(sorted(unknown))}. "
                 f"Valid names are: {', '.join(sorted(GRAPH_CHECKS))}"
             )
+        specs = type(self)._step_specs
+        if type(self).__dict__.get("_boundary_checked") is not specs:
+            _ensure_boundary_event_classes(specs, type(self).__name__)
+            type(self)._boundary_checked = specs
         self._timeout = timeout
         self._verbose = verbose
         self._disable_validation = disable_validation
@@ -166,7 +186,7 @@ class Workflow(metaclass=WorkflowMeta):
         self._serializer = serializer
         self._workflow_name = workflow_name
         self._resource_manager = resource_manager or ResourceManager()
-        self._validated = False
+        self._checked_graph: WorkflowGraph | None = None
         self._active_runs = 0
 
     @property
@@ -269,6 +289,14 @@ class Workflow(metaclass=WorkflowMeta):
     ) -> bool:
         """Check the event graph (and, optionally, the steps' resources).
 
+        The checks are those of llama-index-workflows 2.26.1, raising the same errors
+        in the same order: one StartEvent and one StopEvent class; no step accepts a
+        StopEvent; every accepted event is produced and every produced event accepted
+        (events crossing the workflow's boundary excepted); the ``@catch_error``
+        handlers; then the graph checks ``reachability``, ``terminal_event`` and
+        ``dead_end``, which ``skip_graph_checks`` (here or on a step) can turn off. It
+        runs them even when the workflow was built with ``disable_validation=True``.
+
         Args:
             validate_resource_configs: also check that each ``ResourceConfig`` file exists
                 and holds valid data for its model.
@@ -280,15 +308,21 @@ class Workflow(metaclass=WorkflowMeta):
             accepts ``HumanResponseEvent``), else False.
 
         Raises:
-            WorkflowValidationError: listing each problem with the step and event it concerns.
+            WorkflowConfigurationError: no, or several, StartEvent or StopEvent classes.
+            WorkflowValidationError: the first other rule broken (every graph check that
+                fails is listed), or a resource that cannot be built.
         """
         graph = self._graph()
-        graph.validate(skip=self._skip_graph_checks)
+        result = _validate_workflow(
+            graph.specs,
+            type(self).__name__,
+            cast("set[WorkflowGraphCheck]", self._skip_graph_checks),
+        )
         validate_step_resources(
             self, configs=validate_resource_configs, resources=validate_resources
         )
-        self._validated = True
-        return graph.uses_human_input
+        self._checked_graph = graph
+        return result.uses_hitl
 
     def draw_mermaid(self) -> str:
         """The step/event graph as Mermaid ``flowchart`` text."""
@@ -331,8 +365,13 @@ class Workflow(metaclass=WorkflowMeta):
             raise WorkflowRuntimeError(
                 "Workflow.run() must be called from a running event loop (use asyncio.run)"
             ) from None
-        if not self.disable_validation and not self._validated:
-            self.validate()
+        graph = self._graph()
+        if self._checked_graph is not graph:
+            if self._disable_validation:
+                _check_catch_error_handlers(graph.specs)
+                self._checked_graph = graph
+            else:
+                self.validate()
         if ctx is None:
             ctx = Context(self)
         elif ctx._workflow is not self:

@@ -294,8 +294,9 @@ def _run_rules(flow: type[Workflow]) -> object:
         (
             TwoStops,
             WorkflowConfigurationError,
-            "Only one type of StopEvent is allowed per workflow, found 2: StopA, StopB "
-            "in workflow 'TwoStops'.",
+            # The reference prints the set of classes (in no fixed order; here sorted).
+            f"Only one type of StopEvent is allowed per workflow, found 2: {{{StopA!r}, "
+            f"{StopB!r}}} in workflow 'TwoStops'.",
         ),
         (
             NoStart,

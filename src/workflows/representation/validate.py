@@ -13,8 +13,9 @@ computes what is reachable from the run's inputs and what can reach its outputs.
   or an InputRequiredEvent.
 
 The private ``_validate_workflow`` runs the whole rule set of the reference's
-``Workflow.run()`` (one start event class, one stop event class, event connectivity,
-then the graph checks) and raises on the first failing rule. An event type goes to a
+``Workflow.run()`` (one start event class, one stop event class, event connectivity, the
+``@catch_error`` handlers, then the graph checks) and raises on the first failing rule;
+``Workflow.validate()`` and a workflow's first run call it, so each rule lives here only. An event type goes to a
 step as the runtime routes it: exactly the types the step names, plus their subclasses
 for a step declared with ``accept_event_subclasses=True``.
 """
@@ -290,20 +291,91 @@ def _find_stop_event_class(steps: Mapping[str, StepSpec], workflow_name: str) ->
 def _the_one(
     found: set[type[Any]], kind: str, verb: str, participle: str, workflow_name: str
 ) -> Any:
-    """The single class in ``found``, else the reference's configuration error."""
-    ordered = sorted(found, key=lambda t: t.__name__)
+    """The single class in ``found``, else the reference's configuration error.
+
+    Several classes are listed as the reference prints them (a set of classes), in a
+    fixed order so that the message is the same from run to run.
+    """
+    ordered = sorted(found, key=lambda t: (t.__module__, t.__qualname__))
     if not ordered:
         raise WorkflowConfigurationError(
             f"At least one Event of type {kind} must be {participle} by any step. "
             f"(Workflow '{workflow_name}' has no @step that {verb} {kind}.)"
         )
     if len(ordered) > 1:
-        names = ", ".join(t.__name__ for t in ordered)
+        listed = "{" + ", ".join(repr(t) for t in ordered) + "}"
         raise WorkflowConfigurationError(
             f"Only one type of {kind} is allowed per workflow, found {len(ordered)}: "
-            f"{names} in workflow '{workflow_name}'."
+            f"{listed} in workflow '{workflow_name}'."
         )
     return ordered[0]
+
+
+def _ensure_boundary_event_classes(
+    steps: Mapping[str, StepSpec], workflow_name: str
+) -> tuple[type[StartEvent], type[StopEvent]]:
+    """The workflow's one StartEvent class and one StopEvent class.
+
+    The reference checks this when a workflow is constructed, even with
+    ``disable_validation=True``; ``Workflow.__init__`` calls this function.
+
+    Raises:
+        WorkflowConfigurationError: no step accepts a StartEvent or returns a StopEvent,
+            or the steps name several classes of either (the StartEvent is checked first).
+    """
+    return (
+        _find_start_event_class(steps, workflow_name),
+        _find_stop_event_class(steps, workflow_name),
+    )
+
+
+def _catch_error_handler_problems(steps: Mapping[str, StepSpec]) -> list[str]:
+    """What is wrong with the set of ``@catch_error`` handlers, in the reference's words.
+
+    Rules: at most one wildcard handler (no ``for_steps``); every step a handler lists
+    exists, is not itself a handler, and is listed by one handler only.
+    """
+    handlers = {name: spec for name, spec in steps.items() if spec.catch_for_steps is not None}
+    problems: list[str] = []
+    wildcards = sorted(name for name, spec in handlers.items() if not spec.catch_for_steps)
+    if len(wildcards) > 1:
+        problems.append(
+            "Only one wildcard @catch_error handler is allowed per workflow, "
+            f"found {len(wildcards)}: {', '.join(wildcards)}"
+        )
+    owner: dict[str, str] = {}
+    for name, spec in handlers.items():
+        for target in spec.catch_for_steps or ():
+            if target not in steps:
+                problems.append(
+                    f"@catch_error handler '{name}' lists unknown step '{target}' in for_steps."
+                )
+            elif target in handlers:
+                problems.append(
+                    f"@catch_error handler '{name}' cannot cover another handler step '{target}'."
+                )
+            elif target in owner:
+                problems.append(
+                    f"Step '{target}' is claimed by two @catch_error handlers: "
+                    f"'{owner[target]}' and '{name}'."
+                )
+            else:
+                owner[target] = name
+    return problems
+
+
+def _check_catch_error_handlers(steps: Mapping[str, StepSpec]) -> None:
+    """Raise if the ``@catch_error`` handlers cannot route failures unambiguously.
+
+    The reference requires this of every run, even with ``disable_validation=True``.
+
+    Raises:
+        WorkflowValidationError: every problem :func:`_catch_error_handler_problems`
+            finds, one per line.
+    """
+    problems = _catch_error_handler_problems(steps)
+    if problems:
+        raise WorkflowValidationError("\n".join(problems))
 
 
 def _check_event_connectivity(
@@ -379,8 +451,9 @@ def _validate_workflow(
     """Run every structural rule of the reference's ``Workflow.run()`` on ``steps``.
 
     Order: the workflow has steps; one StartEvent class; one StopEvent class; event
-    connectivity (:func:`_check_event_connectivity`); the graph checks
-    (:func:`validate_graph`, all failures listed in one error).
+    connectivity (:func:`_check_event_connectivity`); the ``@catch_error`` handlers
+    (:func:`_check_catch_error_handlers`); the graph checks (:func:`validate_graph`, all
+    failures listed in one error). Only the graph checks can be skipped.
 
     Raises:
         WorkflowConfigurationError: no steps, or not exactly one start/stop event class.
@@ -392,9 +465,9 @@ def _validate_workflow(
             "decorate methods with @step, or to attach free functions with "
             "@step(workflow=...)?"
         )
-    start = _find_start_event_class(steps, workflow_name)
-    stop = _find_stop_event_class(steps, workflow_name)
+    start, stop = _ensure_boundary_event_classes(steps, workflow_name)
     uses_hitl = _check_event_connectivity(steps, start)
+    _check_catch_error_handlers(steps)
     failures = validate_graph(
         steps, start, skip_checks=skip_graph_checks, catch_error_steps=_catch_error_steps(steps)
     )
