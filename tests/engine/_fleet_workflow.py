@@ -58,4 +58,37 @@ class SlowStep(Workflow):
         return StopEvent(result=f"slept {ev.seconds} in {os.getpid()}")
 
 
-WORKFLOWS = {"fleet": Fleet(timeout=None), "slow": SlowStep(timeout=None)}
+class Worked(Event):
+    n: int
+
+
+class SlowThenAsk(Workflow):
+    """work (takes ``seconds``) -> ask a person -> finish: freeze a worker in any phase."""
+
+    @step
+    async def work(self, ctx: Context, ev: StartEvent) -> Worked:
+        await _count(ctx, "work")
+        await asyncio.sleep(ev.seconds)
+        return Worked(n=ev.n)
+
+    @step
+    async def ask(self, ctx: Context, ev: Worked) -> Decided:
+        await _count(ctx, "ask")
+        reply = await ctx.wait_for_event(
+            HumanResponseEvent,
+            waiter_event=InputRequiredEvent(prefix=f"approve #{ev.n}?"),
+            timeout=None,
+        )
+        return Decided(n=ev.n, answer=reply.response)
+
+    @step
+    async def finish(self, ctx: Context, ev: Decided) -> StopEvent:
+        await _count(ctx, "finish")
+        return StopEvent(result=f"{ev.n}:{ev.answer}")
+
+
+WORKFLOWS = {
+    "fleet": Fleet(timeout=None),
+    "slow": SlowStep(timeout=None),
+    "slow_ask": SlowThenAsk(timeout=None),
+}

@@ -8,96 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from _fleet import (
+    LEASE,
+    POLL,
+    Worker,
+    count_pending,
+    fleet,
+    owned_by,
+    owner_is,
+    says,
+    until,
+    workflows,
+)
 
 from workflows.engine import Engine
 from workflows.errors import StaleRunError
 from workflows.stores import RunRecord, open_store
-
-HERE = Path(__file__).resolve().parent
-WORKFLOW_FILE = f"{HERE / '_fleet_workflow.py'}:WORKFLOWS"
-LEASE = 1.5
-POLL = 0.2
-
-
-class Worker:
-    """One ``workflows worker`` process."""
-
-    def __init__(self, url: str, owner: str, log: Path) -> None:
-        self.owner = owner
-        self.log = log
-        self._out = log.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "workflows.cli",
-                "worker",
-                WORKFLOW_FILE,
-                "--store",
-                url,
-                "--owner",
-                owner,
-                "--lease",
-                str(LEASE),
-                "--poll",
-                str(POLL),
-                "--concurrency",
-                "1000",
-            ],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.kill()
-        self.process.wait(timeout=30)
-        self._out.close()
-
-    def output(self) -> str:
-        self._out.flush()
-        return self.log.read_text()
-
-
-@contextmanager
-def fleet(url: str, tmp_path: Path, *owners: str) -> Iterator[dict[str, Worker]]:
-    workers = {owner: Worker(url, owner, tmp_path / f"{owner}.log") for owner in owners}
-    try:
-        yield workers
-    finally:
-        for worker in workers.values():
-            worker.kill()
-
-
-async def _until(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 async def test_three_workers_lose_one_and_every_run_finishes_once(
     postgres_schema_url: str, tmp_path: Path
 ) -> None:
     runs = 300
-    api = Engine(postgres_schema_url, _workflows(), execute=False, poll_interval=POLL)
+    api = Engine(postgres_schema_url, workflows(), execute=False, poll_interval=POLL)
     async with api:
         with fleet(postgres_schema_url, tmp_path, "w1", "w2", "w3") as workers:
             handles = [await api.start("fleet", n=i) for i in range(runs)]
             # Let the fleet take the runs up, then kill one worker in the middle of it.
-            await _until(
-                lambda: _count_pending(api, at_least=runs // 3), 60, "runs to ask for input"
-            )
-            owned_by_victim = await _owned_by(api, "w2")
+            await until(lambda: count_pending(api, at_least=runs // 3), 60, "runs to ask for input")
+            owned_by_victim = await owned_by(api, "w2")
             workers["w2"].process.kill()
             killed_at = time.monotonic()
             workers["w4"] = Worker(postgres_schema_url, "w4", tmp_path / "w4.log")
@@ -111,7 +53,7 @@ async def test_three_workers_lose_one_and_every_run_finishes_once(
                         answered.add(request.request_id)
                 return len(answered) == runs
 
-            await _until(answer_all, 120, "every run to ask and be answered")
+            await until(answer_all, 120, "every run to ask and be answered")
             results = await asyncio.wait_for(
                 asyncio.gather(*(handle.result() for handle in handles)), 120
             )
@@ -132,15 +74,15 @@ async def test_three_workers_lose_one_and_every_run_finishes_once(
 async def test_a_frozen_worker_cannot_commit_after_losing_its_lease(
     postgres_schema_url: str, tmp_path: Path
 ) -> None:
-    async with Engine(postgres_schema_url, _workflows(), execute=False) as api:
+    async with Engine(postgres_schema_url, workflows(), execute=False) as api:
         with fleet(postgres_schema_url, tmp_path, "frozen") as workers:
             handle = await api.start("slow", seconds=4.0)
-            await _until(lambda: _owner_is(api, handle.run_id, "frozen"), 30, "frozen to own it")
+            await until(lambda: owner_is(api, handle.run_id, "frozen"), 30, "frozen to own it")
             workers["frozen"].process.send_signal(signal.SIGSTOP)
             frozen_at = time.monotonic()
             workers["rescuer"] = Worker(postgres_schema_url, "rescuer", tmp_path / "r.log")
             # The lease runs out; the rescuer takes the run over and starts the step again.
-            await _until(lambda: _owner_is(api, handle.run_id, "rescuer"), 30, "the takeover")
+            await until(lambda: owner_is(api, handle.run_id, "rescuer"), 30, "the takeover")
             # Documented: takeover within lease + poll interval (docs/deployment.md), plus
             # the rescuer's start-up and room for a slow shared machine.
             assert time.monotonic() - frozen_at < LEASE + POLL + 10
@@ -154,8 +96,8 @@ async def test_a_frozen_worker_cannot_commit_after_losing_its_lease(
             stream = await api.store.read_stream(handle.run_id)
             assert [entry.event_type for entry in stream] == ["workflows.events.StopEvent"]
             # Refused at its commit, or stopped by its heartbeat first: never committed.
-            await _until(
-                lambda: _says(workers["frozen"], "commit failed", "lease lost"),
+            await until(
+                lambda: says(workers["frozen"], "commit failed", "lease lost"),
                 30,
                 "the frozen worker to give the run up",
             )
@@ -180,30 +122,3 @@ async def test_two_claims_on_one_run_exactly_one_wins(postgres_schema_url: str) 
     finally:
         await first.close()
         await second.close()
-
-
-def _workflows() -> dict[str, object]:
-    sys.path.insert(0, str(HERE))
-    try:
-        from _fleet_workflow import WORKFLOWS
-    finally:
-        sys.path.remove(str(HERE))
-    return dict(WORKFLOWS)
-
-
-async def _count_pending(api: Engine, at_least: int) -> bool:
-    return len(await api.inbox(limit=at_least)) >= at_least
-
-
-async def _owned_by(api: Engine, owner: str) -> list[str]:
-    return [r.run_id for r in await api.runs(limit=100_000) if r.owner == owner]
-
-
-async def _owner_is(api: Engine, run_id: str, owner: str) -> bool:
-    record = await api.store.get_run(run_id)
-    return record.owner == owner and record.status == "running"
-
-
-async def _says(worker: Worker, *texts: str) -> bool:
-    output = worker.output()
-    return any(text in output for text in texts)

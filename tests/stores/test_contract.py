@@ -673,7 +673,8 @@ async def test_leases(store: Any) -> None:
     await store.create_run(run)
     claimed = await store.claim_run(run.run_id, "w1", 30, now=100.0)
     assert (claimed.owner, claimed.lease_expires_at, claimed.version) == ("w1", 130.0, 1)
-    renewed = await store.claim_run(run.run_id, "w1", 30, now=120.0)
+    assert await store.renew_lease(run.run_id, "w1", 30, now=120.0) == 150.0
+    renewed = await store.get_run(run.run_id)
     assert (renewed.lease_expires_at, renewed.version) == (150.0, 1)
     with pytest.raises(StaleRunError, match="w1"):
         await store.claim_run(run.run_id, "w2", 30, now=140.0)
@@ -682,17 +683,55 @@ async def test_leases(store: Any) -> None:
     # the previous owner's commit, prepared at version 1, is fenced off
     with pytest.raises(StaleRunError):
         await store.commit(Commit(run.run_id, 1, {}, "running"))
+    # and its heartbeat does not take the lease back
+    with pytest.raises(StaleRunError, match="taken over by 'w2'"):
+        await store.renew_lease(run.run_id, "w1", 30, now=152.0)
     await store.commit(Commit(run.run_id, 2, {}, "waiting"))
     await store.release_run(run.run_id, "w1")  # not the owner: nothing happens
     assert (await store.get_run(run.run_id)).owner == "w2"
     await store.release_run(run.run_id, "w2")
     released = await store.get_run(run.run_id)
     assert (released.owner, released.lease_expires_at, released.version) == (None, None, 3)
+    # a released run is not taken back by a heartbeat either: only by a claim
+    with pytest.raises(StaleRunError, match="no owner"):
+        await store.renew_lease(run.run_id, "w2", 30, now=153.0)
     with pytest.raises(RunNotFoundError):
         await store.claim_run("ghost", "w1", 30)
+    with pytest.raises(RunNotFoundError):
+        await store.renew_lease("ghost", "w1", 30)
     await store.commit(Commit(run.run_id, 3, {}, "timed_out"))
     with pytest.raises(RunFinishedError):
         await store.claim_run(run.run_id, "w1", 30)
+    with pytest.raises(RunFinishedError):
+        await store.renew_lease(run.run_id, "w1", 30)
+
+
+async def test_every_claim_starts_a_new_lease_epoch(store: Any) -> None:
+    """Claiming again, even by the same owner, fences whatever executed the run before:
+    a second process that was started with the same worker id cannot commit under the
+    first one's version."""
+    run = new_run()
+    await store.create_run(run)
+    first = await store.claim_run(run.run_id, "w1", 30, now=100.0)
+    again = await store.claim_run(run.run_id, "w1", 30, now=101.0)
+    assert again.version == first.version + 1
+    with pytest.raises(StaleRunError):
+        await store.commit(Commit(run.run_id, first.version, {}, "running"))
+    assert await store.commit(Commit(run.run_id, again.version, {}, "running")) == (
+        again.version + 1
+    )
+
+
+async def test_an_expired_lease_nobody_took_can_be_renewed(store: Any) -> None:
+    """A frozen worker whose lease ran out while nobody claimed the run may go on: no one
+    else executed it, and a claim would bump the version anyway."""
+    run = new_run()
+    await store.create_run(run)
+    claimed = await store.claim_run(run.run_id, "w1", 3, now=100.0)
+    assert await store.renew_lease(run.run_id, "w1", 3, now=200.0) == 203.0
+    assert await store.commit(Commit(run.run_id, claimed.version, {}, "running")) == (
+        claimed.version + 1
+    )
 
 
 # -- persistence -------------------------------------------------------------------------

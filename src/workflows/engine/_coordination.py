@@ -1,14 +1,17 @@
 """Several engines on one database: leases, heartbeats, wake-ups and takeover.
 
 An engine with an ``owner`` id takes a lease on every run before it executes it
-(``store.claim_run``); taking a run from another owner bumps the run's version, so the
-old owner's next commit is refused (fencing). The :class:`Coordinator` task
+(``store.claim_run``); every claim bumps the run's version, so whatever executed the run
+before can commit nothing more (fencing, see :mod:`._leases`). The :class:`Coordinator`
+tasks
 
-- renews the leases of the runs in memory every ``lease_seconds / 3``,
-- gives leases back for runs dropped from memory,
-- listens for wake-ups (PostgreSQL ``LISTEN/NOTIFY``: ``work:<run id>`` when a run got
-  an event, answer or was created; ``commit:<run id>`` when a worker committed) and
-- polls ``store.runs_with_work`` every ``poll_interval`` as a fallback, which is also how
+- renew the leases of the runs in memory every ``lease_seconds / 3`` (never re-taking
+  one that was lost),
+- give leases back for runs dropped from memory,
+- listen for wake-ups (PostgreSQL ``LISTEN/NOTIFY``: ``work:<run id>`` when a run got
+  an event, answer or was created; ``commit:<run id>`` when a worker committed),
+  reconnecting with backoff and polling once after reconnecting, and
+- poll ``store.runs_with_work`` every ``poll_interval`` as a fallback, which is also how
   the runs of a dead worker are found once its lease expired, and fires due deadlines.
 """
 
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..errors import StoreError
+from ..errors import StoreError, WorkflowRuntimeError
+from ._leases import Leases
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -41,15 +46,25 @@ class NotifyingStore(Protocol):
 
 
 class Coordinator:
-    """The engine's background task for leases, wake-ups, polling and deadlines."""
+    """The engine's background tasks for leases, wake-ups, polling and deadlines."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.leases = Leases(engine)
         self._releases: set[str] = set()
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
         self._picking: set[str] = set()
         self._pick_again: set[str] = set()
+        self._stopping = False
+        self._catch_up = False
+        #: ``"off"`` (no notifying store, or not needed), ``"connecting"``,
+        #: ``"listening"`` or ``"reconnecting"`` (lost; polling covers the gap).
+        self.listener_state = "off"
+        self.listener_error: str | None = None
+        #: Monotonic time the maintenance loop last finished a turn.
+        self.last_turn: float | None = None
 
     @property
     def notifying(self) -> NotifyingStore | None:
@@ -57,24 +72,72 @@ class Coordinator:
         store = self._engine.store
         return store if isinstance(store, NotifyingStore) else None
 
+    @property
+    def claiming(self) -> bool:
+        """True while this engine may take up runs (open and not stopping)."""
+        return not self._stopping and self._engine._state == "open"
+
     def start(self) -> None:
         """Start the maintenance loop (and the listener, on a notifying store)."""
-        loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._maintain(), name="workflows:maintain"))
+        self._loop("maintain", self._maintain())
         if self.notifying is not None and (self._engine.owner or not self._engine.execute):
-            self._tasks.append(loop.create_task(self._listen(), name="workflows:listen"))
+            self.listener_state = "connecting"
+            self._loop("listen", self._listen())
 
-    async def stop(self) -> None:
-        """Stop the tasks and give back every lease still held."""
-        for task in self._tasks:
+    def _loop(self, name: str, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"workflows:{name}")
+        self._loops.append(task)
+        task.add_done_callback(lambda done: self._ended(name, done))
+
+    def _ended(self, name: str, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        exc = task.exception()
+        self._engine._component_failed(
+            name, exc or WorkflowRuntimeError(f"the {name} task ended on its own")
+        )
+
+    async def halt(self, timeout: float) -> None:
+        """Stop looking for work: no claim, renewal or pick starts after this returns
+        (or after ``timeout`` seconds, if a store call is stuck)."""
+        self._stopping = True
+        self._wake.set()
+        for task in self._loops:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        await self._flush_releases()
+        if self._loops:
+            await asyncio.wait(self._loops, timeout=timeout)
+        self._loops.clear()
+
+    async def stop(self, timeout: float) -> None:
+        """Stop every task (waiting ``timeout`` seconds at most) and give back the
+        leases still held."""
+        await self.halt(timeout)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            if pending:
+                logger.warning("%d engine tasks did not stop within %.1f s", len(pending), timeout)
+        _read_exceptions(tasks)
+        try:
+            await asyncio.wait_for(self._flush_releases(), timeout)
+        except asyncio.TimeoutError:
+            logger.warning("leases not given back within %.1f s: they expire", timeout)
+
+    async def _nap(self, delay: float) -> None:
+        """Sleep ``delay`` seconds or until woken (``asyncio.wait_for`` is avoided: on
+        Python 3.10/3.11 it can swallow a cancellation that races the wake-up)."""
+        handle = asyncio.get_running_loop().call_later(delay, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            handle.cancel()
 
     # -- leases ----------------------------------------------------------------------------
     def release_later(self, run_id: str) -> None:
         """Give the lease on ``run_id`` back at the next turn of the loop."""
+        self.leases.forget(run_id)
         if self._engine.owner is not None:
             self._releases.add(run_id)
             self._wake.set()
@@ -90,19 +153,6 @@ class Coordinator:
             with suppress(StoreError):
                 await self._engine.store.release_run(run_id, owner)
 
-    async def _renew(self) -> None:
-        engine = self._engine
-        assert engine.owner is not None
-        for run_id, durable in list(engine._loaded.items()):
-            try:
-                record = await engine.store.claim_run(run_id, engine.owner, engine.lease_seconds)
-            except StoreError as exc:
-                # Lost the lease (or the run): stop executing it; commits are fenced anyway.
-                logger.warning("run %s: lease lost, releasing it: %s", run_id, exc)
-                engine._release(durable)
-                continue
-            durable.version = max(durable.version, record.version)
-
     def check_finished(self, run_id: str) -> None:
         """Settle the result future of ``run_id`` if the store says it finished."""
         self._spawn(self._engine._settle_from_store(run_id))
@@ -114,12 +164,14 @@ class Coordinator:
         """Own ``tasks`` (e.g. the cancelled workers of a released run): awaited at stop."""
         self._tasks.extend(tasks)
         if len(self._tasks) > 64:
+            done = [t for t in self._tasks if t.done()]
+            _read_exceptions(done)
             self._tasks = [t for t in self._tasks if not t.done()]
 
     # -- discovery -------------------------------------------------------------------------
     def pick(self, run_id: str) -> None:
         """Look at ``run_id`` soon: load it if it has work and we have room."""
-        if not self._engine.execute:
+        if not self._engine.execute or not self.claiming:
             return
         if run_id in self._picking:
             self._pick_again.add(run_id)  # news during a pick: look once more after it
@@ -131,7 +183,15 @@ class Coordinator:
         engine = self._engine
         try:
             durable = engine._loaded.get(run_id)
-            if durable is None and engine.has_room():
+            if (
+                durable is not None
+                and self.leases.overdue(run_id)
+                and not await self.leases.renew(durable)
+            ):
+                # Woken after a pause longer than the lease (a frozen process), and the
+                # lease is gone: this copy was dropped; a claim below loads it afresh.
+                durable = None
+            if durable is None and engine.has_room() and self.claiming:
                 durable = await engine._ensure_loaded(run_id)
             if durable is not None:
                 # Inbound stored while the run was being loaded is read here too.
@@ -149,39 +209,70 @@ class Coordinator:
     async def _listen(self) -> None:
         store = self.notifying
         assert store is not None
-        while True:
+        backoff = _BACKOFF_FIRST
+        while not self._stopping:
             try:
                 async for message in store.work_notifications():
+                    backoff = _BACKOFF_FIRST
+                    self._listening()
                     kind, _, run_id = message.partition(":")
                     if kind == "work":
                         self.pick(run_id)
                     elif kind == "commit":
                         self._engine._remote_commit(run_id)
+                error = "the notification stream ended"
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # reconnect after a lost connection; polling covers the gap
-                logger.warning("wake-up listener lost its connection: %s", exc)
-                await asyncio.sleep(self._engine.poll_interval)
+            except Exception as exc:
+                error = str(exc)
+            if self.listener_state != "reconnecting":
+                logger.warning("wake-up listener lost its connection, reconnecting: %s", error)
+            self.listener_state = "reconnecting"
+            self.listener_error = error
+            self._catch_up = True  # whatever was sent meanwhile is found by a poll
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    def _listening(self) -> None:
+        if self.listener_state != "listening":
+            if self.listener_state == "reconnecting":
+                logger.info("wake-up listener reconnected")
+            self.listener_state = "listening"
+            self.listener_error = None
+
+    def _listener_back(self) -> bool:
+        """True once a lost listener is subscribed again (or the store cannot say)."""
+        listening = getattr(self._engine.store, "listening", None)
+        if listening is None:
+            return True
+        if listening:
+            self._listening()
+        return bool(listening)
 
     async def _maintain(self) -> None:
         engine = self._engine
         next_poll = next_renew = next_timers = 0.0
-        while True:
+        while not self._stopping:
             now = time.monotonic()
+            if self.listener_state in ("connecting", "reconnecting"):
+                self._listener_back()
             try:
                 if self._releases:
                     await self._flush_releases()
                 if engine.owner is not None and now >= next_renew:
                     next_renew = now + engine.lease_seconds / 3
-                    await self._renew()
-                if engine.execute and now >= next_timers:
+                    await self.leases.renew_all()
+                if self._catch_up and self._listener_back():
+                    self._catch_up = False
+                    next_poll = next_timers = 0.0  # look at once for what was missed
+                if engine.execute and now >= next_timers and self.claiming:
                     next_timers = now + engine.timer_interval
                     for request in await engine.store.due_requests(time.time()):
                         self.pick(request.run_id)
                 if engine.execute and engine.owner is not None and now >= next_poll:
                     next_poll = now + engine.poll_interval
                     for run_id in await engine.store.runs_with_work(now=time.time()):
-                        if not engine.has_room():
+                        if not engine.has_room() or not self.claiming:
                             break
                         self.pick(run_id)
                 if not engine.execute and now >= next_poll:
@@ -193,16 +284,32 @@ class Coordinator:
                 raise
             except Exception as exc:  # a failing store must not stop the loop
                 logger.error("engine maintenance failed: %s", exc)
+            self.last_turn = time.monotonic()
             self._wake.clear()
+            if self._stopping:
+                break
             delay = min(
                 engine.timer_interval,
                 engine.poll_interval
                 if engine.owner or not engine.execute
                 else engine.timer_interval,
                 engine.lease_seconds / 3 if engine.owner else engine.timer_interval,
+                _BACKOFF_MAX if self._catch_up else math.inf,
             )
-            with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._nap(delay)
+
+
+_BACKOFF_FIRST = 0.05
+_BACKOFF_MAX = 1.0  # reconnect attempts at least once a second while the database is away
+
+
+def _read_exceptions(tasks: list[asyncio.Task[Any]]) -> None:
+    """Log what finished tasks raised (instead of "exception was never retrieved")."""
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                logger.error("engine task %s failed: %r", task.get_name(), exc)
 
 
 async def notify(engine: Engine, message: str) -> None:
@@ -211,5 +318,7 @@ async def notify(engine: Engine, message: str) -> None:
     if isinstance(store, NotifyingStore) and (engine.owner is not None or not engine.execute):
         try:
             await store.notify_work(message)
-        except StoreError as exc:  # polling picks the work up anyway
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # polling picks the work up anyway
             logger.warning("could not send wake-up %r: %s", message, exc)

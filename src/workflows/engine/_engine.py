@@ -32,6 +32,7 @@ from ..workflow import Workflow
 from ._coordination import Coordinator, notify
 from ._durable_run import CommitPart, DurableRun, response_type_for_prompts, waiter_key_of
 from ._handle import RunHandle
+from ._health import EngineHealth, health_of
 from ._writer import CommitWriter
 
 logger = logging.getLogger("workflows.engine")
@@ -101,6 +102,8 @@ class Engine:
         self._inbox_signal = asyncio.Event()
         self._known_requests: dict[str, InputRequest] = {}
         self._state = "new"
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
 
     # -- life cycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Engine:
@@ -126,22 +129,67 @@ class Engine:
         if self.execute:
             await self.recover()
 
-    async def close(self) -> None:
-        """Write pending commits, drop runs from memory (they stay in the store), close."""
-        if self._state != "open":
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop taking up runs, write pending commits, drop runs from memory (they stay
+        in the store), give their leases back and close the store.
+
+        Each of these waits ``timeout`` seconds at most (a store that does not answer
+        cannot hold a stopping worker): whatever was not written by then is continued
+        from the run's previous commit by whoever loads it next.
+        """
+        if self._state not in ("open", "failed"):
             return
         self._state = "closing"
-        await self._writer.flush()
+        await self._coordinator.halt(timeout)  # from here on, nothing new is claimed
+        await self._writer.close(timeout)
         for durable in list(self._loaded.values()):
             self._release(durable)
-        await self._coordinator.stop()
-        await self._writer.close()
-        await self.store.close()
+        await self._coordinator.stop(timeout)
+        try:
+            await asyncio.wait_for(self.store.close(), timeout)
+        except asyncio.TimeoutError:
+            logger.warning("the store did not close within %.1f s", timeout)
         self._state = "closed"
 
     def _check_open(self) -> None:
         if self._state != "open":
-            raise WorkflowRuntimeError(f"engine is {self._state}, not open")
+            why = f": {self._failure}" if self._failure is not None else ""
+            raise WorkflowRuntimeError(f"engine is {self._state}, not open{why}")
+
+    # -- health ------------------------------------------------------------------------------
+    def health(self) -> EngineHealth:
+        """The state of the engine's writer, wake-up listener and lease renewals (no I/O;
+        for liveness probes: see :class:`EngineHealth`)."""
+        return health_of(self)
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the engine stopped serving on its own (a background task crashed)."""
+        return self._failure
+
+    async def wait_failed(self) -> BaseException:
+        """Wait until the engine fails on its own; return why. A process that hosts an
+        engine (a worker) should exit non-zero then, so its supervisor restarts it."""
+        await self._failed.wait()
+        assert self._failure is not None
+        return self._failure
+
+    def _component_failed(self, name: str, exc: BaseException) -> None:
+        """A background task crashed: stop serving loudly instead of half-working (a
+        worker that renews leases of runs it can no longer commit would hold them
+        forever)."""
+        if self._failure is not None or self._state != "open":
+            return
+        logger.critical("engine %s task crashed; the engine stops: %r", name, exc, exc_info=exc)
+        self._failure = WorkflowRuntimeError(f"the engine's {name} task crashed: {exc!r}")
+        self._failure.__cause__ = exc
+        self._state = "failed"
+        self._failed.set()
+        for durable in list(self._loaded.values()):
+            self._release(durable)
+        self._coordinator.adopt(
+            [asyncio.get_running_loop().create_task(self._coordinator.halt(self.lease_seconds))]
+        )
 
     # -- registry --------------------------------------------------------------------------
     def register(self, workflow: Workflow, name: str | None = None) -> None:
@@ -371,7 +419,7 @@ class Engine:
             del self._loading[run_id]
 
     async def _load(self, run_id: str, skip_inbound: set[int]) -> DurableRun | None:
-        if not self.execute:
+        if not self.execute or not self._coordinator.claiming:
             return None
         if self.owner is None:
             record, inbound, requests = await asyncio.gather(
@@ -380,9 +428,13 @@ class Engine:
                 self.store.list_requests(run_id=run_id, status=None, limit=100_000),
             )
         else:
+            claimed_at = time.monotonic()
             try:  # the lease first: whoever holds it executes the run
                 record = await self.store.claim_run(run_id, self.owner, self.lease_seconds)
             except (StaleRunError, RunFinishedError):
+                return None
+            if not self._coordinator.claiming:  # stopping meanwhile: give it back at once
+                self._coordinator.release_later(run_id)
                 return None
             inbound, requests = await asyncio.gather(
                 self.store.list_inbound(run_id),
@@ -406,6 +458,8 @@ class Engine:
             if request.status == "pending" or request.request_id in unread_answers:
                 durable.pending_requests[request.request_id] = waiter_key
         self._loaded[run_id] = durable
+        if self.owner is not None:
+            self._coordinator.leases.acquired(run_id, claimed_at)
         handler = wf._launch(ctx, None, {}, durable)
         durable.run = handler._run
         for item in inbound:
@@ -413,7 +467,9 @@ class Engine:
                 durable.deliver(item.id, item.payload)
         return durable
 
-    def _release(self, durable: DurableRun) -> None:
+    def _release(self, durable: DurableRun, *, give_back: bool = True) -> None:
+        """Drop ``durable`` from memory (cancelling its steps); with ``give_back``, hand
+        its lease back too (not when the lease is no longer ours)."""
         if durable.idle_timer is not None:
             durable.idle_timer.cancel()
             durable.idle_timer = None
@@ -421,7 +477,10 @@ class Engine:
             self._coordinator.adopt(durable.run.release())
         if self._loaded.get(durable.run_id) is durable:
             del self._loaded[durable.run_id]
-            self._coordinator.release_later(durable.run_id)
+            if give_back:
+                self._coordinator.release_later(durable.run_id)
+            else:
+                self._coordinator.leases.forget(durable.run_id)
 
     def _maybe_release(self, durable: DurableRun) -> None:
         durable.idle_timer = None
@@ -439,7 +498,8 @@ class Engine:
         run = durable.run
         if failed is not None:
             if self._loaded.get(durable.run_id) is durable:
-                self._release(durable)
+                # Fenced off (another worker claimed the run): the lease is not ours.
+                self._release(durable, give_back=not isinstance(failed, StaleRunError))
             return
         if run is not None:
             for event in part.publish:
@@ -454,6 +514,7 @@ class Engine:
                 run.stream.close()
             if self._loaded.get(durable.run_id) is durable:
                 del self._loaded[durable.run_id]
+                self._coordinator.leases.forget(durable.run_id)
             future = self._results.pop(durable.run_id, None)
             if future is not None and not future.done():
                 if part.status == "completed":

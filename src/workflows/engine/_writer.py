@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from ..stores import Commit, RunRecord
@@ -59,13 +60,35 @@ class CommitWriter:
                 self._idle.clear()
                 self._wake.set()
 
-    async def close(self) -> None:
-        """Write the backlog, then stop the task."""
-        await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    @property
+    def alive(self) -> bool:
+        """True while the writer task runs."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def backlog(self) -> int:
+        """How many runs have a boundary waiting to be written."""
+        return len(self._pending)
+
+    async def close(self, timeout: float) -> None:
+        """Write the backlog (``timeout`` seconds at most), then stop the task."""
+        task = self._task
+        if task is None:
+            return
+        if not task.done():
+            flushing = asyncio.get_running_loop().create_task(self.flush())
+            _, pending = await asyncio.wait({flushing}, timeout=timeout)
+            if pending:
+                flushing.cancel()
+                logger.warning(
+                    "%d runs' last boundaries not written within %.1f s: they continue "
+                    "from their previous commit",
+                    len(self._pending),
+                    timeout,
+                )
+        task.cancel()
+        await asyncio.wait({task}, timeout=timeout)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:
@@ -74,7 +97,12 @@ class CommitWriter:
             while self._pending:
                 batch, self._pending = self._pending, {}
                 for durable, part in batch.values():
-                    await self._write(durable, part)
+                    try:
+                        await self._write(durable, part)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # a bug, not a store error: stop loudly
+                        self._engine._component_failed("writer", exc)
             self._idle.set()
 
     async def _write(self, durable: DurableRun, part: CommitPart) -> None:
@@ -92,10 +120,12 @@ class CommitWriter:
                 durable.version = 0
                 owner = self._engine.owner
                 if owner is not None and self._engine.execute:
+                    claimed_at = time.monotonic()
                     claimed = await store.claim_run(
                         durable.run_id, owner, self._engine.lease_seconds
                     )
                     durable.version = claimed.version
+                    self._engine._coordinator.leases.acquired(durable.run_id, claimed_at)
                 if (
                     part.snapshot is first
                     and not (part.stream or part.new_requests or part.closed_requests)

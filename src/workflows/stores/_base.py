@@ -236,12 +236,38 @@ class RunStore(Protocol):
     async def claim_run(
         self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
     ) -> RunRecord:
-        """Take or renew the lease on a run; return the run as it now stands.
+        """Take the lease on a run; return the run as it now stands.
+
+        Every claim starts a new lease epoch: it bumps the run's version, even when
+        ``owner`` held the lease before, so whatever was executing the run under an
+        earlier lease can commit nothing more (fencing). A worker must therefore load
+        the run from the returned record, never keep executing an older copy of it;
+        to extend a lease it holds it calls :meth:`renew_lease`.
 
         Raises:
             RunNotFoundError: no such run.
             RunFinishedError: the run has finished.
             StaleRunError: another owner holds an unexpired lease.
+        """
+        ...
+
+    async def renew_lease(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> float:
+        """Extend ``owner``'s lease on the run to ``now + lease_seconds``.
+
+        Succeeds only while ``owner`` still holds the lease (even if it expired, as long
+        as nobody claimed the run meanwhile); it never takes a lease that was released or
+        taken by another owner. The version does not change.
+
+        Returns:
+            The new expiry time.
+
+        Raises:
+            RunNotFoundError: no such run.
+            RunFinishedError: the run has finished.
+            StaleRunError: ``owner`` does not hold the lease (released, or claimed by
+                another owner): it must stop executing the run.
         """
         ...
 

@@ -36,6 +36,7 @@ from workflows.stores._rules import (
     check_paging,
     check_response_fits,
     is_repeat_answer,
+    lease_lost_message,
 )
 
 __all__ = ["MemoryStore"]
@@ -416,9 +417,24 @@ class MemoryStore(StoreLifecycle):
             record,
             owner=owner,
             lease_expires_at=stamp + lease_seconds,
-            version=record.version + (record.owner != owner),
+            version=record.version + 1,
         )
         return self._out(run)
+
+    async def renew_lease(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> float:
+        """See :meth:`RunStore.renew_lease`."""
+        self._check_open()
+        run = self._get(run_id)
+        record = run.record
+        if record.status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, record.status)
+        if record.owner != owner:
+            raise StaleRunError(run_id, lease_lost_message(owner, record.owner))
+        expires = (self._clock() if now is None else now) + lease_seconds
+        run.record = replace(record, lease_expires_at=expires)
+        return expires
 
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""

@@ -58,6 +58,7 @@ from workflows.stores._rules import (
     check_paging,
     check_response_fits,
     is_repeat_answer,
+    lease_lost_message,
 )
 from workflows.stores._url import mask_url
 
@@ -489,7 +490,7 @@ class PostgresStore(StoreLifecycle):
         with self._errors():
             row = await pool.fetchrow(
                 "UPDATE wf_runs SET owner = $2, lease_expires_at = $3 + $4, "
-                "version = version + (owner IS DISTINCT FROM $2)::int "
+                "version = version + 1 "
                 f"WHERE run_id = $1 AND status NOT IN {_TERMINAL_SQL} AND (owner IS NULL "
                 "OR owner = $2 OR lease_expires_at IS NULL OR lease_expires_at <= $3) "
                 f"RETURNING {RUN_COLUMNS}",
@@ -504,6 +505,27 @@ class PostgresStore(StoreLifecycle):
         if record.status in TERMINAL_STATUSES:
             raise RunFinishedError(run_id, record.status)
         raise StaleRunError(run_id, f"leased by {record.owner!r} until {record.lease_expires_at}")
+
+    async def renew_lease(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> float:
+        """See :meth:`RunStore.renew_lease`."""
+        pool = self._use()
+        expires = (self._clock() if now is None else now) + float(lease_seconds)
+        with self._errors():
+            renewed = await pool.fetchval(
+                "UPDATE wf_runs SET lease_expires_at = $3 WHERE run_id = $1 AND owner = $2 "
+                f"AND status NOT IN {_TERMINAL_SQL} RETURNING 1",
+                run_id,
+                owner,
+                expires,
+            )
+        if renewed is not None:
+            return expires
+        record = await self.get_run(run_id)
+        if record.status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, record.status)
+        raise StaleRunError(run_id, lease_lost_message(owner, record.owner))
 
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""

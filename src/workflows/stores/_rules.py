@@ -26,6 +26,7 @@ __all__ = [
     "check_paging",
     "check_response_fits",
     "is_repeat_answer",
+    "lease_lost_message",
 ]
 
 
@@ -33,6 +34,13 @@ def check_new_run_status(status: str) -> None:
     """Refuse a status that is not a run status."""
     if status not in RUN_STATUSES:
         raise ValueError(f"unknown run status {status!r} (expected one of {sorted(RUN_STATUSES)})")
+
+
+def lease_lost_message(owner: str, holder: str | None) -> str:
+    """Why ``owner`` may not renew its lease: who holds the run now."""
+    if holder is None:
+        return f"lease of {owner!r} was released or taken over; the run has no owner now"
+    return f"lease of {owner!r} was taken over by {holder!r}"
 
 
 def check_paging(limit: int | None, offset: int) -> None:

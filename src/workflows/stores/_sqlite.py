@@ -238,6 +238,12 @@ class SqliteStore(StoreLifecycle):
         """See :meth:`RunStore.claim_run`."""
         return await self._call(self._use().claim_run, run_id, owner, lease_seconds, now)
 
+    async def renew_lease(
+        self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
+    ) -> float:
+        """See :meth:`RunStore.renew_lease`."""
+        return await self._call(self._use().renew_lease, run_id, owner, lease_seconds, now)
+
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""
         await self._call(self._use().release_run, run_id, owner)

@@ -43,6 +43,7 @@ from workflows.stores._rules import (
     check_new_run_status,
     check_response_fits,
     is_repeat_answer,
+    lease_lost_message,
 )
 
 __all__ = ["SqliteOps"]
@@ -383,10 +384,25 @@ class SqliteOps:
                 )
             conn.execute(
                 "UPDATE wf_runs SET owner = ?, lease_expires_at = ?, "
-                "version = version + ? WHERE run_id = ?",
-                (owner, stamp + lease_seconds, int(record.owner != owner), run_id),
+                "version = version + 1 WHERE run_id = ?",
+                (owner, stamp + lease_seconds, run_id),
             )
             return self.get_run(run_id)
+
+    def renew_lease(
+        self, run_id: str, owner: str, lease_seconds: float, now: float | None
+    ) -> float:
+        expires = (self._clock() if now is None else now) + lease_seconds
+        with self._write() as conn:
+            record = self.get_run(run_id)
+            if record.status in TERMINAL_STATUSES:
+                raise RunFinishedError(run_id, record.status)
+            if record.owner != owner:
+                raise StaleRunError(run_id, lease_lost_message(owner, record.owner))
+            conn.execute(
+                "UPDATE wf_runs SET lease_expires_at = ? WHERE run_id = ?", (expires, run_id)
+            )
+        return expires
 
     def release_run(self, run_id: str, owner: str) -> None:
         with self._write() as conn:

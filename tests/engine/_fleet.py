@@ -1,0 +1,106 @@
+"""Worker processes for the multi-worker tests: start, freeze, stop and read them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from workflows.engine import Engine
+
+HERE = Path(__file__).resolve().parent
+WORKFLOW_FILE = f"{HERE / '_fleet_workflow.py'}:WORKFLOWS"
+LEASE = 1.5
+POLL = 0.2
+
+
+class Worker:
+    """One ``workflows worker`` process."""
+
+    def __init__(self, url: str, owner: str, log: Path) -> None:
+        self.owner = owner
+        self.log = log
+        self._out = log.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workflows.cli",
+                "worker",
+                WORKFLOW_FILE,
+                "--store",
+                url,
+                "--owner",
+                owner,
+                "--lease",
+                str(LEASE),
+                "--poll",
+                str(POLL),
+                "--concurrency",
+                "1000",
+            ],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+        self.process.wait(timeout=30)
+        self._out.close()
+
+    def output(self) -> str:
+        self._out.flush()
+        return self.log.read_text()
+
+
+@contextmanager
+def fleet(url: str, tmp_path: Path, *owners: str) -> Iterator[dict[str, Worker]]:
+    workers = {owner: Worker(url, owner, tmp_path / f"{owner}.log") for owner in owners}
+    try:
+        yield workers
+    finally:
+        for worker in workers.values():
+            worker.kill()
+
+
+async def until(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def workflows() -> dict[str, object]:
+    sys.path.insert(0, str(HERE))
+    try:
+        from _fleet_workflow import WORKFLOWS
+    finally:
+        sys.path.remove(str(HERE))
+    return dict(WORKFLOWS)
+
+
+async def count_pending(api: Engine, at_least: int) -> bool:
+    return len(await api.inbox(limit=at_least)) >= at_least
+
+
+async def owned_by(api: Engine, owner: str) -> list[str]:
+    return [r.run_id for r in await api.runs(limit=100_000) if r.owner == owner]
+
+
+async def owner_is(api: Engine, run_id: str, owner: str) -> bool:
+    record = await api.store.get_run(run_id)
+    return record.owner == owner and record.status == "running"
+
+
+async def says(worker: Worker, *texts: str) -> bool:
+    output = worker.output()
+    return any(text in output for text in texts)
