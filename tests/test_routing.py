@@ -293,6 +293,19 @@ async def test_collect_events_buffers_until_complete_and_returns_in_list_order()
     assert wf.none_returns == 2
 
 
+class CollectsNothing(Workflow):
+    @step
+    async def begin(self, ctx: Context, ev: StartEvent) -> StopEvent:
+        got = ctx.collect_events(ev, [])
+        return StopEvent(result=(got, dict(ctx._state.collect)))
+
+
+async def test_collect_events_with_nothing_expected_returns_an_empty_list_and_buffers_nothing() -> (
+    None
+):
+    assert await CollectsNothing().run() == ([], {})
+
+
 # --- events no step accepts -----------------------------------------------------------
 
 

@@ -148,18 +148,37 @@ class Context(Generic[StateT]):
         run.write(ev)
 
     def collect_events(
-        self, ev: Event, expected: Sequence[type[Event]], buffer_id: str | None = None
+        self, ev: Event, expected: list[type[Event]], buffer_id: str | None = None
     ) -> list[Event] | None:
         """Buffer ``ev`` until one event of each type in ``expected`` has arrived.
 
-        Returns the events in the order of ``expected`` (duplicates allowed) once all are
-        there, else ``None``. Buffers are kept per calling step (and ``buffer_id``).
+        Args:
+            ev: the event the step received.
+            expected: the event types to gather, in the order to return them
+                (a type may repeat).
+            buffer_id: the buffer to use; without it the step's buffer ``"default"``, as
+                in llama-index-workflows. Buffers are kept per calling step.
+
+        Returns:
+            The events in the order of ``expected`` once all are there (an empty list
+            for an empty ``expected``), else ``None``.
         """
+        if not expected:
+            return []
         inv = current_invocation.get()
         step = inv.step if inv is not None else ""
-        if buffer_id is None and expected:
-            buffer_id = f"{len(expected)}:{expected[0].__name__}:{expected[-1].__name__}"
-        return self._state.collect_events(f"{step}/{buffer_id}", ev, expected)
+        collect = self._state.collect
+        if buffer_id:
+            key = f"{step}/{buffer_id}"
+        else:
+            key = f"{step}/default"
+            if key not in collect:
+                # Earlier versions of this package keyed it by the expected types: a
+                # buffer half filled in a snapshot they wrote is taken over.
+                legacy = f"{step}/{len(expected)}:{expected[0].__name__}:{expected[-1].__name__}"
+                if legacy in collect:
+                    collect[key] = collect.pop(legacy)
+        return self._state.collect_events(key, ev, expected)
 
     async def wait_for_event(
         self,
