@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from ._collection import Binding, binding_problems, compute_bindings
 from ._step_spec import StepSpec
 from .context.state_store import DictState
 from .errors import WorkflowValidationError
@@ -25,21 +26,45 @@ class WorkflowGraph:
         self.workflow_name = workflow_name
         self.specs = dict(specs)
         self._routes: dict[type[Event], tuple[str, ...]] = {}
+        self._collectors: dict[type[Event], tuple[str, ...]] = {}
         self.start_event_class = self._find_start_event_class()
         self.state_type = self._find_state_type()
         self.error_handlers = {n: s for n, s in self.specs.items() if s.catch_for_steps is not None}
+        self.collecting = any(s.collect is not None for s in self.specs.values())
+        """True if some step takes ``list[E]`` (routing then also looks for collectors)."""
+        self.bindings: dict[str, tuple[Binding, ...]] = (
+            compute_bindings(self.specs) if any(s.fan_out for s in self.specs.values()) else {}
+        )
+        """Fan-out step name -> the collectors gathering its streams."""
 
     # -- routing -----------------------------------------------------------------------
     def routes(self, event_type: type[Event]) -> tuple[str, ...]:
-        """Names of the steps that accept events of ``event_type`` (cached)."""
+        """Names of the steps that run once per event of ``event_type`` (cached).
+
+        Collectors (steps taking ``list[E]``) are not among them: see :meth:`collectors`.
+        """
         found = self._routes.get(event_type)
         if found is None:
             found = tuple(
                 name
                 for name, spec in self.specs.items()
-                if spec.catch_for_steps is None and spec.accepts_type(event_type)
+                if spec.catch_for_steps is None
+                and spec.collect is None
+                and spec.accepts_type(event_type)
             )
             self._routes[event_type] = found
+        return found
+
+    def collectors(self, event_type: type[Event]) -> tuple[str, ...]:
+        """Names of the steps gathering events of ``event_type`` in a ``list[E]`` (cached)."""
+        found = self._collectors.get(event_type)
+        if found is None:
+            found = tuple(
+                name
+                for name, spec in self.specs.items()
+                if spec.collect is not None and spec.accepts_type(event_type)
+            )
+            self._collectors[event_type] = found
         return found
 
     def error_handler_for(self, step_name: str) -> StepSpec | None:
@@ -128,7 +153,7 @@ class WorkflowGraph:
                     event_type, (StopEvent, InputRequiredEvent)
                 ):
                     continue
-                if not self.routes(event_type):
+                if not self.routes(event_type) and not self.collectors(event_type):
                     found.append(
                         f"step {name!r} emits {event_type.__name__}, which no step accepts"
                     )
@@ -144,6 +169,7 @@ class WorkflowGraph:
                     continue
                 if not any(spec.accepts_type(e) for e in emitted):
                     found.append(f"step {name!r} accepts {accepted.__name__}, which no step emits")
+        found.extend(binding_problems(self.specs))
         return found
 
     def validate(self, skip: Collection[str] = ()) -> None:

@@ -11,6 +11,7 @@ this data; the durable engine commits it at step boundaries.
     ├── in_flight     invocation id -> Invocation       step calls started, not finished
     ├── waiters       key -> Waiter                     ctx.wait_for_event calls
     ├── collect       buffer key -> [Event]             ctx.collect_events buffers
+    ├── streams       stream id -> CollectionStream     open fan-outs (list[E] returns)
     ├── stream_seq    events written to the stream so far
     ├── pending_prompts  InputRequiredEvents not yet answered from outside
     └── stop_event    set once the run has ended
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._collection import CollectionStream
 from .events import Event, StopEvent
 
 
@@ -33,6 +35,8 @@ class QueuedEvent:
 
     event: Event
     lineage: int = 0
+    scope: tuple[str, ...] = ()
+    """The collection streams it was produced in, innermost last (empty: top level)."""
 
 
 @dataclass(slots=True)
@@ -43,6 +47,8 @@ class Invocation:
     step: str
     event: Event
     lineage: int = 0
+    scope: tuple[str, ...] = ()
+    """The collection streams its input belongs to, innermost last."""
     attempts: int = 0
     """Failed attempts so far."""
     first_started_at: float | None = None
@@ -110,6 +116,8 @@ class RunState:
     open_waiters: dict[str, Waiter] = field(default_factory=dict)
     """The unanswered subset of ``waiters``, oldest first (what routing scans)."""
     collect: dict[str, list[Event]] = field(default_factory=dict)
+    streams: dict[str, CollectionStream] = field(default_factory=dict)
+    """Open collection streams (see :mod:`workflows._collection`)."""
     stream_seq: int = 0
     next_invocation_id: int = 1
     pending_prompts: int = 0
@@ -134,6 +142,7 @@ class RunState:
             step=step,
             event=item.event,
             lineage=item.lineage,
+            scope=item.scope,
             first_started_at=now,
         )
         self.next_invocation_id += 1
@@ -216,6 +225,26 @@ class RunState:
             del self.collect[key]
         return result
 
+    # -- collection streams ------------------------------------------------------------
+    def open_stream(self, stream: CollectionStream) -> None:
+        """Record a stream a step's returned list has just opened."""
+        self.streams[stream.id] = stream
+
+    def settle(self, stream_id: str, delta: int) -> CollectionStream | None:
+        """Add ``delta`` work items to a stream; return it if that closed it.
+
+        A closed stream is forgotten; the caller delivers what its
+        :meth:`CollectionStream.close` still owes.
+        """
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            return None
+        stream.open += delta
+        if stream.open > 0:
+            return None
+        del self.streams[stream_id]
+        return stream
+
     # -- life cycle --------------------------------------------------------------------
     @property
     def has_pending_work(self) -> bool:
@@ -230,6 +259,7 @@ class RunState:
         self.waiters.clear()
         self.open_waiters.clear()
         self.collect.clear()
+        self.streams.clear()
         self.stream_seq = 0
         self.next_invocation_id = 1
         self.pending_prompts = 0

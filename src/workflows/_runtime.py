@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._collection import Binding, CollectionStream
 from ._run_state import (
     Invocation,
     QueuedEvent,
@@ -36,6 +37,7 @@ from .errors import (
     WorkflowTimeoutError,
 )
 from .events import (
+    CollectionReleaseEvent,
     Event,
     HumanResponseEvent,
     InputRequiredEvent,
@@ -119,6 +121,8 @@ class Run:
         self._start_clock()
         if start_event is None:
             self._resume_restored()
+            if self.state.streams:
+                self._check_streams()
         else:
             self.state.started = True
             self.emit(start_event, None, 0)
@@ -196,14 +200,25 @@ class Run:
             task.cancel()
         return live
 
-    def emit(self, event: Event, step: str | None, lineage: int, outside: bool = False) -> None:
-        """Route ``event`` to a waiter, a targeted step, or every accepting step."""
+    def emit(
+        self,
+        event: Event,
+        step: str | None,
+        lineage: int,
+        outside: bool = False,
+        scope: tuple[str, ...] = (),
+    ) -> int:
+        """Route ``event`` to a waiter, a targeted step, or every accepting step.
+
+        ``scope`` is the collection streams the event was produced in. Returns how many
+        step deliveries were queued (each is a work item of the innermost stream).
+        """
         if self.done:
-            return
+            return 0
         state = self.state
         if isinstance(event, StopEvent) and step is None:
             self.finish(event)
-            return
+            return 0
         if isinstance(event, InputRequiredEvent):
             state.pending_prompts += 1
             self.write(event)
@@ -213,8 +228,14 @@ class Run:
                 raise WorkflowStepDoesNotExistError(step, list(self.graph.specs))
             if not spec.accepts(event):
                 raise WorkflowRuntimeError(f"step {step!r} does not accept {type(event).__name__}")
-            self._enqueue(step, QueuedEvent(event, lineage))
-            return
+            if spec.collect is not None:
+                raise WorkflowRuntimeError(
+                    f"{type(event).__name__} was sent to step {step!r}, which takes a "
+                    "list[...]: such a step only gathers events produced inside a "
+                    "fan-out stream, it cannot be sent one"
+                )
+            self._enqueue(step, QueuedEvent(event, lineage, scope))
+            return 1
         if state.open_waiters:
             waiter = state.resolve_waiter(event)
             if waiter is not None:
@@ -222,16 +243,95 @@ class Run:
                 if future is not None and not future.done():
                     future.set_result(event)
                 self._resume_clock()
-                return
+                return 0
         if outside and state.pending_prompts and isinstance(event, HumanResponseEvent):
             state.pending_prompts -= 1
         targets = self.graph.routes(type(event))
-        if not targets:
+        if self.graph.collecting and (collectors := self.graph.collectors(type(event))):
+            self._gather(event, collectors, scope)
+        elif not targets:
             if not isinstance(event, InputRequiredEvent):
                 self._unhandled(event)
-            return
+            return 0
         for target in targets:
-            self._enqueue(target, QueuedEvent(event, lineage))
+            self._enqueue(target, QueuedEvent(event, lineage, scope))
+        return len(targets)
+
+    # -- collection streams ------------------------------------------------------------
+    def _fan_out(self, spec: StepSpec, items: list[Any], inv: Invocation) -> None:
+        """Open a stream for the list ``inv`` returned and emit each member into it."""
+        for item in items:
+            if not isinstance(item, Event):
+                error = WorkflowRuntimeError(
+                    f"step {spec.name!r} returned a list holding a {type(item).__name__}; "
+                    "a fan-out step must return a list of Events"
+                )
+                self.fail(spec.name, error, attempts=1, elapsed=0.0)
+                return
+        state = self.state
+        bindings = self.graph.bindings.get(spec.name, ())
+        stream = CollectionStream(f"stream-{inv.id}", spec.name, inv.scope, bindings)
+        state.open_stream(stream)
+        inner = (*inv.scope, stream.id)
+        for item in items:
+            stream.open += self.emit(item, None, inv.lineage, scope=inner)
+            if self.done:
+                return
+        # The invocation's own work item becomes the releases its stream owes above.
+        if inv.scope:
+            self._settle(inv.scope[-1], len(bindings) - 1)
+        self._settle(stream.id, -1)
+
+    def _gather(self, event: Event, collectors: tuple[str, ...], scope: tuple[str, ...]) -> None:
+        """Give a member to the collectors of its innermost stream."""
+        stream = self.state.streams.get(scope[-1]) if scope else None
+        for name in collectors:
+            binding = stream.binding_to(name) if stream is not None else None
+            if stream is None or binding is None:
+                logger.warning(
+                    "workflow %r run %s: %s reaches step %r, which takes a list[...], but "
+                    "it was produced %s; it is not gathered",
+                    self.workflow.workflow_name,
+                    self.state.run_id,
+                    type(event).__name__,
+                    name,
+                    "outside any fan-out stream (for example with ctx.send_event)"
+                    if stream is None
+                    else f"in a stream of step {stream.source!r}, which {name!r} does not gather",
+                )
+                continue
+            batch = stream.add_member(binding, event)
+            if batch is not None:
+                self._release(stream, binding, batch)
+
+    def _release(self, stream: CollectionStream, binding: Binding, batch: list[Event]) -> None:
+        release = CollectionReleaseEvent(events=batch, stream_id=stream.id, binding_id=binding.id)
+        self._enqueue(binding.target, QueuedEvent(release, 0, stream.scope))
+
+    def _settle(self, stream_id: str, delta: int) -> None:
+        """Count ``delta`` work items in a stream; deliver its releases if it closed."""
+        if self.done:
+            return
+        closed = self.state.settle(stream_id, delta)
+        if closed is not None:
+            for binding, batch in closed.close():
+                self._release(closed, binding, batch)
+
+    def _check_streams(self) -> None:
+        """Fail a run whose streams can never close: nothing queued or running is left."""
+        state = self.state
+        if state.queued_count or state.in_flight or self.done:
+            return
+        details = "; ".join(
+            f"stream {s.id!r} of step {s.source!r} with {s.open} open work item(s)"
+            for s in state.streams.values()
+        )
+        error = WorkflowRuntimeError(
+            "the run has no work left but collection streams are still open, so it can "
+            f"never finish: {details} (a snapshot from another version of the workflow?)"
+        )
+        first = next(iter(state.streams.values()))
+        self.fail(first.source, error, attempts=0, elapsed=0.0)
 
     def _unhandled(self, event: Event) -> None:
         logger.warning(
@@ -391,7 +491,7 @@ class Run:
                         str(type(inv.event)),
                         str(type(result)),
                     )
-                self._handle_result(spec, result, inv.lineage)
+                self._handle_result(spec, result, inv)
                 return
         finally:
             current_invocation.reset(token)
@@ -401,10 +501,14 @@ class Run:
                     self._dismiss_idle_workers()
                 if self.stream.internal_wanted and self.state.is_quiescent:
                     self._internal(WorkflowIdleEvent())
+                if self.state.streams:
+                    self._check_streams()
                 self._boundary()
 
     async def _call(self, spec: StepSpec, inv: Invocation) -> Any:
         kwargs: dict[str, Any] = {spec.event_param: inv.event}
+        if spec.collect is not None:
+            kwargs[spec.event_param] = list(getattr(inv.event, "events", ()))
         if spec.context_param is not None:
             kwargs[spec.context_param] = self.ctx
         if spec.resources:
@@ -426,17 +530,35 @@ class Run:
         delay = spec.retry_policy.next(elapsed, inv.attempts + 1, exc)
         return None if delay is None else max(0.0, float(delay))
 
-    def _handle_result(self, spec: StepSpec, result: Any, lineage: int) -> None:
+    def _handle_result(self, spec: StepSpec, result: Any, inv: Invocation) -> None:
+        scope = inv.scope
         if result is None:
+            if scope:
+                self._settle(scope[-1], -1)
             return
         if not isinstance(result, Event):
+            if spec.fan_out and isinstance(result, list):
+                self._fan_out(spec, result, inv)
+                return
             error = WorkflowRuntimeError(
                 f"step {spec.name!r} returned {type(result).__name__}; a step must return "
-                "an Event or None"
+                "an Event or None" + (", or a list of Events" if spec.fan_out else "")
             )
             self.fail(spec.name, error, attempts=1, elapsed=0.0)
             return
-        self.emit(result, None, lineage)
+        if spec.fan_out and not isinstance(result, spec.bare_emits):
+            error = WorkflowRuntimeError(
+                f"step {spec.name!r} returned a bare {type(result).__name__}, which its return "
+                "annotation names only inside list[...]: return a one-element list to fan "
+                "out, or add the type to the annotation (-> list[A] | B) to send it alone"
+            )
+            self.fail(spec.name, error, attempts=1, elapsed=0.0)
+            return
+        if scope:
+            delivered = self.emit(result, None, inv.lineage, scope=scope)
+            self._settle(scope[-1], delivered - 1)
+        else:
+            self.emit(result, None, inv.lineage)
 
     def _step_failed(self, spec: StepSpec, inv: Invocation, exc: Exception) -> None:
         elapsed = time.time() - (inv.first_started_at or time.time())
@@ -454,7 +576,7 @@ class Run:
                 elapsed_seconds=elapsed,
                 failed_at=datetime.now(timezone.utc),
             )
-            self._enqueue(handler.name, QueuedEvent(failed, inv.lineage + 1))
+            self._enqueue(handler.name, QueuedEvent(failed, inv.lineage + 1, inv.scope))
             return
         self.fail(spec.name, exc, attempts=inv.attempts, elapsed=elapsed)
 

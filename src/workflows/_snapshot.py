@@ -1,6 +1,6 @@
 """Context snapshots: ``RunState`` + state store <-> a versioned, JSON-safe dict.
 
-Format (version 1)::
+Format (version 1; version 2 below adds collection streams)::
 
     {
       "format_version": 1, "serializer": "json", "workflow": "<workflow name>",
@@ -17,6 +17,19 @@ Format (version 1)::
       "stream_seq": 7, "next_invocation_id": 4, "pending_prompts": 1
     }
 
+Version 2 is written only while a collection stream is open (a step returned ``list[E]``
+and its branches have not all ended), so that a snapshot without one reads as before.
+It adds a top-level key and a ``scope`` to queued and in-flight entries::
+
+      "streams": {"stream-3": {"source": "<fan-out step>", "scope": [], "open": 2,
+                               "buffers": {"<binding id>": [<event>, ...] | null}}},
+      "queues": {"<step>": [{"event": <event>, "lineage": 0, "scope": ["stream-3"]}]},
+      "in_flight": [{..., "scope": ["stream-3"]}]
+
+``scope`` lists the streams an event belongs to, innermost last (omitted when empty);
+``open`` counts the stream's live work items; a buffer is ``null`` once its
+``Take(n)`` collector has fired. Version 1 snapshots are read as they always were.
+
 The outer structure is validated strictly; every value inside goes through the
 serializer, which resolves classes only from the workflow's allowlist.
 """
@@ -24,21 +37,27 @@ serializer, which resolves classes only from the workflow's allowlist.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._collection import CollectionStream
 from ._reference_snapshot import from_reference_snapshot, is_reference_snapshot
 from ._run_state import Invocation, QueuedEvent, RunState, Waiter
 from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
 from .errors import ContextSerdeError
-from .events import Event, StopEvent
+from .events import CollectionReleaseEvent, Event, StopEvent
 
 if TYPE_CHECKING:
     from .context.context import Context
     from .workflow import Workflow
 
 FORMAT_VERSION = 1
+"""The base format: what a snapshot without an open collection stream is written as."""
+STREAMS_FORMAT_VERSION = 2
+"""Version 1 plus collection streams (``streams`` and the ``scope`` of entries)."""
+_READABLE = (FORMAT_VERSION, STREAMS_FORMAT_VERSION)
 
 _DEFAULT_SERIALIZER = JsonSerializer()
 
@@ -49,9 +68,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+_Scope = list[Annotated[str, Field(max_length=256)]]
+
+
 class _QueuedDoc(_Strict):
     event: Any
     lineage: int = Field(ge=0, le=_MAX_ID)
+    scope: _Scope = Field(default_factory=list, max_length=1000)
 
 
 class _InvocationDoc(_Strict):
@@ -59,6 +82,7 @@ class _InvocationDoc(_Strict):
     step: str = Field(max_length=512)
     event: Any
     lineage: int = Field(ge=0, le=_MAX_ID)
+    scope: _Scope = Field(default_factory=list, max_length=1000)
     attempts: int = Field(ge=0, le=_MAX_ID)
     emits_done: int = Field(default=0, ge=0, le=_MAX_ID)
     writes_done: int = Field(default=0, ge=0, le=_MAX_ID)
@@ -80,6 +104,13 @@ class _WaiterDoc(_Strict):
     deadline: float | int | None = None
 
 
+class _StreamDoc(_Strict):
+    source: str = Field(max_length=512)
+    scope: _Scope = Field(max_length=1000)
+    open: int = Field(ge=1, le=_MAX_ID)
+    buffers: dict[str, list[Any] | None]
+
+
 class _SnapshotDoc(_Strict):
     format_version: int
     serializer: str = Field(max_length=64)
@@ -92,6 +123,7 @@ class _SnapshotDoc(_Strict):
     in_flight: list[_InvocationDoc]
     waiters: list[_WaiterDoc]
     collect: dict[str, list[Any]]
+    streams: dict[str, _StreamDoc] | None = None
     stream_seq: int = Field(ge=0, le=_MAX_ID)
     next_invocation_id: int = Field(ge=1, le=_MAX_ID)
     pending_prompts: int = Field(ge=0, le=_MAX_ID)
@@ -120,6 +152,8 @@ def _build_registry(graph: Any, serializer: BaseSerializer) -> TypeRegistry:
     types: list[type[Any]] = list(graph.event_types)
     if isinstance(graph.state_type, type) and issubclass(graph.state_type, BaseModel):
         types.append(graph.state_type)
+    if graph.collecting:
+        types.append(CollectionReleaseEvent)
     types.extend(serializer.extra_types())
     return TypeRegistry(types)
 
@@ -144,11 +178,16 @@ def snapshot_to_dict(
         except ContextSerdeError as exc:
             raise ContextSerdeError(f"{where}: {exc}") from None
 
+    def entry(doc: dict[str, Any], scope: tuple[str, ...]) -> dict[str, Any]:
+        if scope:
+            doc["scope"] = list(scope)
+        return doc
+
     try:
         encoded_state = enc(ctx._store._snapshot_state(), types)
     except ContextSerdeError as exc:
         raise ContextSerdeError(f"state: {exc}") from None
-    return {
+    data = {
         "format_version": FORMAT_VERSION,
         "serializer": serializer.name,
         "workflow": workflow_name or ctx._workflow.workflow_name,
@@ -158,26 +197,32 @@ def snapshot_to_dict(
         "state": encoded_state,
         "queues": {
             step: [
-                {"event": event(item.event, f"queue of {step!r}"), "lineage": item.lineage}
+                entry(
+                    {"event": event(item.event, f"queue of {step!r}"), "lineage": item.lineage},
+                    item.scope,
+                )
                 for item in queue
             ]
             for step, queue in state.queues.items()
             if queue
         },
         "in_flight": [
-            {
-                "id": inv.id,
-                "step": inv.step,
-                "event": event(inv.event, f"in-flight step {inv.step!r}"),
-                "lineage": inv.lineage,
-                "attempts": inv.attempts,
-                "emits_done": inv.emits_done,
-                "writes_done": inv.writes_done,
-                "prompted": inv.prompted,
-                "first_started_at": inv.first_started_at,
-                "last_error": inv.last_error,
-                "last_failed_at": inv.last_failed_at,
-            }
+            entry(
+                {
+                    "id": inv.id,
+                    "step": inv.step,
+                    "event": event(inv.event, f"in-flight step {inv.step!r}"),
+                    "lineage": inv.lineage,
+                    "attempts": inv.attempts,
+                    "emits_done": inv.emits_done,
+                    "writes_done": inv.writes_done,
+                    "prompted": inv.prompted,
+                    "first_started_at": inv.first_started_at,
+                    "last_error": inv.last_error,
+                    "last_failed_at": inv.last_failed_at,
+                },
+                inv.scope,
+            )
             for inv in state.in_flight.values()
         ],
         "waiters": [
@@ -202,6 +247,23 @@ def snapshot_to_dict(
         "next_invocation_id": state.next_invocation_id,
         "pending_prompts": state.pending_prompts,
     }
+    if state.streams:
+        data["format_version"] = STREAMS_FORMAT_VERSION
+        data["streams"] = {
+            stream.id: {
+                "source": stream.source,
+                "scope": list(stream.scope),
+                "open": stream.open,
+                "buffers": {
+                    key: None
+                    if buffer is None
+                    else [event(ev, f"stream {stream.id!r}") for ev in buffer]
+                    for key, buffer in stream.buffers.items()
+                },
+            }
+            for stream in state.streams.values()
+        }
+    return data
 
 
 def snapshot_from_dict(
@@ -226,10 +288,10 @@ def snapshot_from_dict(
         name = workflow_name or workflow.workflow_name
         data = from_reference_snapshot(data, workflow, types, serializer, name)
     version = data.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version not in _READABLE:
         raise ContextSerdeError(
             f"unsupported snapshot format_version {_brief(version)} "
-            f"(this library reads version {FORMAT_VERSION})"
+            f"(this library reads versions {FORMAT_VERSION} and {STREAMS_FORMAT_VERSION})"
         )
     try:
         doc = _SnapshotDoc.model_validate(data)
@@ -237,6 +299,11 @@ def snapshot_from_dict(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "snapshot"
         raise ContextSerdeError(f"bad snapshot: {where}: {first['msg']}") from None
+    if (doc.streams is None) != (version == FORMAT_VERSION):
+        raise ContextSerdeError(
+            f"bad snapshot: streams: {'required' if doc.streams is None else 'not allowed'} "
+            f"in format_version {version}"
+        )
     if doc.serializer != serializer.name:
         raise ContextSerdeError(
             f"snapshot was written with the {doc.serializer!r} serializer; "
@@ -269,11 +336,25 @@ def snapshot_from_dict(
         if not isinstance(stop, StopEvent):
             raise ContextSerdeError("stop_event: not a StopEvent")
         state.stop_event = stop
+    streams = _restore_streams(doc.streams or {}, graph, event)
+
+    def scope_of(ids: list[str], where: str) -> tuple[str, ...]:
+        for stream_id in ids:
+            if stream_id not in streams:
+                raise ContextSerdeError(f"{where}: scope names no open stream {stream_id[:80]!r}")
+        return tuple(ids)
+
     for step, items in doc.queues.items():
         known_step(step, "queues")
         queue: deque[QueuedEvent] = deque()
         for item in items:
-            queue.append(QueuedEvent(event(item.event, f"queue of {step!r}"), item.lineage))
+            queue.append(
+                QueuedEvent(
+                    event(item.event, f"queue of {step!r}"),
+                    item.lineage,
+                    scope_of(item.scope, f"queue of {step[:80]!r}"),
+                )
+            )
         state.queues[step] = queue
         state.queued_count += len(queue)
     for inv_doc in doc.in_flight:
@@ -285,6 +366,7 @@ def snapshot_from_dict(
             step=inv_doc.step,
             event=event(inv_doc.event, f"in-flight step {inv_doc.step!r}"),
             lineage=inv_doc.lineage,
+            scope=scope_of(inv_doc.scope, f"in-flight step {inv_doc.step[:80]!r}"),
             attempts=inv_doc.attempts,
             emits_done=inv_doc.emits_done,
             writes_done=inv_doc.writes_done,
@@ -319,6 +401,7 @@ def snapshot_from_dict(
         )
     for key, buffer in doc.collect.items():
         state.collect[key] = [event(ev, f"collect buffer {key[:40]!r}") for ev in buffer]
+    state.streams = streams
     state.stream_seq = doc.stream_seq
     state.next_invocation_id = max(doc.next_invocation_id, max(state.in_flight, default=0) + 1)
     state.pending_prompts = doc.pending_prompts
@@ -341,3 +424,34 @@ def snapshot_from_dict(
         )
     ctx._store._restore_state(stored)
     return ctx
+
+
+def _restore_streams(
+    docs: dict[str, _StreamDoc], graph: Any, event: Callable[[Any, str], Event]
+) -> dict[str, CollectionStream]:
+    """Rebuild the open collection streams, checking them against the workflow's graph."""
+    streams: dict[str, CollectionStream] = {}
+    for stream_id, doc in docs.items():
+        where = f"stream {stream_id[:80]!r}"
+        if len(stream_id) > 256:
+            raise ContextSerdeError(f"{where}: id too long")
+        spec = graph.specs.get(doc.source)
+        if spec is None or not spec.fan_out:
+            raise ContextSerdeError(f"{where}: workflow has no fan-out step {doc.source[:80]!r}")
+        bindings = graph.bindings.get(doc.source, ())
+        known = {binding.id for binding in bindings}
+        buffers: dict[str, list[Event] | None] = {}
+        for key, items in doc.buffers.items():
+            if key not in known:
+                raise ContextSerdeError(f"{where}: step {doc.source!r} has no binding {key[:80]!r}")
+            buffers[key] = None if items is None else [event(ev, where) for ev in items]
+        streams[stream_id] = CollectionStream(
+            stream_id, doc.source, tuple(doc.scope), bindings, doc.open, buffers
+        )
+    for stream in streams.values():
+        for outer in stream.scope:
+            if outer not in streams or outer == stream.id:
+                raise ContextSerdeError(
+                    f"stream {stream.id[:80]!r}: scope names no enclosing stream {outer[:80]!r}"
+                )
+    return streams

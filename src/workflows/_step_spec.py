@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import types
 import typing
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Union, get_args, get_origin
 
+from .collect import All, Collect, Take
 from .decorators import StepConfig, _StepOptions
 from .errors import WorkflowValidationError
 from .events import Event, StepFailedEvent
@@ -41,6 +43,12 @@ class StepSpec:
     accept_subclasses: bool = False
     """Route subclasses of the accepted types here too (default: exact types only)."""
     skip_graph_checks: tuple[str, ...] = ()
+    fan_out: bool = False
+    """The return annotation names ``list[E]``: a returned list opens a collection stream."""
+    bare_emits: tuple[type[Event], ...] = ()
+    """For a fan-out step, the types it may also return alone (``-> list[A] | B``: ``B``)."""
+    collect: Collect | None = None
+    """Set for a fan-in step (event parameter ``list[E]``): when it fires."""
 
     def accepts(self, event: Event) -> bool:
         """True if this step runs for ``event``."""
@@ -73,16 +81,87 @@ def _event_types(annotation: Any) -> tuple[type[Event], ...] | None:
     return None
 
 
-def _return_types(annotation: Any, where: str) -> tuple[type[Event], ...]:
-    if annotation is None or annotation is _NoneType:
-        return ()
-    found = _event_types(annotation)
-    if found is None:
+_ASYNC_ITERATORS = (
+    collections.abc.AsyncIterator,
+    collections.abc.AsyncIterable,
+    collections.abc.AsyncGenerator,
+)
+
+
+@dataclass
+class _Returns:
+    emits: list[type[Event]] = field(default_factory=list)
+    bare: list[type[Event]] = field(default_factory=list)
+    fan_out: bool = False
+
+    def visit(self, hint: Any, in_list: bool) -> bool:
+        """Add the event types of ``hint``; False if it names something else."""
+        if hint is None or hint is _NoneType:
+            return True
+        origin = get_origin(hint)
+        if origin is Union or origin is types.UnionType:
+            return all(self.visit(arg, in_list) for arg in get_args(hint))
+        if origin is list:
+            args = get_args(hint)
+            self.fan_out = True
+            return len(args) == 1 and self.visit(args[0], True)
+        if isinstance(hint, type) and issubclass(hint, Event):
+            if hint not in self.emits:
+                self.emits.append(hint)
+            if not in_list and hint not in self.bare:
+                self.bare.append(hint)
+            return True
+        return False
+
+
+def _return_types(annotation: Any, where: str) -> _Returns:
+    """What a return annotation says a step emits (``list[E]`` members included)."""
+    if get_origin(annotation) in _ASYNC_ITERATORS:
+        raise WorkflowValidationError(f"{where}: {_NO_ASYNC_ITERATORS}")
+    found = _Returns()
+    if not found.visit(annotation, False):
         raise WorkflowValidationError(
             f"{where}: return annotation {annotation!r} must be an Event subclass, "
-            "a union of them, or None"
+            "a union of them, list[...] of them (fan-out), or None"
         )
     return found
+
+
+_NO_ASYNC_ITERATORS = (
+    "a step cannot stream its results (async generator, AsyncIterator[E], "
+    "AsyncIterable[E], AsyncGenerator[E, None]); return list[E] to fan out, or send "
+    "events one by one with ctx.send_event"
+)
+
+
+def _list_element_types(annotation: Any) -> tuple[type[Event], ...] | None:
+    """The ``E`` of a ``list[E]`` (or ``list[E] | None``) parameter, else ``None``.
+
+    ``E`` may be a union (``list[A | B]``); ``None`` members are left out.
+    """
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        members = [a for a in get_args(annotation) if a is not _NoneType]
+        if len(members) != 1:
+            return None
+        annotation = members[0]
+    if get_origin(annotation) is not list:
+        return None
+    args = get_args(annotation)
+    if len(args) != 1:
+        return None
+    found = _event_types(args[0])
+    return tuple(dict.fromkeys(found)) if found else None
+
+
+def _collect_marker(annotation: Any) -> tuple[Any, Collect | None]:
+    """Split ``Annotated[list[E], Collect(...)]`` into ``list[E]`` and the marker."""
+    if get_origin(annotation) is Annotated:
+        args = get_args(annotation)
+        for meta in args[1:]:
+            if isinstance(meta, Collect):
+                return args[0], meta
+    return annotation, None
 
 
 def _context_state_type(annotation: Any) -> tuple[bool, type[Any] | None]:
@@ -143,8 +222,11 @@ def build_step_spec(
             raise WorkflowValidationError(f"{where}: a step method must take self")
         params = params[1:]
 
+    if inspect.isasyncgenfunction(raw):
+        raise WorkflowValidationError(f"{where}: {_NO_ASYNC_ITERATORS}")
     event_param: str | None = None
     accepted: tuple[type[Event], ...] = ()
+    collect: Collect | None = None
     context_param: str | None = None
     state_type: type[Any] | None = None
     resources: dict[str, ResourceDescriptor] = {}
@@ -172,16 +254,32 @@ def build_step_spec(
                 raise WorkflowValidationError(f"{where}: more than one Context parameter")
             context_param, state_type = param.name, ctx_state
             continue
+        annotation, marker = _collect_marker(annotation)
+        elements = _list_element_types(annotation)
+        if elements is not None:
+            marker = marker or Collect()
+            if not isinstance(marker.cardinality, (All, Take)):
+                raise WorkflowValidationError(
+                    f"{where}: parameter {param.name!r}: Collect() takes All() or Take(n), "
+                    f"got {marker.cardinality!r}"
+                )
+            if event_param is not None:
+                _two_event_params(where, event_param, param.name, collect is not None, True)
+            event_param, accepted, collect = param.name, elements, marker
+            continue
+        if marker is not None:
+            raise WorkflowValidationError(
+                f"{where}: parameter {param.name!r} carries a Collect marker, which applies "
+                "only to a list[E] parameter of Event types"
+            )
         found = _event_types(annotation)
         if found is None:
             raise WorkflowValidationError(
                 f"{where}: parameter {param.name!r} is annotated {annotation!r}, which is "
-                "neither an Event type, a Context nor an Annotated Resource"
+                "neither an Event type, a list[E] of them, a Context nor an Annotated Resource"
             )
         if event_param is not None:
-            raise WorkflowValidationError(
-                f"{where}: more than one event parameter ({event_param!r} and {param.name!r})"
-            )
+            _two_event_params(where, event_param, param.name, collect is not None, False)
         event_param, accepted = param.name, found
     if event_param is None:
         raise WorkflowValidationError(
@@ -191,8 +289,10 @@ def build_step_spec(
         raise WorkflowValidationError(
             f"{where}: missing return annotation (list the events it emits, or None)"
         )
-    emits = _return_types(hints["return"], where)
-    if config.is_error_handler and not any(issubclass(StepFailedEvent, t) for t in accepted):
+    returns = _return_types(hints["return"], where)
+    if config.is_error_handler and (
+        collect is not None or not any(issubclass(StepFailedEvent, t) for t in accepted)
+    ):
         raise WorkflowValidationError(f"{where}: a @catch_error step must accept StepFailedEvent")
     return StepSpec(
         name=name,
@@ -200,7 +300,7 @@ def build_step_spec(
         is_method=is_method,
         is_async=inspect.iscoroutinefunction(raw),
         accepted=accepted,
-        emits=emits,
+        emits=tuple(returns.emits),
         event_param=event_param,
         context_param=context_param,
         state_type=state_type,
@@ -212,7 +312,24 @@ def build_step_spec(
         max_recoveries=config.max_recoveries,
         accept_subclasses=config.accept_event_subclasses,
         skip_graph_checks=config.skip_graph_checks,
+        fan_out=returns.fan_out,
+        bare_emits=tuple(returns.bare) if returns.fan_out else (),
+        collect=collect,
     )
+
+
+def _two_event_params(
+    where: str, first: str, second: str, first_is_list: bool, second_is_list: bool
+) -> None:
+    """Raise the error for a step with two event parameters (one of them maybe a list)."""
+    names = f"({first!r} and {second!r})"
+    if first_is_list and second_is_list:
+        problem = f"more than one list[E] parameter {names}; a step gathers one stream"
+    elif first_is_list or second_is_list:
+        problem = f"a list[E] parameter cannot be combined with another event parameter {names}"
+    else:
+        problem = f"more than one event parameter {names}"
+    raise WorkflowValidationError(f"{where}: {problem}")
 
 
 def reference_step_config(spec: StepSpec) -> StepConfig:
@@ -232,6 +349,10 @@ def reference_step_config(spec: StepSpec) -> StepConfig:
         catch_error_for_steps=(list(spec.catch_for_steps or ()) or None) if is_handler else None,
         catch_error_max_recoveries=spec.max_recoveries,
         accept_event_subclasses=spec.accept_subclasses,
+        is_fan_out=spec.fan_out,
+        bare_return_types=spec.bare_emits,
+        collection_param=(spec.event_param, spec.accepted) if spec.collect else None,
+        collection_policy=spec.collect,
     )
 
 
