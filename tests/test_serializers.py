@@ -39,6 +39,55 @@ def test_a_name_outside_the_allowlist_is_refused_even_when_it_looks_like_a_scrip
         TypeRegistry([Order]).resolve("__main__.Popen")
 
 
+class Outer:
+    class Line(BaseModel):
+        n: int
+
+    class Item(BaseModel):
+        n: int
+
+
+class Other:
+    class Item(BaseModel):
+        n: int
+
+    class Order(BaseModel):
+        n: int
+
+
+def test_a_nested_class_resolves_under_the_module_name_key_the_reference_writes() -> None:
+    registry = TypeRegistry([Outer.Line])
+    # The reference writes `module.__name__`; this package writes `module.__qualname__`.
+    assert registry.resolve(f"{__name__}.Line") is Outer.Line
+    assert registry.resolve(f"{__name__}.Outer.Line") is Outer.Line
+    assert registry.key_for(Outer.Line) == f"{__name__}.Outer.Line"
+    # ...and written by the reference from a script, read where the module is imported.
+    assert registry.resolve("__main__.Line") is Outer.Line
+
+
+def test_a_class_defined_in_a_function_resolves_under_its_module_name_key() -> None:
+    class Local(BaseModel):
+        n: int
+
+    assert Local.__qualname__.endswith("<locals>.Local")
+    assert TypeRegistry([Local]).resolve(f"{__name__}.Local") is Local
+
+
+def test_a_module_name_key_two_nested_classes_answer_to_is_refused() -> None:
+    registry = TypeRegistry([Outer.Item, Other.Item])
+    with pytest.raises(ContextSerdeError, match="ambiguous") as info:
+        registry.resolve(f"{__name__}.Item")
+    assert f"{__name__}.Outer.Item" in str(info.value)
+    assert f"{__name__}.Other.Item" in str(info.value)
+    assert registry.resolve(f"{__name__}.Other.Item") is Other.Item
+
+
+def test_a_top_level_class_keeps_its_key_over_a_nested_namesake() -> None:
+    assert TypeRegistry([Other.Order, Order]).resolve(f"{__name__}.Order") is Order
+    with pytest.raises(ContextSerdeError, match="unknown type"):
+        TypeRegistry([Outer.Item]).resolve("elsewhere.Item")
+
+
 def test_a_stop_event_result_keeps_its_types_through_json() -> None:
     from datetime import datetime, timezone
 

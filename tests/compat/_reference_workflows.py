@@ -293,6 +293,39 @@ class Survey(Workflow):
         return StopEvent(result=f"{name.response} is {age.response}")
 
 
+# -- 7. classes nested in a class: the reference names them ``module.Name`` --------------
+class Shop:
+    """A namespace: the reference writes ``Shop.Ask`` as ``__main__.Ask``."""
+
+    class Basket(BaseModel):
+        items: dict[str, int] = Field(default_factory=dict)
+
+    class Ask(InputRequiredEvent):
+        item: str
+
+    class Reply(HumanResponseEvent):
+        qty: int
+
+
+class Checkout(Workflow):
+    @step
+    async def ask(self, ctx: Context[Shop.Basket], ev: StartEvent) -> StopEvent:
+        async with ctx.store.edit_state() as basket:
+            basket.items["tea"] = 0
+        reply = await ctx.wait_for_event(
+            Shop.Reply, waiter_event=Shop.Ask(prefix="How much tea? ", item="tea")
+        )
+        async with ctx.store.edit_state() as basket:
+            basket.items["tea"] += reply.qty
+        basket = await ctx.store.get_state()
+        return StopEvent(result=f"tea x{basket.items['tea']}")
+
+
+async def observe_checkout(ctx: Context) -> Any:
+    basket = await ctx.store.get_state()
+    return basket.model_dump()
+
+
 # -- the scenarios ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Scenario:
@@ -308,6 +341,10 @@ class Scenario:
     """Answers the generator sends before snapshotting: the i-th one on the i-th prompt."""
     extra_types: tuple[type[BaseModel], ...] = ()
     """Classes the snapshot holds that no step signature names (for JsonSerializer)."""
+    reference_allowed_types: tuple[type[BaseModel], ...] = ()
+    """Classes the generator lists in the reference's ``JsonSerializer(allowed_types=)``
+    to restore the snapshot: without it the reference imports a class by the name it
+    wrote, ``module.Name``, which a nested class does not have."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -345,6 +382,13 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         prompts=2,
         extra_types=(Answer,),
+    ),
+    "nested_classes": Scenario(
+        Checkout,
+        observe_checkout,
+        lambda: [Shop.Reply(response="", qty=3)],
+        extra_types=(Shop.Ask, Shop.Reply),
+        reference_allowed_types=(Shop.Basket, Shop.Ask, Shop.Reply),
     ),
     "two_questions": Scenario(
         Survey,

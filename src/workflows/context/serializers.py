@@ -44,11 +44,17 @@ _BUILTIN_EVENTS: tuple[type[Any], ...] = tuple(getattr(_events, name) for name i
 
 
 class TypeRegistry:
-    """The classes a snapshot may name: resolved by key, never imported."""
+    """The classes a snapshot may name: resolved by key, never imported.
+
+    A class is written under ``module.QualName`` (:func:`type_key`). A class nested in
+    another class or defined in a function is also found under ``module.Name``, the key
+    llama-index-workflows writes for it, unless several allowed classes answer to it.
+    """
 
     def __init__(self, types: Iterable[type[Any]] = ()) -> None:
         self._by_key: dict[str, type[Any]] = {}
         self._by_qualname: dict[str, type[Any] | None] = {}
+        self._nested_by_name: dict[str, list[type[Any]]] = {}
         for cls in (*_BUILTIN_EVENTS, *types):
             self.add(cls)
 
@@ -61,6 +67,32 @@ class TypeRegistry:
         # an unambiguous qualified name still finds them (None marks an ambiguous name).
         known = self._by_qualname.get(cls.__qualname__, cls)
         self._by_qualname[cls.__qualname__] = cls if known is cls else None
+        if cls.__name__ != cls.__qualname__:
+            same_name = self._nested_by_name.setdefault(cls.__name__, [])
+            if cls not in same_name:
+                same_name.append(cls)
+
+    def _nested_alias(self, key: str) -> type[Any] | None:
+        """The nested class a reference key ``module.Name`` stands for, if any.
+
+        The module must match, or one side must be a script (``__main__``).
+
+        Raises:
+            ContextSerdeError: several allowed classes answer to ``key``.
+        """
+        module, _, name = key.rpartition(".")
+        candidates = self._nested_by_name.get(name)
+        if not candidates:
+            return None
+        found = [c for c in candidates if c.__module__ == module]
+        if not found:
+            found = [c for c in candidates if "__main__" in (module, c.__module__) and module != ""]
+        if len(found) > 1:
+            names = ", ".join(sorted(type_key(cls) for cls in found))
+            raise ContextSerdeError(
+                f"type name {key[:200]!r} in snapshot is ambiguous: it may be any of {names}"
+            )
+        return found[0] if found else None
 
     def _script_alias(self, key: str) -> type[Any] | None:
         """The class a script's module name hides: ``__main__.X`` <-> ``script.X``."""
@@ -90,14 +122,15 @@ class TypeRegistry:
         return key
 
     def resolve(self, key: Any) -> type[Any]:
-        """Return the allowed class named ``key``.
+        """Return the allowed class named ``key`` (``module.QualName`` or ``module.Name``).
 
         Raises:
-            ContextSerdeError: the name is not in the allowlist.
+            ContextSerdeError: the name is not in the allowlist, or stands for several
+                allowed classes.
         """
         if not isinstance(key, str) or len(key) > 512:
             raise ContextSerdeError(f"invalid type name in snapshot: {str(key)[:80]!r}")
-        cls = self._by_key.get(key) or self._script_alias(key)
+        cls = self._by_key.get(key) or self._script_alias(key) or self._nested_alias(key)
         if cls is None:
             raise ContextSerdeError(f"unknown type {key!r} in snapshot (not in the allowlist)")
         return cls

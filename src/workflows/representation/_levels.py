@@ -1,11 +1,9 @@
 """Stream levels: which event types can occur together in one scope of a run.
 
 In llama-index-workflows a step returning ``list[E]`` opens a child *stream level*
-(fan-out) whose members are gathered by a step taking ``list[E]`` (fan-in). This
-project's steps return single events only (a ``list[E]`` return annotation is refused
-when the workflow class is created), so every run has one level: the event types
-reachable from the seeds. The functions keep the reference's names and signatures so
-that code written against them runs; they answer for the one-level case.
+(fan-out) whose members are gathered by a step taking ``list[E]`` (fan-in). The
+functions keep the reference's names and signatures; the walk itself lives in
+``workflows._collection``, which the runtime uses to bind fan-outs to collectors.
 """
 
 from __future__ import annotations
@@ -13,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import _collection
 from ..events import Event
-from ._matching import _accepts
 
 if TYPE_CHECKING:
     from .._step_spec import StepSpec
@@ -33,35 +31,24 @@ def same_level_types(
     seed_types: Iterable[Any],
     guard: frozenset[str],
 ) -> set[type[Event]]:
-    """Event types reachable from ``seed_types`` by following steps, seeds included.
+    """Event types reachable from ``seed_types`` without changing stream level, seeds included.
 
     Args:
         steps: the workflow's steps by name.
         seed_types: where to start (non-Event members are ignored).
-        guard: names of fan-out producers already being expanded; kept for
-            compatibility, as this project has no fan-out steps.
+        guard: names of fan-out producers already being expanded (so that a producer
+            feeding itself terminates).
 
     Returns:
-        Every event type some chain of steps can produce from the seeds.
+        Every event type some chain of steps can produce from the seeds at their level: a
+        fan-out step met on the way contributes what the collectors of its stream return,
+        not its members.
     """
-    seen: set[type[Event]] = set()
-    frontier = event_types(seed_types)
-    while frontier:
-        current = frontier.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        for spec in steps.values():
-            if _accepts(spec, current):
-                frontier.extend(t for t in spec.emits if t not in seen)
-    return seen
+    return _collection.same_level_types(steps, seed_types, guard)
 
 
 def stream_level_types_by_producer(
     steps: Mapping[str, StepSpec],
 ) -> dict[str, set[type[Event]]]:
-    """For each fan-out step (one returning ``list[E]``), the types of its stream level.
-
-    Always empty here: this project's steps cannot return ``list[E]``.
-    """
-    return {}
+    """For each fan-out step (one returning ``list[E]``), the types of its stream level."""
+    return _collection.levels_by_producer(steps)

@@ -46,6 +46,7 @@ if _installed != REFERENCE:
 exec(compile(SHARED.read_text(encoding="utf-8"), str(SHARED), "exec"), globals())
 
 from workflows import Context  # noqa: E402  (the reference library)
+from workflows.context import JsonSerializer  # noqa: E402
 from workflows.events import InputRequiredEvent  # noqa: E402
 
 SCENARIOS: dict[str, Any] = globals()["SCENARIOS"]
@@ -100,7 +101,10 @@ async def _pause(name: str, scenario: Any) -> dict[str, Any]:
 async def _finish(scenario: Any, snapshot: dict[str, Any]) -> dict[str, Any]:
     """Resume the snapshot under the reference and record how the run ends."""
     wf = scenario.workflow()
-    ctx = Context.from_dict(wf, snapshot)
+    serializer = None
+    if scenario.reference_allowed_types:
+        serializer = JsonSerializer(allowed_types=scenario.reference_allowed_types)
+    ctx = Context.from_dict(wf, snapshot, serializer=serializer)
     at_pause = await scenario.observe(ctx)
     handler = wf.run(ctx=ctx)
     for answer in scenario.answers():

@@ -1,0 +1,914 @@
+"""Collection streams: a step returning ``list[E]`` fans out, a ``list[E]`` parameter fans in.
+
+Behaviour follows llama-index-workflows 2.26.1 (``workflows.collect``): each returned
+element is dispatched on its own and everything it leads to forms one stream; a collector
+fires once per stream, with ``All()`` when the stream has ended and with ``Take(n)`` at
+the n-th arrival. Every test builds real workflows and goes through the public API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+
+from workflows import Context, Workflow, step
+from workflows.collect import All, Cardinality, Collect, Take
+from workflows.context.serializers import JsonSerializer
+from workflows.decorators import catch_error
+from workflows.engine import Engine
+from workflows.errors import ContextSerdeError, WorkflowRuntimeError, WorkflowValidationError
+from workflows.events import (
+    CollectionReleaseEvent,
+    Event,
+    HumanResponseEvent,
+    InputRequiredEvent,
+    StartEvent,
+    StepFailedEvent,
+    StopEvent,
+)
+from workflows.retry_policy import retry_policy, stop_after_attempt, wait_fixed
+
+TIMEOUT = 10
+
+
+class Item(Event):
+    n: int
+
+
+class Result(Event):
+    n: int
+
+
+class Other(Event):
+    n: int
+
+
+class Part(Event):
+    item: int
+    part: int
+
+
+class PartDone(Event):
+    item: int
+    part: int
+
+
+class ItemDone(Event):
+    item: int
+    parts: list[int]
+
+
+class Again(Event):
+    round: int
+
+
+class Ask(InputRequiredEvent):
+    n: int
+
+
+class Answer(HumanResponseEvent):
+    n: int
+    text: str
+
+
+async def run(wf: Workflow, **kwargs: Any) -> Any:
+    return await asyncio.wait_for(wf.run(**kwargs), TIMEOUT)
+
+
+# --- fan-out and All() -------------------------------------------------------------------
+
+
+class Squares(Workflow):
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        return [Item(n=i) for i in range(ev.get("count", 4))]
+
+    @step
+    async def work(self, ev: Item) -> Result | None:
+        if ev.n in ev.get("skip", ()):
+            return None
+        return Result(n=ev.n * ev.n)
+
+    @step
+    async def gather(self, results: list[Result]) -> StopEvent:
+        return StopEvent(result=sorted(r.n for r in results))
+
+
+async def test_each_element_runs_on_its_own_and_the_collector_gets_them_all() -> None:
+    assert await run(Squares(), count=4) == [0, 1, 4, 9]
+
+
+async def test_a_branch_that_produces_nothing_is_left_out() -> None:
+    class Skipping(Squares):
+        @step
+        async def work(self, ev: Item) -> Result | None:
+            return None if ev.n % 2 else Result(n=ev.n)
+
+    assert await run(Skipping(), count=5) == [0, 2, 4]
+
+
+async def test_an_empty_list_fires_the_collector_with_an_empty_list() -> None:
+    assert await run(Squares(), count=0) == []
+
+
+async def test_a_stream_whose_branches_all_produce_nothing_fires_with_an_empty_list() -> None:
+    class Nothing(Squares):
+        @step
+        async def work(self, ev: Item) -> Result | None:
+            return None
+
+    assert await run(Nothing(), count=3) == []
+
+
+gates: dict[str, asyncio.Event] = {}
+
+
+class Ordered(Workflow):
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        gates["last"] = asyncio.Event()
+        return [Item(n=i) for i in range(3)]
+
+    @step
+    async def work(self, ev: Item) -> Result:
+        if ev.n == 0:
+            await gates["last"].wait()
+        if ev.n == 2:
+            gates["last"].set()
+        return Result(n=ev.n)
+
+    @step
+    async def gather(self, results: list[Result]) -> StopEvent:
+        return StopEvent(result=[r.n for r in results])
+
+
+async def test_the_collector_gets_events_in_arrival_order() -> None:
+    assert await run(Ordered()) == [1, 2, 0]
+
+
+async def test_members_can_be_gathered_directly_and_explicit_all_is_the_default() -> None:
+    class Direct(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(3)]
+
+        @step
+        async def gather(self, items: Annotated[list[Item], Collect(All())]) -> StopEvent:
+            return StopEvent(result=sorted(i.n for i in items))
+
+    assert await run(Direct()) == [0, 1, 2]
+
+
+async def test_a_union_list_gathers_every_member_type() -> None:
+    class Mixed(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(4)]
+
+        @step
+        async def work(self, ev: Item) -> Result | Other:
+            return Result(n=ev.n) if ev.n % 2 else Other(n=ev.n)
+
+        @step
+        async def gather(self, found: list[Result | Other]) -> StopEvent:
+            return StopEvent(result=sorted((type(e).__name__, e.n) for e in found))
+
+    assert await run(Mixed()) == [("Other", 0), ("Other", 2), ("Result", 1), ("Result", 3)]
+
+
+async def test_several_collectors_of_one_stream_each_fire_once() -> None:
+    class Both(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(3)]
+
+        @step
+        async def work(self, ev: Item) -> Result:
+            return Result(n=ev.n)
+
+        @step
+        async def items(self, found: list[Item]) -> Other:
+            return Other(n=len(found))
+
+        @step
+        async def results(self, found: list[Result]) -> Again:
+            return Again(round=sum(r.n for r in found))
+
+        @step
+        async def end(self, ctx: Context, ev: Other | Again) -> StopEvent | None:
+            got = ctx.collect_events(ev, [Other, Again])
+            return None if got is None else StopEvent(result=[e.model_dump() for e in got])
+
+    assert await run(Both()) == [{"n": 3}, {"round": 3}]
+
+
+# --- Take(n) -------------------------------------------------------------------------------
+
+
+class Fastest(Workflow):
+    @step(num_workers=1)
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        return [Item(n=i) for i in range(ev.get("count", 5))]
+
+    @step(num_workers=1)
+    async def work(self, ev: Item) -> Result:
+        return Result(n=ev.n)
+
+    @step
+    async def first_two(
+        self, ctx: Context, results: Annotated[list[Result], Collect(Take(2))]
+    ) -> None:
+        async with ctx.store.edit_state() as state:
+            state["fired"] = [*state.get("fired", []), [r.n for r in results]]
+
+    @step
+    async def everything(self, ctx: Context, results: list[Result]) -> StopEvent:
+        return StopEvent(result=(await ctx.store.get("fired", []), [r.n for r in results]))
+
+
+async def test_take_fires_once_with_the_first_n_and_drops_later_arrivals() -> None:
+    fired, everything = await run(Fastest(), count=5)
+    assert fired == [[0, 1]]
+    assert everything == [0, 1, 2, 3, 4]
+
+
+async def test_take_fires_with_what_arrived_when_the_stream_ends_first() -> None:
+    assert await run(Fastest(), count=1) == ([[0]], [0])
+    assert await run(Fastest(), count=0) == ([[]], [])
+
+
+# --- what a fan-out step may return ---------------------------------------------------------
+
+
+class EitherWay(Workflow):
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item] | Other:
+        if ev.get("alone"):
+            return Other(n=7)
+        return [Item(n=1), Item(n=2)]
+
+    @step
+    async def gather(self, items: list[Item]) -> StopEvent:
+        return StopEvent(result=[i.n for i in items])
+
+    @step
+    async def other(self, ev: Other) -> StopEvent:
+        return StopEvent(result=f"alone {ev.n}")
+
+
+async def test_a_declared_bare_member_is_ordinary_dispatch() -> None:
+    assert await run(EitherWay()) == [1, 2]
+    assert await run(EitherWay(), alone=True) == "alone 7"
+
+
+async def test_a_bare_event_declared_only_inside_the_list_fails_the_run() -> None:
+    class Bare(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return Item(n=1)  # type: ignore[return-value]
+
+        @step
+        async def gather(self, items: list[Item]) -> StopEvent:
+            return StopEvent(result=len(items))
+
+    with pytest.raises(WorkflowRuntimeError, match="bare Item"):
+        await run(Bare())
+
+
+async def test_a_list_holding_a_non_event_fails_the_run() -> None:
+    class NotEvents(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=1), 5]  # type: ignore[list-item]
+
+        @step
+        async def gather(self, items: list[Item]) -> StopEvent:
+            return StopEvent(result=len(items))
+
+    with pytest.raises(WorkflowRuntimeError, match="list holding a int"):
+        await run(NotEvents())
+
+
+async def test_a_stop_event_in_a_branch_ends_the_run() -> None:
+    class Early(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(3)]
+
+        @step
+        async def work(self, ev: Item) -> Result | StopEvent:
+            if ev.n == 1:
+                return StopEvent(result="early")
+            await asyncio.sleep(0.05)
+            return Result(n=ev.n)
+
+        @step
+        async def gather(self, results: list[Result]) -> StopEvent:
+            return StopEvent(result=len(results))
+
+    assert await run(Early()) == "early"
+
+
+# --- nested, repeated and parallel streams ------------------------------------------------
+
+
+class Nested(Workflow):
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        return [Item(n=i) for i in range(3)]
+
+    @step
+    async def split(self, ev: Item) -> list[Part]:
+        return [Part(item=ev.n, part=j) for j in range(ev.n + 1)]
+
+    @step
+    async def work(self, ev: Part) -> PartDone:
+        await asyncio.sleep(0.001 * ((ev.item + ev.part) % 3))
+        return PartDone(item=ev.item, part=ev.part)
+
+    @step
+    async def inner(self, parts: list[PartDone]) -> ItemDone:
+        return ItemDone(item=parts[0].item, parts=sorted(p.part for p in parts))
+
+    @step
+    async def outer(self, items: list[ItemDone]) -> StopEvent:
+        return StopEvent(result=sorted((i.item, i.parts) for i in items))
+
+
+async def test_nested_fan_outs_gather_each_inner_stream_then_the_outer_one() -> None:
+    assert await run(Nested()) == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
+
+
+async def test_repeated_fan_outs_in_one_run_each_open_their_own_stream() -> None:
+    class Rounds(Workflow):
+        @step
+        async def fan(self, ctx: Context, ev: StartEvent | Again) -> list[Item]:
+            r = ev.round if isinstance(ev, Again) else 0
+            return [Item(n=r * 10 + i) for i in range(r + 1)]
+
+        @step
+        async def work(self, ev: Item) -> Result:
+            return Result(n=ev.n)
+
+        @step
+        async def gather(self, ctx: Context, results: list[Result]) -> Again | StopEvent:
+            found = sorted(r.n for r in results)
+            async with ctx.store.edit_state() as state:
+                state["rounds"] = [*state.get("rounds", []), found]
+            if len(found) == 3:
+                return StopEvent(result=await ctx.store.get("rounds"))
+            return Again(round=len(found))
+
+    assert await run(Rounds()) == [[0], [10, 11], [20, 21, 22]]
+
+
+async def test_two_streams_of_the_same_step_open_at_once_are_kept_apart() -> None:
+    class Parallel(Workflow):
+        @step
+        async def start(self, ctx: Context, ev: StartEvent) -> Other | None:
+            ctx.send_event(Other(n=1))
+            ctx.send_event(Other(n=2))
+            return None
+
+        @step
+        async def fan(self, ev: Other) -> list[Item]:
+            return [Item(n=ev.n * 10 + i) for i in range(ev.n)]
+
+        @step
+        async def work(self, ev: Item) -> Result:
+            await asyncio.sleep(0.005 * (ev.n % 10))
+            return Result(n=ev.n)
+
+        @step
+        async def gather(self, results: list[Result]) -> Again:
+            return Again(round=sum(r.n for r in results))
+
+        @step
+        async def end(self, ctx: Context, ev: Again) -> StopEvent | None:
+            got = ctx.collect_events(ev, [Again, Again])
+            return None if got is None else StopEvent(result=sorted(e.round for e in got))
+
+    assert await run(Parallel()) == [10, 41]
+
+
+async def test_a_collector_may_fan_out_again() -> None:
+    class Twice(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(3)]
+
+        @step
+        async def regroup(self, items: list[Item]) -> list[Part]:
+            return [Part(item=i.n, part=i.n * 2) for i in items]
+
+        @step
+        async def work(self, ev: Part) -> PartDone:
+            return PartDone(item=ev.item, part=ev.part)
+
+        @step
+        async def gather(self, done: list[PartDone]) -> StopEvent:
+            return StopEvent(result=sorted(d.part for d in done))
+
+    assert await run(Twice()) == [0, 2, 4]
+
+
+async def test_subclasses_are_gathered_by_a_step_that_accepts_them() -> None:
+    class Special(Result):
+        pass
+
+    class Sub(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Special]:
+            return [Special(n=1), Special(n=2)]
+
+        @step(accept_event_subclasses=True)
+        async def gather(self, found: list[Result]) -> StopEvent:
+            return StopEvent(result=[type(e).__name__ for e in found])
+
+    assert await run(Sub()) == ["Special", "Special"]
+
+
+# --- failures inside a stream -------------------------------------------------------------
+
+
+async def test_a_retried_branch_still_counts_once() -> None:
+    class Flaky(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(3)]
+
+        @step(retry_policy=retry_policy(wait=wait_fixed(0.001), stop=stop_after_attempt(3)))
+        async def work(self, ctx: Context, ev: Item) -> Result:
+            if ev.n == 1 and ctx.retry_info().retry_number < 2:
+                raise ValueError("again")
+            return Result(n=ev.n)
+
+        @step
+        async def gather(self, results: list[Result]) -> StopEvent:
+            return StopEvent(result=sorted(r.n for r in results))
+
+    assert await run(Flaky()) == [0, 1, 2]
+
+
+async def test_a_recovered_branch_rejoins_its_stream() -> None:
+    class Recovered(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(3)]
+
+        @step
+        async def work(self, ev: Item) -> Result:
+            if ev.n == 1:
+                raise ValueError("bad item")
+            return Result(n=ev.n)
+
+        @catch_error
+        async def recover(self, ev: StepFailedEvent) -> Result:
+            return Result(n=-1)
+
+        @step
+        async def gather(self, results: list[Result]) -> StopEvent:
+            return StopEvent(result=sorted(r.n for r in results))
+
+    assert await run(Recovered()) == [-1, 0, 2]
+
+
+async def test_a_failing_collector_hands_its_batch_to_the_error_handler() -> None:
+    class Failing(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=i) for i in range(2)]
+
+        @step
+        async def gather(self, items: list[Item]) -> StopEvent:
+            raise ValueError("boom")
+
+        @catch_error
+        async def recover(self, ev: StepFailedEvent) -> StopEvent:
+            batch = ev.input_event
+            assert isinstance(batch, CollectionReleaseEvent)
+            return StopEvent(result=(ev.step_name, [e.n for e in batch.events]))
+
+    assert await run(Failing()) == ("gather", [0, 1])
+
+
+async def test_events_sent_with_send_event_are_not_gathered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Sends(Squares):
+        @step
+        async def work(self, ctx: Context, ev: Item) -> Result:
+            if ev.n == 0:
+                ctx.send_event(Result(n=100))
+            return Result(n=ev.n)
+
+    with caplog.at_level(logging.WARNING, logger="workflows"):
+        assert await run(Sends(), count=2) == [0, 1]
+    assert "outside any fan-out stream" in caplog.text
+
+
+async def test_sending_an_event_to_a_collector_fails_the_run() -> None:
+    class Targeted(Squares):
+        @step
+        async def work(self, ctx: Context, ev: Item) -> Result:
+            ctx.send_event(Result(n=100), step="gather")
+            return Result(n=ev.n)
+
+    with pytest.raises(WorkflowRuntimeError, match="takes a list"):
+        await run(Targeted(), count=1)
+
+
+# --- a branch waiting for a person ---------------------------------------------------------
+
+
+class Review(Workflow):
+    """Three items; item 1 waits for a person in the middle of its branch."""
+
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        return [Item(n=i) for i in range(3)]
+
+    @step
+    async def work(self, ctx: Context, ev: Item) -> Result:
+        if ev.n == 1:
+            answer = await ctx.wait_for_event(
+                Answer,
+                waiter_event=Ask(n=ev.n),
+                waiter_id=f"item-{ev.n}",
+                requirements={"n": ev.n},
+            )
+            return Result(n=100 + len(answer.text))
+        return Result(n=ev.n)
+
+    @step
+    async def gather(self, results: list[Result]) -> StopEvent:
+        return StopEvent(result=sorted(r.n for r in results))
+
+
+def review() -> Review:
+    return Review(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
+
+
+async def asked(handler: Any) -> Ask:
+    async def first() -> Ask:
+        async for ev in handler.stream_events():
+            if isinstance(ev, Ask):
+                return ev
+        raise AssertionError("the run ended without asking")
+
+    return await asyncio.wait_for(first(), TIMEOUT)
+
+
+async def settled(handler: Any) -> dict[str, Any]:
+    """A snapshot once the other branches have ended and the run only waits."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while True:
+        data: dict[str, Any] = handler.ctx.to_dict()
+        if not data["queues"] and len(data["in_flight"]) == 1:
+            return data
+        assert loop.time() < deadline, "the other branches never finished"
+        await asyncio.sleep(0.005)
+
+
+async def test_a_branch_waiting_for_a_person_holds_its_stream_open() -> None:
+    wf = review()
+    handler = wf.run()
+    assert (await asked(handler)).n == 1
+    await settled(handler)
+    assert not handler.is_done()
+    handler.ctx.send_event(Answer(n=1, text="fine"))
+    assert await asyncio.wait_for(handler, TIMEOUT) == [0, 2, 104]
+
+
+async def test_a_paused_fan_out_snapshots_restores_and_resumes() -> None:
+    wf = review()
+    handler = wf.run()
+    await asked(handler)
+    data = await settled(handler)
+    assert data["format_version"] == 2
+    [stream] = data["streams"].values()
+    assert stream["open"] == 1
+    [buffer] = stream["buffers"].values()
+    assert sorted(ev["data"]["n"] for ev in buffer) == [0, 2]
+    [waiting] = data["in_flight"]
+    assert waiting["scope"] == list(data["streams"])
+    await handler.cancel_run()
+
+    again = review()
+    restored = Context.from_dict(again, data, serializer=again.serializer)
+    resumed = again.run(ctx=restored)
+    await asyncio.sleep(0)
+    resumed.ctx.send_event(Answer(n=1, text="ok"))
+    assert await asyncio.wait_for(resumed, TIMEOUT) == [0, 2, 102]
+
+
+class NestedReview(Nested):
+    @step
+    async def work(self, ctx: Context, ev: Part) -> PartDone:
+        if (ev.item, ev.part) == (2, 1):
+            await ctx.wait_for_event(Answer, waiter_event=Ask(n=21), requirements={"n": 21})
+        return PartDone(item=ev.item, part=ev.part)
+
+
+async def test_a_paused_nested_fan_out_snapshots_restores_and_resumes() -> None:
+    wf = NestedReview(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
+    handler = wf.run()
+    await asked(handler)
+    data = await settled(handler)
+    assert len(data["streams"]) == 2
+    await handler.cancel_run()
+    restored = Context.from_dict(wf, data, serializer=wf.serializer)
+    resumed = wf.run(ctx=restored)
+    resumed.ctx.send_event(Answer(n=21, text=""))
+    assert await asyncio.wait_for(resumed, TIMEOUT) == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
+
+
+class TakeReview(Workflow):
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        return [Item(n=i) for i in range(3)]
+
+    @step
+    async def work(self, ctx: Context, ev: Item) -> Result:
+        if ev.n == 2:
+            await ctx.wait_for_event(Answer, waiter_event=Ask(n=2), requirements={"n": 2})
+        return Result(n=ev.n)
+
+    @step
+    async def first(self, ctx: Context, found: Annotated[list[Result], Collect(Take(1))]) -> None:
+        async with ctx.store.edit_state() as state:
+            state["fired"] = [*state.get("fired", []), [r.n for r in found]]
+
+    @step
+    async def rest(self, ctx: Context, found: list[Result]) -> StopEvent:
+        return StopEvent(result=(await ctx.store.get("fired"), sorted(r.n for r in found)))
+
+
+async def test_a_take_that_fired_before_the_snapshot_does_not_fire_again() -> None:
+    wf = TakeReview(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
+    handler = wf.run()
+    await asked(handler)
+    data = await settled(handler)
+    [stream] = data["streams"].values()
+    assert None in stream["buffers"].values()
+    await handler.cancel_run()
+    restored = Context.from_dict(wf, data, serializer=wf.serializer)
+    resumed = wf.run(ctx=restored)
+    resumed.ctx.send_event(Answer(n=2, text=""))
+    fired, everything = await asyncio.wait_for(resumed, TIMEOUT)
+    assert len(fired) == 1 and len(fired[0]) == 1
+    assert everything == [0, 1, 2]
+
+
+# --- snapshot format ---------------------------------------------------------------------
+
+
+async def test_a_snapshot_without_an_open_stream_keeps_format_version_1() -> None:
+    class Plain(Workflow):
+        @step
+        async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
+            answer = await ctx.wait_for_event(Answer, waiter_event=Ask(n=0))
+            return StopEvent(result=answer.text)
+
+    wf = Plain(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
+    handler = wf.run()
+    await asked(handler)
+    data = handler.ctx.to_dict()
+    assert data["format_version"] == 1
+    assert "streams" not in data
+    assert all("scope" not in inv for inv in data["in_flight"])
+    await handler.cancel_run()
+    resumed = wf.run(ctx=Context.from_dict(wf, data, serializer=wf.serializer))
+    resumed.ctx.send_event(Answer(n=0, text="v1"))
+    assert await asyncio.wait_for(resumed, TIMEOUT) == "v1"
+
+
+@pytest.fixture
+async def paused_snapshot() -> AsyncIterator[dict[str, Any]]:
+    wf = review()
+    handler = wf.run()
+    await asked(handler)
+    data = await settled(handler)
+    await handler.cancel_run()
+    yield data
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: d.pop("streams"), "streams: required"),
+        (lambda d: d.update(format_version=1), "streams: not allowed"),
+        (lambda d: d["in_flight"][0].update(scope=["nope"]), "no open stream 'nope'"),
+        (
+            lambda d: next(iter(d["streams"].values())).update(source="work"),
+            "no fan-out step 'work'",
+        ),
+        (
+            lambda d: next(iter(d["streams"].values())).update(buffers={"x": []}),
+            "no binding 'x'",
+        ),
+        (lambda d: next(iter(d["streams"].values())).update(scope=["gone"]), "enclosing"),
+        (lambda d: next(iter(d["streams"].values())).update(open=0), "streams"),
+    ],
+)
+async def test_a_damaged_stream_snapshot_is_refused_with_the_reason(
+    paused_snapshot: dict[str, Any], damage: Any, message: str
+) -> None:
+    damage(paused_snapshot)
+    wf = review()
+    with pytest.raises(ContextSerdeError, match=message):
+        Context.from_dict(wf, paused_snapshot, serializer=wf.serializer)
+
+
+async def test_a_stream_with_no_work_left_fails_the_run_instead_of_hanging(
+    paused_snapshot: dict[str, Any],
+) -> None:
+    paused_snapshot["in_flight"] = []
+    paused_snapshot["waiters"] = []
+    wf = review()
+    restored = Context.from_dict(wf, paused_snapshot, serializer=wf.serializer)
+    with pytest.raises(WorkflowRuntimeError, match="collection streams are still open"):
+        await asyncio.wait_for(wf.run(ctx=restored), TIMEOUT)
+
+
+# --- the durable engine ------------------------------------------------------------------
+
+
+class DurableReview(Workflow):
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        return [Item(n=i) for i in range(3)]
+
+    @step
+    async def work(self, ctx: Context, ev: Item) -> Result:
+        if ev.n == 1:
+            answer = await ctx.wait_for_event(
+                HumanResponseEvent,
+                waiter_event=InputRequiredEvent(prefix="item 1?"),
+                timeout=None,
+            )
+            return Result(n=100 + len(answer.response))
+        return Result(n=ev.n)
+
+    @step
+    async def gather(self, results: list[Result]) -> StopEvent:
+        return StopEvent(result=sorted(r.n for r in results))
+
+
+async def inbox_of(engine: Engine) -> list[Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while not (requests := await engine.inbox()):
+        assert loop.time() < deadline, "no input request appeared"
+        await asyncio.sleep(0.01)
+    return requests
+
+
+async def test_the_engine_resumes_a_paused_fan_out_after_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    workflows = {"review": DurableReview(timeout=None)}
+    async with Engine(url, dict(workflows), idle_release_after=None) as first:
+        handle = await first.start("review")
+        [request] = await inbox_of(first)
+        run_id = handle.run_id
+    async with Engine(url, dict(workflows), idle_release_after=None) as second:
+        [again] = await inbox_of(second)
+        assert again.request_id == request.request_id
+        await second.respond(again.request_id, "yes")
+        assert await asyncio.wait_for(second.get(run_id).result(), TIMEOUT) == [0, 2, 103]
+
+
+async def test_the_engine_releases_a_paused_fan_out_and_loads_it_on_answer(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with Engine(url, {"review": DurableReview(timeout=None)}, idle_release_after=0) as engine:
+        handle = await engine.start("review")
+        [request] = await inbox_of(engine)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
+        while handle.run_id in engine._loaded:
+            assert loop.time() < deadline, "the paused run was never released"
+            await asyncio.sleep(0.01)
+        await engine.respond(request.request_id, "later")
+        assert await asyncio.wait_for(handle.result(), TIMEOUT) == [0, 2, 105]
+
+
+# --- signatures ------------------------------------------------------------------------------
+
+
+def test_step_config_describes_fan_out_and_fan_in() -> None:
+    fan = EitherWay.fan._step_config  # type: ignore[attr-defined]
+    assert fan.is_fan_out
+    assert fan.return_types == [Item, Other]
+    assert fan.bare_return_types == (Other,)
+    gather = Fastest.first_two._step_config  # type: ignore[attr-defined]
+    assert gather.collection_param == ("results", (Result,))
+    assert gather.collection_policy == Collect(Take(2))
+    assert gather.accepted_events == [Result]
+    plain = Squares.gather._step_config  # type: ignore[attr-defined]
+    assert plain.collection_policy == Collect(All())
+    assert not Squares.work._step_config.is_fan_out  # type: ignore[attr-defined]
+
+
+def test_optional_list_annotations_are_accepted() -> None:
+    class Optional_(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item] | None:
+            return None
+
+        @step
+        async def gather(self, items: list[Item] | None) -> StopEvent:
+            return StopEvent(result=items)
+
+    config = Optional_.gather._step_config  # type: ignore[attr-defined]
+    assert config.collection_param == ("items", (Item,))
+    assert Optional_.fan._step_config.is_fan_out  # type: ignore[attr-defined]
+
+
+class Weird(Cardinality):
+    pass
+
+
+def _define(body: str) -> None:
+    namespace: dict[str, Any] = {
+        "Workflow": Workflow,
+        "step": step,
+        "Annotated": Annotated,
+        "AsyncIterator": AsyncIterator,
+        "Collect": Collect,
+        "Take": Take,
+        "Weird": Weird,
+        "StartEvent": StartEvent,
+        "StopEvent": StopEvent,
+        "Item": Item,
+        "Result": Result,
+        "Other": Other,
+    }
+    source = "class W(Workflow):\n    @step\n" + "\n".join(
+        "    " + line for line in body.strip().splitlines()
+    )
+    exec(source, namespace)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "async def g(self, a: list[Result], b: list[Other]) -> StopEvent: ...",
+            "more than one list",
+        ),
+        ("async def g(self, a: list[Result], b: Other) -> StopEvent: ...", "cannot be combined"),
+        ("async def g(self, b: Other, a: list[Result]) -> StopEvent: ...", "cannot be combined"),
+        (
+            "async def g(self, a: Annotated[Result, Collect()]) -> StopEvent: ...",
+            "carries a Collect marker",
+        ),
+        (
+            "async def g(self, a: Annotated[list[Result], Collect(Weird())]) -> StopEvent: ...",
+            "All\\(\\) or Take\\(n\\)",
+        ),
+        ("async def g(self, a: list[int]) -> StopEvent: ...", "list\\[int\\]"),
+        (
+            "async def g(self, a: StartEvent) -> AsyncIterator[Item]: ...",
+            "cannot stream its results",
+        ),
+        (
+            "async def g(self, a: StartEvent) -> list[Item]:\n    yield Item(n=1)",
+            "cannot stream its results",
+        ),
+        ("async def g(self, a: StartEvent) -> list: ...", "return annotation"),
+    ],
+)
+def test_bad_signatures_fail_when_the_class_is_created(body: str, message: str) -> None:
+    with pytest.raises(WorkflowValidationError, match=message) as info:
+        _define(body)
+    assert "'g'" in str(info.value)
+
+
+def test_take_needs_a_positive_integer() -> None:
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="Take"):
+            Take(bad)  # type: ignore[arg-type]
+
+
+async def test_a_collector_with_no_stream_to_gather_is_invalid() -> None:
+    class Unstreamed(Workflow):
+        @step
+        async def begin(self, ev: StartEvent) -> Result:
+            return Result(n=1)
+
+        @step
+        async def gather(self, found: list[Result]) -> StopEvent:
+            return StopEvent(result=found)
+
+    with pytest.raises(WorkflowValidationError, match="list\\[Result\\]"):
+        Unstreamed().validate()
+    with pytest.raises(WorkflowValidationError, match="list\\[Result\\]"):
+        Unstreamed().run()
