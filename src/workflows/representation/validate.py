@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from .._collection import binding_problems
 from ..decorators import WorkflowGraphCheck
 from ..errors import WorkflowConfigurationError, WorkflowValidationError
 from ..events import (
@@ -450,8 +451,10 @@ def _validate_workflow(
 ) -> _WorkflowValidationResult:
     """Run every structural rule of the reference's ``Workflow.run()`` on ``steps``.
 
-    Order: the workflow has steps; one StartEvent class; one StopEvent class; event
-    connectivity (:func:`_check_event_connectivity`); the ``@catch_error`` handlers
+    Order: the workflow has steps; one StartEvent class; one StopEvent class; every
+    ``list[E]`` parameter gathers types some fan-out stream produces (all such problems
+    in one error); event connectivity (:func:`_check_event_connectivity`); the
+    ``@catch_error`` handlers
     (:func:`_check_catch_error_handlers`); the graph checks (:func:`validate_graph`, all
     failures listed in one error). Only the graph checks can be skipped.
 
@@ -466,6 +469,9 @@ def _validate_workflow(
             "@step(workflow=...)?"
         )
     start, stop = _ensure_boundary_event_classes(steps, workflow_name)
+    unbound = binding_problems(steps)  # list[E] parameters no fan-out stream feeds
+    if unbound:
+        raise WorkflowValidationError("\n".join(unbound))
     uses_hitl = _check_event_connectivity(steps, start)
     _check_catch_error_handlers(steps)
     failures = validate_graph(
