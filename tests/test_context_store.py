@@ -322,3 +322,50 @@ async def test_edit_state_rolls_back_nested_values_too() -> None:
     async with ctx.store.edit_state() as state:
         state["count"] = 3  # only scalars: the cheap draft, same all-or-nothing rule
     assert await ctx.store.get("count") == 3
+
+
+# --- what get() and get_state() hand out -----------------------------------------------
+
+
+class Memory(BaseModel):
+    messages: list[str] = Field(default_factory=list)
+
+    def put(self, message: str) -> None:
+        self.messages.append(message)
+
+
+class Chat(Workflow):
+    @step
+    async def first(self, ctx: Context, ev: StartEvent) -> Bump:
+        await ctx.store.set("memory", Memory())
+        memory = await ctx.store.get("memory")
+        memory.put("hello")  # never set back, as llama-index-core's agents do
+        return Bump(i=1)
+
+    @step
+    async def second(self, ctx: Context, ev: Bump) -> StopEvent:
+        memory = await ctx.store.get("memory")
+        memory.put("again")
+        return StopEvent(result=(await ctx.store.get("memory")).messages)
+
+
+async def test_get_hands_out_the_stored_object_itself() -> None:
+    # As llama-index-workflows' in-memory store does: agents keep their chat memory by
+    # changing the object got from the store in place.
+    assert await Chat().run() == ["hello", "again"]
+
+
+class TypedCopies(Workflow):
+    @step
+    async def only(self, ctx: Context[AppState], ev: StartEvent) -> StopEvent:
+        state = await ctx.store.get_state()
+        state.counter = 5
+        state.profile.tags.append("lost")
+        after = await ctx.store.get_state()
+        return StopEvent(result=(after.counter, after.profile.tags))
+
+
+async def test_get_state_hands_out_a_copy_even_of_nested_values() -> None:
+    # The reference's model_copy() is shallow (nested lists are shared); here the copy
+    # is deep, so changing it never changes the store.
+    assert await TypedCopies().run() == (0, [])
