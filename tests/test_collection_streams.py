@@ -294,6 +294,24 @@ async def test_a_list_holding_a_non_event_fails_the_run() -> None:
         await run(NotEvents())
 
 
+async def test_a_bad_list_return_is_a_step_failure_an_error_handler_sees() -> None:
+    class Handled(Workflow):
+        @step
+        async def fan(self, ev: StartEvent) -> list[Item]:
+            return [Item(n=1), "two"]  # type: ignore[list-item]
+
+        @step
+        async def gather(self, items: list[Item]) -> StopEvent:
+            return StopEvent(result=len(items))
+
+        @catch_error
+        async def recover(self, ev: StepFailedEvent) -> StopEvent:
+            return StopEvent(result=(ev.step_name, str(ev.exception)))
+
+    name, message = await run(Handled())
+    assert name == "fan" and "list holding a str" in message
+
+
 async def test_a_stop_event_in_a_branch_ends_the_run() -> None:
     class Early(Workflow):
         @step

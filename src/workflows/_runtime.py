@@ -258,16 +258,8 @@ class Run:
         return len(targets)
 
     # -- collection streams ------------------------------------------------------------
-    def _fan_out(self, spec: StepSpec, items: list[Any], inv: Invocation) -> None:
+    def _fan_out(self, spec: StepSpec, items: list[Event], inv: Invocation) -> None:
         """Open a stream for the list ``inv`` returned and emit each member into it."""
-        for item in items:
-            if not isinstance(item, Event):
-                error = WorkflowRuntimeError(
-                    f"step {spec.name!r} returned a list holding a {type(item).__name__}; "
-                    "a fan-out step must return a list of Events"
-                )
-                self.fail(spec.name, error, attempts=1, elapsed=0.0)
-                return
         state = self.state
         bindings = self.graph.bindings.get(spec.name, ())
         stream = CollectionStream(f"stream-{inv.id}", spec.name, inv.scope, bindings)
@@ -458,6 +450,8 @@ class Run:
                 try:
                     with step_span(self.workflow.workflow_name, self.state.run_id, spec.name):
                         result = await self._call(spec, inv)
+                        if spec.fan_out or not (result is None or isinstance(result, Event)):
+                            _check_result(spec, result)
                 except Exception as exc:
                     if self.done:
                         return
@@ -536,23 +530,8 @@ class Run:
             if scope:
                 self._settle(scope[-1], -1)
             return
-        if not isinstance(result, Event):
-            if spec.fan_out and isinstance(result, list):
-                self._fan_out(spec, result, inv)
-                return
-            error = WorkflowRuntimeError(
-                f"step {spec.name!r} returned {type(result).__name__}; a step must return "
-                "an Event or None" + (", or a list of Events" if spec.fan_out else "")
-            )
-            self.fail(spec.name, error, attempts=1, elapsed=0.0)
-            return
-        if spec.fan_out and not isinstance(result, spec.bare_emits):
-            error = WorkflowRuntimeError(
-                f"step {spec.name!r} returned a bare {type(result).__name__}, which its return "
-                "annotation names only inside list[...]: return a one-element list to fan "
-                "out, or add the type to the annotation (-> list[A] | B) to send it alone"
-            )
-            self.fail(spec.name, error, attempts=1, elapsed=0.0)
+        if isinstance(result, list):
+            self._fan_out(spec, result, inv)
             return
         if scope:
             delivered = self.emit(result, None, inv.lineage, scope=scope)
@@ -727,3 +706,28 @@ class Run:
         await asyncio.gather(*busy, return_exceptions=True)
         self.ctx._run_finished(self)
         self.handler._settle(stop_event, error)
+
+
+def _check_result(spec: StepSpec, result: Any) -> None:
+    """Raise (as the step's own failure) if ``result`` is not what a step may return."""
+    if result is None:
+        return
+    if isinstance(result, list) and spec.fan_out:
+        for item in result:
+            if not isinstance(item, Event):
+                raise WorkflowRuntimeError(
+                    f"step {spec.name!r} returned a list holding a {type(item).__name__}; "
+                    "a fan-out step must return a list of Events"
+                )
+        return
+    if not isinstance(result, Event):
+        raise WorkflowRuntimeError(
+            f"step {spec.name!r} returned {type(result).__name__}; a step must return "
+            "an Event or None" + (", or a list of Events" if spec.fan_out else "")
+        )
+    if spec.fan_out and not isinstance(result, spec.bare_emits):
+        raise WorkflowRuntimeError(
+            f"step {spec.name!r} returned a bare {type(result).__name__}, which its return "
+            "annotation names only inside list[...]: return a one-element list to fan "
+            "out, or add the type to the annotation (-> list[A] | B) to send it alone"
+        )
