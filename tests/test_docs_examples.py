@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
-DOCUMENTS = ("architecture.md", "human-in-the-loop.md")
+DOCUMENTS = ("architecture.md", "fan-out.md", "human-in-the-loop.md")
 RUN_MARK = "<!-- test: run -->"
 EXAMPLE_TIMEOUT = 50  # seconds for one sample (one of them starts a second process)
 
