@@ -10,8 +10,10 @@ Two modes:
 
 ``python scripts/api_surface.py diff REFERENCE.json [--deliberate docs/compat_deliberate.json]``
     Compares the reference dump with the ``workflows`` importable here and prints the
-    modules and names missing here, then the signatures that differ. Names listed as
-    deliberate differences are reported apart. Exits 1 when something is missing.
+    modules and names missing here, then the signatures that differ. Names and
+    signatures listed as deliberate differences are reported apart, with their reason.
+    Signatures are compared after :func:`_equivalent` rewrites spellings that mean the
+    same type. Exits 1 when something is missing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import inspect
 import io
 import json
 import pkgutil
+import re
 import sys
 import types
 import typing
@@ -140,6 +143,33 @@ def dump() -> dict[str, Any]:
     return surface
 
 
+# Spellings of one type that differ only in form, rewritten before signatures compare.
+_SAME_TYPE: tuple[tuple[re.Pattern[str], str], ...] = (
+    # A string annotation under ``from __future__ import annotations``: "'X'" is 'X'.
+    (re.compile(r"\"'([^\"]*)'\""), r"'\1'"),
+    # pydantic's inherited ``model_post_init(self: BaseModel, ...)``.
+    (re.compile(r"^\(self: 'BaseModel'"), "(self"),
+    # ``Callable`` and ``StepFunction`` without parameters mean ``[..., Any]``.
+    (re.compile(r"\b(Callable|StepFunction)\[\.\.\., Any\]"), r"\1"),
+    # ``Context`` without a parameter is ``Context[Any]``.
+    (re.compile(r"\bContext\[Any\]"), "Context"),
+)
+
+
+def _equivalent(signature: str | None, member: str = "") -> str | None:
+    """``signature`` with the spellings of :data:`_SAME_TYPE` made one.
+
+    An ``__init__`` without a return annotation counts as ``-> None``.
+    """
+    if signature is None:
+        return None
+    for pattern, replacement in _SAME_TYPE:
+        signature = pattern.sub(replacement, signature)
+    if member == "__init__":
+        signature = re.sub(r" -> '?None'?$", "", signature)
+    return signature
+
+
 def _load_here(mod_name: str) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -151,6 +181,16 @@ def diff(reference: dict[str, Any], deliberate: dict[str, str]) -> int:
     missing: list[str] = []
     excused: list[tuple[str, str]] = []
     signatures: list[str] = []
+    excused_signatures: list[tuple[str, str]] = []
+
+    def _compare(key: str, ref_sig: str | None, here_sig: str | None, member: str) -> None:
+        if not ref_sig or _equivalent(here_sig, member) == _equivalent(ref_sig, member):
+            return
+        reason = _excuse(key)
+        if reason:
+            excused_signatures.append((key, reason))
+        else:
+            signatures.append(f"{key}{ref_sig}  here: {here_sig}")
 
     def _excuse(key: str) -> str | None:
         for prefix, reason in deliberate.items():
@@ -180,12 +220,7 @@ def diff(reference: dict[str, Any], deliberate: dict[str, str]) -> int:
                     missing.append(key)
                 continue
             here = _describe(getattr(module, name))
-            if (
-                ref.get("signature")
-                and here.get("signature") != ref["signature"]
-                and not _excuse(key)
-            ):
-                signatures.append(f"{key}{ref['signature']}  here: {here.get('signature')}")
+            _compare(key, ref.get("signature"), here.get("signature"), "")
             for member, sig in ref.get("members", {}).items():
                 mkey = f"{key}.{member}"
                 here_members = here.get("members", {})
@@ -206,8 +241,7 @@ def diff(reference: dict[str, Any], deliberate: dict[str, str]) -> int:
                         here_sig = "<property>"
                     elif inspect.isfunction(here_value):
                         here_sig = _signature(here_value)
-                if sig and here_sig != sig and not _excuse(mkey):
-                    signatures.append(f"{mkey}{sig}  here: {here_sig}")
+                _compare(mkey, sig, here_sig, member)
             for field in ref.get("fields", []):
                 fkey = f"{key}.{field}"
                 obj = getattr(module, name)
@@ -219,6 +253,9 @@ def diff(reference: dict[str, Any], deliberate: dict[str, str]) -> int:
         print(f"  - {item}")
     print(f"deliberate differences: {len(excused)}")
     for key, reason in excused:
+        print(f"  - {key}: {reason}")
+    print(f"deliberate signature differences: {len(excused_signatures)}")
+    for key, reason in excused_signatures:
         print(f"  - {key}: {reason}")
     print(f"signature differences: {len(signatures)}")
     for item in signatures:

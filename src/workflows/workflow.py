@@ -18,7 +18,7 @@ import logging
 import sys
 from collections import deque
 from collections.abc import Callable
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -27,7 +27,7 @@ from ._runtime import Run, RunListener
 from ._step_spec import StepSpec, build_step_spec, reference_step_config
 from .context.context import Context, new_run_id
 from .context.serializers import BaseSerializer
-from .decorators import GRAPH_CHECKS, WorkflowGraphCheck, _get_step_config
+from .decorators import GRAPH_CHECKS, StepFunction, WorkflowGraphCheck, _get_step_config
 from .errors import WorkflowRuntimeError, WorkflowValidationError
 from .events import Event, StartEvent, StopEvent
 from .handler import WorkflowHandler
@@ -51,8 +51,8 @@ class WorkflowMeta(type):
     of free-function steps (``_step_functions``), filled by :meth:`Workflow.add_step`.
     """
 
-    def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> None:
-        super().__init__(name, bases, namespace)
+    def __init__(cls, name: str, bases: tuple[type, ...], dct: dict[str, Any]) -> None:
+        super().__init__(name, bases, dct)
         cls._step_functions: dict[str, Callable[..., Any]] = {}
 
 
@@ -147,7 +147,7 @@ class Workflow(metaclass=WorkflowMeta):
         num_concurrent_runs: int | None = None,
         runtime: Any | None = None,
         workflow_name: str | None = None,
-        skip_graph_checks: set[str] | None = None,
+        skip_graph_checks: set[WorkflowGraphCheck] | None = None,
         serializer: BaseSerializer | None = None,
     ) -> None:
         # Only underscore attributes are set here: a subclass that is also a pydantic
@@ -182,7 +182,7 @@ class Workflow(metaclass=WorkflowMeta):
         self._disable_validation = disable_validation
         self._num_concurrent_runs = num_concurrent_runs
         self._runtime = runtime
-        self._skip_graph_checks: set[str] = set(skip_graph_checks or ())
+        self._skip_graph_checks: set[WorkflowGraphCheck] = set(skip_graph_checks or ())
         self._serializer = serializer
         self._workflow_name = workflow_name
         self._resource_manager = resource_manager or ResourceManager()
@@ -269,7 +269,7 @@ class Workflow(metaclass=WorkflowMeta):
         return sorted(self._graph().event_types, key=lambda t: (t.__module__, t.__qualname__))
 
     @classmethod
-    def add_step(cls, func: Callable[..., Any]) -> None:
+    def add_step(cls, func: StepFunction) -> None:
         """Attach a ``@step``-decorated free function to this workflow class.
 
         Raises:
@@ -316,7 +316,7 @@ class Workflow(metaclass=WorkflowMeta):
         result = _validate_workflow(
             graph.specs,
             type(self).__name__,
-            cast("set[WorkflowGraphCheck]", self._skip_graph_checks),
+            self._skip_graph_checks,
         )
         validate_step_resources(
             self, configs=validate_resource_configs, resources=validate_resources
@@ -331,7 +331,7 @@ class Workflow(metaclass=WorkflowMeta):
     # -- running -----------------------------------------------------------------------
     def run(
         self,
-        ctx: Context[Any] | None = None,
+        ctx: Context | None = None,
         start_event: StartEvent | None = None,
         **kwargs: Any,
     ) -> WorkflowHandler:

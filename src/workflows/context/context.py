@@ -19,6 +19,7 @@ from .._run_state import RunState, current_invocation, run_result
 from ..errors import WorkflowRuntimeError
 from ..events import Event, InputRequiredEvent
 from ..retry_policy import RetryInfo
+from ..types import RunResultT
 from .serializers import BaseSerializer
 from .state_store import InMemoryStateStore
 
@@ -30,7 +31,7 @@ __all__ = ["Context"]
 
 StateT = TypeVar("StateT")
 
-EventT = TypeVar("EventT", bound=Event)
+T = TypeVar("T", bound=Event)
 
 
 def new_run_id() -> str:
@@ -182,12 +183,12 @@ class Context(Generic[StateT]):
 
     async def wait_for_event(
         self,
-        event_type: type[EventT],
+        event_type: type[T],
         waiter_event: Event | None = None,
         waiter_id: str | None = None,
         requirements: dict[str, Any] | None = None,
         timeout: float | None = 2000,
-    ) -> EventT:
+    ) -> T:
         """Pause the calling step until an event of ``event_type`` matching ``requirements``
         arrives, and return it.
 
@@ -234,7 +235,7 @@ class Context(Generic[StateT]):
         """Names of the steps with at least one invocation in progress."""
         return sorted({inv.step for inv in self._state.in_flight.values()})
 
-    def get_result(self) -> Any:
+    def get_result(self) -> RunResultT:
         """The result of the finished run (prefer ``await handler``).
 
         Raises:
