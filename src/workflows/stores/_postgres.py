@@ -688,8 +688,11 @@ class _Connections:
             try:
                 yield conn
             except Exception as exc:
-                if _is_connection_loss(exc) and not conn.is_closed():
-                    conn.terminate()
+                if _is_connection_loss(exc):
+                    # (A connection closed under us is already detached from its proxy,
+                    # which then refuses every call: nothing left to drop.)
+                    with suppress(asyncpg.InterfaceError):
+                        conn.terminate()
                 raise
 
     async def _run(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
