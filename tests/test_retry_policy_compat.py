@@ -7,6 +7,8 @@ definition; random waits against ``uniform(a, b) == a + (b - a) * Random(seed).r
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import inspect
 import random
 import re
@@ -17,8 +19,8 @@ from datetime import timedelta
 import pytest
 
 import workflows.retry_policy as rp
-from workflows import Context, Workflow, step
-from workflows.events import Event, StartEvent, StopEvent
+from workflows import Context, Workflow, catch_error, step
+from workflows.events import Event, StartEvent, StepFailedEvent, StopEvent
 from workflows.retry_policy import (
     ConstantDelayRetryPolicy,
     ExponentialBackoffRetryPolicy,
@@ -812,3 +814,101 @@ async def test_reference_retry_info_example_runs() -> None:
 
     assert await Example().run() == "ok"
     assert seen == [(1, "boom 0"), (2, "boom 1")]
+
+
+# --- how the runtime consults a policy ---------------------------------------------------
+
+
+class PolicyBroke(Exception):
+    pass
+
+
+class RaisingPolicy:
+    """A policy whose ``next`` itself fails."""
+
+    def next(self, elapsed_time: float, attempts: int, error: Exception) -> float | None:
+        raise PolicyBroke(f"cannot decide after {type(error).__name__}")
+
+
+class StepBroke(Exception):
+    pass
+
+
+class RaisingPolicyFlow(Workflow):
+    @step(retry_policy=RaisingPolicy())
+    async def work(self, ev: StartEvent) -> StopEvent:
+        raise StepBroke("the step failed")
+
+
+async def test_a_policy_that_raises_fails_the_run_with_its_error_caused_by_the_step() -> None:
+    handler = RaisingPolicyFlow(timeout=60).run()
+    with pytest.raises(PolicyBroke, match="cannot decide after StepBroke") as info:
+        await asyncio.wait_for(handler, 5)  # not by the run's timeout
+    assert isinstance(info.value.__cause__, StepBroke)
+
+
+class RecoveredPolicyFlow(RaisingPolicyFlow):
+    @catch_error
+    async def recover(self, ev: StepFailedEvent) -> StopEvent:
+        return StopEvent(result=(ev.step_name, type(ev.exception).__name__))
+
+
+async def test_a_policy_that_raises_hands_its_error_to_catch_error() -> None:
+    result = await asyncio.wait_for(RecoveredPolicyFlow(timeout=60).run(), 5)
+    assert result == ("work", "PolicyBroke")
+
+
+class SeedRecorder:
+    """Retries once, recording the ``seed`` the runtime passes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int | None]] = []
+
+    def next(
+        self, elapsed_time: float, attempts: int, error: Exception, *, seed: int | None = None
+    ) -> float | None:
+        self.calls.append((attempts, seed))
+        return 0.0 if attempts < 3 else None
+
+
+class NoSeedPolicy:
+    """A policy written before ``seed`` existed."""
+
+    def __init__(self) -> None:
+        self.attempts: list[int] = []
+
+    def next(self, elapsed_time: float, attempts: int, error: Exception) -> float | None:
+        self.attempts.append(attempts)
+        return 0.0 if attempts < 2 else None
+
+
+def reference_seed(run_id: str, step_name: str, failures: int) -> int:
+    """The jitter seed llama-index-workflows 2.26.1 gives a policy, as it computes it."""
+    return int(hashlib.sha256(f"{run_id}:{step_name}:{failures}".encode()).hexdigest(), 16) & (
+        0xFFFF_FFFF
+    )
+
+
+def failing_flow(policy: object) -> Workflow:
+    class AlwaysFails(Workflow):
+        @step(retry_policy=policy)  # type: ignore[arg-type]
+        async def flaky_step(self, ev: StartEvent) -> StopEvent:
+            raise StepBroke("again")
+
+    return AlwaysFails(timeout=60)
+
+
+async def test_a_policy_taking_seed_gets_the_reference_seed_for_each_failure() -> None:
+    policy = SeedRecorder()
+    handler = failing_flow(policy).run(run_id="run-42")
+    with pytest.raises(StepBroke):
+        await asyncio.wait_for(handler, 5)
+    assert policy.calls == [(n, reference_seed("run-42", "flaky_step", n)) for n in (1, 2, 3)]
+    assert reference_seed("run-42", "flaky_step", 1) != reference_seed("run-43", "flaky_step", 1)
+
+
+async def test_a_policy_without_seed_is_called_without_it() -> None:
+    policy = NoSeedPolicy()
+    with pytest.raises(StepBroke):
+        await asyncio.wait_for(failing_flow(policy).run(), 5)
+    assert policy.attempts == [1, 2]

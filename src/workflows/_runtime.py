@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import hashlib
+import inspect
 import logging
 import time
 from collections import deque
@@ -459,7 +461,13 @@ class Run:
                         self._step_state(
                             spec.name, StepState.NOT_RUNNING, slot, str(type(inv.event))
                         )
-                    delay = self._retry_delay(spec, inv, exc)
+                    try:
+                        delay = self._retry_delay(spec, inv, exc)
+                    except Exception as policy_error:
+                        # A policy that cannot decide stops the retries, and its error is
+                        # the step's failure (as in the reference).
+                        policy_error.__cause__ = exc
+                        delay, exc = None, policy_error
                     inv.attempts += 1
                     inv.last_error = f"{type(exc).__name__}: {exc}"
                     inv.last_failed_at = time.time()
@@ -518,10 +526,23 @@ class Run:
         return await self.loop.run_in_executor(None, call)
 
     def _retry_delay(self, spec: StepSpec, inv: Invocation, exc: Exception) -> float | None:
-        if spec.retry_policy is None:
+        """Ask the step's retry policy how long to wait (``None``: no more retries).
+
+        A policy whose ``next`` takes ``seed`` gets the reference's: the low 32 bits of
+        ``sha256("<run id>:<step>:<failures>")``, so a failure draws the same jitter
+        wherever the run is replayed.
+        """
+        policy = spec.retry_policy
+        if policy is None:
             return None
         elapsed = time.time() - (inv.first_started_at or time.time())
-        delay = spec.retry_policy.next(elapsed, inv.attempts + 1, exc)
+        failures = inv.attempts + 1
+        if "seed" in inspect.signature(policy.next).parameters:
+            digest = hashlib.sha256(f"{self.state.run_id}:{spec.name}:{failures}".encode())
+            seed = int.from_bytes(digest.digest()[-4:], "big")
+            delay = policy.next(elapsed, failures, exc, seed=seed)
+        else:
+            delay = policy.next(elapsed, failures, exc)
         return None if delay is None else max(0.0, float(delay))
 
     def _handle_result(self, spec: StepSpec, result: Any, inv: Invocation) -> None:
