@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 WAITER_PREFIX = "w"
+_UNSTORABLE_STEP = "(snapshot)"
+"""The step name of the failure of a run whose state cannot be encoded."""
 
 logger = logging.getLogger("workflows.engine")
 
@@ -121,42 +123,35 @@ class DurableRun:
     def boundary(self, run: Run) -> None:
         """Snapshot the run and hand the commit to the engine's writer.
 
-        A value that cannot be encoded fails the run with the ContextSerdeError (the
-        previous commit stays as it was) instead of leaving it stuck.
+        A boundary whose snapshot, stream events, requests or result cannot be encoded
+        changes nothing (no commit, no event taken from the run). A run that can go on
+        is failed with that ContextSerdeError, whose own boundary then ends here too:
+        see :meth:`_fail_unstorable`.
         """
         try:
             self._boundary(run)
         except ContextSerdeError as exc:
+            # The engine's handle reports the error; the in-memory handler's copy of it
+            # is not awaited by anyone.
+            run.handler.add_done_callback(_retrieve_exception)
             if not run.done:
-                run.fail("(snapshot)", exc, attempts=1, elapsed=0.0)
+                run.fail(_UNSTORABLE_STEP, exc, attempts=1, elapsed=0.0)
                 return
-            # Even the final state cannot be encoded: store the end without it.
-            logger.error("run %s: final state cannot be stored: %s", self.run_id, exc)
-            stop = run.state.stop_event
-            assert stop is not None
-            part = CommitPart(snapshot=self.last_snapshot, status=status_of(run))
-            part.result, part.error = None, {"type": "ContextSerdeError", "message": str(exc)}
-            part.publish, run.unpublished = run.unpublished, []
-            part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
-            for request_id in self.pending_requests:
-                part.closed_requests.append((request_id, "cancelled"))
-            self.pending_requests.clear()
-            self.error = exc
-            self.engine._writer.submit(self, part)
+            self._fail_unstorable(run, exc)
 
     def _boundary(self, run: Run) -> None:
         state = run.state
         status = status_of(run)
         encode = self.serializer.encode
-        events, run.unpublished = run.unpublished, []
+        # Everything that can fail to encode comes first; the run and this object are
+        # changed only once the whole commit is built.
         snapshot = snapshot_to_dict(run.ctx, self.serializer, self.name)
-        self.last_snapshot = snapshot
-        if self.first_snapshot is None:
-            self.first_snapshot = snapshot
+        events = list(run.unpublished)
         part = CommitPart(snapshot=snapshot, status=status)
         waiter_events = {id(w.waiter_event) for w in state.waiters.values() if w.waiter_event}
         first_seq = state.stream_seq - len(events) + 1
         now = time.time()
+        new_pending: dict[str, str | None] = {}
         for offset, event in enumerate(events):
             seq = first_seq + offset
             payload = encode(event, self.types)
@@ -175,11 +170,10 @@ class DurableRun:
                         now=now,
                     )
                 )
-                self.pending_requests[request_id] = None
+                new_pending[request_id] = None
         for key, waiter in state.open_waiters.items():
             if key in self.requested_waiters or not waiter.emitted:
                 continue
-            self.requested_waiters.add(key)
             request_id = f"{self.run_id}:{WAITER_PREFIX}{key}"
             payload = encode(waiter.waiter_event, self.types) if waiter.waiter_event else {}
             part.new_requests.append(
@@ -194,7 +188,16 @@ class DurableRun:
                     now=now,
                 )
             )
-            self.pending_requests[request_id] = key
+            new_pending[request_id] = key
+        if state.stop_event is not None:
+            part.result, part.error = self._outcome(state.stop_event, run)
+        # -- the commit is built: record it -----------------------------------------------
+        del run.unpublished[: len(events)]
+        self.last_snapshot = snapshot
+        if self.first_snapshot is None:
+            self.first_snapshot = snapshot
+        self.requested_waiters.update(key for key in new_pending.values() if key is not None)
+        self.pending_requests.update(new_pending)
         for request_id, pending_key in list(self.pending_requests.items()):
             if pending_key is not None and pending_key not in state.open_waiters:
                 gone = state.waiters.get(pending_key)
@@ -203,13 +206,53 @@ class DurableRun:
                 )
                 del self.pending_requests[request_id]
         if state.stop_event is not None:
-            for request_id in self.pending_requests:
-                part.closed_requests.append((request_id, "cancelled"))
-            self.pending_requests.clear()
-            part.result, part.error = self._outcome(state.stop_event, run)
+            self._close_pending_requests(part)
         part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
         part.publish = events
         self.engine._writer.submit(self, part)
+
+    def _fail_unstorable(self, run: Run, exc: ContextSerdeError) -> None:
+        """End a run whose end cannot be encoded: stored as ``failed`` with ``exc``.
+
+        The stored snapshot stays the last one that could be encoded (a run never
+        committed gets the snapshot of a fresh context): nothing half-encoded is
+        written. The stream gets the events of the end that can be encoded, and ends
+        with a WorkflowFailedEvent carrying ``exc`` in place of the run's StopEvent, so
+        readers of the stream see the run fail. Awaiting the run raises ``exc``.
+        """
+        stop = run.state.stop_event
+        if isinstance(stop, WorkflowFailedEvent) and isinstance(stop.exception, ContextSerdeError):
+            exc = stop.exception  # the run was failed by boundary() for this very reason
+            failed_end: StopEvent = stop
+        else:
+            failed_end = WorkflowFailedEvent(step_name=_UNSTORABLE_STEP, exception=exc)
+        logger.error("run %s: its end cannot be stored, the run fails: %s", self.run_id, exc)
+        snapshot = self.last_snapshot or snapshot_to_dict(
+            type(run.ctx)(self.workflow), self.serializer, self.name
+        )
+        part = CommitPart(snapshot=snapshot, status="failed")
+        part.error = {"type": type(exc).__name__, "message": str(exc), "step": _UNSTORABLE_STEP}
+        events, run.unpublished = run.unpublished, []
+        first_seq = run.state.stream_seq - len(events) + 1
+        for offset, event in enumerate(events):
+            if isinstance(event, StopEvent):
+                event = events[offset] = failed_end
+            try:
+                payload = self.serializer.encode(event, self.types)
+            except ContextSerdeError:
+                continue  # lost with the state it belonged to
+            part.stream.append((first_seq + offset, type_key(type(event)), payload))
+        part.publish = events
+        part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
+        self._close_pending_requests(part)
+        self.error = exc
+        self.engine._writer.submit(self, part)
+
+    def _close_pending_requests(self, part: CommitPart) -> None:
+        """Close every open request of this run as cancelled (the run has ended)."""
+        for request_id in self.pending_requests:
+            part.closed_requests.append((request_id, "cancelled"))
+        self.pending_requests.clear()
 
     def _outcome(self, stop: StopEvent, run: Run) -> tuple[Any, dict[str, Any] | None]:
         if isinstance(stop, WorkflowFailedEvent):
@@ -272,6 +315,12 @@ class DurableRun:
             delivered = True
         if not delivered and not run.done:
             self.boundary(run)
+
+
+def _retrieve_exception(future: asyncio.Future[Any]) -> None:
+    """Mark a settled future's exception as retrieved (asyncio logs unretrieved ones)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def waiter_key_of(run_id: str, request_id: str) -> str | None:
