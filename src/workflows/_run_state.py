@@ -116,8 +116,9 @@ class RunState:
     open_waiters: dict[str, Waiter] = field(default_factory=dict)
     """The unanswered subset of ``waiters``, oldest first (what routing scans)."""
     collect: dict[str, list[Event]] = field(default_factory=dict)
-    streams: dict[str, CollectionStream] = field(default_factory=dict)
-    """Open collection streams (see :mod:`workflows._collection`)."""
+    streams: dict[str, CollectionStream] | None = None
+    """Open collection streams (see :mod:`workflows._collection`); ``None`` until the first
+    (most runs never open one, and an empty dict per run is memory for nothing)."""
     stream_seq: int = 0
     next_invocation_id: int = 1
     pending_prompts: int = 0
@@ -228,6 +229,8 @@ class RunState:
     # -- collection streams ------------------------------------------------------------
     def open_stream(self, stream: CollectionStream) -> None:
         """Record a stream a step's returned list has just opened."""
+        if self.streams is None:
+            self.streams = {}
         self.streams[stream.id] = stream
 
     def settle(self, stream_id: str, delta: int) -> CollectionStream | None:
@@ -236,13 +239,14 @@ class RunState:
         A closed stream is forgotten; the caller delivers what its
         :meth:`CollectionStream.close` still owes.
         """
-        stream = self.streams.get(stream_id)
-        if stream is None:
+        streams = self.streams
+        stream = streams.get(stream_id) if streams else None
+        if streams is None or stream is None:
             return None
         stream.open += delta
         if stream.open > 0:
             return None
-        del self.streams[stream_id]
+        del streams[stream_id]
         return stream
 
     # -- life cycle --------------------------------------------------------------------
@@ -259,7 +263,7 @@ class RunState:
         self.waiters.clear()
         self.open_waiters.clear()
         self.collect.clear()
-        self.streams.clear()
+        self.streams = None
         self.stream_seq = 0
         self.next_invocation_id = 1
         self.pending_prompts = 0

@@ -278,7 +278,8 @@ class Run:
 
     def _gather(self, event: Event, collectors: tuple[str, ...], scope: tuple[str, ...]) -> None:
         """Give a member to the collectors of its innermost stream."""
-        stream = self.state.streams.get(scope[-1]) if scope else None
+        streams = self.state.streams
+        stream = streams.get(scope[-1]) if scope and streams else None
         for name in collectors:
             binding = stream.binding_to(name) if stream is not None else None
             if stream is None or binding is None:
@@ -314,17 +315,18 @@ class Run:
     def _check_streams(self) -> None:
         """Fail a run whose streams can never close: nothing queued or running is left."""
         state = self.state
-        if state.queued_count or state.in_flight or self.done:
+        streams = state.streams
+        if not streams or state.queued_count or state.in_flight or self.done:
             return
         details = "; ".join(
             f"stream {s.id!r} of step {s.source!r} with {s.open} open work item(s)"
-            for s in state.streams.values()
+            for s in streams.values()
         )
         error = WorkflowRuntimeError(
             "the run has no work left but collection streams are still open, so it can "
             f"never finish: {details} (a snapshot from another version of the workflow?)"
         )
-        first = next(iter(state.streams.values()))
+        first = next(iter(streams.values()))
         self.fail(first.source, error, attempts=0, elapsed=0.0)
 
     def _unhandled(self, event: Event) -> None:

@@ -401,7 +401,7 @@ def snapshot_from_dict(
         )
     for key, buffer in doc.collect.items():
         state.collect[key] = [event(ev, f"collect buffer {key[:40]!r}") for ev in buffer]
-    state.streams = streams
+    state.streams = streams or None
     state.stream_seq = doc.stream_seq
     state.next_invocation_id = max(doc.next_invocation_id, max(state.in_flight, default=0) + 1)
     state.pending_prompts = doc.pending_prompts
