@@ -88,6 +88,13 @@ _ASYNC_ITERATORS = (
 )
 
 
+_NO_ASYNC_ITERATORS = (
+    "a step cannot stream its results (async generator, AsyncIterator[E], "
+    "AsyncIterable[E], AsyncGenerator[E, None]); return list[E] to fan out, or send "
+    "events one by one with ctx.send_event"
+)
+
+
 @dataclass
 class _Returns:
     emits: list[type[Event]] = field(default_factory=list)
@@ -125,13 +132,6 @@ def _return_types(annotation: Any, where: str) -> _Returns:
             "a union of them, list[...] of them (fan-out), or None"
         )
     return found
-
-
-_NO_ASYNC_ITERATORS = (
-    "a step cannot stream its results (async generator, AsyncIterator[E], "
-    "AsyncIterable[E], AsyncGenerator[E, None]); return list[E] to fan out, or send "
-    "events one by one with ctx.send_event"
-)
 
 
 def _list_element_types(annotation: Any) -> tuple[type[Event], ...] | None:

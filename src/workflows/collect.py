@@ -12,7 +12,9 @@ Mark the parameter to choose when it fires::
 
 ``All()`` (the default) fires when the stream has finished, with every ``R`` it produced;
 ``Take(n)`` fires at the ``n``-th arrival with the first ``n`` (or, if the stream ends
-first, with what arrived).
+first, with what arrived). Either fires exactly once per stream (``return []`` fires it
+with ``[]``). Only returned events join a stream: one sent with ``ctx.send_event`` is
+not gathered. The rules in full: ``docs/fan-out.md``.
 """
 
 from __future__ import annotations
