@@ -553,7 +553,7 @@ class Run:
             if scope:
                 self._settle(scope[-1], -1)
             return
-        if isinstance(result, list):
+        if spec.fan_out and isinstance(result, list):
             self._fan_out(spec, result, inv)
             return
         if scope:
