@@ -362,6 +362,14 @@ async def test_nested_fan_outs_gather_each_inner_stream_then_the_outer_one() -> 
     assert await run(Nested()) == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
 
 
+def test_stream_levels_follow_the_reference() -> None:
+    from workflows.representation.validate import stream_level_types_by_producer
+
+    levels = stream_level_types_by_producer(Nested().steps)
+    # As llama-index-workflows 2.26.1 computes them for the same workflow.
+    assert levels == {"fan": {Item, ItemDone}, "split": {Part, PartDone}}
+
+
 async def test_repeated_fan_outs_in_one_run_each_open_their_own_stream() -> None:
     class Rounds(Workflow):
         @step
