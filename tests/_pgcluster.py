@@ -5,8 +5,9 @@ other tests, so fault tests get a cluster of their own: ``initdb`` in a temporar
 directory, ``pg_ctl`` on a free port of 127.0.0.1 with the unix socket in the same
 directory, ``fsync=off``, one database. Starting one takes about a second.
 
-The server binaries are looked up in ``WORKFLOWS_PG_BINDIR``, then ``pg_config
---bindir``, then ``/usr/lib/postgresql/*/bin`` (newest first), then ``PATH``. PostgreSQL
+The server binaries are taken from ``WORKFLOWS_PG_BINDIR`` if it is set (and only from
+there), else looked up with ``pg_config --bindir``, in ``/usr/lib/postgresql/*/bin``
+(newest first), then on ``PATH``. PostgreSQL
 refuses to run as root: as root, the cluster runs as the ``postgres`` user (the
 directory is handed to it).
 
@@ -31,6 +32,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +52,10 @@ def _has_tools(path: Path) -> bool:
 
 def find_bindir() -> Path | None:
     """The directory of ``initdb``, ``pg_ctl`` and ``postgres``, or None."""
-    candidates: list[Path] = []
     if os.environ.get(BINDIR_ENV):
-        candidates.append(Path(os.environ[BINDIR_ENV]))
+        chosen = Path(os.environ[BINDIR_ENV])
+        return chosen if _has_tools(chosen) else None
+    candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
@@ -85,7 +88,10 @@ def cluster_problem() -> str | None:
     except ImportError:
         return "asyncpg is not installed (pip install 'durable-workflows[postgres]')"
     if find_bindir() is None:
-        return "the PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found"
+        where = os.environ.get(BINDIR_ENV)
+        return "the PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found" + (
+            f" in {BINDIR_ENV}={where}" if where else ""
+        )
     if os.geteuid() == 0:
         try:
             pwd.getpwnam(SERVER_USER)
@@ -178,8 +184,17 @@ class PgCluster:
         return "\nserver log:\n" + "\n".join(lines) if lines else ""
 
     def create(self) -> None:
-        """initdb a new cluster in a temporary directory, start it, create the database."""
+        """initdb a new cluster in a temporary directory, start it, create the database.
+        On failure nothing is left behind."""
         self.root = Path(tempfile.mkdtemp(prefix="wf-pgcluster-"))
+        try:
+            self._create()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _create(self) -> None:
+        assert self.root is not None
         os.chown(self.root, *self._owner)
         self._run(
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
@@ -218,7 +233,13 @@ class PgCluster:
             finally:
                 await conn.close()
 
-        asyncio.run(run())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(run())
+        else:  # called from async code: run it on a loop of its own
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, run()).result()
 
     def start_now(self) -> None:
         """Start the server and wait until it accepts connections (blocking)."""
