@@ -15,9 +15,9 @@ computes what is reachable from the run's inputs and what can reach its outputs.
 The private ``_validate_workflow`` runs the whole rule set of the reference's
 ``Workflow.run()`` (one start event class, one stop event class, event connectivity, the
 ``@catch_error`` handlers, then the graph checks) and raises on the first failing rule;
-``Workflow.validate()`` and a workflow's first run call it, so each rule lives here only. An event type goes to a
-step as the runtime routes it: exactly the types the step names, plus their subclasses
-for a step declared with ``accept_event_subclasses=True``.
+``Workflow.validate()`` and a workflow's first run call it, so each rule lives here only.
+An event type goes to a step as the runtime routes it: exactly the types the step names,
+plus their subclasses for a step declared with ``accept_event_subclasses=True``.
 """
 
 from __future__ import annotations
