@@ -22,17 +22,25 @@ POLL = 0.2
 class Worker:
     """One ``workflows worker`` process."""
 
-    def __init__(self, url: str, owner: str, log: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        owner: str,
+        log: Path,
+        target: str = WORKFLOW_FILE,
+        health_port: int | None = None,
+    ) -> None:
         self.owner = owner
         self.log = log
         self._out = log.open("w")
+        health = [] if health_port is None else ["--health-port", str(health_port)]
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "workflows.cli",
                 "worker",
-                WORKFLOW_FILE,
+                target,
                 "--store",
                 url,
                 "--owner",
@@ -43,6 +51,7 @@ class Worker:
                 str(POLL),
                 "--concurrency",
                 "1000",
+                *health,
             ],
             stdout=self._out,
             stderr=subprocess.STDOUT,
@@ -59,10 +68,29 @@ class Worker:
         self._out.flush()
         return self.log.read_text()
 
+    async def health_port(self, seconds: float = 30.0) -> int:
+        """The port the worker's health endpoint listens on (read from its output)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for line in self.output().splitlines():
+                if "health on http://" in line:
+                    return int(line.rsplit(":", 1)[1].split("/")[0])
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"worker {self.owner} printed no health address")
+
 
 @contextmanager
-def fleet(url: str, tmp_path: Path, *owners: str) -> Iterator[dict[str, Worker]]:
-    workers = {owner: Worker(url, owner, tmp_path / f"{owner}.log") for owner in owners}
+def fleet(
+    url: str,
+    tmp_path: Path,
+    *owners: str,
+    target: str = WORKFLOW_FILE,
+    health_port: int | None = None,
+) -> Iterator[dict[str, Worker]]:
+    workers = {
+        owner: Worker(url, owner, tmp_path / f"{owner}.log", target, health_port)
+        for owner in owners
+    }
     try:
         yield workers
     finally:

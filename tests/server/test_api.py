@@ -26,8 +26,11 @@ async def start(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str
 
 
 async def test_health_and_openapi(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health")
-    assert response.json() == {"status": "ok", "store": "sqlite"}
+    body = (await client.get("/health")).json()
+    assert (body["status"], body["store"]) == ("ok", "sqlite")
+    assert body["engine"]["engine"] == "open"
+    assert body["engine"]["components"]["writer"] == {"state": "running", "backlog": 0}
+    assert body["engine"]["components"]["listener"]["state"] == "off"  # SQLite: nothing to hear
     document = (await client.get("/openapi.json")).json()
     assert document["openapi"] == "3.1.0"
     assert "/runs/{run_id}/events" in document["paths"]

@@ -6,6 +6,7 @@ import click
 
 from ..errors import WorkflowError
 from ._draw import draw_command
+from ._health import health_command
 from ._inbox import inbox_command, respond_command, runs_command
 from ._run import run_command
 from ._serve import serve_command
@@ -33,6 +34,7 @@ for _command in (
     inbox_command,
     respond_command,
     draw_command,
+    health_command,
 ):
     cli.add_command(_command)
 

@@ -144,14 +144,16 @@ class Coordinator:
 
     async def _flush_releases(self) -> None:
         owner = self._engine.owner
-        releases, self._releases = self._releases, set()
         if owner is None:
+            self._releases.clear()
             return
-        for run_id in releases:
-            if run_id in self._engine._loaded:
-                continue  # loaded again meanwhile
-            with suppress(StoreError):
-                await self._engine.store.release_run(run_id, owner)
+        # One at a time, forgotten only once sent: a flush cancelled by a stop leaves
+        # the rest for the final flush.
+        for run_id in list(self._releases):
+            if run_id not in self._engine._loaded:  # (else: loaded again meanwhile)
+                with suppress(StoreError):
+                    await self._engine.store.release_run(run_id, owner)
+            self._releases.discard(run_id)
 
     def check_finished(self, run_id: str) -> None:
         """Settle the result future of ``run_id`` if the store says it finished."""

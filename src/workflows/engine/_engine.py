@@ -600,7 +600,7 @@ def _builtin_events() -> list[type[Event]]:
 
 
 def _error_from(error: dict[str, Any] | None, status: str = "failed") -> BaseException:
-    from ..errors import WorkflowCancelledByUser, WorkflowTimeoutError
+    from ..errors import ContextSerdeError, WorkflowCancelledByUser, WorkflowTimeoutError
 
     message = (error or {}).get("message", status)
     kind = (error or {}).get("type", "")
@@ -608,4 +608,6 @@ def _error_from(error: dict[str, Any] | None, status: str = "failed") -> BaseExc
         return WorkflowCancelledByUser(message)
     if status == "timed_out" or kind == "WorkflowTimeoutError":
         return WorkflowTimeoutError(message)
+    if kind == "ContextSerdeError":  # the engine's own verdict: its state could not be stored
+        return ContextSerdeError(message)
     return WorkflowRuntimeError(f"run failed: {kind}: {message}")

@@ -84,8 +84,15 @@ class ErrorOut(BaseModel):
 class HealthOut(BaseModel):
     """``GET /health``."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(
+        description="`degraded`: serving while a part recovers (the wake-up listener "
+        "reconnecting, lease renewals not reaching the store)."
+    )
     store: str = Field(description="The store's URL scheme (memory, sqlite, postgresql).")
+    engine: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The engine's state and its writer, listener and lease renewals.",
+    )
 
 
 class EventOut(BaseModel):

@@ -16,13 +16,24 @@ __all__ = ["workflow_routes"]
 
 
 async def health(request: Request) -> Response:
-    """Whether the server and its store answer."""
+    """Whether the server, its engine and its store answer (503 if not)."""
     state = state_of(request)
+    engine_health = state.engine.health()
+    if engine_health.status == "failed":
+        failure = state.engine.failure
+        why = f": {failure}" if failure is not None else ""
+        raise ApiError(503, f"engine {engine_health.engine}{why}")
     try:
         await state.engine.store.list_runs(limit=1)
     except WorkflowError as exc:
         raise ApiError(503, f"store unavailable: {exc}") from None
-    return ok(HealthOut(status="ok", store=state.store_scheme))
+    return ok(
+        HealthOut(
+            status=engine_health.status,
+            store=state.store_scheme,
+            engine=engine_health.to_dict(),
+        )
+    )
 
 
 async def list_workflows(request: Request) -> Response:
