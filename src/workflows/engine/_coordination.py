@@ -267,6 +267,10 @@ class Coordinator:
                 if self._catch_up and self._listener_back():
                     self._catch_up = False
                     next_poll = next_timers = 0.0  # look at once for what was missed
+                    # ... including input for the runs held here: the poll skips them
+                    # (their lease is valid), and their wake-up may have been lost.
+                    for run_id in list(engine._loaded):
+                        self.pick(run_id)
                 if engine.execute and now >= next_timers and self.claiming:
                     next_timers = now + engine.timer_interval
                     for request in await engine.store.due_requests(time.time()):
