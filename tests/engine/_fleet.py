@@ -29,6 +29,7 @@ class Worker:
         log: Path,
         target: str = WORKFLOW_FILE,
         health_port: int | None = None,
+        lease: float = LEASE,
     ) -> None:
         self.owner = owner
         self.log = log
@@ -46,7 +47,7 @@ class Worker:
                 "--owner",
                 owner,
                 "--lease",
-                str(LEASE),
+                str(lease),
                 "--poll",
                 str(POLL),
                 "--concurrency",
@@ -86,9 +87,10 @@ def fleet(
     *owners: str,
     target: str = WORKFLOW_FILE,
     health_port: int | None = None,
+    lease: float = LEASE,
 ) -> Iterator[dict[str, Worker]]:
     workers = {
-        owner: Worker(url, owner, tmp_path / f"{owner}.log", target, health_port)
+        owner: Worker(url, owner, tmp_path / f"{owner}.log", target, health_port, lease)
         for owner in owners
     }
     try:

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -41,8 +41,23 @@ class NotifyingStore(Protocol):
     async def notify_work(self, run_id: str) -> None:
         """Send a wake-up message."""
 
-    def work_notifications(self) -> AsyncIterator[str]:
-        """Receive wake-up messages."""
+    def work_notifications(
+        self,
+        *,
+        on_listening: Callable[[], object] | None = None,
+        hold_owner_lock: str | None = None,
+    ) -> AsyncIterator[str]:
+        """Receive wake-up messages (holding ``hold_owner_lock``'s liveness lock)."""
+
+
+@runtime_checkable
+class LivenessStore(Protocol):
+    """A store that can tell when a worker's session is gone (PostgreSQL)."""
+
+    async def expire_gone_owners(
+        self, owner: str, *, now: float | None = None, grace: float = 5.0
+    ) -> list[str]:
+        """End the leases of owners whose session is gone; return the freed runs."""
 
 
 class Coordinator:
@@ -59,6 +74,8 @@ class Coordinator:
         self._pick_again: set[str] = set()
         self._stopping = False
         self._catch_up = False
+        #: Set while the listener is subscribed (and holds this worker's liveness lock).
+        self.subscribed = asyncio.Event()
         #: ``"off"`` (no notifying store, or not needed), ``"connecting"``,
         #: ``"listening"`` or ``"reconnecting"`` (lost; polling covers the gap).
         self.listener_state = "off"
@@ -71,6 +88,15 @@ class Coordinator:
         """The store, if it can wake other processes."""
         store = self._engine.store
         return store if isinstance(store, NotifyingStore) else None
+
+    @property
+    def liveness(self) -> LivenessStore | None:
+        """The store, if this engine takes over runs of workers whose session is gone."""
+        store = self._engine.store
+        engine = self._engine
+        if engine.owner is None or not engine.execute or self.notifying is None:
+            return None
+        return store if isinstance(store, LivenessStore) else None
 
     @property
     def claiming(self) -> bool:
@@ -212,9 +238,12 @@ class Coordinator:
         store = self.notifying
         assert store is not None
         backoff = _BACKOFF_FIRST
+        options: dict[str, Any] = {"on_listening": self._listening}
+        if self.liveness is not None:
+            options["hold_owner_lock"] = self._engine.owner
         while not self._stopping:
             try:
-                async for message in store.work_notifications():
+                async for message in store.work_notifications(**options):
                     backoff = _BACKOFF_FIRST
                     self._listening()
                     kind, _, run_id = message.partition(":")
@@ -229,6 +258,7 @@ class Coordinator:
                 error = str(exc)
             if self.listener_state != "reconnecting":
                 logger.warning("wake-up listener lost its connection, reconnecting: %s", error)
+            self.subscribed.clear()
             self.listener_state = "reconnecting"
             self.listener_error = error
             self._catch_up = True  # whatever was sent meanwhile is found by a poll
@@ -236,6 +266,7 @@ class Coordinator:
             backoff = min(backoff * 2, _BACKOFF_MAX)
 
     def _listening(self) -> None:
+        self.subscribed.set()
         if self.listener_state != "listening":
             if self.listener_state == "reconnecting":
                 logger.info("wake-up listener reconnected")
@@ -251,9 +282,24 @@ class Coordinator:
             self._listening()
         return bool(listening)
 
+    async def take_over_gone_owners(self) -> None:
+        """Claim soon the runs of workers whose database session ended (kill -9)."""
+        store = self.liveness
+        if store is None or not self.subscribed.is_set() or not self.claiming:
+            return  # (without our own liveness lock we could be the one thought gone)
+        owner = self._engine.owner
+        assert owner is not None
+        freed = await store.expire_gone_owners(owner, now=time.time())
+        if freed:
+            logger.info("taking over %d runs of workers that are gone", len(freed))
+        for run_id in freed:
+            if not self._engine.has_room():
+                break
+            self.pick(run_id)
+
     async def _maintain(self) -> None:
         engine = self._engine
-        next_poll = next_renew = next_timers = 0.0
+        next_poll = next_renew = next_timers = next_takeover = 0.0
         while not self._stopping:
             now = time.monotonic()
             if self.listener_state in ("connecting", "reconnecting"):
@@ -271,6 +317,9 @@ class Coordinator:
                     # (their lease is valid), and their wake-up may have been lost.
                     for run_id in list(engine._loaded):
                         self.pick(run_id)
+                if self.liveness is not None and now >= next_takeover:
+                    next_takeover = now + _TAKEOVER_INTERVAL
+                    await self.take_over_gone_owners()
                 if engine.execute and now >= next_timers and self.claiming:
                     next_timers = now + engine.timer_interval
                     for request in await engine.store.due_requests(time.time()):
@@ -301,10 +350,12 @@ class Coordinator:
                 else engine.timer_interval,
                 engine.lease_seconds / 3 if engine.owner else engine.timer_interval,
                 _BACKOFF_MAX if self._catch_up else math.inf,
+                _TAKEOVER_INTERVAL if self.liveness is not None else math.inf,
             )
             await self._nap(delay)
 
 
+_TAKEOVER_INTERVAL = 0.5  # how often a PostgreSQL worker looks for workers that are gone
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 1.0  # reconnect attempts at least once a second while the database is away
 

@@ -126,6 +126,14 @@ class Engine:
         self._state = "open"
         # Listen first: a wake-up sent while recovery runs must not be lost.
         self._coordinator.start()
+        if self._coordinator.liveness is not None:
+            # Hold our liveness lock before claiming anything, so no one takes us for gone.
+            try:
+                await asyncio.wait_for(self._coordinator.subscribed.wait(), self.lease_seconds)
+            except asyncio.TimeoutError:
+                logger.warning(
+                    "not listening yet after %.0f s; recovering anyway", self.lease_seconds
+                )
         if self.execute:
             await self.recover()
 
@@ -384,6 +392,12 @@ class Engine:
         """Load every unfinished run that has work (in-flight steps, unread events)."""
         self._check_open()
         count = 0
+        liveness = self._coordinator.liveness
+        owner = self.owner
+        if liveness is not None and owner is not None and self._coordinator.subscribed.is_set():
+            # Runs of workers that died (this process's previous life, say) come back now,
+            # not when their leases run out.
+            await liveness.expire_gone_owners(owner, now=time.time())
         for run_id in await self.store.runs_with_work(now=time.time()):
             try:
                 loaded = await self._ensure_loaded(run_id)

@@ -32,6 +32,7 @@ from workflows.errors import (
 from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._lifecycle import StoreLifecycle
+from workflows.stores._postgres_owners import EXPIRE_GONE_OWNERS_SQL, take_owner_lock
 from workflows.stores._postgres_schema import migrate
 from workflows.stores._records import (
     TERMINAL_STATUSES,
@@ -541,6 +542,25 @@ class PostgresStore(StoreLifecycle):
         if found is None:
             raise RunNotFoundError(run_id)
 
+    async def expire_gone_owners(
+        self, owner: str, *, now: float | None = None, grace: float = 5.0
+    ) -> list[str]:
+        """End the leases of workers whose database session is gone; return those runs.
+
+        Every worker holds a liveness lock on its id for as long as its listening
+        connection lives (``work_notifications(hold_owner_lock=...)``). A worker killed
+        with ``kill -9``, out of memory or on a lost machine loses that session, so its
+        runs need not wait for their leases to run out: their leases are ended here and
+        the runs can be claimed at once (claiming bumps the version, so a worker that is
+        in fact alive can commit nothing more). Nothing is ended within ``grace``
+        seconds of a database start, while live workers are still reconnecting.
+        """
+        pool = self._use()
+        stamp = self._clock() if now is None else now
+        with self._errors():
+            rows = await pool.fetch(EXPIRE_GONE_OWNERS_SQL, owner, stamp, self.schema, float(grace))
+        return [row[0] for row in rows]
+
     # -- wake-ups (LISTEN/NOTIFY) ----------------------------------------------------------
 
     @property
@@ -560,7 +580,10 @@ class PostgresStore(StoreLifecycle):
         return self._listening > 0
 
     async def work_notifications(
-        self, *, on_listening: Callable[[], object] | None = None
+        self,
+        *,
+        on_listening: Callable[[], object] | None = None,
+        hold_owner_lock: str | None = None,
     ) -> AsyncIterator[str]:
         """Yield run ids as other processes call :meth:`notify_work` (LISTEN).
 
@@ -578,6 +601,10 @@ class PostgresStore(StoreLifecycle):
         connection listens are not delivered later: after this raises, reconnect by
         calling it again, and poll for work once the new connection listens. The
         iteration ends quietly when the store is closed.
+
+        With ``hold_owner_lock``, the connection also holds that worker id's liveness
+        lock for as long as it listens (see :meth:`expire_gone_owners`); the id must not
+        be in use by another live session.
 
         Raises:
             StoreConnectionError: the server cannot be reached, or the connection was lost.
@@ -607,6 +634,8 @@ class PostgresStore(StoreLifecycle):
         try:
             conn.add_termination_listener(_terminated)
             with self._errors():
+                if hold_owner_lock is not None:
+                    await take_owner_lock(conn, self.schema, hold_owner_lock)
                 await conn.add_listener(self._channel, _received)
             listening = healthy = True
             self._listening += 1

@@ -1,0 +1,89 @@
+"""Takeover after a crash without waiting for the lease (PostgreSQL).
+
+Every worker holds a liveness lock on its id in its database session; when a worker is
+killed with ``kill -9`` its session ends, and the others take its runs at once instead
+of after the lease (15 s here). Real ``workflows worker`` processes, a real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from _fleet import Worker, fleet, until, workflows
+
+from workflows.engine import Engine
+
+LEASE = 15.0
+RUNS = 30
+
+
+async def _answer_all(api: Engine, runs: int) -> None:
+    answered: set[str] = set()
+
+    async def all_answered() -> bool:
+        for request in await api.inbox(limit=1000):
+            if request.request_id not in answered:
+                n = request.payload["data"]["prefix"].split("#")[1].rstrip("?")
+                await api.respond(request.request_id, f"ok{n}")
+                answered.add(request.request_id)
+        return len(answered) == runs
+
+    await until(all_answered, 60, "every run to be answered")
+
+
+async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
+    postgres_schema_url: str, tmp_path: Path
+) -> None:
+    async with Engine(postgres_schema_url, workflows(), execute=False, poll_interval=0.2) as api:
+        with fleet(postgres_schema_url, tmp_path, "victim", lease=LEASE) as workers:
+            handles = [await api.start("fleet", n=i) for i in range(RUNS)]
+
+            async def all_asking() -> bool:
+                return len(await api.inbox(limit=1000)) == RUNS
+
+            await until(all_asking, 60, "the victim to take every run")
+            workers["rescuer"] = Worker(
+                postgres_schema_url, "rescuer", tmp_path / "rescuer.log", lease=LEASE
+            )
+            await asyncio.sleep(1.0)  # the rescuer is up and holds its own lock
+            workers["victim"].process.kill()
+            killed = time.monotonic()
+            await _answer_all(api, RUNS)
+            results = await asyncio.wait_for(
+                asyncio.gather(*(handle.result() for handle in handles)), 60
+            )
+            took = time.monotonic() - killed
+        assert results == [f"{i}:ok{i}" for i in range(RUNS)]
+        for handle in handles:
+            record = await api.store.get_run(handle.run_id)
+            assert record.snapshot["state"] == {"prepare": 1, "ask": 1, "finish": 1}
+    print(f"{RUNS} runs of a killed worker answered and done {took:.2f} s after the kill")
+    assert took < LEASE / 3, f"took {took:.1f} s: the lease ({LEASE} s) was waited for"
+
+
+async def test_a_restarted_single_worker_takes_its_runs_back_at_once(
+    postgres_schema_url: str, tmp_path: Path
+) -> None:
+    async with Engine(postgres_schema_url, workflows(), execute=False, poll_interval=0.2) as api:
+        with fleet(postgres_schema_url, tmp_path, "first-life", lease=LEASE) as workers:
+            handles = [await api.start("fleet", n=i) for i in range(RUNS)]
+
+            async def all_asking() -> bool:
+                return len(await api.inbox(limit=1000)) == RUNS
+
+            await until(all_asking, 60, "the worker to take every run")
+            workers["first-life"].process.kill()
+            await _answer_all(api, RUNS)  # answered while no worker runs
+            restarted = time.monotonic()
+            workers["second-life"] = Worker(
+                postgres_schema_url, "second-life", tmp_path / "second.log", lease=LEASE
+            )
+            results = await asyncio.wait_for(
+                asyncio.gather(*(handle.result() for handle in handles)), 60
+            )
+            took = time.monotonic() - restarted
+        assert results == [f"{i}:ok{i}" for i in range(RUNS)]
+    print(f"restarted worker finished {RUNS} answered runs {took:.2f} s after its start")
+    assert took < LEASE / 3, f"took {took:.1f} s: the dead worker's leases were waited for"
