@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ._collection import CollectionStream
 from ._reference_snapshot import from_reference_snapshot, is_reference_snapshot
 from ._run_state import Invocation, QueuedEvent, RunState, Waiter
+from ._type_discovery import referenced_event_types
 from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
 from .errors import ContextSerdeError
 from .events import CollectionReleaseEvent, Event, StopEvent
@@ -144,12 +145,14 @@ def registry_for(workflow: Workflow, serializer: BaseSerializer) -> TypeRegistry
     cache: dict[Any, TypeRegistry] = serializer.__dict__.setdefault("_registries", {})
     found = cache.get(graph)
     if found is None:
-        found = cache[graph] = _build_registry(graph, serializer)
+        found = cache[graph] = _build_registry(graph, serializer, type(workflow))
     return found
 
 
-def _build_registry(graph: Any, serializer: BaseSerializer) -> TypeRegistry:
+def _build_registry(graph: Any, serializer: BaseSerializer, owner: type[Any]) -> TypeRegistry:
     types: list[type[Any]] = list(graph.event_types)
+    # Events used only in wait_for_event or written only to the stream, found in the code.
+    types.extend(referenced_event_types((spec.func for spec in graph.specs.values()), [owner]))
     if isinstance(graph.state_type, type) and issubclass(graph.state_type, BaseModel):
         types.append(graph.state_type)
     if graph.collecting:

@@ -114,7 +114,14 @@ class TypeRegistry:
             ContextSerdeError: ``cls`` is not allowed.
         """
         key = type_key(cls)
-        if self._by_key.get(key) is not cls:
+        known = self._by_key.get(key)
+        if known is None and _is_event_class(cls):
+            # An event object in hand was made by the workflow's code: naming its class
+            # is safe (only decoding is held to the allowlist), and allowing it here lets
+            # it come back in this process too.
+            self.add(cls)
+            return key
+        if known is not cls:
             raise ContextSerdeError(
                 f"{key} is not a type this workflow's snapshots can hold: use it in a step "
                 "signature, or register it with JsonSerializer(extra_types=[...])"
@@ -546,3 +553,9 @@ class PickleSerializer(JsonSerializer):
             return pickle.loads(base64.b64decode(data["$pickle"], validate=True))
         except Exception as exc:
             raise ContextSerdeError(f"cannot unpickle value: {exc}") from None
+
+
+def _is_event_class(cls: type[Any]) -> bool:
+    from ..events import Event  # (events import this module's helpers)
+
+    return issubclass(cls, Event)
