@@ -19,6 +19,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
         ├── RunNotFoundError
         ├── RunAlreadyExistsError
         ├── StaleRunError              a commit lost a race (version / lease fencing)
+        ├── CorruptRecordError         a stored value of a run cannot be decoded
         ├── InputRequestNotFoundError
         ├── InputRequestAlreadyAnsweredError
         └── InvalidResponseError       a response does not fit the request's schema
@@ -32,9 +33,12 @@ raises a plain ``WorkflowRuntimeError`` for an event sent to an unknown step.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ContextSerdeError",
     "ContextStateError",
+    "CorruptRecordError",
     "InputRequestAlreadyAnsweredError",
     "InputRequestNotFoundError",
     "InvalidResponseError",
@@ -193,3 +197,43 @@ class InvalidResponseError(StoreError):
         self.request_id = request_id
         self.detail = detail
         super().__init__(f"response to input request {request_id!r} is invalid: {detail}")
+
+
+class CorruptRecordError(StoreError):
+    """A value stored for a run cannot be decoded: its row is damaged.
+
+    Raised by a store instead of the decoder's own error when a stored JSON column
+    (a run's snapshot, result or error; an input request's payload, response schema
+    or response; an inbound event's payload; a stream entry's payload) is not valid
+    JSON, is nested too deeply to decode, or is not the JSON type the column holds.
+    Listings do not raise it: they return the damaged row marked (``corrupt``).
+
+    Attributes:
+        run_id: the run the damaged value belongs to.
+        column: the damaged field (``snapshot``, ``result``, ``error``, ``payload``,
+            ``response_schema`` or ``response``).
+        key: which row of the run holds it when it is not the run's own row
+            (``"input request 'r:1'"``, ``"inbound event 7"``, ``"stream entry 3"``),
+            else ``None``.
+        cause: why it cannot be decoded.
+        record: for a damage in the run's own row, the run as far as it could be read
+            (a ``RunRecord`` with the damaged fields empty and ``corrupt`` set), so a
+            caller can still see its status and version; else ``None``.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        column: str,
+        cause: str,
+        *,
+        key: str | None = None,
+        record: Any = None,
+    ) -> None:
+        self.run_id = run_id
+        self.column = column
+        self.key = key
+        self.cause = cause
+        self.record = record
+        where = f"{column} of {key}" if key else column
+        super().__init__(f"run {run_id!r}: the stored {where} cannot be decoded: {cause}")

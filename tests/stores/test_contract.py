@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 from typing import Any
 
 import pytest
 
 from workflows.errors import (
+    CorruptRecordError,
     InputRequestAlreadyAnsweredError,
     InputRequestNotFoundError,
     InvalidResponseError,
@@ -22,9 +24,11 @@ from workflows.stores import (
     InboundEvent,
     InputRequest,
     InputRequestClosedError,
+    MemoryStore,
     RunFinishedError,
     RunRecord,
     RunStore,
+    SqliteStore,
 )
 
 from .conftest import StoreFactory
@@ -804,3 +808,274 @@ async def test_a_commit_may_close_a_request_it_adds(store: Any) -> None:
         )
     )
     assert (await store.get_request(request.request_id)).status == "answered"
+
+
+# -- damaged rows and quarantine ------------------------------------------------------------
+
+TRUNCATED = '{"format_version": 1, "state": {"n": 1'
+"""A JSON value cut short, as a torn write or a careless hand edit leaves it."""
+
+_MEMORY_RUN_TEXTS = {"snapshot": 0, "result": 1, "error": 2}
+
+
+async def damage(store: Any, table: str, column: str, text: str, key: Any) -> None:
+    """Overwrite one stored JSON value behind the store's back.
+
+    ``key`` is the run id (``wf_runs``), request id (``wf_requests``), inbound id
+    (``wf_inbound``) or ``(run_id, seq)`` (``wf_stream``). A request's response schema
+    is interned in ``wf_schemas``: the request is pointed at a damaged schema row.
+    """
+    if isinstance(store, MemoryStore):  # its rows are JSON text too, kept in dicts
+        if table == "wf_runs":
+            run = store._runs[key]
+            texts = list(run.texts)
+            texts[_MEMORY_RUN_TEXTS[column]] = text
+            run.texts = (texts[0], texts[1], texts[2])
+        elif table == "wf_requests":
+            stored = store._requests[key]
+            setattr(stored, {"response_schema": "schema"}.get(column, column), text)
+        elif table == "wf_inbound":
+            run = next(r for r in store._runs.values() if key in r.inbound)
+            _, request_id, created_at = run.inbound[key]
+            run.inbound[key] = (text, request_id, created_at)
+        else:
+            run = store._runs[key[0]]
+            run.stream = [
+                (seq, kind, text if seq == key[1] else payload, at)
+                for seq, kind, payload, at in run.stream
+            ]
+        return
+    if table == "wf_requests" and column == "response_schema":
+        statements = [
+            ("INSERT INTO wf_schemas (digest, body) VALUES (?, ?)", ("damaged", text)),
+            ("UPDATE wf_requests SET schema_digest = 'damaged' WHERE request_id = ?", (key,)),
+        ]
+    else:
+        where = {
+            "wf_runs": "run_id = ?",
+            "wf_requests": "request_id = ?",
+            "wf_inbound": "id = ?",
+            "wf_stream": "run_id = ? AND seq = ?",
+        }[table]
+        args = key if isinstance(key, tuple) else (key,)
+        statements = [(f"UPDATE {table} SET {column} = ? WHERE {where}", (text, *args))]
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as conn:
+            for sql, values in statements:
+                assert conn.execute(sql, values).rowcount == 1
+        conn.close()
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(store.dsn, server_settings={"search_path": store.schema})
+    try:
+        for sql, values in statements:
+            numbered = sql
+            for n in range(1, len(values) + 1):
+                numbered = numbered.replace("?", f"${n}", 1)
+            assert await conn.execute(numbered, *values) in ("UPDATE 1", "INSERT 0 1")
+    finally:
+        await conn.close()
+
+
+async def test_a_damaged_run_is_listed_marked_and_named(store: Any) -> None:
+    intact = new_run()
+    torn = new_run()
+    not_object = new_run()
+    done = new_run()
+    failed = new_run()
+    for run in (intact, torn, not_object, done, failed):
+        await store.create_run(run)
+    await store.commit(Commit(done.run_id, 0, {}, "completed", result={"total": 3}))
+    await store.commit(Commit(failed.run_id, 0, {}, "failed", error={"type": "E", "message": "x"}))
+    await damage(store, "wf_runs", "snapshot", TRUNCATED, torn.run_id)
+    await damage(store, "wf_runs", "snapshot", "[1, 2]", not_object.run_id)
+    await damage(store, "wf_runs", "result", '{"total": ', done.run_id)
+    await damage(store, "wf_runs", "error", '{"type": "E", "mess', failed.run_id)
+
+    listed = {run.run_id: run for run in await store.list_runs()}
+    assert len(listed) == 5
+    assert listed[intact.run_id] == await store.get_run(intact.run_id)
+    assert listed[intact.run_id].corrupt is None
+    for run_id, column, status in (
+        (torn.run_id, "snapshot", "running"),
+        (not_object.run_id, "snapshot", "running"),
+        (done.run_id, "result", "completed"),
+        (failed.run_id, "error", "failed"),
+    ):
+        record = listed[run_id]
+        assert record.status == status  # everything readable is as stored
+        assert record.corrupt is not None and list(record.corrupt) == [column]
+        assert record.error is not None and record.error["type"] == "CorruptRecordError"
+        assert run_id in record.error["message"] and column in record.error["message"]
+        assert record.result is None  # damaged, or never set: the runs with one are done
+        if column == "snapshot":
+            assert record.snapshot == {}
+        # The run's own read names the damage instead of a decoder's error.
+        with pytest.raises(CorruptRecordError) as caught:
+            await store.get_run(run_id)
+        assert (caught.value.run_id, caught.value.column, caught.value.key) == (
+            run_id,
+            column,
+            None,
+        )
+        assert caught.value.record == record
+        assert isinstance(caught.value, StoreError)
+    assert "not valid JSON" in listed[torn.run_id].corrupt["snapshot"]  # type: ignore[index]
+    assert listed[not_object.run_id].corrupt == {"snapshot": "expected a JSON object, got an array"}
+    # Filters and paging still work around the damaged rows.
+    assert [r.run_id for r in await store.list_runs(status="completed")] == [done.run_id]
+    assert len(await store.list_runs(limit=2, offset=3)) == 2
+
+
+async def test_a_value_nested_too_deeply_to_decode_is_damage(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    await damage(store, "wf_runs", "snapshot", "[" * 100_000 + "]" * 100_000, run.run_id)
+    with pytest.raises(CorruptRecordError, match="nested too deeply"):
+        await store.get_run(run.run_id)
+    [listed] = await store.list_runs()
+    assert listed.corrupt == {"snapshot": "nested too deeply to decode"}
+
+
+async def test_damaged_requests_are_listed_marked(store: Any) -> None:
+    run, shown = await paused_run(store, deadline=50.0)
+    _, unanswerable = await paused_run(store, deadline=60.0)
+    _, intact = await paused_run(store)
+    await damage(store, "wf_requests", "payload", '{"prefix": "Na', shown.request_id)
+    await damage(store, "wf_requests", "response_schema", '{"type": "obj', unanswerable.request_id)
+
+    listed = {r.request_id: r for r in await store.list_requests()}
+    assert len(listed) == 3 and listed[intact.request_id].corrupt is None
+    damaged = listed[shown.request_id]
+    assert damaged.payload == {} and damaged.response_schema == PERSON_SCHEMA
+    assert damaged.corrupt is not None and list(damaged.corrupt) == ["payload"]
+    assert "not valid JSON" in damaged.corrupt["payload"]
+    assert listed[unanswerable.request_id].corrupt is not None
+    assert list(listed[unanswerable.request_id].corrupt or {}) == ["response_schema"]
+    assert await store.get_request(shown.request_id) == damaged
+    due = await store.due_requests(100.0)
+    assert [r.request_id for r in due] == [shown.request_id, unanswerable.request_id]
+    assert due[0] == damaged
+
+    # A damaged prompt does not stop an answer; a damaged schema does, naming it.
+    event = await store.answer_request(shown.request_id, {"name": "Ann"})
+    assert event is not None and event.payload["response"] == {"name": "Ann"}
+    with pytest.raises(CorruptRecordError) as caught:
+        await store.answer_request(unanswerable.request_id, {"name": "Bob"})
+    assert caught.value.column == "response_schema"
+    assert caught.value.key == f"input request {unanswerable.request_id!r}"
+    assert (await store.get_request(unanswerable.request_id)).status == "pending"
+    assert [e.request_id for e in await store.list_inbound(run.run_id)] == [shown.request_id]
+
+
+async def test_a_damaged_answer_is_named_when_answered_again(store: Any) -> None:
+    _, request = await paused_run(store)
+    await store.answer_request(request.request_id, {"name": "Ann"})
+    await damage(store, "wf_requests", "response", '{"name": "A', request.request_id)
+    [listed] = await store.list_requests(status="answered")
+    assert listed.response is None and list(listed.corrupt or {}) == ["response"]
+    with pytest.raises(CorruptRecordError, match="stored response of input request"):
+        await store.answer_request(request.request_id, {"name": "Ann"})
+
+
+async def test_a_damaged_inbound_event_is_named_and_kept(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    good = await store.add_inbound(run.run_id, {"event": 1})
+    bad = await store.add_inbound(run.run_id, {"event": 2})
+    await damage(store, "wf_inbound", "payload", '{"event": ', bad.id)
+    with pytest.raises(CorruptRecordError) as caught:
+        await store.list_inbound(run.run_id)
+    assert (caught.value.run_id, caught.value.column) == (run.run_id, "payload")
+    assert caught.value.key == f"inbound event {bad.id}"
+    # Consuming the good one leaves the damaged one where it is.
+    await store.commit(Commit(run.run_id, 0, {}, "running", consumed_inbound=[good.id]))
+    with pytest.raises(CorruptRecordError):
+        await store.list_inbound(run.run_id)
+    assert await store.runs_with_work() == [run.run_id]
+
+
+async def test_a_damaged_stream_entry_is_returned_marked(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    stream = [(seq, "Progress", {"n": seq}) for seq in (1, 2, 3)]
+    await store.commit(Commit(run.run_id, 0, {}, "running", stream=stream))
+    await damage(store, "wf_stream", "payload", '{"n": ', (run.run_id, 2))
+    entries = await store.read_stream(run.run_id)
+    assert [(e.seq, e.payload, e.corrupt is None) for e in entries] == [
+        (1, {"n": 1}, True),
+        (2, {}, False),
+        (3, {"n": 3}, True),
+    ]
+    assert entries[1].event_type == "Progress"
+    assert "not valid JSON" in (entries[1].corrupt or {})["payload"]
+    assert [e.seq for e in await store.read_stream(run.run_id, after=1, limit=1)] == [2]
+
+
+async def test_claiming_a_damaged_run_takes_it_and_names_the_damage(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    await damage(store, "wf_runs", "snapshot", TRUNCATED, run.run_id)
+    with pytest.raises(CorruptRecordError) as caught:
+        await store.claim_run(run.run_id, "w1", 30, now=100.0)
+    record = caught.value.record
+    assert (record.owner, record.version, record.status) == ("w1", 1, "running")
+    # The lease is held like any other: renewed, fenced, released without decoding.
+    assert await store.renew_lease(run.run_id, "w1", 30, now=110.0) == 140.0
+    with pytest.raises(StaleRunError, match="w1"):
+        await store.claim_run(run.run_id, "w2", 30, now=120.0)
+    await store.release_run(run.run_id, "w1")
+    [listed] = await store.list_runs()
+    assert (listed.owner, listed.version) == (None, 1)
+
+
+async def test_quarantine_sets_a_run_aside_as_it_was_found(store: Any) -> None:
+    run, request = await paused_run(store)  # version 1, one pending request, stream 1
+    inbound = await store.add_inbound(run.run_id, {"event": "not deliverable"})
+    await store.claim_run(run.run_id, "w1", 30, now=100.0)  # version 2
+    await damage(store, "wf_runs", "snapshot", TRUNCATED, run.run_id)
+    error = {"type": "ContextSerdeError", "message": f"run {run.run_id!r} is poisoned"}
+
+    with pytest.raises(StaleRunError, match="expected 1"):
+        await store.quarantine_run(run.run_id, 1, error)  # fenced like a commit
+    with pytest.raises(RunNotFoundError):
+        await store.quarantine_run("ghost", 0, error)
+    with pytest.raises(StoreError, match="must be a dict"):
+        await store.quarantine_run(run.run_id, 2, ["not", "a", "dict"])  # type: ignore[arg-type]
+    assert await store.quarantine_run(run.run_id, 2, error) == 3
+
+    [listed] = await store.list_runs(status="quarantined")
+    assert (listed.run_id, listed.status, listed.version) == (run.run_id, "quarantined", 3)
+    assert listed.error == error and listed.is_finished
+    assert (listed.owner, listed.lease_expires_at) == (None, None)
+    assert listed.corrupt is not None and "snapshot" in listed.corrupt  # kept as stored
+    with pytest.raises(CorruptRecordError):
+        await store.get_run(run.run_id)
+    assert (await store.get_request(request.request_id)).status == "cancelled"
+    assert await store.list_inbound(run.run_id) == [inbound]  # kept for inspection
+    assert [e.seq for e in await store.read_stream(run.run_id)] == [1]
+    assert run.run_id not in await store.runs_with_work()
+
+    # Finished: nothing more is accepted, not even a second quarantine.
+    with pytest.raises(RunFinishedError, match="quarantined"):
+        await store.quarantine_run(run.run_id, 3, error)
+    with pytest.raises(RunFinishedError):
+        await store.commit(Commit(run.run_id, 3, {}, "running"))
+    with pytest.raises(RunFinishedError):
+        await store.add_inbound(run.run_id, {"more": 1})
+    with pytest.raises(RunFinishedError):
+        await store.claim_run(run.run_id, "w1", 30)
+    with pytest.raises(InputRequestClosedError):
+        await store.answer_request(request.request_id, {"name": "Ann"})
+    await store.delete_run(run.run_id)
+    assert await store.list_runs() == []
+
+
+async def test_a_finished_run_is_not_quarantined(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    await store.commit(Commit(run.run_id, 0, {}, "completed", result=1))
+    with pytest.raises(RunFinishedError, match="completed"):
+        await store.quarantine_run(run.run_id, 1, {"type": "T", "message": "m"})
+    assert (await store.get_run(run.run_id)).status == "completed"

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from workflows.errors import StoreSchemaError
-from workflows.stores import RunRecord, SqliteStore
+from workflows.stores import Commit, RunFinishedError, RunRecord, SqliteStore
+from workflows.stores import _postgres_schema as pg_schema
+from workflows.stores import _sqlite_schema as sqlite_schema
 
 
 async def test_sqlite_refuses_a_newer_schema_and_writes_nothing(tmp_path: Path) -> None:
@@ -20,7 +22,8 @@ async def test_sqlite_refuses_a_newer_schema_and_writes_nothing(tmp_path: Path) 
     conn.close()
     before = path.read_bytes()
     store = SqliteStore(path)
-    with pytest.raises(StoreSchemaError, match=r"schema version 99, newer than version 1"):
+    expected = rf"schema version 99, newer than version {sqlite_schema.SCHEMA_VERSION}"
+    with pytest.raises(StoreSchemaError, match=expected):
         await store.open()
     assert not store.is_open
     with pytest.raises(StoreSchemaError):  # still refused: nothing was changed
@@ -38,7 +41,8 @@ async def test_sqlite_creates_the_schema_once(tmp_path: Path) -> None:
         async with SqliteStore(path):
             pass
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT version FROM wf_schema_version").fetchall() == [(1,)]
+        versions = conn.execute("SELECT version FROM wf_schema_version").fetchall()
+        assert versions == [(sqlite_schema.SCHEMA_VERSION,)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
 
@@ -55,7 +59,8 @@ async def test_postgres_refuses_a_newer_schema_and_writes_nothing(
     conn = await asyncpg.connect(postgres_url)
     try:
         await conn.execute(f'UPDATE "{postgres_schema}".wf_schema_version SET version = 42')
-        with pytest.raises(StoreSchemaError, match=r"schema version 42, newer than version 1"):
+        expected = rf"schema version 42, newer than version {pg_schema.SCHEMA_VERSION}"
+        with pytest.raises(StoreSchemaError, match=expected):
             await PostgresStore(postgres_url, schema=postgres_schema).open()
         assert (
             await conn.fetchval(f'SELECT version FROM "{postgres_schema}".wf_schema_version') == 42
@@ -79,3 +84,50 @@ async def test_postgres_workers_starting_together_migrate_once(
         assert (await stores[3].get_run("r1")).workflow == "flow"
     finally:
         await asyncio.gather(*(s.close() for s in stores))
+
+
+# -- version 2: the terminal status 'quarantined' ---------------------------------------
+
+
+async def test_sqlite_upgrades_a_version_1_file(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with sqlite3.connect(path) as conn:  # a file as version 1 of the library left it
+        for statement in sqlite_schema.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("CREATE TABLE wf_schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO wf_schema_version VALUES (1)")
+    conn.close()
+    async with SqliteStore(path) as store:
+        await store.create_run(RunRecord.new("r1", "flow", {"x": 1}))
+        assert await store.quarantine_run("r1", 0, {"type": "T", "message": "m"}) == 1
+        with pytest.raises(RunFinishedError, match="quarantined"):
+            await store.commit(Commit("r1", 1, {}, "running"))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM wf_schema_version").fetchall() == [(2,)]
+    conn.close()
+
+
+async def test_postgres_upgrades_a_version_1_schema(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    import asyncpg
+
+    from workflows.stores import PostgresStore
+
+    conn = await asyncpg.connect(postgres_url)
+    try:  # a schema as version 1 of the library left it: its wf_commit knows 4 endings
+        await conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
+        await conn.execute(f'SET search_path TO "{postgres_schema}"')
+        for statement in pg_schema.MIGRATIONS[0]:
+            await conn.execute(statement)
+        await conn.execute("CREATE TABLE wf_schema_version (version integer NOT NULL)")
+        await conn.execute("INSERT INTO wf_schema_version VALUES (1)")
+        async with PostgresStore(postgres_url, schema=postgres_schema) as store:
+            await store.create_run(RunRecord.new("r1", "flow", {"x": 1}))
+            assert await store.quarantine_run("r1", 0, {"type": "T", "message": "m"}) == 1
+            # wf_commit was replaced: it refuses a quarantined run like a finished one.
+            with pytest.raises(RunFinishedError, match="quarantined"):
+                await store.commit(Commit("r1", 1, {}, "running"))
+        assert await conn.fetchval("SELECT version FROM wf_schema_version") == 2
+    finally:
+        await conn.close()

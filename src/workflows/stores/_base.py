@@ -55,6 +55,17 @@ class RunStore(Protocol):
         Finished runs accept no further commits, inbound events or answers
         (``RunFinishedError``).
 
+    Damaged rows:
+        A stored JSON value may be damaged (truncated, edited by hand, written by a
+        buggy program). Reading a run for its own use (:meth:`get_run`,
+        :meth:`claim_run`, :meth:`list_inbound`) raises ``CorruptRecordError``, which
+        names the run, the column and the cause, never the decoder's own error.
+        Listings do not raise for one damaged row: :meth:`list_runs`,
+        :meth:`list_requests`, :meth:`get_request`, :meth:`due_requests` and
+        :meth:`read_stream` return it marked (the record's ``corrupt``: the damaged
+        fields, each with why; those fields empty). A run the engine cannot load or
+        execute is set aside with :meth:`quarantine_run` (status ``quarantined``).
+
     Stream log:
         Stream entries are numbered by the committer (``seq``, unique per run, normally
         1, 2, 3, ...); :meth:`read_stream` returns them in ``seq`` order after a given
@@ -117,6 +128,7 @@ class RunStore(Protocol):
 
         Raises:
             RunNotFoundError: no such run.
+            CorruptRecordError: its snapshot, result or error cannot be decoded.
         """
         ...
 
@@ -128,7 +140,10 @@ class RunStore(Protocol):
         limit: int = 100,
         offset: int = 0,
     ) -> list[RunRecord]:
-        """Return runs, newest first, optionally only of one status and/or workflow."""
+        """Return runs, newest first, optionally only of one status and/or workflow.
+
+        A run whose stored values cannot be decoded is listed marked (``corrupt``).
+        """
         ...
 
     async def delete_run(self, run_id: str) -> None:
@@ -150,6 +165,28 @@ class RunStore(Protocol):
                 is gone.
             StoreError: a stream ``seq`` or request id already exists, or a request
                 belongs to another run. Nothing is written in any of these cases.
+        """
+        ...
+
+    async def quarantine_run(
+        self, run_id: str, expected_version: int, error: dict[str, Any]
+    ) -> int:
+        """Set aside a run that cannot be loaded or executed; return its new version.
+
+        Fenced like :meth:`commit`: applied only if the stored version equals
+        ``expected_version`` and the run has not finished, so it cannot overwrite a run
+        another worker has taken since. Atomically the run's status becomes
+        ``quarantined`` (terminal), ``error`` is stored, the version is bumped, the
+        lease is cleared and the run's pending input requests are cancelled. Nothing
+        else changes: the snapshot, result, stream log and unconsumed inbound events
+        stay exactly as stored (even undecodable ones), for people to inspect;
+        :meth:`delete_run` removes them.
+
+        Raises:
+            RunNotFoundError: no such run.
+            RunFinishedError: the run has already finished (or is quarantined).
+            StaleRunError: the stored version is not ``expected_version``.
+            StoreError: ``error`` is not a JSON-safe dict.
         """
         ...
 
@@ -177,6 +214,7 @@ class RunStore(Protocol):
 
         Raises:
             RunNotFoundError: no such run.
+            CorruptRecordError: an event's payload cannot be decoded (it stays stored).
         """
         ...
 
@@ -218,6 +256,8 @@ class RunStore(Protocol):
             InvalidResponseError: the response does not fit the request's schema.
             InputRequestAlreadyAnsweredError: answered before with another response.
             InputRequestClosedError: the request expired or was cancelled.
+            CorruptRecordError: the request's stored schema or response cannot be
+                decoded (a damaged payload alone does not prevent an answer).
         """
         ...
 
@@ -248,6 +288,8 @@ class RunStore(Protocol):
             RunNotFoundError: no such run.
             RunFinishedError: the run has finished.
             StaleRunError: another owner holds an unexpired lease.
+            CorruptRecordError: the run's row cannot be decoded; the claim was made
+                (its ``record`` has the new version), the caller holds the lease.
         """
         ...
 

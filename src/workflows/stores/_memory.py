@@ -16,7 +16,7 @@ from workflows.errors import (
     StaleRunError,
     StoreError,
 )
-from workflows.stores._codec import decode, decode_opt, encode, encode_opt
+from workflows.stores._codec import decode, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._records import (
@@ -29,11 +29,19 @@ from workflows.stores._records import (
     RunStatus,
     StreamEntry,
 )
+from workflows.stores._rows import (
+    check_intact,
+    inbound_event,
+    request_from_row,
+    run_from_row,
+    stream_entry,
+)
 from workflows.stores._rules import (
     answer_payload,
     check_commit,
     check_new_run_status,
     check_paging,
+    check_quarantine,
     check_response_fits,
     is_repeat_answer,
     lease_lost_message,
@@ -105,14 +113,23 @@ class MemoryStore(StoreLifecycle):
             raise RunNotFoundError(run_id) from None
 
     @staticmethod
-    def _out(run: _Run) -> RunRecord:
+    def _out(run: _Run, *, listing: bool = False) -> RunRecord:
         snapshot, result, error = run.texts
-        return replace(
-            run.record,
-            snapshot=decode(snapshot),
-            result=decode_opt(result),
-            error=decode_opt(error),
+        r = run.record
+        row = (
+            r.run_id,
+            r.workflow,
+            r.status,
+            snapshot,
+            r.version,
+            r.created_at,
+            r.updated_at,
+            result,
+            error,
+            r.owner,
+            r.lease_expires_at,
         )
+        return run_from_row(row, listing=listing)
 
     async def create_run(self, run: RunRecord) -> None:
         """See :meth:`RunStore.create_run`."""
@@ -126,7 +143,7 @@ class MemoryStore(StoreLifecycle):
             encode_opt(run.error, f"error of run {run.run_id!r}"),
         )
         # The record keeps only the small fields; the JSON texts are the stored values.
-        stripped = replace(run, snapshot=_EMPTY, result=None, error=None)
+        stripped = replace(run, snapshot=_EMPTY, result=None, error=None, corrupt=None)
         self._runs[run.run_id] = _Run(stripped, texts, next(self._counter))
 
     async def get_run(self, run_id: str) -> RunRecord:
@@ -152,7 +169,7 @@ class MemoryStore(StoreLifecycle):
             and (workflow is None or run.record.workflow == workflow)
         ]
         runs.sort(key=lambda run: (run.record.created_at, run.order), reverse=True)
-        return [self._out(run) for run in runs[offset : offset + limit]]
+        return [self._out(run, listing=True) for run in runs[offset : offset + limit]]
 
     async def delete_run(self, run_id: str) -> None:
         """See :meth:`RunStore.delete_run`."""
@@ -244,7 +261,7 @@ class MemoryStore(StoreLifecycle):
     def _encode_request(self, request: InputRequest) -> _Request:
         what = f"input request {request.request_id!r}"
         return _Request(
-            replace(request, payload=_EMPTY, response_schema=_EMPTY),
+            replace(request, payload=_EMPTY, response_schema=_EMPTY, corrupt=None),
             encode(request.payload, f"payload of {what}"),
             encode(request.response_schema, f"response schema of {what}"),
             None,
@@ -268,7 +285,7 @@ class MemoryStore(StoreLifecycle):
         start = bisect.bisect_right(stream, after, key=lambda entry: entry[0])
         stop = len(stream) if limit is None else start + limit
         return [
-            StreamEntry(run_id, seq, event_type, decode(payload), created_at)
+            stream_entry(run_id, seq, event_type, payload, created_at)
             for seq, event_type, payload, created_at in stream[start:stop]
         ]
 
@@ -293,7 +310,7 @@ class MemoryStore(StoreLifecycle):
         self._check_open()
         run = self._get(run_id)
         return [
-            InboundEvent(inbound_id, run_id, decode(payload), request_id, created_at)
+            inbound_event(inbound_id, run_id, payload, request_id, created_at)
             for inbound_id, (payload, request_id, created_at) in sorted(run.inbound.items())
         ]
 
@@ -301,12 +318,22 @@ class MemoryStore(StoreLifecycle):
 
     @staticmethod
     def _request_out(stored: _Request) -> InputRequest:
-        return replace(
-            stored.record,
-            payload=decode(stored.payload),
-            response_schema=decode(stored.schema),
-            response=decode_opt(stored.response),
+        r = stored.record
+        row = (
+            r.request_id,
+            r.run_id,
+            r.workflow,
+            r.event_type,
+            stored.payload,
+            stored.schema,
+            r.created_at,
+            r.deadline,
+            r.status,
+            stored.response,
+            r.idempotency_key,
+            r.answered_at,
         )
+        return request_from_row(row)
 
     async def get_request(self, request_id: str) -> InputRequest:
         """See :meth:`RunStore.get_request`."""
@@ -351,6 +378,7 @@ class MemoryStore(StoreLifecycle):
         if stored is None:
             raise InputRequestNotFoundError(request_id)
         current = self._request_out(stored)
+        check_intact(current, "response_schema", "response")
         if current.status != "pending":
             is_repeat_answer(current, response, idempotency_key)
             return None
@@ -367,6 +395,34 @@ class MemoryStore(StoreLifecycle):
             answered_at=event.created_at,
         )
         return event
+
+    async def quarantine_run(
+        self, run_id: str, expected_version: int, error: dict[str, Any]
+    ) -> int:
+        """See :meth:`RunStore.quarantine_run`."""
+        self._check_open()
+        text = check_quarantine(run_id, error)
+        run = self._get(run_id)
+        record = run.record
+        if record.status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, record.status)
+        if record.version != expected_version:
+            raise StaleRunError(
+                run_id, f"stored version {record.version}, expected {expected_version}"
+            )
+        now = self._clock()
+        run.texts = (run.texts[0], run.texts[1], text)
+        run.record = replace(
+            record,
+            status="quarantined",
+            version=record.version + 1,
+            updated_at=now,
+            owner=None,
+            lease_expires_at=None,
+        )
+        for request_id in run.requests:
+            self._close_request(request_id, "cancelled", now)
+        return run.record.version
 
     # -- recovery and leases ---------------------------------------------------------------
 

@@ -48,15 +48,19 @@ from workflows.stores._rows import (
     REQUEST_COLUMNS,
     REQUEST_FROM,
     RUN_COLUMNS,
+    check_intact,
+    inbound_event,
     request_from_row,
     run_from_row,
     run_values,
+    stream_entry,
 )
 from workflows.stores._rules import (
     answer_payload,
     check_commit,
     check_new_run_status,
     check_paging,
+    check_quarantine,
     check_response_fits,
     is_repeat_answer,
     lease_lost_message,
@@ -66,7 +70,7 @@ from workflows.stores._url import mask_url
 __all__ = ["PostgresStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_TERMINAL_SQL = "('completed', 'failed', 'cancelled', 'timed_out')"
+_TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
 _COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 23)) + ")"
 
 
@@ -252,7 +256,7 @@ class PostgresStore(StoreLifecycle):
         )
         with self._errors():
             rows = await pool.fetch(sql, *args, limit, offset)
-        return [run_from_row(row) for row in rows]
+        return [run_from_row(row, listing=True) for row in rows]
 
     async def delete_run(self, run_id: str) -> None:
         """See :meth:`RunStore.delete_run`."""
@@ -323,6 +327,39 @@ class PostgresStore(StoreLifecycle):
         self._known_schemas.update(new_schemas)
         return int(version)
 
+    async def quarantine_run(
+        self, run_id: str, expected_version: int, error: dict[str, Any]
+    ) -> int:
+        """See :meth:`RunStore.quarantine_run`."""
+        pool = self._use()
+        text = check_quarantine(run_id, error)
+        with self._errors():
+            # One statement, one transaction: the run and its pending requests together.
+            version = await pool.fetchval(
+                "WITH q AS (UPDATE wf_runs SET status = 'quarantined', error = $3, "
+                "version = version + 1, updated_at = $4, owner = NULL, lease_expires_at = NULL "
+                f"WHERE run_id = $1 AND version = $2 AND status NOT IN {_TERMINAL_SQL} "
+                "RETURNING version), "
+                "c AS (UPDATE wf_requests SET status = 'cancelled', answered_at = $4 "
+                "WHERE run_id = $1 AND status = 'pending' AND EXISTS (SELECT 1 FROM q)) "
+                "SELECT version FROM q",
+                run_id,
+                expected_version,
+                text,
+                self._clock(),
+            )
+        if version is not None:
+            return int(version)
+        with self._errors():
+            row = await pool.fetchrow(
+                "SELECT status, version FROM wf_runs WHERE run_id = $1", run_id
+            )
+        if row is None:
+            raise RunNotFoundError(run_id)
+        if row[0] in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, row[0])
+        raise StaleRunError(run_id, f"stored version {row[1]}, expected {expected_version}")
+
     # -- stream log and inbound events ------------------------------------------------------
 
     async def read_stream(
@@ -341,7 +378,7 @@ class PostgresStore(StoreLifecycle):
             )
             if not rows:
                 await self._require_run(pool, run_id)
-        return [StreamEntry(run_id, row[0], row[1], decode(row[2]), row[3]) for row in rows]
+        return [stream_entry(run_id, *row) for row in rows]
 
     async def add_inbound(self, run_id: str, payload: dict[str, Any]) -> InboundEvent:
         """See :meth:`RunStore.add_inbound`."""
@@ -378,7 +415,7 @@ class PostgresStore(StoreLifecycle):
             )
             if not rows:
                 await self._require_run(pool, run_id)
-        return [InboundEvent(row[0], run_id, decode(row[1]), row[2], row[3]) for row in rows]
+        return [inbound_event(row[0], run_id, row[1], row[2], row[3]) for row in rows]
 
     # -- input requests ----------------------------------------------------------------
 
@@ -428,6 +465,7 @@ class PostgresStore(StoreLifecycle):
         """See :meth:`RunStore.answer_request`."""
         pool = self._use()
         request = await self.get_request(request_id)
+        check_intact(request, "response_schema", "response")
         if request.status == "pending":
             check_response_fits(request, response)
             text = encode(response, f"response to input request {request_id!r}")
@@ -501,11 +539,22 @@ class PostgresStore(StoreLifecycle):
                 float(lease_seconds),
             )
         if row is not None:
-            return run_from_row(row)
-        record = await self.get_run(run_id)
-        if record.status in TERMINAL_STATUSES:
-            raise RunFinishedError(run_id, record.status)
-        raise StaleRunError(run_id, f"leased by {record.owner!r} until {record.lease_expires_at}")
+            return run_from_row(row)  # a damaged row raises with the claim made
+        status, holder, expires = await self._lease_of(run_id)
+        if status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, status)
+        raise StaleRunError(run_id, f"leased by {holder!r} until {expires}")
+
+    async def _lease_of(self, run_id: str) -> tuple[str, str | None, float | None]:
+        """The run's status, lease owner and expiry (no JSON column is read)."""
+        pool = self._use(retry=True)
+        with self._errors():
+            row = await pool.fetchrow(
+                "SELECT status, owner, lease_expires_at FROM wf_runs WHERE run_id = $1", run_id
+            )
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return row[0], row[1], row[2]
 
     async def renew_lease(
         self, run_id: str, owner: str, lease_seconds: float, *, now: float | None = None
@@ -523,10 +572,10 @@ class PostgresStore(StoreLifecycle):
             )
         if renewed is not None:
             return expires
-        record = await self.get_run(run_id)
-        if record.status in TERMINAL_STATUSES:
-            raise RunFinishedError(run_id, record.status)
-        raise StaleRunError(run_id, lease_lost_message(owner, record.owner))
+        status, holder, _ = await self._lease_of(run_id)
+        if status in TERMINAL_STATUSES:
+            raise RunFinishedError(run_id, status)
+        raise StaleRunError(run_id, lease_lost_message(owner, holder))
 
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""

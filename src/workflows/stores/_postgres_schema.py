@@ -9,6 +9,9 @@ A commit is one call of the ``wf_commit`` function: one round trip and one state
 hence one transaction, whatever the commit holds. It raises SQLSTATE ``WF404`` (no such
 run), ``WF409`` (stale: version, request or inbound event changed) or ``WF410`` (the
 run has finished); a duplicate stream seq or request id is a unique violation.
+
+Versions: 1 creates the tables and ``wf_commit``; 2 adds the terminal status
+``quarantined`` (``wf_commit`` is replaced so that it refuses such runs).
 """
 
 from __future__ import annotations
@@ -20,9 +23,13 @@ from workflows.errors import StoreSchemaError
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
 _TERMINAL = "('completed', 'failed', 'cancelled', 'timed_out')"
+_TERMINAL_V2 = "('completed', 'failed', 'cancelled', 'timed_out', 'quarantined')"
 
-_COMMIT_FUNCTION = f"""
-CREATE FUNCTION wf_commit(
+
+def _commit_function(create: str, terminal: str) -> str:
+    """The ``wf_commit`` function, finishing runs in the ``terminal`` statuses."""
+    return f"""
+{create} wf_commit(
     p_run_id text, p_expected bigint, p_snapshot text, p_status text, p_result text,
     p_error text, p_now double precision,
     p_seqs bigint[], p_types text[], p_payloads text[],
@@ -32,7 +39,7 @@ CREATE FUNCTION wf_commit(
     p_closed_ids text[], p_closed_statuses text[], p_consumed bigint[]
 ) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    v_finished boolean := p_status IN {_TERMINAL};
+    v_finished boolean := p_status IN {terminal};
     v_version bigint;
     v_status text;
     v_count integer;
@@ -42,13 +49,13 @@ BEGIN
         error = p_error, version = version + 1, updated_at = p_now,
         owner = CASE WHEN v_finished THEN NULL ELSE owner END,
         lease_expires_at = CASE WHEN v_finished THEN NULL ELSE lease_expires_at END
-    WHERE run_id = p_run_id AND version = p_expected AND status NOT IN {_TERMINAL};
+    WHERE run_id = p_run_id AND version = p_expected AND status NOT IN {terminal};
     IF NOT FOUND THEN
         SELECT version, status INTO v_version, v_status FROM wf_runs WHERE run_id = p_run_id;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'run not found' USING ERRCODE = 'WF404';
         END IF;
-        IF v_status IN {_TERMINAL} THEN
+        IF v_status IN {terminal} THEN
             RAISE EXCEPTION '%', v_status USING ERRCODE = 'WF410';
         END IF;
         RAISE EXCEPTION 'stored version %, expected %', v_version, p_expected
@@ -103,6 +110,10 @@ BEGIN
 END
 $$
 """
+
+
+_COMMIT_FUNCTION = _commit_function("CREATE FUNCTION", _TERMINAL)
+"""``wf_commit`` as migration 1 created it (migrations never change once released)."""
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     (
@@ -159,6 +170,10 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX wf_inbound_run ON wf_inbound (run_id)",
         _COMMIT_FUNCTION,
     ),
+    # 2: runs may be 'quarantined', a terminal status (RunStore.quarantine_run):
+    # wf_commit refuses to commit to such a run. The bump also keeps older versions
+    # of the library, which would take the status for an unfinished one, away.
+    (_commit_function("CREATE OR REPLACE FUNCTION", _TERMINAL_V2),),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
 

@@ -26,18 +26,20 @@ __all__ = [
 ]
 
 RunStatus: TypeAlias = Literal[
-    "running", "waiting", "completed", "failed", "cancelled", "timed_out"
+    "running", "waiting", "completed", "failed", "cancelled", "timed_out", "quarantined"
 ]
 """Where a run is: ``running`` (has work it can do now), ``waiting`` (only waits for
-outside input), or one of the terminal statuses."""
+outside input), or one of the terminal statuses. ``quarantined`` is the terminal status
+of a run whose stored data cannot be loaded or executed (see ``RunStore.quarantine_run``):
+it is kept as it was found, for people to inspect and delete."""
 
 RUN_STATUSES: Final[frozenset[str]] = frozenset(
-    {"running", "waiting", "completed", "failed", "cancelled", "timed_out"}
+    {"running", "waiting", "completed", "failed", "cancelled", "timed_out", "quarantined"}
 )
 """Every valid run status."""
 
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset(
-    {"completed", "failed", "cancelled", "timed_out"}
+    {"completed", "failed", "cancelled", "timed_out", "quarantined"}
 )
 """Statuses after which a run accepts no more commits, events or answers."""
 
@@ -68,6 +70,12 @@ class RunRecord:
         error: A JSON-safe description of why the run failed, else ``None``.
         owner: The worker that holds the run's lease, else ``None``.
         lease_expires_at: When that lease ends, else ``None``.
+        corrupt: ``None`` for an intact row. For a run returned by a listing
+            (``list_runs``) whose stored snapshot, result or error cannot be decoded:
+            the damaged fields, each with why (``{"snapshot": "not valid JSON: ..."}``).
+            Those fields are then empty (``snapshot`` ``{}``, ``result`` ``None``), and
+            ``error``, unless it was itself readable, is ``{"type":
+            "CorruptRecordError", "message": ...}`` naming the run and the damage.
     """
 
     run_id: str
@@ -81,6 +89,7 @@ class RunRecord:
     error: dict[str, Any] | None = None
     owner: str | None = None
     lease_expires_at: float | None = None
+    corrupt: dict[str, str] | None = None
 
     @classmethod
     def new(
@@ -104,13 +113,18 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class StreamEntry:
-    """One event of a run's stream log, numbered by ``seq`` (unique and increasing per run)."""
+    """One event of a run's stream log, numbered by ``seq`` (unique and increasing per run).
+
+    ``corrupt`` is ``None`` for an intact entry; for one whose stored payload cannot be
+    decoded it is ``{"payload": why}`` and ``payload`` is ``{}``.
+    """
 
     run_id: str
     seq: int
     event_type: str
     payload: dict[str, Any]
     created_at: float
+    corrupt: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +145,11 @@ class InputRequest:
         response: The accepted response once answered through the store, else ``None``.
         idempotency_key: The key given with the accepted answer, if any.
         answered_at: When the request left ``pending``, else ``None``.
+        corrupt: ``None`` for an intact row. For a request whose stored payload,
+            response schema or response cannot be decoded: those fields, each with why;
+            they are then empty (``{}``, or ``None`` for ``response``). Such a request
+            is still listed; it cannot be answered while its schema or response is
+            damaged (``CorruptRecordError``).
     """
 
     request_id: str
@@ -145,6 +164,7 @@ class InputRequest:
     response: dict[str, Any] | None = None
     idempotency_key: str | None = None
     answered_at: float | None = None
+    corrupt: dict[str, str] | None = None
 
     @classmethod
     def new(

@@ -1,12 +1,21 @@
-"""The row layout the SQL stores share: column lists, and records to rows and back."""
+"""The row layout the SQL stores share: column lists, and records to rows and back.
+
+Rows are read back in one of two ways. A run's own reads (``get_run``, ``claim_run``)
+are strict: a stored JSON value that cannot be decoded raises ``CorruptRecordError``.
+Listings (``list_runs``, the requests, the stream log) are tolerant: a damaged row is
+returned marked (the record's ``corrupt``) with the damaged fields empty, so one bad
+row never hides the others. The memory store builds its records here too.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from workflows.stores._codec import decode, decode_opt, encode, encode_opt
-from workflows.stores._records import InputRequest, RunRecord
+from workflows.errors import CorruptRecordError
+from workflows.stores._codec import decode_column, encode, encode_opt
+from workflows.stores._records import InboundEvent, InputRequest, RunRecord, StreamEntry
 
 RUN_COLUMNS = (
     "run_id, workflow, status, snapshot, version, created_at, updated_at, result, error, "
@@ -37,36 +46,110 @@ def run_values(run: RunRecord) -> tuple[Any, ...]:
     )
 
 
-def run_from_row(row: Sequence[Any]) -> RunRecord:
-    """A run read with :data:`RUN_COLUMNS`."""
-    return RunRecord(
-        row[0],
+def run_from_row(row: Sequence[Any], *, listing: bool = False) -> RunRecord:
+    """A run read with :data:`RUN_COLUMNS`.
+
+    Raises:
+        CorruptRecordError: (unless ``listing``) the snapshot, result or error cannot be
+            decoded; its ``record`` is the run as returned with ``listing``.
+    """
+    run_id = row[0]
+    damaged: list[CorruptRecordError] = []
+
+    def column(index: int, name: str, empty: Any, nullable: bool, any_json: bool) -> Any:
+        try:
+            return decode_column(row[index], run_id, name, nullable=nullable, any_json=any_json)
+        except CorruptRecordError as exc:
+            damaged.append(exc)
+            return empty
+
+    record = RunRecord(
+        run_id,
         row[1],
         row[2],
-        decode(row[3]),
+        column(3, "snapshot", {}, nullable=False, any_json=False),
         row[4],
         row[5],
         row[6],
-        decode_opt(row[7]),
-        decode_opt(row[8]),
+        column(7, "result", None, nullable=True, any_json=True),
+        column(8, "error", None, nullable=True, any_json=False),
         row[9],
         row[10],
     )
+    if not damaged:
+        return record
+    first = damaged[0]
+    marked = replace(
+        record,
+        error=record.error or {"type": "CorruptRecordError", "message": str(first)},
+        corrupt={exc.column: exc.cause for exc in damaged},
+    )
+    if listing:
+        return marked
+    raise CorruptRecordError(run_id, first.column, first.cause, record=marked)
 
 
 def request_from_row(row: Sequence[Any]) -> InputRequest:
-    """A request read with :data:`REQUEST_COLUMNS` from :data:`REQUEST_FROM`."""
+    """A request read with :data:`REQUEST_COLUMNS` from :data:`REQUEST_FROM`; a damaged
+    payload, schema or response is returned marked (see ``InputRequest.corrupt``)."""
+    run_id = row[1]
+    key = f"input request {row[0]!r}"
+    damaged: dict[str, str] = {}
+
+    def column(index: int, name: str, empty: Any, nullable: bool = False) -> Any:
+        try:
+            return decode_column(row[index], run_id, name, key=key, nullable=nullable)
+        except CorruptRecordError as exc:
+            damaged[name] = exc.cause
+            return empty
+
     return InputRequest(
         row[0],
-        row[1],
+        run_id,
         row[2],
         row[3],
-        decode(row[4]),
-        decode(row[5]),
+        column(4, "payload", {}),
+        column(5, "response_schema", {}),
         row[6],
         row[7],
         row[8],
-        decode_opt(row[9]),
+        column(9, "response", None, nullable=True),
         row[10],
         row[11],
+        damaged or None,
     )
+
+
+def check_intact(request: InputRequest, *columns: str) -> None:
+    """Raise ``CorruptRecordError`` if one of ``columns`` of ``request`` is damaged."""
+    for name in columns:
+        if request.corrupt and name in request.corrupt:
+            raise CorruptRecordError(
+                request.run_id,
+                name,
+                request.corrupt[name],
+                key=f"input request {request.request_id!r}",
+            )
+
+
+def stream_entry(
+    run_id: str, seq: int, event_type: str, payload: Any, created_at: float
+) -> StreamEntry:
+    """A stream entry; one whose payload cannot be decoded is returned marked."""
+    try:
+        decoded = decode_column(payload, run_id, "payload", key=f"stream entry {seq}")
+    except CorruptRecordError as exc:
+        return StreamEntry(run_id, seq, event_type, {}, created_at, {"payload": exc.cause})
+    return StreamEntry(run_id, seq, event_type, decoded, created_at)
+
+
+def inbound_event(
+    inbound_id: int, run_id: str, payload: Any, request_id: str | None, created_at: float
+) -> InboundEvent:
+    """An inbound event of a run (strict: it is read to be delivered).
+
+    Raises:
+        CorruptRecordError: the payload cannot be decoded (the event stays stored).
+    """
+    decoded = decode_column(payload, run_id, "payload", key=f"inbound event {inbound_id}")
+    return InboundEvent(inbound_id, run_id, decoded, request_id, created_at)

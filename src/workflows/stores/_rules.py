@@ -24,6 +24,7 @@ __all__ = [
     "check_commit",
     "check_new_run_status",
     "check_paging",
+    "check_quarantine",
     "check_response_fits",
     "is_repeat_answer",
     "lease_lost_message",
@@ -90,6 +91,15 @@ def check_commit(commit: Commit) -> None:
                 f"input request {request_id!r} cannot be closed as {status!r} "
                 "(expected answered, expired or cancelled)"
             )
+
+
+def check_quarantine(run_id: str, error: Any) -> str:
+    """Refuse a quarantine reason that is not a JSON object; return it encoded."""
+    if not isinstance(error, dict):
+        raise StoreError(
+            f"the quarantine error of run {run_id!r} must be a dict, got {type(error).__name__}"
+        )
+    return encode(error, f"quarantine error of run {run_id!r}")
 
 
 def check_response_fits(request: InputRequest, response: Any) -> None:

@@ -182,6 +182,12 @@ class SqliteStore(StoreLifecycle):
         """See :meth:`RunStore.commit`."""
         return await self._call(self._use().commit, commit)
 
+    async def quarantine_run(
+        self, run_id: str, expected_version: int, error: dict[str, Any]
+    ) -> int:
+        """See :meth:`RunStore.quarantine_run`."""
+        return await self._call(self._use().quarantine_run, run_id, expected_version, error)
+
     async def read_stream(
         self, run_id: str, *, after: int = 0, limit: int | None = None
     ) -> list[StreamEntry]:

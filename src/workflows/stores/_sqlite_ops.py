@@ -33,14 +33,18 @@ from workflows.stores._rows import (
     REQUEST_COLUMNS,
     REQUEST_FROM,
     RUN_COLUMNS,
+    check_intact,
+    inbound_event,
     request_from_row,
     run_from_row,
     run_values,
+    stream_entry,
 )
 from workflows.stores._rules import (
     answer_payload,
     check_commit,
     check_new_run_status,
+    check_quarantine,
     check_response_fits,
     is_repeat_answer,
     lease_lost_message,
@@ -48,7 +52,7 @@ from workflows.stores._rules import (
 
 __all__ = ["SqliteOps"]
 
-_TERMINAL_SQL = "('completed', 'failed', 'cancelled', 'timed_out')"
+_TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
 
 
 class SqliteOps:
@@ -110,7 +114,8 @@ class SqliteOps:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
-        return [run_from_row(row) for row in self.conn.execute(sql, (*args, limit, offset))]
+        rows = self.conn.execute(sql, (*args, limit, offset))
+        return [run_from_row(row, listing=True) for row in rows]
 
     def delete_run(self, run_id: str) -> None:
         with self._write() as conn:
@@ -247,6 +252,38 @@ class SqliteOps:
         if row[0] != status:
             raise StaleRunError(run_id, f"input request {request_id!r} is already {row[0]}")
 
+    def quarantine_run(self, run_id: str, expected_version: int, error: dict[str, Any]) -> int:
+        text = check_quarantine(run_id, error)
+        now = self._clock()
+        with self._write() as conn:
+            updated = conn.execute(
+                "UPDATE wf_runs SET status = 'quarantined', error = ?, version = version + 1, "
+                "updated_at = ?, owner = NULL, lease_expires_at = NULL "
+                f"WHERE run_id = ? AND version = ? AND status NOT IN {_TERMINAL_SQL}",
+                (text, now, run_id, expected_version),
+            ).rowcount
+            if not updated:
+                status, version = self._status_of(run_id)
+                if status in TERMINAL_STATUSES:
+                    raise RunFinishedError(run_id, status)
+                raise StaleRunError(
+                    run_id, f"stored version {version}, expected {expected_version}"
+                )
+            conn.execute(
+                "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
+                "WHERE run_id = ? AND status = 'pending'",
+                (now, run_id),
+            )
+        return expected_version + 1
+
+    def _status_of(self, run_id: str) -> tuple[str, int]:
+        row = self.conn.execute(
+            "SELECT status, version FROM wf_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return row[0], row[1]
+
     # -- stream log and inbound events ------------------------------------------------------
 
     def read_stream(self, run_id: str, after: int, limit: int | None) -> list[StreamEntry]:
@@ -257,7 +294,7 @@ class SqliteOps:
         ).fetchall()
         if not rows:
             self._require_run(run_id)
-        return [StreamEntry(run_id, row[0], row[1], decode(row[2]), row[3]) for row in rows]
+        return [stream_entry(run_id, *row) for row in rows]
 
     def add_inbound(self, run_id: str, payload: dict[str, Any]) -> InboundEvent:
         text = encode(payload, f"event for run {run_id!r}")
@@ -286,7 +323,7 @@ class SqliteOps:
         ).fetchall()
         if not rows:
             self._require_run(run_id)
-        return [InboundEvent(row[0], run_id, decode(row[1]), row[2], row[3]) for row in rows]
+        return [inbound_event(row[0], run_id, row[1], row[2], row[3]) for row in rows]
 
     # -- input requests ----------------------------------------------------------------
 
@@ -329,6 +366,7 @@ class SqliteOps:
             if row is None:
                 raise InputRequestNotFoundError(request_id)
             request = request_from_row(row)
+            check_intact(request, "response_schema", "response")
             if request.status != "pending":
                 is_repeat_answer(request, response, idempotency_key)
                 return None
@@ -374,31 +412,43 @@ class SqliteOps:
     ) -> RunRecord:
         stamp = self._clock() if now is None else now
         with self._write() as conn:
-            record = self.get_run(run_id)
-            if record.status in TERMINAL_STATUSES:
-                raise RunFinishedError(run_id, record.status)
-            held = record.lease_expires_at is not None and record.lease_expires_at > stamp
-            if record.owner is not None and record.owner != owner and held:
-                raise StaleRunError(
-                    run_id, f"leased by {record.owner!r} until {record.lease_expires_at}"
-                )
+            status, holder, expires = self._lease_of(run_id)
+            if status in TERMINAL_STATUSES:
+                raise RunFinishedError(run_id, status)
+            held = expires is not None and expires > stamp
+            if holder is not None and holder != owner and held:
+                raise StaleRunError(run_id, f"leased by {holder!r} until {expires}")
             conn.execute(
                 "UPDATE wf_runs SET owner = ?, lease_expires_at = ?, "
                 "version = version + 1 WHERE run_id = ?",
                 (owner, stamp + lease_seconds, run_id),
             )
-            return self.get_run(run_id)
+            row = conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM wf_runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        # Decoded once the claim is written: a damaged row raises with the claim made,
+        # as in every store (the caller holds the lease and knows the new version).
+        return run_from_row(row)
+
+    def _lease_of(self, run_id: str) -> tuple[str, str | None, float | None]:
+        """The run's status, lease owner and expiry (no JSON column is read)."""
+        row = self.conn.execute(
+            "SELECT status, owner, lease_expires_at FROM wf_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return row[0], row[1], row[2]
 
     def renew_lease(
         self, run_id: str, owner: str, lease_seconds: float, now: float | None
     ) -> float:
         expires = (self._clock() if now is None else now) + lease_seconds
         with self._write() as conn:
-            record = self.get_run(run_id)
-            if record.status in TERMINAL_STATUSES:
-                raise RunFinishedError(run_id, record.status)
-            if record.owner != owner:
-                raise StaleRunError(run_id, lease_lost_message(owner, record.owner))
+            status, holder, _ = self._lease_of(run_id)
+            if status in TERMINAL_STATUSES:
+                raise RunFinishedError(run_id, status)
+            if holder != owner:
+                raise StaleRunError(run_id, lease_lost_message(owner, holder))
             conn.execute(
                 "UPDATE wf_runs SET lease_expires_at = ? WHERE run_id = ?", (expires, run_id)
             )

@@ -11,6 +11,9 @@ the small columns never touches its overflow pages; stream entries and requests 
 ``WITHOUT ROWID`` tables keyed by their natural key (no second index); response schemas
 are interned in ``wf_schemas`` by digest, since every request of one waiter type has the
 same schema.
+
+Versions: 1 creates the tables; 2 marks that runs may have the terminal status
+``quarantined``.
 """
 
 from __future__ import annotations
@@ -76,6 +79,11 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX wf_inbound_run ON wf_inbound (run_id)",
     ),
+    # 2: runs may be 'quarantined', a terminal status (RunStore.quarantine_run). The
+    # tables do not change (the finished statuses live in the code); the bump keeps
+    # older versions of the library, which would take such a run for an unfinished
+    # one, from opening the file.
+    (),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
 
