@@ -108,6 +108,9 @@ class DurableRun:
         self.pending_requests: dict[str, str | None] = {}
         """Open request ids of this run -> waiter key (None for a returned prompt)."""
         self.consumed_inbound: list[int] = []
+        self.prompts_answered: list[str] = []
+        """Prompt requests answered by a response event sent to the run (not through the
+        inbox): closed as answered by the next commit."""
         self.delivered: set[int] = set()
         """Inbound ids handed to the run (so a wake-up does not deliver one twice)."""
         self.created = False
@@ -207,7 +210,7 @@ class DurableRun:
                 del self.pending_requests[request_id]
         if state.stop_event is not None:
             self._close_pending_requests(part)
-        part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
+        self._take_inbound(part)
         part.publish = events
         self.engine._writer.submit(self, part)
 
@@ -243,10 +246,18 @@ class DurableRun:
                 continue  # lost with the state it belonged to
             part.stream.append((first_seq + offset, type_key(type(event)), payload))
         part.publish = events
-        part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
+        self._take_inbound(part)
         self._close_pending_requests(part)
         self.error = exc
         self.engine._writer.submit(self, part)
+
+    def _take_inbound(self, part: CommitPart) -> None:
+        """Put the inbound events taken in since the last commit into ``part``."""
+        part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
+        part.closed_requests.extend(
+            (request_id, "answered") for request_id in self.prompts_answered
+        )
+        self.prompts_answered.clear()
 
     def _close_pending_requests(self, part: CommitPart) -> None:
         """Close every open request of this run as cancelled (the run has ended)."""
@@ -287,6 +298,15 @@ class DurableRun:
             raise TypeError(f"payload is not an event: {type(event).__name__}")
         return event
 
+    def _answer_oldest_prompt(self) -> None:
+        """A response event reached the run without naming a request: it answers the
+        oldest open prompt, which must leave the inbox (and accept no other answer)."""
+        for request_id, waiter_key in self.pending_requests.items():
+            if waiter_key is None:
+                del self.pending_requests[request_id]
+                self.prompts_answered.append(request_id)
+                return
+
     def deliver(self, inbound_id: int, payload: dict[str, Any]) -> None:
         """Hand a stored inbound event to the in-memory run (consumed by the next commit)."""
         run = self.run
@@ -311,7 +331,10 @@ class DurableRun:
                 run.send_from_outside(event_type.model_validate(response))
                 delivered = True
         else:
-            run.send_from_outside(self.decode_event(payload.get("event")), payload.get("step"))
+            event = self.decode_event(payload.get("event"))
+            if isinstance(event, HumanResponseEvent):
+                self._answer_oldest_prompt()
+            run.send_from_outside(event, payload.get("step"))
             delivered = True
         if not delivered and not run.done:
             self.boundary(run)
