@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ class DurableRun:
             part.stream.append((seq, type_key(type(event)), payload))
             if isinstance(event, InputRequiredEvent) and id(event) not in waiter_events:
                 request_id = f"{self.run_id}:{seq}"
-                schema = response_type_for_prompts(self.workflow).model_json_schema()
+                schema = response_schema(response_type_for_prompts(self.workflow))
                 part.new_requests.append(
                     InputRequest.new(
                         request_id,
@@ -169,7 +170,7 @@ class DurableRun:
                         self.name,
                         type_key(type(event)),
                         payload,
-                        _object_schema(schema),
+                        schema,
                         now=now,
                     )
                 )
@@ -186,7 +187,7 @@ class DurableRun:
                     self.name,
                     type_key(type(waiter.waiter_event)) if waiter.waiter_event else "",
                     payload,
-                    _object_schema(waiter.event_type.model_json_schema()),
+                    response_schema(waiter.event_type),
                     deadline=waiter.deadline,
                     now=now,
                 )
@@ -350,6 +351,16 @@ def waiter_key_of(run_id: str, request_id: str) -> str | None:
     """The waiter key a request id names (``<run>:w<key>``), or None for a prompt."""
     rest = request_id[len(run_id) + 1 :] if request_id.startswith(f"{run_id}:") else ""
     return rest[len(WAITER_PREFIX) :] if rest.startswith(WAITER_PREFIX) else None
+
+
+@functools.lru_cache(maxsize=512)
+def response_schema(event_type: type[Event]) -> dict[str, Any]:
+    """The JSON schema an answer of ``event_type`` must fit, as requests store it.
+
+    Computed once per class (pydantic's ``model_json_schema`` costs more than the rest of
+    a prompt's commit); the dict is shared: do not modify it.
+    """
+    return _object_schema(event_type.model_json_schema())
 
 
 def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
