@@ -128,3 +128,19 @@ async def test_two_claims_on_one_run_exactly_one_wins(postgres_schema_url: str) 
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_cancel_from_an_api_process_reaches_the_worker_that_runs_it(
+    postgres_schema_url: str, tmp_path: Path
+) -> None:
+    async with Engine(postgres_schema_url, workflows(), execute=False, poll_interval=POLL) as api:
+        with fleet(postgres_schema_url, tmp_path, "w1"):
+            busy = await api.start("slow", seconds=60.0)
+            waiting = await api.start("fleet", n=1)
+            await until(lambda: owner_is(api, busy.run_id, "w1"), 30, "w1 to take the run")
+            await until(lambda: count_pending(api, at_least=1), 30, "the other run to ask")
+            for handle in (busy, waiting):
+                started = time.monotonic()
+                await handle.cancel_run(timeout=20)
+                assert await handle.status() == "cancelled"
+                assert time.monotonic() - started < 10

@@ -60,6 +60,14 @@ class LivenessStore(Protocol):
         """End the leases of owners whose session is gone; return the freed runs."""
 
 
+@runtime_checkable
+class WatchedStore(Protocol):
+    """A store that can tell cheaply whether another process wrote to it (SQLite)."""
+
+    async def changed_elsewhere(self) -> bool:
+        """True if another process committed since the last call."""
+
+
 class Coordinator:
     """The engine's background tasks for leases, wake-ups, polling and deadlines."""
 
@@ -97,6 +105,15 @@ class Coordinator:
         if engine.owner is None or not engine.execute or self.notifying is None:
             return None
         return store if isinstance(store, LivenessStore) else None
+
+    @property
+    def watched(self) -> WatchedStore | None:
+        """The store, if changes by other processes are found by watching it (a SQLite
+        file shared with a CLI or a second program); a notifying store tells instead."""
+        store = self._engine.store
+        if self.notifying is not None or not isinstance(store, WatchedStore):
+            return None
+        return store
 
     @property
     def claiming(self) -> bool:
@@ -282,6 +299,23 @@ class Coordinator:
             self._listening()
         return bool(listening)
 
+    async def look_at_outside_changes(self) -> None:
+        """Another process wrote to the store: deliver what it stored for our runs."""
+        engine = self._engine
+        for run_id in {*engine._signals, *engine._results}:
+            engine._remote_commit(run_id)  # results and streams of runs finished elsewhere
+        if not engine.execute or not self.claiming:
+            return
+        for run_id in await engine.store.runs_with_work(now=time.time()):
+            if run_id in engine._loaded:
+                self.pick(run_id)  # an answer, event or cancel for a run held here
+            elif engine.owner is None and engine.has_room():
+                # Without leases, only a run at rest is taken up: a running one may be
+                # executing in the process that wrote.
+                record = await engine.store.get_run(run_id)
+                if record.status == "waiting":
+                    self.pick(run_id)
+
     async def take_over_gone_owners(self) -> None:
         """Claim soon the runs of workers whose database session ended (kill -9)."""
         store = self.liveness
@@ -299,7 +333,7 @@ class Coordinator:
 
     async def _maintain(self) -> None:
         engine = self._engine
-        next_poll = next_renew = next_timers = next_takeover = 0.0
+        next_poll = next_renew = next_timers = next_takeover = next_watch = 0.0
         while not self._stopping:
             now = time.monotonic()
             if self.listener_state in ("connecting", "reconnecting"):
@@ -317,6 +351,10 @@ class Coordinator:
                     # (their lease is valid), and their wake-up may have been lost.
                     for run_id in list(engine._loaded):
                         self.pick(run_id)
+                if self.watched is not None and now >= next_watch:
+                    next_watch = now + _WATCH_INTERVAL
+                    if await self.watched.changed_elsewhere():
+                        await self.look_at_outside_changes()
                 if self.liveness is not None and now >= next_takeover:
                     next_takeover = now + _TAKEOVER_INTERVAL
                     await self.take_over_gone_owners()
@@ -351,10 +389,12 @@ class Coordinator:
                 engine.lease_seconds / 3 if engine.owner else engine.timer_interval,
                 _BACKOFF_MAX if self._catch_up else math.inf,
                 _TAKEOVER_INTERVAL if self.liveness is not None else math.inf,
+                _WATCH_INTERVAL if self.watched is not None else math.inf,
             )
             await self._nap(delay)
 
 
+_WATCH_INTERVAL = 0.05  # how often a SQLite engine checks for writes by other processes
 _TAKEOVER_INTERVAL = 0.5  # how often a PostgreSQL worker looks for workers that are gone
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 1.0  # reconnect attempts at least once a second while the database is away

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 WAITER_PREFIX = "w"
+CANCEL_PAYLOAD: dict[str, Any] = {"cancel": True}
+"""The inbound payload that asks a run's executor to cancel it."""
 _UNSTORABLE_STEP = "(snapshot)"
 """The step name of the failure of a run whose state cannot be encoded."""
 
@@ -317,6 +319,10 @@ class DurableRun:
         self.delivered.add(inbound_id)
         self.consumed_inbound.append(inbound_id)
         delivered = False
+        if payload.get("cancel") is True:
+            if not run.done:
+                run.cancel()
+            return
         request_id = payload.get("request_id")
         if isinstance(request_id, str):
             waiter_key = self.pending_requests.pop(request_id, None)

@@ -21,8 +21,12 @@ from .._snapshot import registry_for, snapshot_from_dict
 from ..context.context import Context, new_run_id
 from ..context.serializers import BaseSerializer, JsonSerializer, type_key
 from ..errors import (
+    CorruptRecordError,
     InvalidResponseError,
+    RunNotFoundError,
     StaleRunError,
+    StoreConnectionError,
+    StoreError,
     WorkflowConfigurationError,
     WorkflowRuntimeError,
 )
@@ -30,7 +34,13 @@ from ..events import Event, StartEvent
 from ..stores import InputRequest, RunFinishedError, RunRecord, RunStore, open_store
 from ..workflow import Workflow
 from ._coordination import Coordinator, notify
-from ._durable_run import CommitPart, DurableRun, response_type_for_prompts, waiter_key_of
+from ._durable_run import (
+    CANCEL_PAYLOAD,
+    CommitPart,
+    DurableRun,
+    response_type_for_prompts,
+    waiter_key_of,
+)
 from ._handle import RunHandle
 from ._health import EngineHealth, health_of
 from ._writer import CommitWriter
@@ -295,6 +305,26 @@ class Engine:
         if loaded is not None:
             loaded.deliver(inbound.id, payload)
 
+    async def cancel(self, run_id: str) -> None:
+        """Cancel a run wherever it executes: in this process at once, elsewhere through
+        the store (a cancel request its executor takes in like an event, durable before
+        this returns). Nothing happens to a finished run."""
+        self._check_open()
+        durable = self._loaded.get(run_id)
+        if durable is None or durable.run is None:
+            record = await self.store.get_run(run_id)
+            if record.is_finished:
+                return
+            inbound = await self.store.add_inbound(run_id, CANCEL_PAYLOAD)
+            await notify(self, f"work:{run_id}")
+            durable = await self._ensure_loaded(run_id, skip_inbound={inbound.id})
+            if durable is None:
+                return  # its executor takes the cancel in
+            durable.deliver(inbound.id, CANCEL_PAYLOAD)
+        elif not durable.run.done:
+            durable.run.cancel()
+        await self._writer.flush()
+
     async def inbox(
         self, workflow: str | None = None, run_id: str | None = None, limit: int = 100
     ) -> list[InputRequest]:
@@ -405,6 +435,13 @@ class Engine:
                 # A run of a workflow this process does not serve: another one will.
                 logger.info("run %s left for another process: %s", run_id, exc)
                 continue
+            except StoreConnectionError:
+                raise  # the store is unreachable: no run can be recovered now
+            except Exception as exc:
+                # One run must not stop the others (a run that cannot be loaded is
+                # quarantined by _load; this is for whatever else goes wrong with it).
+                logger.error("run %s could not be recovered: %r", run_id, exc, exc_info=exc)
+                continue
             if loaded is not None:
                 count += 1
         return count
@@ -433,53 +470,164 @@ class Engine:
             del self._loading[run_id]
 
     async def _load(self, run_id: str, skip_inbound: set[int]) -> DurableRun | None:
+        """Load ``run_id`` from the store and resume it; None if it is not ours to run.
+
+        A run whose stored data cannot be decoded, whose snapshot cannot be restored, or
+        whose inbound event cannot be delivered is quarantined (see :meth:`_quarantine`)
+        and None returned: such a run never stops the caller (``recover``, a worker's
+        poll) from going on with the others.
+        """
         if not self.execute or not self._coordinator.claiming:
             return None
+        # Each read is kept apart from its damage (CorruptRecordError), so a damaged run
+        # is still known by its version (to fence its quarantine) and its workflow.
+        found: RunRecord | BaseException
         if self.owner is None:
-            record, inbound, requests = await asyncio.gather(
+            found, inbound, requests = await asyncio.gather(
                 self.store.get_run(run_id),
                 self.store.list_inbound(run_id),
                 self.store.list_requests(run_id=run_id, status=None, limit=100_000),
+                return_exceptions=True,
             )
         else:
             claimed_at = time.monotonic()
             try:  # the lease first: whoever holds it executes the run
-                record = await self.store.claim_run(run_id, self.owner, self.lease_seconds)
+                found = await self.store.claim_run(run_id, self.owner, self.lease_seconds)
             except (StaleRunError, RunFinishedError):
                 return None
+            except CorruptRecordError as exc:  # claimed all the same: the lease is ours
+                found = exc
             if not self._coordinator.claiming:  # stopping meanwhile: give it back at once
                 self._coordinator.release_later(run_id)
                 return None
             inbound, requests = await asyncio.gather(
                 self.store.list_inbound(run_id),
                 self.store.list_requests(run_id=run_id, status=None, limit=100_000),
+                return_exceptions=True,
             )
+        damage = None
+        for result in (found, requests, inbound):
+            if isinstance(result, CorruptRecordError):
+                damage = damage or result
+            elif isinstance(result, BaseException):
+                self._give_back_claim(run_id)
+                raise result
+        if isinstance(found, CorruptRecordError):
+            record: RunRecord = found.record  # what could be read of it
+        else:
+            assert isinstance(found, RunRecord)
+            record = found
         if record.is_finished:
             return None
-        wf = self.workflow(record.workflow)
-        serializer = self.serializer_for(wf)
-        ctx = snapshot_from_dict(Context, wf, record.snapshot, serializer, record.workflow)
-        durable = DurableRun(self, record.workflow, wf, run_id, record.version, serializer)
-        durable.created = True
-        durable.stored.set_result(None)
-        unread_answers = {item.request_id for item in inbound if item.request_id}
-        # Every request the run ever made: a waiter that was asked must not be asked
-        # again, and an answer not yet taken in must still reach its waiter.
-        for request in requests:
-            waiter_key = waiter_key_of(run_id, request.request_id)
-            if waiter_key is not None:
-                durable.requested_waiters.add(waiter_key)
-            if request.status == "pending" or request.request_id in unread_answers:
-                durable.pending_requests[request.request_id] = waiter_key
-        self._loaded[run_id] = durable
-        if self.owner is not None:
-            self._coordinator.leases.acquired(run_id, claimed_at)
-        handler = wf._launch(ctx, None, {}, durable)
-        durable.run = handler._run
-        for item in inbound:
-            if item.id not in skip_inbound:
-                durable.deliver(item.id, item.payload)
+        try:
+            wf = self.workflow(record.workflow)
+        except WorkflowConfigurationError:
+            self._give_back_claim(run_id)  # left for a process that serves it
+            raise
+        if damage is not None:
+            await self._quarantine(record, damage)
+            return None
+        assert isinstance(inbound, list) and isinstance(requests, list)
+        durable: DurableRun | None = None
+        ctx: Context[Any] | None = None
+        delivering: int | None = None
+        try:
+            serializer = self.serializer_for(wf)
+            ctx = snapshot_from_dict(Context, wf, record.snapshot, serializer, record.workflow)
+            durable = DurableRun(self, record.workflow, wf, run_id, record.version, serializer)
+            durable.created = True
+            durable.stored.set_result(None)
+            unread_answers = {item.request_id for item in inbound if item.request_id}
+            # Every request the run ever made: a waiter that was asked must not be asked
+            # again, and an answer not yet taken in must still reach its waiter.
+            for request in requests:
+                waiter_key = waiter_key_of(run_id, request.request_id)
+                if waiter_key is not None:
+                    durable.requested_waiters.add(waiter_key)
+                if request.status == "pending" or request.request_id in unread_answers:
+                    durable.pending_requests[request.request_id] = waiter_key
+            self._loaded[run_id] = durable
+            if self.owner is not None:
+                self._coordinator.leases.acquired(run_id, claimed_at)
+            handler = wf._launch(ctx, None, {}, durable)
+            durable.run = handler._run
+            for item in inbound:
+                if item.id not in skip_inbound:
+                    delivering = item.id
+                    durable.deliver(item.id, item.payload)
+            delivering = None
+        except Exception as exc:
+            # Nothing was awaited since the launch: no step has run, nothing is written.
+            self._abandon_load(durable, ctx)
+            await self._quarantine(record, exc, inbound_id=delivering)
+            return None
         return durable
+
+    def _give_back_claim(self, run_id: str) -> None:
+        """Release a lease taken by a load that goes no further (worker mode)."""
+        if self.owner is not None:
+            self._coordinator.release_later(run_id)
+
+    def _abandon_load(self, durable: DurableRun | None, ctx: Context[Any] | None) -> None:
+        """Undo a load that failed half-way through, synchronously, before the writer or
+        any step of the run had a turn: the boundaries it queued are dropped unwritten
+        (the run is set aside exactly as stored) and its step tasks are cancelled."""
+        if durable is None:
+            return
+        # (The writer keeps one pending part per run; a later one would be merged in.)
+        queued = self._writer._pending.get(durable.run_id)
+        if queued is not None and queued[0] is durable:
+            del self._writer._pending[durable.run_id]
+        if durable.run is None and ctx is not None:
+            durable.run = ctx._run  # the launch itself failed after creating the run
+        self._release(durable, give_back=False)
+
+    async def _quarantine(
+        self, record: RunRecord, cause: BaseException, *, inbound_id: int | None = None
+    ) -> None:
+        """Set aside a run that cannot be loaded or executed: status ``quarantined``,
+        with an error naming the run and the cause (``inbound_id``: the inbound event
+        that could not be delivered; it stays in the store with the others).
+
+        Fenced at the version the run was read at (``store.quarantine_run``): a run
+        changed meanwhile (taken by another worker, finished, deleted) is left alone.
+        Logs instead of raising, so the caller goes on with other runs.
+        """
+        run_id = record.run_id
+        detail = str(cause)
+        if isinstance(cause, CorruptRecordError):
+            detail = detail.removeprefix(f"run {run_id!r}: ")
+        elif not detail:
+            detail = type(cause).__name__
+        if inbound_id is not None:
+            detail = f"inbound event {inbound_id} cannot be delivered: {detail}"
+        message = f"run {run_id!r} of workflow {record.workflow!r} was quarantined: {detail}"
+        if len(message) > _QUARANTINE_MESSAGE_LIMIT:
+            message = message[: _QUARANTINE_MESSAGE_LIMIT - 3] + "..."
+        error: dict[str, Any] = {"type": type(cause).__name__, "message": message}
+        if inbound_id is not None:
+            error["inbound_id"] = inbound_id
+        try:
+            await self.store.quarantine_run(run_id, record.version, error)
+        except (StaleRunError, RunFinishedError, RunNotFoundError) as exc:
+            logger.warning(
+                "run %s cannot be loaded (%s), but changed meanwhile: %s", run_id, detail, exc
+            )
+            return
+        except StoreError as exc:
+            logger.error("run %s cannot be loaded (%s) nor quarantined: %s", run_id, detail, exc)
+            self._give_back_claim(run_id)  # whoever loads it next tries again
+            return
+        logger.error("%s", message)
+        future = self._results.pop(run_id, None)
+        if future is not None and not future.done():
+            future.set_exception(_error_from(error, "quarantined"))
+            future.exception()  # retrieved: whoever awaits the run gets it raised
+        signal = self._signals.pop(run_id, None)
+        if signal is not None:
+            signal.set()  # stream readers: the run has ended
+        self._inbox_changed()  # its pending requests were cancelled
+        await notify(self, f"commit:{run_id}")
 
     def _release(self, durable: DurableRun, *, give_back: bool = True) -> None:
         """Drop ``durable`` from memory (cancelling its steps); with ``give_back``, hand
@@ -605,6 +753,10 @@ class Engine:
         else:
             future.set_exception(_error_from(record.error, record.status))
             future.exception()  # retrieved: whoever awaits it gets it raised
+
+
+_QUARANTINE_MESSAGE_LIMIT = 4000
+"""Longest message stored with a quarantined run (a cause's text may be huge)."""
 
 
 def _builtin_events() -> list[type[Event]]:

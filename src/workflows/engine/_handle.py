@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Generator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -85,12 +86,13 @@ class RunHandle:
         """Send an event into the run (stored durably first)."""
         await self._engine.send_event(self.run_id, event, step)
 
-    async def cancel_run(self) -> None:
-        """Cancel the run; its stream ends with WorkflowCancelledEvent."""
-        durable = await self._engine._ensure_loaded(self.run_id)
-        if durable is not None and durable.run is not None and not durable.run.done:
-            durable.run.cancel()
-        await self._engine._writer.flush()
+    async def cancel_run(self, timeout: float | None = 10.0) -> None:
+        """Cancel the run, wherever it executes; its stream ends with
+        WorkflowCancelledEvent. Waits up to ``timeout`` seconds for the run to end (the
+        cancel is stored before that: a run executed elsewhere ends at its next turn)."""
+        await self._engine.cancel(self.run_id)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.result(), timeout)
 
     def __repr__(self) -> str:
         return f"<RunHandle run_id={self.run_id}>"

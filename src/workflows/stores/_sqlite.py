@@ -84,6 +84,7 @@ class SqliteStore(StoreLifecycle):
         self._synchronous = level
         self._busy_timeout = busy_timeout
         self._clock = clock
+        self._seen_data_version: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._ops: SqliteOps | None = None
 
@@ -229,6 +230,14 @@ class SqliteStore(StoreLifecycle):
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         return await self._call(self._use().answer_request, request_id, response, idempotency_key)
+
+    async def changed_elsewhere(self) -> bool:
+        """True if another process committed to the database file since the last call
+        (a cheap check: ``PRAGMA data_version`` on this store's connection)."""
+        version = await self._call(self._use().data_version)
+        changed = self._seen_data_version is not None and version != self._seen_data_version
+        self._seen_data_version = version
+        return changed
 
     async def runs_with_work(self, *, now: float | None = None) -> list[str]:
         """See :meth:`RunStore.runs_with_work`."""

@@ -63,6 +63,10 @@ class SqliteOps:
         self._clock = clock
         self._known_schemas: set[str] = set()
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when another connection commits."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self.conn
