@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 from typing import Any
 
 import pytest
 
+from _damage import TRUNCATED, damage
 from workflows.errors import (
     CorruptRecordError,
     InputRequestAlreadyAnsweredError,
@@ -24,11 +24,9 @@ from workflows.stores import (
     InboundEvent,
     InputRequest,
     InputRequestClosedError,
-    MemoryStore,
     RunFinishedError,
     RunRecord,
     RunStore,
-    SqliteStore,
 )
 
 from .conftest import StoreFactory
@@ -811,71 +809,6 @@ async def test_a_commit_may_close_a_request_it_adds(store: Any) -> None:
 
 
 # -- damaged rows and quarantine ------------------------------------------------------------
-
-TRUNCATED = '{"format_version": 1, "state": {"n": 1'
-"""A JSON value cut short, as a torn write or a careless hand edit leaves it."""
-
-_MEMORY_RUN_TEXTS = {"snapshot": 0, "result": 1, "error": 2}
-
-
-async def damage(store: Any, table: str, column: str, text: str, key: Any) -> None:
-    """Overwrite one stored JSON value behind the store's back.
-
-    ``key`` is the run id (``wf_runs``), request id (``wf_requests``), inbound id
-    (``wf_inbound``) or ``(run_id, seq)`` (``wf_stream``). A request's response schema
-    is interned in ``wf_schemas``: the request is pointed at a damaged schema row.
-    """
-    if isinstance(store, MemoryStore):  # its rows are JSON text too, kept in dicts
-        if table == "wf_runs":
-            run = store._runs[key]
-            texts = list(run.texts)
-            texts[_MEMORY_RUN_TEXTS[column]] = text
-            run.texts = (texts[0], texts[1], texts[2])
-        elif table == "wf_requests":
-            stored = store._requests[key]
-            setattr(stored, {"response_schema": "schema"}.get(column, column), text)
-        elif table == "wf_inbound":
-            run = next(r for r in store._runs.values() if key in r.inbound)
-            _, request_id, created_at = run.inbound[key]
-            run.inbound[key] = (text, request_id, created_at)
-        else:
-            run = store._runs[key[0]]
-            run.stream = [
-                (seq, kind, text if seq == key[1] else payload, at)
-                for seq, kind, payload, at in run.stream
-            ]
-        return
-    if table == "wf_requests" and column == "response_schema":
-        statements = [
-            ("INSERT INTO wf_schemas (digest, body) VALUES (?, ?)", ("damaged", text)),
-            ("UPDATE wf_requests SET schema_digest = 'damaged' WHERE request_id = ?", (key,)),
-        ]
-    else:
-        where = {
-            "wf_runs": "run_id = ?",
-            "wf_requests": "request_id = ?",
-            "wf_inbound": "id = ?",
-            "wf_stream": "run_id = ? AND seq = ?",
-        }[table]
-        args = key if isinstance(key, tuple) else (key,)
-        statements = [(f"UPDATE {table} SET {column} = ? WHERE {where}", (text, *args))]
-    if isinstance(store, SqliteStore):
-        with sqlite3.connect(store.path) as conn:
-            for sql, values in statements:
-                assert conn.execute(sql, values).rowcount == 1
-        conn.close()
-        return
-    import asyncpg
-
-    conn = await asyncpg.connect(store.dsn, server_settings={"search_path": store.schema})
-    try:
-        for sql, values in statements:
-            numbered = sql
-            for n in range(1, len(values) + 1):
-                numbered = numbered.replace("?", f"${n}", 1)
-            assert await conn.execute(numbered, *values) in ("UPDATE 1", "INSERT 0 1")
-    finally:
-        await conn.close()
 
 
 async def test_a_damaged_run_is_listed_marked_and_named(store: Any) -> None:

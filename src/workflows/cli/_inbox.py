@@ -94,7 +94,15 @@ async def _list_requests(
         await db.close()
 
 
-_RUN_STATUSES = ["running", "waiting", "completed", "failed", "cancelled", "timed_out"]
+_RUN_STATUSES = [
+    "running",
+    "waiting",
+    "completed",
+    "failed",
+    "cancelled",
+    "timed_out",
+    "quarantined",
+]
 
 
 @click.command("runs")

@@ -139,7 +139,12 @@ class RunOut(BaseModel):
 
     run_id: str
     workflow: str
-    status: Literal["running", "waiting", "completed", "failed", "cancelled", "timed_out"]
+    status: Literal[
+        "running", "waiting", "completed", "failed", "cancelled", "timed_out", "quarantined"
+    ] = Field(
+        description="`quarantined`: set aside because its stored data cannot be loaded "
+        "or executed (see docs/durability.md, *Poisoned runs*); `error` says why."
+    )
     created_at: float
     updated_at: float
     result: Any = Field(default=None, description="The result as plain JSON (completed runs).")

@@ -1,0 +1,378 @@
+"""Poison isolation: a run whose stored data cannot be loaded is set aside, never stops
+the engine, a worker's polling or a listing, and every other run is served.
+
+The store is poisoned behind its back (``_damage``: SQL on SQLite and PostgreSQL, the
+stored text on the memory store), one damaged row of each kind:
+
+- ``torn_snapshot``: a truncated snapshot (status ``running``, as a crash leaves it);
+- ``empty_snapshot``: the snapshot ``{}`` (no ``format_version``);
+- ``torn_result``: a completed run with a truncated result;
+- ``torn_prompt``: a truncated payload of a pending input request;
+- ``torn_inbound``: a truncated inbound event;
+- ``wrong_step``: an inbound event sent to a step that does not accept it;
+- ``unknown_type``: an inbound event of a type the workflow does not know;
+
+beside ``healthy``, a run that only waits for its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _poison_flows import WORKFLOWS
+
+from _damage import TRUNCATED, damage, set_status
+from workflows.engine import Engine
+from workflows.errors import ContextSerdeError, CorruptRecordError, WorkflowRuntimeError
+from workflows.stores import InputRequest, RunStore, store_from_url
+
+HERE = Path(__file__).resolve().parent
+FLOWS = f"{HERE / '_poison_flows.py'}:WORKFLOWS"
+TIMEOUT = 30.0
+
+NAMES = (
+    "healthy",
+    "torn_prompt",
+    "torn_result",
+    "torn_snapshot",
+    "empty_snapshot",
+    "torn_inbound",
+    "wrong_step",
+    "unknown_type",
+)
+QUARANTINED = {  # the runs set aside, and what their error must say
+    "torn_snapshot": "the stored snapshot cannot be decoded: not valid JSON",
+    "empty_snapshot": "unsupported snapshot format_version None",
+    "torn_inbound": "the stored payload of inbound event",
+    "wrong_step": "cannot be delivered: step 'decide' does not accept Nudge",
+    "unknown_type": "cannot be delivered: unknown type 'nowhere.Missing'",
+}
+NUDGE = {"$event": "_poison_flows.Nudge", "data": {"n": 1}}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL that outlives an engine: a SQLite file or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return str(request.getfixturevalue("postgres_schema_url"))
+
+
+def engine_for(url: str, **options: Any) -> Engine:
+    options.setdefault("idle_release_after", 0)  # paused runs leave memory at once
+    return Engine(url, dict(WORKFLOWS), **options)
+
+
+async def until(check: Any, what: str) -> Any:
+    """Await ``check()`` until it returns something truthy (bounded)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while not (value := await check()):
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+    return value
+
+
+async def pending(engine: Engine, count: int, **filters: Any) -> list[InputRequest]:
+    async def listed() -> list[InputRequest] | None:
+        requests = await engine.inbox(**filters)
+        return requests if len(requests) >= count else None
+
+    result: list[InputRequest] = await until(listed, f"{count} pending requests")
+    return result
+
+
+async def result(engine: Engine, run_id: str) -> Any:
+    return await asyncio.wait_for(engine.get(run_id).result(), TIMEOUT)
+
+
+async def unloaded(engine: Engine) -> None:
+    """Until every paused run has left the engine's memory (idle release)."""
+
+    async def empty() -> bool:
+        return not engine._loaded
+
+    await until(empty, "paused runs to be released")
+
+
+async def populate(engine: Engine) -> dict[str, str]:
+    """One run per name; each waits for its answer, except torn_result, which completes."""
+    runs = {name: (await engine.start("approval", n=n)).run_id for n, name in enumerate(NAMES)}
+    by_run = {r.run_id: r for r in await pending(engine, len(NAMES))}
+    await engine.respond(by_run[runs["torn_result"]].request_id, "y")
+    assert await result(engine, runs["torn_result"]) == "2:y"
+    return runs
+
+
+async def poison(store: RunStore, runs: dict[str, str]) -> None:
+    """Damage one run per kind of damage (see the module docstring)."""
+    await damage(store, "wf_runs", "snapshot", TRUNCATED, runs["torn_snapshot"])
+    await set_status(store, runs["torn_snapshot"], "running")
+    await damage(store, "wf_runs", "snapshot", "{}", runs["empty_snapshot"])
+    await set_status(store, runs["empty_snapshot"], "running")
+    await damage(store, "wf_runs", "result", '"2:', runs["torn_result"])
+    [prompt] = await store.list_requests(run_id=runs["torn_prompt"])
+    await damage(store, "wf_requests", "payload", '{"$event": "workflows.ev', prompt.request_id)
+    sent = await store.add_inbound(runs["torn_inbound"], {"event": NUDGE, "step": None})
+    await damage(store, "wf_inbound", "payload", '{"event": {"$eve', sent.id)
+    await store.add_inbound(runs["wrong_step"], {"event": NUDGE, "step": "decide"})
+    unknown = {"$event": "nowhere.Missing", "data": {}}
+    await store.add_inbound(runs["unknown_type"], {"event": unknown, "step": None})
+
+
+async def check_set_aside(engine: Engine, runs: dict[str, str]) -> None:
+    """Every poisoned run is quarantined and named; its events stay; listings work."""
+    store = engine.store
+    listed = {r.run_id: r for r in await engine.runs(limit=1000)}
+    assert set(runs.values()) <= set(listed)
+    for name, cause in QUARANTINED.items():
+        record = listed[runs[name]]
+        assert record.status == "quarantined", (name, record)
+        assert record.error is not None
+        assert f"run {runs[name]!r}" in record.error["message"], record.error
+        assert cause in record.error["message"], (name, record.error)
+    quarantined = await engine.runs(status="quarantined")
+    assert {r.run_id for r in quarantined} == {runs[name] for name in QUARANTINED}
+    # Events that could not be delivered are still stored, not lost.
+    for name in ("wrong_step", "unknown_type"):
+        [kept] = await store.list_inbound(runs[name])
+        assert listed[runs[name]].error["inbound_id"] == kept.id  # type: ignore[index]
+    with pytest.raises(CorruptRecordError, match="inbound event"):
+        await store.list_inbound(runs["torn_inbound"])
+    # A completed run whose result is damaged stays completed, marked and named.
+    done = listed[runs["torn_result"]]
+    assert done.status == "completed" and done.result is None
+    assert done.corrupt is not None and "result" in done.corrupt
+    assert done.error is not None and done.error["type"] == "CorruptRecordError"
+    assert runs["torn_result"] in done.error["message"]
+    # The questions of set-aside runs left the inbox; a damaged prompt is listed marked.
+    inbox = {r.run_id: r for r in await engine.inbox()}
+    assert set(inbox) >= {runs["healthy"], runs["torn_prompt"]}
+    assert not set(inbox) & {runs[name] for name in QUARANTINED}
+    assert inbox[runs["torn_prompt"]].corrupt is not None
+    assert "payload" in inbox[runs["torn_prompt"]].corrupt  # type: ignore[operator]
+    everything = await store.list_requests(status=None, limit=1000)
+    assert {r.run_id for r in everything} >= set(runs.values()) - {runs["torn_result"]}
+    # Awaiting a set-aside run says why.
+    with pytest.raises(WorkflowRuntimeError, match="does not accept Nudge"):
+        await result(engine, runs["wrong_step"])
+    with pytest.raises(ContextSerdeError, match="format_version None"):
+        await result(engine, runs["empty_snapshot"])
+    with pytest.raises(CorruptRecordError, match="snapshot"):
+        await result(engine, runs["torn_snapshot"])
+
+
+async def check_served(engine: Engine, runs: dict[str, str]) -> None:
+    """The runs that can go on are answered and complete; a new run starts and completes."""
+    inbox = {r.run_id: r for r in await engine.inbox()}
+    for name in ("healthy", "torn_prompt"):  # a damaged prompt does not stop its run
+        assert await engine.respond(inbox[runs[name]].request_id, "ok")
+        assert await result(engine, runs[name]) == f"{NAMES.index(name)}:ok"
+    fresh = await engine.start("approval", n=99)
+    [request] = await pending(engine, 1, run_id=fresh.run_id)
+    await engine.respond(request.request_id, "fine")
+    assert await result(engine, fresh.run_id) == "99:fine"
+
+
+async def test_recover_sets_poisoned_runs_aside_and_serves_the_rest(store_url: str) -> None:
+    async with engine_for(store_url) as engine:
+        runs = await populate(engine)
+        await unloaded(engine)
+        await poison(engine.store, runs)
+        assert await engine.recover() == 0  # every run with work was poisoned
+        await check_set_aside(engine, runs)
+        await check_served(engine, runs)
+        assert engine.failure is None
+
+
+async def poisoned_store(url: str) -> dict[str, str]:
+    """Runs left by an engine (and one created by an API-only engine, never executed),
+    then poisoned; returns the run ids by name (``recovered``: the never-executed one)."""
+    async with engine_for(url) as engine:
+        runs = await populate(engine)
+    async with engine_for(url, execute=False) as api:
+        runs["recovered"] = (await api.start("approval", n=42)).run_id
+    async with store_from_url(url) as store:
+        await poison(store, runs)
+    return runs
+
+
+async def test_an_engine_opens_on_a_poisoned_store(durable_url: str) -> None:
+    runs = await poisoned_store(durable_url)
+    async with engine_for(durable_url) as engine:  # open() recovers: it must not fail
+        [request] = await pending(engine, 1, run_id=runs["recovered"])
+        await engine.respond(request.request_id, "back")
+        assert await result(engine, runs["recovered"]) == "42:back"
+        await check_set_aside(engine, runs)
+        await check_served(engine, runs)
+    # Set aside for good: the next start does not try again.
+    async with engine_for(durable_url) as engine:
+        assert await engine.recover() == 0
+        assert len(await engine.runs(status="quarantined")) == len(QUARANTINED)
+
+
+async def test_a_worker_sets_poison_aside_and_keeps_polling(durable_url: str) -> None:
+    async with engine_for(durable_url, owner="w1", poll_interval=0.05, lease_seconds=3) as worker:
+        victim = await worker.start("approval", n=1)
+        await pending(worker, 1, run_id=victim.run_id)
+        await unloaded(worker)
+
+        async def lease_given_back() -> bool:
+            return (await worker.store.get_run(victim.run_id)).owner is None
+
+        await until(lease_given_back, "the paused run's lease to be given back")
+        # Poisoned while the worker runs: found by its poll (no wake-up is sent).
+        unknown = {"$event": "nowhere.Missing", "data": {}}
+        await worker.store.add_inbound(victim.run_id, {"event": unknown, "step": None})
+
+        async def quarantined() -> Any:
+            record = await worker.store.get_run(victim.run_id)
+            return record if record.status == "quarantined" else None
+
+        record = await until(quarantined, "the poll to quarantine the run")
+        assert "unknown type 'nowhere.Missing'" in record.error["message"]
+        assert (record.owner, record.lease_expires_at) == (None, None)
+        # The loop goes on: a new run is claimed, executed and finished.
+        fresh = await worker.start("approval", n=2)
+        [request] = await pending(worker, 1, run_id=fresh.run_id)
+        await worker.respond(request.request_id, "on")
+        assert await result(worker, fresh.run_id) == "2:on"
+        assert worker.failure is None and worker._coordinator.last_turn is not None
+
+
+async def test_a_run_another_worker_holds_is_not_set_aside(durable_url: str) -> None:
+    """Quarantine is fenced: a worker does not touch a run another live worker leases,
+    even if its stored data looks poisoned; once free, the run is set aside."""
+    options: dict[str, Any] = {"poll_interval": 0.05, "lease_seconds": 3}
+    async with engine_for(durable_url, owner="a", idle_release_after=None, **options) as a:
+        held = await a.start("approval", n=1)
+        await pending(a, 1, run_id=held.run_id)
+        unknown = {"$event": "nowhere.Missing", "data": {}}
+        await a.store.add_inbound(held.run_id, {"event": unknown, "step": None})
+        async with engine_for(durable_url, owner="b", **options) as b:
+            turn = b._coordinator.last_turn or 0.0
+
+            async def polled_thrice() -> bool:
+                nonlocal turn
+                last = b._coordinator.last_turn or 0.0
+                if last > turn:
+                    turn, polled_thrice.count = last, polled_thrice.count + 1  # type: ignore[attr-defined]
+                return polled_thrice.count >= 3  # type: ignore[attr-defined,no-any-return]
+
+            polled_thrice.count = 0  # type: ignore[attr-defined]
+            await until(polled_thrice, "three polls of worker b")
+            record = await b.store.get_run(held.run_id)
+            assert (record.status, record.owner) == ("waiting", "a")
+            await a.close()  # gives its lease back: now b may take the run
+
+            async def quarantined() -> bool:
+                return (await b.store.get_run(held.run_id)).status == "quarantined"
+
+            await until(quarantined, "worker b to quarantine the freed run")
+
+
+# -- the server ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve(free_port: int, tmp_path: Path) -> Iterator[Any]:
+    """``serve(store_url) -> base URL``: ``workflows serve`` in a subprocess, once it
+    listens; stopped with SIGINT after the test."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(url: str) -> str:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workflows.cli", "serve", FLOWS]
+            + ["--store", url, "--port", str(free_port)],
+            cwd=tmp_path,
+            env={**os.environ, "WORKFLOWS_TOKEN": ""},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(proc)
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:  # uvicorn says so once the app started and it listens
+            seen.append(line)
+            if "Uvicorn running on" in line:
+                return f"http://127.0.0.1:{free_port}"
+        proc.wait(TIMEOUT)
+        pytest.fail(f"the server did not start (exit {proc.returncode}):\n{''.join(seen)}")
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=TIMEOUT)
+
+
+def workflows_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workflows.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "WORKFLOWS_TOKEN": ""},
+    )
+
+
+async def test_workflows_serve_starts_on_a_poisoned_store(durable_url: str, serve: Any) -> None:
+    runs = await poisoned_store(durable_url)
+    base = serve(durable_url)
+    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as http:
+        listed = await http.get("/runs", params={"limit": 1000})
+        assert listed.status_code == 200, listed.text
+        by_id = {run["run_id"]: run for run in listed.json()["runs"]}
+        assert set(runs.values()) <= set(by_id)
+        for name, cause in QUARANTINED.items():
+            run = by_id[runs[name]]
+            assert run["status"] == "quarantined"
+            assert runs[name] in run["error"]["message"] and cause in run["error"]["message"]
+        assert by_id[runs["torn_result"]]["error"]["type"] == "CorruptRecordError"
+        only = await http.get("/runs", params={"status": "quarantined"})
+        assert only.status_code == 200, only.text
+        assert {r["run_id"] for r in only.json()["runs"]} == {runs[n] for n in QUARANTINED}
+        for status in ("pending", "all"):
+            inbox = await http.get("/requests", params={"status": status, "limit": 1000})
+            assert inbox.status_code == 200, inbox.text
+        pending_now = {r["run_id"]: r for r in inbox.json()["requests"] if r["status"] == "pending"}
+        for name in ("healthy", "torn_prompt", "recovered"):
+            request_id = pending_now[runs[name]]["request_id"]
+            answered = await http.post(f"/requests/{request_id}/response", json={"response": "ok"})
+            assert answered.status_code == 200, answered.text
+
+        async def completed() -> bool:
+            records = (await http.get("/runs", params={"status": "completed"})).json()["runs"]
+            return {runs[n] for n in ("healthy", "torn_prompt", "recovered")} <= {
+                r["run_id"] for r in records
+            }
+
+        await until(completed, "the answered runs to complete")
+    # `workflows runs --status quarantined` shows the set-aside runs, from the store
+    # and through the server.
+    for where in (("--store", durable_url), ("--url", base)):
+        shown = workflows_cli("runs", *where, "--status", "quarantined", "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert {runs[name] for name in QUARANTINED} <= {
+            line.split('"')[3] for line in shown.stdout.splitlines() if '"run_id"' in line
+        }
+        table = workflows_cli("runs", *where, "--status", "quarantined")
+        assert table.returncode == 0, table.stderr
+        assert all(runs[name] in table.stdout for name in QUARANTINED)
