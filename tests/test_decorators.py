@@ -283,13 +283,16 @@ def test_step_without_return_annotation_is_rejected() -> None:
     assert "return" in str(info.value).lower()
 
 
-def test_step_with_two_event_parameters_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError, match="greedy_step"):
+def test_a_join_parameter_naming_two_event_types_is_rejected() -> None:
+    # Several event parameters make a join (tests/test_joins.py); each names one type.
+    with pytest.raises(WorkflowValidationError, match="greedy_step") as info:
 
         class Bad(Workflow):
             @step
-            async def greedy_step(self, first: StartEvent, second: Middle) -> StopEvent:
+            async def greedy_step(self, first: StartEvent, second: Middle | Tick) -> StopEvent:
                 return StopEvent()
+
+    assert "'second'" in str(info.value)
 
 
 def test_step_with_two_context_parameters_is_rejected() -> None:

@@ -27,11 +27,16 @@ class WorkflowGraph:
         self.specs = dict(specs)
         self._routes: dict[type[Event], tuple[str, ...]] = {}
         self._collectors: dict[type[Event], tuple[str, ...]] = {}
+        self._joins: dict[type[Event], tuple[str, ...]] = {}
         self.start_event_class = self._find_start_event_class()
         self.state_type = self._find_state_type()
         self.error_handlers = {n: s for n, s in self.specs.items() if s.catch_for_steps is not None}
         self.collecting = any(s.collect is not None for s in self.specs.values())
         """True if some step takes ``list[E]`` (routing then also looks for collectors)."""
+        self.joining = any(s.join is not None for s in self.specs.values())
+        """True if some step takes several event parameters (a join)."""
+        self.gathering = self.collecting or self.joining
+        """True if routing must look beyond :meth:`routes` (collectors or joins)."""
         self.bindings: dict[str, tuple[Binding, ...]] = (
             compute_bindings(self.specs) if any(s.fan_out for s in self.specs.values()) else {}
         )
@@ -41,7 +46,8 @@ class WorkflowGraph:
     def routes(self, event_type: type[Event]) -> tuple[str, ...]:
         """Names of the steps that run once per event of ``event_type`` (cached).
 
-        Collectors (steps taking ``list[E]``) are not among them: see :meth:`collectors`.
+        Collectors (steps taking ``list[E]``) and joins (several event parameters) are
+        not among them: see :meth:`collectors` and :meth:`joins`.
         """
         found = self._routes.get(event_type)
         if found is None:
@@ -50,9 +56,22 @@ class WorkflowGraph:
                 for name, spec in self.specs.items()
                 if spec.catch_for_steps is None
                 and spec.collect is None
+                and spec.join is None
                 and spec.accepts_type(event_type)
             )
             self._routes[event_type] = found
+        return found
+
+    def joins(self, event_type: type[Event]) -> tuple[str, ...]:
+        """Names of the join steps with a slot for events of ``event_type`` (cached)."""
+        found = self._joins.get(event_type)
+        if found is None:
+            found = tuple(
+                name
+                for name, spec in self.specs.items()
+                if spec.join is not None and spec.accepts_type(event_type)
+            )
+            self._joins[event_type] = found
         return found
 
     def collectors(self, event_type: type[Event]) -> tuple[str, ...]:
@@ -153,7 +172,9 @@ class WorkflowGraph:
                     event_type, (StopEvent, InputRequiredEvent)
                 ):
                     continue
-                if not self.routes(event_type) and not self.collectors(event_type):
+                if not (
+                    self.routes(event_type) or self.collectors(event_type) or self.joins(event_type)
+                ):
                     found.append(
                         f"step {name!r} emits {event_type.__name__}, which no step accepts"
                     )

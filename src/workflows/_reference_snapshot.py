@@ -17,7 +17,10 @@ Mapping (reference -> here; docs/human-in-the-loop.md tells the whole story)::
     workers[s].collected_waiters  in_flight (one per suspended work item, re-run from
                                   the start) + its waiters, in call order
     workers[s].collected_events   collect["s/<buffer_id>"]
-    deliveries                    queues of the steps that accept them
+    workers[s].static_collect_events  joins[s]: a join step's waiting events
+    bound_events                  bound: a join call's batch, in parameter order
+    deliveries                    queues of the steps that accept them (join buffers)
+    streams, scope_path, ...      streams and scopes (:mod:`._reference_streams`)
 """
 
 from __future__ import annotations
@@ -27,19 +30,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._reference_streams import RefPayload, RefRelease, RefStream, StreamTranslator
+from ._reference_values import WHO, Translator, brief
 from ._run_state import waiter_key
 from .context.context import new_run_id
-from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry, _any_fields
+from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
 from .errors import ContextSerdeError
-from .events import Event, InputRequiredEvent, StopEvent
+from .events import InputRequiredEvent, StopEvent
 
 if TYPE_CHECKING:
     from ._graph import WorkflowGraph
     from .workflow import Workflow
 
 __all__ = ["from_reference_snapshot", "is_reference_snapshot"]
-
-_WHO = "LlamaIndex Workflows snapshot"
 
 _MAX_ID = 2**62
 
@@ -79,8 +82,8 @@ class _RefAttempt(_Doc):
     last_exception: _RefException | None = None
     last_failed_at: float | None = None
     recovery_counts: dict[str, _Count] = Field(default_factory=dict)
-    scope_path: list[str] = Field(default_factory=list)
-    collection_release_payload: Any = None
+    scope_path: list[str] = Field(default_factory=list, max_length=1000)
+    collection_release_payload: RefPayload | None = None
     work_item_id: str | None = Field(default=None, max_length=512)
 
 
@@ -92,8 +95,8 @@ class _RefWaiter(_Doc):
     has_requirements: bool = False
     requirements: Any = None  # payloads older than has_requirements kept the dict
     resolved_event: str | None = None
-    scope_path: list[str] = Field(default_factory=list)
-    collection_release_payload: Any = None
+    scope_path: list[str] = Field(default_factory=list, max_length=1000)
+    collection_release_payload: RefPayload | None = None
     work_item_id: str | None = Field(default=None, max_length=512)
 
 
@@ -109,7 +112,7 @@ class _RefDelivery(_Doc):
     event: str
     step_id: str | None = Field(default=None, max_length=512)
     recovery_counts: dict[str, _Count] = Field(default_factory=dict)
-    scope_path: list[str] = Field(default_factory=list)
+    scope_path: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class _RefContext(_Doc):
@@ -118,8 +121,8 @@ class _RefContext(_Doc):
     is_running: bool = False
     workers: dict[str, _RefWorker] = Field(default_factory=dict)
     deliveries: list[_RefDelivery] = Field(default_factory=list)
-    streams: dict[str, Any] = Field(default_factory=dict)
-    collection_release_states: dict[str, Any] = Field(default_factory=dict)
+    streams: dict[str, RefStream] = Field(default_factory=dict)
+    collection_release_states: dict[str, RefRelease] = Field(default_factory=dict)
 
 
 class _RefContextV0(_Doc):
@@ -166,25 +169,36 @@ def from_reference_snapshot(
     Raises:
         ContextSerdeError: naming what is malformed or not supported in ``data``.
     """
-    from ._snapshot import FORMAT_VERSION  # _snapshot imports this module
+    from ._snapshot import (  # _snapshot imports this module
+        FORMAT_VERSION,
+        JOINS_FORMAT_VERSION,
+        STREAMS_FORMAT_VERSION,
+    )
 
     if not isinstance(serializer, JsonSerializer) or serializer.name != "json":
         raise ContextSerdeError(
-            f"a {_WHO} is decoded with JsonSerializer (it was written with the reference's "
+            f"a {WHO} is decoded with JsonSerializer (it was written with the reference's "
             f"JsonSerializer), not {type(serializer).__name__}"
         )
     doc = _parse(data)
-    if doc.streams or doc.collection_release_states:
-        raise ContextSerdeError(f"{_WHO}: collection streams are not supported")
-    builder = _Builder(workflow._graph(), _Translator(types, serializer))
+    builder = _Builder(workflow._graph(), Translator(types, serializer))
     for step, worker in doc.workers.items():
         builder.add_worker(step, worker)
     for index, delivery in enumerate(doc.deliveries):
         builder.add_delivery(index, delivery)
     builder.add_waiters()
+    streams = builder.streams.streams(doc.streams, doc.collection_release_states)
+    builder.streams.count_open(streams, builder.queues, builder.in_flight)
     idle = not (builder.queues or builder.in_flight)
+    version = FORMAT_VERSION
+    extra: dict[str, Any] = {}
+    if streams:
+        version, extra["streams"] = STREAMS_FORMAT_VERSION, streams
+    if builder.joins or builder.bound:
+        version, extra["joins"] = JOINS_FORMAT_VERSION, builder.joins
     return {
-        "format_version": FORMAT_VERSION,
+        **extra,
+        "format_version": version,
         "serializer": serializer.name,
         "workflow": workflow_name,
         "run_id": new_run_id(),
@@ -211,14 +225,14 @@ def _parse(data: dict[str, Any]) -> _RefContext:
             return _from_legacy(_RefContextV0.model_validate(data))
         if type(version) is not int or version not in (1, 2):
             raise ContextSerdeError(
-                f"{_WHO}: version {_brief(version)} is not supported "
+                f"{WHO}: version {brief(version)} is not supported "
                 "(this library reads the versions llama-index-workflows 2.26.1 reads: 0-2)"
             )
         return _RefContext.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "snapshot"
-        raise ContextSerdeError(f"{_WHO}: {where}: {first['msg']}") from None
+        raise ContextSerdeError(f"{WHO}: {where}: {first['msg']}") from None
 
 
 def _from_legacy(legacy: _RefContextV0) -> _RefContext:
@@ -233,7 +247,7 @@ def _from_legacy(legacy: _RefContextV0) -> _RefContext:
             except (ValueError, RecursionError):
                 queued = None
             if type(queued) is not list or any(type(ev) is not str for ev in queued):
-                raise ContextSerdeError(f"{_WHO}: queues.{step[:80]}: not a list of events")
+                raise ContextSerdeError(f"{WHO}: queues.{step[:80]}: not a list of events")
             events.extend(queued)
         buffered = [ev for evs in legacy.event_buffers.get(step, {}).values() for ev in evs]
         workers[step] = _RefWorker(
@@ -241,165 +255,6 @@ def _from_legacy(legacy: _RefContextV0) -> _RefContext:
             collected_events={"default": buffered} if buffered else {},
         )
     return _RefContext(version=0, state=legacy.state, is_running=legacy.is_running, workers=workers)
-
-
-# -- values ----------------------------------------------------------------------------
-class _Translator:
-    """Rewrites the reference's encoded values into ``JsonSerializer``'s encoding."""
-
-    def __init__(self, types: TypeRegistry, serializer: JsonSerializer) -> None:
-        self.types = types
-        self.max_depth = serializer.max_depth
-        self.max_string_length = serializer.max_string_length
-
-    def event(self, text: str, where: str) -> dict[str, Any]:
-        """An event string (``serializer.serialize(ev)``) as an encoded event."""
-        try:
-            encoded = self._wrapped(self._load(text), 0)
-        except ContextSerdeError as exc:
-            raise ContextSerdeError(f"{_WHO}: {where}: {exc}") from None
-        if type(encoded) is not dict or "$event" not in encoded:
-            raise ContextSerdeError(f"{_WHO}: {where}: not an event")
-        return encoded
-
-    def event_type(self, name: str, where: str) -> type[Event]:
-        """The allowed event class a reference type name stands for."""
-        try:
-            cls = self.types.resolve(name)
-        except ContextSerdeError as exc:
-            raise ContextSerdeError(f"{_WHO}: {where}: {exc}") from None
-        if not issubclass(cls, Event):
-            raise ContextSerdeError(f"{_WHO}: {where}: {name[:80]!r} is not an event type")
-        return cls
-
-    def plain(self, value: Any, depth: int = 0) -> Any:
-        """Plain JSON data, escaped where ``JsonSerializer`` would read it as a tag."""
-        if depth > self.max_depth:
-            raise ContextSerdeError(f"data nested deeper than {self.max_depth} levels")
-        if type(value) is dict:
-            return self._mapping({k: self.plain(v, depth + 1) for k, v in value.items()})
-        if type(value) is list:
-            return [self.plain(item, depth + 1) for item in value]
-        return value
-
-    def state(self, payload: dict[str, Any]) -> Any:
-        """The reference's state store payload as an encoded state."""
-        try:
-            return self._state(payload)
-        except ContextSerdeError as exc:
-            raise ContextSerdeError(f"{_WHO}: state: {exc}") from None
-
-    def _state(self, payload: dict[str, Any]) -> Any:
-        if not payload:
-            return {}  # written with include_state=False: a fresh state
-        store_type = payload.get("store_type", "in_memory")
-        if store_type != "in_memory":
-            raise ContextSerdeError(
-                f"store_type {_brief(store_type)}: a handle to a state store, not the state"
-            )
-        data = payload.get("state_data")
-        if data is None:
-            return {}
-        if type(data) is str:
-            data = self._load(data)
-            if type(data) is dict and "_data" in data:
-                return self._dict_state(data["_data"], items_are_strings=True)
-            return self._model_state(data)
-        if type(data) is dict:
-            tree = data.get("_tree")
-            if tree == "dict":
-                return self._dict_state(data.get("_data"), items_are_strings=False)
-            if tree == "model":
-                return self._model_state({k: v for k, v in data.items() if k != "_tree"})
-            if tree is not None:
-                raise ContextSerdeError(f"unknown state layout {_brief(tree)}")
-            if "_data" in data:
-                return self._dict_state(data["_data"], items_are_strings=True)
-            return self._model_state(data)
-        raise ContextSerdeError(f"unrecognised state_data of type {type(data).__name__}")
-
-    def _dict_state(self, items: Any, *, items_are_strings: bool) -> Any:
-        if type(items) is not dict:
-            raise ContextSerdeError("DictState items must be an object")
-        values: dict[str, Any] = {}
-        for key, raw in items.items():
-            if items_are_strings:
-                if type(raw) is not str:
-                    raise ContextSerdeError(f"key {_brief(key)}: expected an encoded string")
-                raw = self._load(raw)
-            values[key] = self._wrapped(raw, 1)
-        return self._mapping(values)
-
-    def _model_state(self, data: Any) -> Any:
-        encoded = self._wrapped(data, 0)
-        if type(encoded) is not dict or "$model" not in encoded:
-            raise ContextSerdeError("a typed state must be an encoded pydantic model")
-        return encoded
-
-    def _load(self, text: str) -> Any:
-        if len(text) > self.max_string_length:
-            raise ContextSerdeError("encoded value exceeds max_string_length")
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise ContextSerdeError(f"not a JSON value ({str(exc)[:80]})") from None
-
-    def _wrapped(self, value: Any, depth: int) -> Any:
-        """Data from the reference's ``serialize_value``: models carry a class name."""
-        if depth > self.max_depth:
-            raise ContextSerdeError(f"data nested deeper than {self.max_depth} levels")
-        if type(value) is dict:
-            if value.get("__is_pydantic") and value.get("qualified_name"):
-                return self._model(value["qualified_name"], value.get("value"), depth)
-            if value.get("__is_component") and value.get("qualified_name"):
-                raise ContextSerdeError("LlamaIndex component values are not supported")
-            return self._mapping({k: self._wrapped(v, depth + 1) for k, v in value.items()})
-        if type(value) is list:
-            return [self._wrapped(item, depth + 1) for item in value]
-        return value
-
-    def _model(self, name: Any, value: Any, depth: int) -> dict[str, Any]:
-        cls = self.types.resolve(name)
-        if type(value) is not dict:
-            raise ContextSerdeError(f"{name[:80]!r}: the model value must be an object")
-        is_event = issubclass(cls, Event)
-        fields = cls.model_fields
-        dynamic = _any_fields(cls)
-        data: dict[str, Any] = {}
-        for field, item in value.items():
-            if is_event and field == "_data":
-                continue
-            # Mirrors JsonSerializer: typed fields go to pydantic as they are, the rest
-            # (``Any`` fields, extra values) through its decoder.
-            keep = field in fields and field not in dynamic
-            data[field] = item if keep else self.plain(item, depth + 1)
-        extra = value.get("_data") if is_event else None
-        if extra is not None:
-            if type(extra) is not dict:
-                raise ContextSerdeError(f"{name[:80]!r}: '_data' must be an object")
-            for field, item in extra.items():
-                data.setdefault(field, self.plain(item, depth + 1))
-        return {"$event" if is_event else "$model": self.types.key_for(cls), "data": data}
-
-    @staticmethod
-    def _mapping(values: dict[Any, Any]) -> Any:
-        escape = False
-        for key in values:
-            if type(key) is not str:
-                raise ContextSerdeError(f"object key {_brief(key)} is not a string")
-            escape = escape or key.startswith("$")
-        if escape:  # JsonSerializer reads "$" keys as tags: write such objects as pairs
-            return {"$map": [[key, item] for key, item in values.items()]}
-        return values
-
-
-def _brief(value: Any) -> str:
-    """A short description of a value that is safe to format, however deep it is."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return repr(value[:40])
-    return f"of type {type(value).__name__}"
 
 
 # -- run state -------------------------------------------------------------------------
@@ -421,13 +276,6 @@ def _is_empty(worker: _RefWorker) -> bool:
         or worker.static_collect_events
         or any(worker.collected_events.values())
     )
-
-
-def _check_supported(item: _RefAttempt | _RefWaiter | _RefDelivery, where: str) -> None:
-    if item.scope_path or getattr(item, "collection_release_payload", None) is not None:
-        raise ContextSerdeError(f"{_WHO}: {where}: collection streams are not supported")
-    if getattr(item, "bound_events", None):
-        raise ContextSerdeError(f"{_WHO}: {where}: multi-event steps are not supported")
 
 
 def _requirements(waiter: _RefWaiter) -> tuple[dict[str, Any] | None, str | None]:
@@ -456,23 +304,53 @@ def _requirements(waiter: _RefWaiter) -> tuple[dict[str, Any] | None, str | None
 class _Builder:
     """Collects the translated queues, invocations, waiters and buffers of a run."""
 
-    def __init__(self, graph: WorkflowGraph, translator: _Translator) -> None:
+    def __init__(self, graph: WorkflowGraph, translator: Translator) -> None:
         self.graph = graph
         self.translator = translator
         self.queues: dict[str, list[dict[str, Any]]] = {}
         self.in_flight: list[dict[str, Any]] = []
         self.waiters: list[dict[str, Any]] = []
         self.collect: dict[str, list[Any]] = {}
+        self.joins: dict[str, list[Any]] = {}
+        self.bound = False
+        """True once some queued or running join call carries its batch."""
+        self.streams = StreamTranslator(graph, translator)
         self.prompts = 0
         self._suspended: list[tuple[dict[str, Any], int, _RefWaiter, str]] = []
 
+    def _work(self, step: str, item: _RefAttempt, where: str) -> dict[str, Any]:
+        """The event, lineage, scope and join batch of a queued or running work item."""
+        payload = item.collection_release_payload
+        if payload is not None:
+            event = self.streams.release_event(payload, f"{where}.collection_release_payload")
+        else:
+            event = self.translator.event(item.event, f"{where}.event")
+        work: dict[str, Any] = {"event": event, "lineage": _lineage(item.recovery_counts)}
+        if item.scope_path:
+            work["scope"] = list(item.scope_path)
+        spec = self.graph.specs[step]
+        if item.bound_events is not None or spec.join is not None:
+            work["bound"] = self._bound(step, item.bound_events or {}, where)
+            self.bound = True
+        return work
+
+    def _bound(self, step: str, events: dict[str, str], where: str) -> list[Any]:
+        slots = self.graph.specs[step].join
+        if slots is None or set(events) != {name for name, _ in slots}:
+            names = ", ".join(sorted(events)[:8]) or "none"
+            raise ContextSerdeError(
+                f"{WHO}: {where}.bound_events: step {step[:80]!r} does not join the "
+                f"parameters {names}"
+            )
+        return [
+            self.translator.event(events[name], f"{where}.bound_events.{name}") for name, _ in slots
+        ]
+
     def _invocation(self, step: str, attempt: _RefAttempt, where: str) -> dict[str, Any]:
-        _check_supported(attempt, where)
         invocation = {
             "id": len(self.in_flight) + 1,
             "step": step,
-            "event": self.translator.event(attempt.event, f"{where}.event"),
-            "lineage": _lineage(attempt.recovery_counts),
+            **self._work(step, attempt, where),
             "attempts": attempt.attempts,
             "emits_done": 0,
             "writes_done": 0,
@@ -490,9 +368,16 @@ class _Builder:
             return
         where = f"workers.{step[:80]}"
         if step not in self.graph.specs:
-            raise ContextSerdeError(f"{_WHO}: {where}: the workflow has no such step")
+            raise ContextSerdeError(f"{WHO}: {where}: the workflow has no such step")
         if worker.static_collect_events:
-            raise ContextSerdeError(f"{_WHO}: {where}: multi-event steps are not supported")
+            if self.graph.specs[step].join is None:
+                raise ContextSerdeError(
+                    f"{WHO}: {where}.static_collect_events: not a multi-event step here"
+                )
+            self.joins[step] = [
+                self.translator.event(text, f"{where}.static_collect_events.{index}")
+                for index, text in enumerate(worker.static_collect_events)
+            ]
         by_item: dict[str, dict[str, Any]] = {}
         for index, entry in enumerate(worker.in_progress):
             attempt = _RefAttempt(event=entry) if isinstance(entry, str) else entry
@@ -506,11 +391,9 @@ class _Builder:
                 if attempt.work_item_id:
                     by_item[attempt.work_item_id] = invocation
             else:
-                _check_supported(attempt, f"{where}.queue.{index}")
                 queued.append((index, attempt))
         groups: dict[str, list[_RefWaiter]] = {}
-        for index, waiter in enumerate(worker.collected_waiters):
-            _check_supported(waiter, f"{where}.collected_waiters.{index}")
+        for waiter in worker.collected_waiters:
             groups.setdefault(waiter.work_item_id or f"event:{waiter.event}", []).append(waiter)
         for item, waits in groups.items():
             invocation = by_item.get(item) or self._suspended_work(step, waits[0], queued, where)
@@ -518,11 +401,7 @@ class _Builder:
                 self._suspended.append((invocation, call_index, waiter, where))
         if queued:
             self.queues[step] = [
-                {
-                    "event": self.translator.event(attempt.event, f"{where}.queue.{index}.event"),
-                    "lineage": _lineage(attempt.recovery_counts),
-                }
-                for index, attempt in queued
+                self._work(step, attempt, f"{where}.queue.{index}") for index, attempt in queued
             ]
         for buffer_id, events in worker.collected_events.items():
             if events:
@@ -541,29 +420,48 @@ class _Builder:
             queued.remove(found)
             index, attempt = found
             return self._invocation(step, attempt, f"{where}.queue.{index}")
-        attempt = _RefAttempt(event=waiter.event, work_item_id=waiter.work_item_id)
+        attempt = _RefAttempt(
+            event=waiter.event,
+            work_item_id=waiter.work_item_id,
+            bound_events=waiter.bound_events,
+            scope_path=waiter.scope_path,
+            collection_release_payload=waiter.collection_release_payload,
+        )
         return self._invocation(step, attempt, f"{where}.collected_waiters")
 
     def add_delivery(self, index: int, delivery: _RefDelivery) -> None:
         """Queue an event a step emitted that had not reached its targets yet."""
         where = f"deliveries.{index}"
-        _check_supported(delivery, where)
         event = self.translator.event(delivery.event, f"{where}.event")
         cls = self.translator.event_type(event["$event"], where)
+        graph = self.graph
         if delivery.step_id is not None:
-            if delivery.step_id not in self.graph.specs:
-                raise ContextSerdeError(f"{_WHO}: {where}: the workflow has no such step")
+            if delivery.step_id not in graph.specs:
+                raise ContextSerdeError(f"{WHO}: {where}: the workflow has no such step")
             targets: tuple[str, ...] = (delivery.step_id,)
         elif issubclass(cls, StopEvent):
-            raise ContextSerdeError(f"{_WHO}: {where}: the run was ending (a StopEvent)")
+            raise ContextSerdeError(f"{WHO}: {where}: the run was ending (a StopEvent)")
         else:
-            targets = self.graph.routes(cls)
+            targets = (*graph.routes(cls), *graph.collectors(cls), *graph.joins(cls))
             if issubclass(cls, InputRequiredEvent):
                 self.prompts += 1
             elif not targets:
-                raise ContextSerdeError(f"{_WHO}: {where}: no step accepts {cls.__qualname__}")
+                raise ContextSerdeError(f"{WHO}: {where}: no step accepts {cls.__qualname__}")
         for step in targets:
-            item = {"event": event, "lineage": _lineage(delivery.recovery_counts)}
+            spec = graph.specs[step]
+            if spec.collect is not None or (spec.join is not None and delivery.scope_path):
+                # Routing it here would mean rebuilding the stream's accounting by hand.
+                raise ContextSerdeError(
+                    f"{WHO}: {where}: an event on its way to step {step!r} inside a "
+                    "collection stream; take the snapshot again once the run has settled"
+                )
+            if spec.join is not None:
+                # Waits in the buffer; a full batch fires when the run resumes.
+                self.joins.setdefault(step, []).append(event)
+                continue
+            item: dict[str, Any] = {"event": event, "lineage": _lineage(delivery.recovery_counts)}
+            if delivery.scope_path:
+                item["scope"] = list(delivery.scope_path)
             self.queues.setdefault(step, []).append(item)
 
     def add_waiters(self) -> None:

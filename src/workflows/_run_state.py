@@ -12,6 +12,7 @@ this data; the durable engine commits it at step boundaries.
     ├── waiters       key -> Waiter                     ctx.wait_for_event calls
     ├── collect       buffer key -> [Event]             ctx.collect_events buffers
     ├── streams       stream id -> CollectionStream     open fan-outs (list[E] returns)
+    ├── joins         step name -> JoinBuffer           events waiting for a join's batch
     ├── stream_seq    events written to the stream so far
     ├── pending_prompts  InputRequiredEvents not yet answered from outside
     └── stop_event    set once the run has ended
@@ -23,10 +24,14 @@ import contextvars
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._collection import CollectionStream
+from ._join import JoinBuffer
 from .events import Event, StopEvent
+
+if TYPE_CHECKING:
+    from ._step_spec import StepSpec
 
 
 @dataclass(slots=True)
@@ -37,6 +42,8 @@ class QueuedEvent:
     lineage: int = 0
     scope: tuple[str, ...] = ()
     """The collection streams it was produced in, innermost last (empty: top level)."""
+    bound: tuple[Event, ...] | None = None
+    """For a join step: its batch, one event per slot (``event`` is the last to arrive)."""
 
 
 @dataclass(slots=True)
@@ -49,6 +56,8 @@ class Invocation:
     lineage: int = 0
     scope: tuple[str, ...] = ()
     """The collection streams its input belongs to, innermost last."""
+    bound: tuple[Event, ...] | None = None
+    """For a join step: the batch it is called with (``event`` arrived last)."""
     attempts: int = 0
     """Failed attempts so far."""
     first_started_at: float | None = None
@@ -119,6 +128,8 @@ class RunState:
     streams: dict[str, CollectionStream] | None = None
     """Open collection streams (see :mod:`workflows._collection`); ``None`` until the first
     (most runs never open one, and an empty dict per run is memory for nothing)."""
+    joins: dict[str, JoinBuffer] | None = None
+    """Join step name -> the events waiting for a batch; ``None`` until the first."""
     stream_seq: int = 0
     next_invocation_id: int = 1
     pending_prompts: int = 0
@@ -144,6 +155,7 @@ class RunState:
             event=item.event,
             lineage=item.lineage,
             scope=item.scope,
+            bound=item.bound,
             first_started_at=now,
         )
         self.next_invocation_id += 1
@@ -249,6 +261,21 @@ class RunState:
         del streams[stream_id]
         return stream
 
+    # -- joins -------------------------------------------------------------------------
+    def join(self, step: str, event: Event, spec: StepSpec) -> tuple[Event, ...] | None:
+        """Buffer ``event`` for the join step ``step``; return a batch if one is now full."""
+        joins = self.joins
+        if joins is None:
+            joins = self.joins = {}
+        buffer = joins.get(step)
+        if buffer is None:
+            buffer = joins[step] = JoinBuffer()
+        buffer.add(event)
+        batch = buffer.take_batch(spec)
+        if batch is not None and not buffer.size:
+            del joins[step]
+        return batch
+
     # -- life cycle --------------------------------------------------------------------
     @property
     def has_pending_work(self) -> bool:
@@ -264,6 +291,7 @@ class RunState:
         self.open_waiters.clear()
         self.collect.clear()
         self.streams = None
+        self.joins = None
         self.stream_seq = 0
         self.next_invocation_id = 1
         self.pending_prompts = 0

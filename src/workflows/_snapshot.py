@@ -30,6 +30,18 @@ It adds a top-level key and a ``scope`` to queued and in-flight entries::
 ``open`` counts the stream's live work items; a buffer is ``null`` once its
 ``Take(n)`` collector has fired. Version 1 snapshots are read as they always were.
 
+Version 3 is written only while a join is pending (a step with several event parameters
+holds events waiting for a batch, or a batch is queued or running). It may carry
+``streams`` as version 2 does (or not), and adds::
+
+      "joins": {"<join step>": [<event>, ...]},          waiting events, oldest first
+      "queues": {"<join step>": [{"event": <event>, "lineage": 0,
+                                  "bound": [<event>, ...]}]},
+      "in_flight": [{..., "bound": [<event>, ...]}]
+
+``bound`` is a join call's batch, one event per parameter in declaration order (``event``
+is the one that arrived last).
+
 The outer structure is validated strictly; every value inside goes through the
 serializer, which resolves classes only from the workflow's allowlist.
 """
@@ -43,6 +55,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._collection import CollectionStream
+from ._join import JoinBuffer, buffer_of
 from ._reference_snapshot import from_reference_snapshot, is_reference_snapshot
 from ._run_state import Invocation, QueuedEvent, RunState, Waiter
 from ._type_discovery import referenced_event_types
@@ -58,7 +71,10 @@ FORMAT_VERSION = 1
 """The base format: what a snapshot without an open collection stream is written as."""
 STREAMS_FORMAT_VERSION = 2
 """Version 1 plus collection streams (``streams`` and the ``scope`` of entries)."""
-_READABLE = (FORMAT_VERSION, STREAMS_FORMAT_VERSION)
+JOINS_FORMAT_VERSION = 3
+"""Version 2 plus pending joins (``joins`` and the ``bound`` batch of entries);
+``streams`` is optional."""
+_READABLE = (FORMAT_VERSION, STREAMS_FORMAT_VERSION, JOINS_FORMAT_VERSION)
 
 _DEFAULT_SERIALIZER = JsonSerializer()
 
@@ -72,10 +88,14 @@ class _Strict(BaseModel):
 _Scope = list[Annotated[str, Field(max_length=256)]]
 
 
+_Bound = list[Any] | None
+
+
 class _QueuedDoc(_Strict):
     event: Any
     lineage: int = Field(ge=0, le=_MAX_ID)
     scope: _Scope = Field(default_factory=list, max_length=1000)
+    bound: _Bound = Field(default=None, max_length=1000)
 
 
 class _InvocationDoc(_Strict):
@@ -84,6 +104,7 @@ class _InvocationDoc(_Strict):
     event: Any
     lineage: int = Field(ge=0, le=_MAX_ID)
     scope: _Scope = Field(default_factory=list, max_length=1000)
+    bound: _Bound = Field(default=None, max_length=1000)
     attempts: int = Field(ge=0, le=_MAX_ID)
     emits_done: int = Field(default=0, ge=0, le=_MAX_ID)
     writes_done: int = Field(default=0, ge=0, le=_MAX_ID)
@@ -125,6 +146,7 @@ class _SnapshotDoc(_Strict):
     waiters: list[_WaiterDoc]
     collect: dict[str, list[Any]]
     streams: dict[str, _StreamDoc] | None = None
+    joins: dict[str, list[Any]] | None = None
     stream_seq: int = Field(ge=0, le=_MAX_ID)
     next_invocation_id: int = Field(ge=1, le=_MAX_ID)
     pending_prompts: int = Field(ge=0, le=_MAX_ID)
@@ -181,9 +203,17 @@ def snapshot_to_dict(
         except ContextSerdeError as exc:
             raise ContextSerdeError(f"{where}: {exc}") from None
 
-    def entry(doc: dict[str, Any], scope: tuple[str, ...]) -> dict[str, Any]:
+    joined = False  # a join call is queued or running: written as version 3
+
+    def entry(
+        doc: dict[str, Any], scope: tuple[str, ...], bound: tuple[Event, ...] | None, where: str
+    ) -> dict[str, Any]:
+        nonlocal joined
         if scope:
             doc["scope"] = list(scope)
+        if bound is not None:
+            doc["bound"] = [event(ev, where) for ev in bound]
+            joined = True
         return doc
 
     try:
@@ -203,6 +233,8 @@ def snapshot_to_dict(
                 entry(
                     {"event": event(item.event, f"queue of {step!r}"), "lineage": item.lineage},
                     item.scope,
+                    item.bound,
+                    f"queue of {step!r}",
                 )
                 for item in queue
             ]
@@ -225,6 +257,8 @@ def snapshot_to_dict(
                     "last_failed_at": inv.last_failed_at,
                 },
                 inv.scope,
+                inv.bound,
+                f"in-flight step {inv.step!r}",
             )
             for inv in state.in_flight.values()
         ],
@@ -250,8 +284,15 @@ def snapshot_to_dict(
         "next_invocation_id": state.next_invocation_id,
         "pending_prompts": state.pending_prompts,
     }
+    if state.joins or joined:
+        data["format_version"] = JOINS_FORMAT_VERSION
+        data["joins"] = {
+            step: [event(ev, f"join buffer of {step!r}") for ev in buffer.events()]
+            for step, buffer in (state.joins or {}).items()
+        }
     if state.streams:
-        data["format_version"] = STREAMS_FORMAT_VERSION
+        if not state.joins and not joined:
+            data["format_version"] = STREAMS_FORMAT_VERSION
         data["streams"] = {
             stream.id: {
                 "source": stream.source,
@@ -294,7 +335,7 @@ def snapshot_from_dict(
     if type(version) is not int or version not in _READABLE:
         raise ContextSerdeError(
             f"unsupported snapshot format_version {_brief(version)} "
-            f"(this library reads versions {FORMAT_VERSION} and {STREAMS_FORMAT_VERSION})"
+            f"(this library reads versions {FORMAT_VERSION} to {JOINS_FORMAT_VERSION})"
         )
     try:
         doc = _SnapshotDoc.model_validate(data)
@@ -302,11 +343,7 @@ def snapshot_from_dict(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "snapshot"
         raise ContextSerdeError(f"bad snapshot: {where}: {first['msg']}") from None
-    if (doc.streams is None) != (version == FORMAT_VERSION):
-        raise ContextSerdeError(
-            f"bad snapshot: streams: {'required' if doc.streams is None else 'not allowed'} "
-            f"in format_version {version}"
-        )
+    _check_version_parts(doc, version)
     if doc.serializer != serializer.name:
         raise ContextSerdeError(
             f"snapshot was written with the {doc.serializer!r} serializer; "
@@ -347,15 +384,36 @@ def snapshot_from_dict(
                 raise ContextSerdeError(f"{where}: scope names no open stream {stream_id[:80]!r}")
         return tuple(ids)
 
+    def bound_of(step: str, items: list[Any] | None, where: str) -> tuple[Event, ...] | None:
+        spec = graph.specs[step]
+        if items is None:
+            if spec.join is not None:
+                raise ContextSerdeError(f"{where}: a call of join step {step[:80]!r} needs bound")
+            return None
+        if spec.join is None or len(items) != len(spec.join):
+            raise ContextSerdeError(
+                f"{where}: bound: step {step[:80]!r} does not join {len(items)} events"
+            )
+        bound = tuple(event(value, f"{where}: bound") for value in items)
+        for (param, slot_type), ev in zip(spec.join, bound, strict=True):
+            fits = isinstance(ev, slot_type) if spec.accept_subclasses else type(ev) is slot_type
+            if not fits:
+                raise ContextSerdeError(
+                    f"{where}: bound: {type(ev).__name__} does not fit parameter {param!r}"
+                )
+        return bound
+
     for step, items in doc.queues.items():
         known_step(step, "queues")
         queue: deque[QueuedEvent] = deque()
         for item in items:
+            where = f"queue of {step[:80]!r}"
             queue.append(
                 QueuedEvent(
                     event(item.event, f"queue of {step!r}"),
                     item.lineage,
-                    scope_of(item.scope, f"queue of {step[:80]!r}"),
+                    scope_of(item.scope, where),
+                    bound_of(step, item.bound, where),
                 )
             )
         state.queues[step] = queue
@@ -370,6 +428,7 @@ def snapshot_from_dict(
             event=event(inv_doc.event, f"in-flight step {inv_doc.step!r}"),
             lineage=inv_doc.lineage,
             scope=scope_of(inv_doc.scope, f"in-flight step {inv_doc.step[:80]!r}"),
+            bound=bound_of(inv_doc.step, inv_doc.bound, f"in-flight step {inv_doc.step[:80]!r}"),
             attempts=inv_doc.attempts,
             emits_done=inv_doc.emits_done,
             writes_done=inv_doc.writes_done,
@@ -405,6 +464,7 @@ def snapshot_from_dict(
     for key, buffer in doc.collect.items():
         state.collect[key] = [event(ev, f"collect buffer {key[:40]!r}") for ev in buffer]
     state.streams = streams or None
+    state.joins = _restore_joins(doc.joins or {}, graph, event) or None
     state.stream_seq = doc.stream_seq
     state.next_invocation_id = max(doc.next_invocation_id, max(state.in_flight, default=0) + 1)
     state.pending_prompts = doc.pending_prompts
@@ -458,3 +518,40 @@ def _restore_streams(
                     f"stream {stream.id[:80]!r}: scope names no enclosing stream {outer[:80]!r}"
                 )
     return streams
+
+
+def _check_version_parts(doc: _SnapshotDoc, version: int) -> None:
+    """Refuse parts the declared ``format_version`` cannot hold (or lacks)."""
+    problem = None
+    has_bound = any(
+        item.bound is not None for items in doc.queues.values() for item in items
+    ) or any(inv.bound is not None for inv in doc.in_flight)
+    if version == STREAMS_FORMAT_VERSION and doc.streams is None:
+        problem = "streams: required"
+    elif version == FORMAT_VERSION and doc.streams is not None:
+        problem = "streams: not allowed"
+    elif version != JOINS_FORMAT_VERSION and doc.joins is not None:
+        problem = "joins: not allowed"
+    elif version != JOINS_FORMAT_VERSION and has_bound:
+        problem = "bound: not allowed"
+    if problem is not None:
+        raise ContextSerdeError(f"bad snapshot: {problem} in format_version {version}")
+
+
+def _restore_joins(
+    docs: dict[str, list[Any]], graph: Any, event: Callable[[Any, str], Event]
+) -> dict[str, JoinBuffer]:
+    """Rebuild the join buffers, checking each event against its step's parameters."""
+    joins: dict[str, JoinBuffer] = {}
+    for step, items in docs.items():
+        where = f"join buffer of {step[:80]!r}"
+        spec = graph.specs.get(step)
+        if spec is None or spec.join is None:
+            raise ContextSerdeError(f"{where}: workflow has no join step {step[:80]!r}")
+        events = [event(value, where) for value in items]
+        for ev in events:
+            if not spec.accepts(ev):
+                raise ContextSerdeError(f"{where}: the step takes no {type(ev).__name__}")
+        if events:
+            joins[step] = buffer_of(events)
+    return joins

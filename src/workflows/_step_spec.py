@@ -49,6 +49,9 @@ class StepSpec:
     """For a fan-out step, the types it may also return alone (``-> list[A] | B``: ``B``)."""
     collect: Collect | None = None
     """Set for a fan-in step (event parameter ``list[E]``): when it fires."""
+    join: tuple[tuple[str, type[Event]], ...] | None = None
+    """Set for a join step (several event parameters): ``(parameter, type)`` per slot, in
+    declaration order. It fires once one event per slot has arrived (:mod:`._join`)."""
 
     def accepts(self, event: Event) -> bool:
         """True if this step runs for ``event``."""
@@ -227,6 +230,7 @@ def build_step_spec(
     event_param: str | None = None
     accepted: tuple[type[Event], ...] = ()
     collect: Collect | None = None
+    slots: list[tuple[str, tuple[type[Event], ...]]] = []
     context_param: str | None = None
     state_type: type[Any] | None = None
     resources: dict[str, ResourceDescriptor] = {}
@@ -264,7 +268,7 @@ def build_step_spec(
                     f"got {marker.cardinality!r}"
                 )
             if event_param is not None:
-                _two_event_params(where, event_param, param.name, collect is not None, True)
+                _two_event_params(where, event_param, param.name, collect is not None)
             event_param, accepted, collect = param.name, elements, marker
             continue
         if marker is not None:
@@ -278,20 +282,27 @@ def build_step_spec(
                 f"{where}: parameter {param.name!r} is annotated {annotation!r}, which is "
                 "neither an Event type, a list[E] of them, a Context nor an Annotated Resource"
             )
-        if event_param is not None:
-            _two_event_params(where, event_param, param.name, collect is not None, False)
-        event_param, accepted = param.name, found
+        if collect is not None:
+            _two_event_params(where, event_param or "", param.name, False)
+        slots.append((param.name, found))
+        if event_param is None:
+            event_param, accepted = param.name, found
     if event_param is None:
         raise WorkflowValidationError(
             f"{where}: must take one parameter annotated with an Event type"
         )
+    join = _join_slots(where, slots) if len(slots) > 1 else None
+    if join is not None:
+        accepted = tuple(dict.fromkeys(t for _, t in join))
     if "return" not in hints:
         raise WorkflowValidationError(
             f"{where}: missing return annotation (list the events it emits, or None)"
         )
     returns = _return_types(hints["return"], where)
     if config.is_error_handler and (
-        collect is not None or not any(issubclass(StepFailedEvent, t) for t in accepted)
+        collect is not None
+        or join is not None
+        or not any(issubclass(StepFailedEvent, t) for t in accepted)
     ):
         raise WorkflowValidationError(f"{where}: a @catch_error step must accept StepFailedEvent")
     return StepSpec(
@@ -315,28 +326,43 @@ def build_step_spec(
         fan_out=returns.fan_out,
         bare_emits=tuple(returns.bare) if returns.fan_out else (),
         collect=collect,
+        join=join,
     )
 
 
-def _two_event_params(
-    where: str, first: str, second: str, first_is_list: bool, second_is_list: bool
-) -> None:
-    """Raise the error for a step with two event parameters (one of them maybe a list)."""
+def _join_slots(
+    where: str, slots: list[tuple[str, tuple[type[Event], ...]]]
+) -> tuple[tuple[str, type[Event]], ...]:
+    """The slots of a join step: one Event type per parameter (``None`` aside)."""
+    for name, types_ in slots:
+        if len(types_) != 1:
+            names = " | ".join(t.__name__ for t in types_)
+            raise WorkflowValidationError(
+                f"{where}: parameter {name!r} is annotated {names}, but a step with several "
+                "event parameters (a join) takes exactly one event type per parameter"
+            )
+    return tuple((name, types_[0]) for name, types_ in slots)
+
+
+def _two_event_params(where: str, first: str, second: str, both_lists: bool) -> None:
+    """Raise the error for a ``list[E]`` parameter next to another event parameter."""
     names = f"({first!r} and {second!r})"
-    if first_is_list and second_is_list:
+    if both_lists:
         problem = f"more than one list[E] parameter {names}; a step gathers one stream"
-    elif first_is_list or second_is_list:
-        problem = f"a list[E] parameter cannot be combined with another event parameter {names}"
     else:
-        problem = f"more than one event parameter {names}"
+        problem = (
+            f"a list[E] parameter cannot be combined with another event parameter {names}; "
+            "a step either gathers one stream or joins single events"
+        )
     raise WorkflowValidationError(f"{where}: {problem}")
 
 
 def reference_step_config(spec: StepSpec) -> StepConfig:
     """The public ``StepConfig`` view of ``spec`` (what ``func._step_config`` holds)."""
     is_handler = spec.catch_for_steps is not None
+    join = spec.join
     return StepConfig(
-        accepted_events=list(spec.accepted),
+        accepted_events=[t for _, t in join] if join else list(spec.accepted),
         event_name=spec.event_param,
         return_types=list(spec.emits) if spec.emits else [type(None)],
         context_parameter=spec.context_param,
@@ -353,6 +379,7 @@ def reference_step_config(spec: StepSpec) -> StepConfig:
         bare_return_types=spec.bare_emits,
         collection_param=(spec.event_param, spec.accepted) if spec.collect else None,
         collection_policy=spec.collect,
+        collect_params=list(join) if join else None,
     )
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from workflows import Context, Workflow, step
+from workflows.collect import Collect, Take
 from workflows.events import (
     Event,
     HumanResponseEvent,
@@ -326,6 +327,156 @@ async def observe_checkout(ctx: Context) -> Any:
     return basket.model_dump()
 
 
+# -- 8. a fan-out paused in one branch: a Take(1) collector fired, an All() one waits -------
+class Task(Event):
+    n: int
+
+
+class TaskDone(Event):
+    n: int
+
+
+class Batch(Workflow):
+    @step
+    async def split(self, ev: StartEvent) -> list[Task]:
+        return [Task(n=n) for n in range(3)]
+
+    @step
+    async def work(self, ctx: Context, ev: Task) -> TaskDone:
+        if ev.n == 1:
+            answer = await ctx.wait_for_event(
+                HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="Task 1? ")
+            )
+            return TaskDone(n=100 + len(answer.response))
+        return TaskDone(n=ev.n)
+
+    @step
+    async def first(self, ctx: Context, done: Annotated[list[TaskDone], Collect(Take(1))]) -> None:
+        await ctx.store.set("first", len(done))
+
+    @step
+    async def total(self, ctx: Context, done: list[TaskDone]) -> StopEvent:
+        return StopEvent(result=sorted(d.n for d in done))
+
+
+async def observe_batch(ctx: Context) -> Any:
+    return {"first": await ctx.store.get("first", default=None)}
+
+
+# -- 9. nested fan-outs paused in a branch of an inner stream ---------------------------
+class Chapter(Event):
+    c: int
+
+
+class Page(Event):
+    c: int
+    p: int
+
+
+class PageRead(Event):
+    c: int
+    p: int
+
+
+class ChapterRead(Event):
+    c: int
+    pages: list[int]
+
+
+class Book(Workflow):
+    @step
+    async def chapters(self, ev: StartEvent) -> list[Chapter]:
+        return [Chapter(c=c) for c in range(2)]
+
+    @step
+    async def pages(self, ev: Chapter) -> list[Page]:
+        return [Page(c=ev.c, p=p) for p in range(ev.c + 2)]
+
+    @step
+    async def read(self, ctx: Context, ev: Page) -> PageRead:
+        if (ev.c, ev.p) == (1, 2):
+            await ctx.wait_for_event(
+                HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="Turn the page? ")
+            )
+        return PageRead(c=ev.c, p=ev.p)
+
+    @step
+    async def chapter(self, pages: list[PageRead]) -> ChapterRead:
+        return ChapterRead(c=pages[0].c, pages=sorted(p.p for p in pages))
+
+    @step
+    async def book(self, chapters: list[ChapterRead]) -> StopEvent:
+        return StopEvent(result=sorted((c.c, c.pages) for c in chapters))
+
+
+# -- 10. a join holding an event while another step waits for a person --------------------
+class Left(Event):
+    v: str
+
+
+class Right(Event):
+    v: str
+
+
+class Hold(Event):
+    pass
+
+
+class Meet(Workflow):
+    @step
+    async def start(self, ctx: Context, ev: StartEvent) -> Left | Hold | None:
+        ctx.send_event(Left(v="a"))
+        ctx.send_event(Left(v="b"))
+        ctx.send_event(Hold())
+        return None
+
+    @step
+    async def ask(self, ctx: Context, ev: Hold) -> Right:
+        answer = await ctx.wait_for_event(
+            HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="Right? ")
+        )
+        return Right(v=answer.response)
+
+    @step
+    async def join(self, left: Left, right: Right) -> StopEvent:
+        return StopEvent(result=f"{left.v}+{right.v}")
+
+
+# -- 11. a join call paused in wait_for_event, holding its batch --------------------------
+class PairUp(Workflow):
+    @step
+    async def start(self, ctx: Context, ev: StartEvent) -> Left | Right | None:
+        ctx.send_event(Right(v="r"))
+        ctx.send_event(Left(v="l"))
+        ctx.send_event(Left(v="spare"))
+        return None
+
+    @step
+    async def join(self, ctx: Context, left: Left, right: Right) -> StopEvent:
+        answer = await ctx.wait_for_event(
+            HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="Pair? ")
+        )
+        return StopEvent(result=f"{left.v}+{right.v}:{answer.response}")
+
+
+# -- 12. a list[E] collector paused in wait_for_event, holding its batch -----------------
+class Approve(Workflow):
+    @step
+    async def split(self, ev: StartEvent) -> list[Task]:
+        return [Task(n=n) for n in range(3)]
+
+    @step
+    async def work(self, ev: Task) -> TaskDone:
+        return TaskDone(n=ev.n * 10)
+
+    @step
+    async def approve(self, ctx: Context, done: list[TaskDone]) -> StopEvent:
+        answer = await ctx.wait_for_event(
+            HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="Approve the batch? ")
+        )
+        return StopEvent(result=[answer.response, *sorted(d.n for d in done)])
+
+
 # -- the scenarios ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Scenario:
@@ -397,4 +548,11 @@ SCENARIOS: dict[str, Scenario] = {
         prompts=2,
         answered=lambda: [HumanResponseEvent(field="name", response="Grace")],
     ),
+    "stream_waiting": Scenario(Batch, observe_batch, lambda: [HumanResponseEvent(response="done")]),
+    "stream_nested": Scenario(Book, observe_nothing, lambda: [HumanResponseEvent(response="yes")]),
+    "collector_waiting": Scenario(
+        Approve, observe_nothing, lambda: [HumanResponseEvent(response="yes")]
+    ),
+    "join_buffered": Scenario(Meet, observe_nothing, lambda: [HumanResponseEvent(response="z")]),
+    "join_waiting": Scenario(PairUp, observe_nothing, lambda: [HumanResponseEvent(response="ok")]),
 }

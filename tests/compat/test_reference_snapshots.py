@@ -232,6 +232,150 @@ async def test_the_legacy_layout_without_a_version_resumes() -> None:
     assert outcome["final"] == {"done": [0, 1, 2]}
 
 
+# --------------------------------------------------- collection streams and joins
+
+STREAMS = ["stream_waiting", "stream_nested", "collector_waiting"]
+JOINS = ["join_buffered", "join_waiting"]
+
+
+def own(name: str, snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The snapshot restored here, written again in this library's format."""
+    _, ctx = restore(name, snapshot)
+    data: dict[str, Any] = json.loads(json.dumps(ctx.to_dict()))
+    return data
+
+
+@pytest.mark.parametrize("name", ["stream_waiting", "stream_nested"])
+def test_a_translated_stream_counts_the_open_work_the_reference_counted(name: str) -> None:
+    reference = load(name)["snapshot"]
+    data = own(name)
+    assert data["format_version"] == 2
+    assert {sid: s["open"] for sid, s in data["streams"].items()} == {
+        sid: s["open_work_items"] for sid, s in reference["streams"].items()
+    }
+    for sid, stream in data["streams"].items():
+        assert stream["scope"] == reference["streams"][sid]["scope_path"]
+    [waiting] = data["in_flight"]
+    [waiter] = [w for ws in reference["workers"].values() for w in ws["collected_waiters"]]
+    assert waiting["scope"] == waiter["scope_path"]
+
+
+def test_a_released_take_binding_is_not_released_again() -> None:
+    data = own("stream_waiting")
+    [stream] = data["streams"].values()
+    buffers = {key.split(":")[0]: value for key, value in stream["buffers"].items()}
+    assert buffers["split->first"] is None
+    assert [ev["data"]["n"] for ev in buffers["split->total"]] == [0, 2]
+
+
+def test_a_list_step_paused_with_its_batch_is_called_with_it_again() -> None:
+    data = own("collector_waiting")
+    assert data["format_version"] == 1  # the stream had closed: only the batch remains
+    [waiting] = data["in_flight"]
+    assert waiting["step"] == "approve"
+    members = waiting["event"]["data"]["events"]
+    assert [m["value"]["n"] for m in members] == [0, 10, 20]
+
+
+def test_join_buffers_and_batches_are_kept() -> None:
+    buffered = own("join_buffered")
+    assert buffered["format_version"] == 3
+    assert [ev["data"]["v"] for ev in buffered["joins"]["join"]] == ["a", "b"]
+    waiting = own("join_waiting")
+    assert waiting["format_version"] == 3
+    [call] = waiting["in_flight"]
+    assert [ev["data"]["v"] for ev in call["bound"]] == ["l", "r"]
+    assert [ev["data"]["v"] for ev in waiting["joins"]["join"]] == ["spare"]
+
+
+def _stream_id(data: dict[str, Any]) -> str:
+    [sid] = data["streams"]
+    return str(sid)
+
+
+async def test_an_event_on_its_way_inside_a_stream_is_queued_in_it() -> None:
+    snapshot = load("stream_waiting")["snapshot"]
+    delivery = {
+        "invocation_id": "i",
+        "index": 0,
+        "event": _event("__main__.Task", {"n": 5}),
+        "scope_path": [_stream_id(snapshot)],
+    }
+    snapshot["deliveries"].append(delivery)
+    assert [s["open"] for s in own("stream_waiting", snapshot)["streams"].values()] == [2]
+    outcome = await finish("stream_waiting", snapshot)
+    assert outcome["result"] == [0, 2, 5, 104]
+
+
+async def test_an_event_on_its_way_to_a_join_completes_its_batch_on_resume() -> None:
+    snapshot = load("join_buffered")["snapshot"]
+    delivery = {"invocation_id": "i", "index": 0, "event": _event("__main__.Right", {"v": "d"})}
+    snapshot["deliveries"].append(delivery)
+    wf, ctx = restore("join_buffered", snapshot)
+    assert await asyncio.wait_for(wf.run(ctx=ctx), RUN_TIMEOUT) == "a+d"
+
+
+STREAM_BAD: dict[str, tuple[str, Any, str]] = {
+    "unknown binding": (
+        "stream_waiting",
+        lambda d: next(iter(d["collection_release_states"].values())).update(
+            binding_id="split->nowhere:X:All:nearest"
+        ),
+        "no collection binding 'split->nowhere",
+    ),
+    "binding of another step": (
+        "stream_nested",
+        lambda d: [
+            r.update(binding_id="chapters->book:X:All:nearest")
+            for r in d["collection_release_states"].values()
+            if r["binding_id"].startswith("pages")
+        ],
+        "not a binding of its stream's step",
+    ),
+    "no work left in a stream": (
+        "stream_waiting",
+        lambda d: d["workers"]["work"].update(collected_waiters=[]),
+        "could never close",
+    ),
+    "member on its way to a list step": (
+        "stream_waiting",
+        lambda d: d["deliveries"].append(
+            {
+                "invocation_id": "i",
+                "index": 0,
+                "event": _event("__main__.TaskDone", {"n": 9}),
+                "scope_path": _stream_id(d) and [_stream_id(d)],
+            }
+        ),
+        "take the snapshot again",
+    ),
+    "join batch naming other parameters": (
+        "join_waiting",
+        lambda d: d["workers"]["join"]["collected_waiters"][0].update(
+            bound_events={"left": "{}", "other": "{}"}
+        ),
+        "does not join the parameters left, other",
+    ),
+    "release payload of an unknown binding": (
+        "collector_waiting",
+        lambda d: d["workers"]["approve"]["collected_waiters"][0][
+            "collection_release_payload"
+        ].update(binding_id="x->approve:X:All:nearest"),
+        "no collection binding 'x->approve",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(STREAM_BAD))
+def test_a_malformed_stream_or_join_snapshot_is_refused_naming_the_problem(case: str) -> None:
+    name, mutate, fragment = STREAM_BAD[case]
+    data = load(name)["snapshot"]
+    mutate(data)
+    with pytest.raises(ContextSerdeError) as caught:
+        restore(name, data)
+    assert fragment in str(caught.value)
+
+
 # ------------------------------------------------------------------ malformed payloads
 
 
@@ -298,12 +442,28 @@ BAD: dict[str, tuple[Any, str]] = {
     "state layout unknown": (lambda d: d["state"].update(state_data={"_tree": "x"}), "layout"),
     "state data of a wrong kind": (lambda d: d["state"].update(state_data=[1]), "state_data"),
     "typed state not a model": (lambda d: d["state"].update(state_data='{"a": 1}'), "model"),
-    "collection streams": (lambda d: d.update(streams={"s": {}}), "collection streams"),
-    "stream scope": (lambda d: _waiter(d).update(scope_path=["s"]), "collection streams"),
-    "multi-event step": (lambda d: _waiter(d).update(bound_events={"a": "{}"}), "multi-event"),
-    "static fan-in": (
+    "stream without its source": (lambda d: d.update(streams={"s": {}}), "streams.s.stream_id"),
+    "stream of a step that does not fan out": (
+        lambda d: d.update(streams={"s": {"stream_id": "s", "source_step": "ask"}}),
+        "no fan-out step 'ask'",
+    ),
+    "scope naming no open stream": (
+        lambda d: _waiter(d).update(scope_path=["s"]),
+        "scope names no open stream 's'",
+    ),
+    "release state of a stream not open": (
+        lambda d: d.update(
+            collection_release_states={"x": {"binding_id": "a->b:X:All:nearest", "stream_id": "s"}}
+        ),
+        "stream 's' is not open",
+    ),
+    "join batch for a step taking one event": (
+        lambda d: _waiter(d).update(bound_events={"a": "{}"}),
+        "does not join the parameters a",
+    ),
+    "join buffer of a step taking one event": (
         lambda d: d["workers"]["ask"].update(static_collect_events=["{}"]),
-        "multi-event",
+        "not a multi-event step here",
     ),
     "work for a step the workflow lacks": (
         lambda d: d["workers"].update(gone={"collected_waiters": [_waiter(d)]}),
@@ -441,7 +601,19 @@ json_values = st.recursive(
 
 @st.composite
 def mutated_reference_snapshots(draw: st.DrawFn) -> Any:
-    name = draw(st.sampled_from(["custom_events", "dict_state", "typed_state", "two_questions"]))
+    name = draw(
+        st.sampled_from(
+            [
+                "custom_events",
+                "dict_state",
+                "typed_state",
+                "two_questions",
+                "stream_nested",
+                "collector_waiting",
+                "join_waiting",
+            ]
+        )
+    )
     tree = _expand(load(name)["snapshot"])
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         parent: Any = None

@@ -444,6 +444,47 @@ def _check_event_connectivity(
     )
 
 
+def _join_level_problems(
+    steps: Mapping[str, StepSpec], start_event_class: type[StartEvent]
+) -> list[str]:
+    """A message per join step whose slots are never all produced at one stream level.
+
+    A join fires with one event per slot, and its call belongs to the stream of the
+    event that arrived last. Slots filled at different levels (one inside a fan-out
+    stream, one outside it) would wait for each other for ever, so every slot type must
+    be produced at a common level: the top level (from the start event and the human
+    responses the steps accept) or the stream of one fan-out step.
+    """
+    joins = {name: spec.join for name, spec in steps.items() if spec.join is not None}
+    if not joins:
+        return []
+    inputs = [
+        t for spec in steps.values() for t in spec.accepted if is_subclass(t, HumanResponseEvent)
+    ]
+    levels = {"the top level": same_level_types(steps, [start_event_class, *inputs], frozenset())}
+    for producer, level in stream_level_types_by_producer(steps).items():
+        levels[f"the stream of step {producer!r}"] = level
+    problems: list[str] = []
+    for name, slots in joins.items():
+        wanted = {slot_type for _, slot_type in slots}
+        if any(wanted <= level for level in levels.values()):
+            continue
+        where = "; ".join(
+            f"{param!r} ({slot_type.__name__}) at "
+            + (
+                " and ".join(sorted(n for n, level in levels.items() if slot_type in level))
+                or "no level"
+            )
+            for param, slot_type in slots
+        )
+        problems.append(
+            f"step {name!r} joins events that no single stream level produces together: "
+            f"{where}. A join fires only with events of one level; to let a branch of a "
+            "fan-out wait for something from outside it, use ctx.wait_for_event in that branch"
+        )
+    return problems
+
+
 def _validate_workflow(
     steps: Mapping[str, StepSpec],
     workflow_name: str,
@@ -453,7 +494,8 @@ def _validate_workflow(
 
     Order: the workflow has steps; one StartEvent class; one StopEvent class; every
     ``list[E]`` parameter gathers types some fan-out stream produces (all such problems
-    in one error); event connectivity (:func:`_check_event_connectivity`); the
+    in one error); every join's slots are produced at one common stream level
+    (:func:`_join_level_problems`); event connectivity (:func:`_check_event_connectivity`); the
     ``@catch_error`` handlers
     (:func:`_check_catch_error_handlers`); the graph checks (:func:`validate_graph`, all
     failures listed in one error). Only the graph checks can be skipped.
@@ -472,6 +514,9 @@ def _validate_workflow(
     unbound = binding_problems(steps)  # list[E] parameters no fan-out stream feeds
     if unbound:
         raise WorkflowValidationError("\n".join(unbound))
+    stranded = _join_level_problems(steps, start)  # joins whose slots never meet
+    if stranded:
+        raise WorkflowValidationError("\n".join(stranded))
     uses_hitl = _check_event_connectivity(steps, start)
     _check_catch_error_handlers(steps)
     failures = validate_graph(
