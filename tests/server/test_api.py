@@ -120,7 +120,7 @@ async def test_start_errors(client: httpx.AsyncClient) -> None:
     assert_error(await client.post("/workflows/nope/runs"), 404, "not_found")
     url = "/workflows/double/runs"
     assert_error(await client.post(url, content=b"[1,"), 400, "bad_request")
-    assert_error(await client.post(url, content=b'{"input": NaN}'), 400, "bad_request")
+    assert_error(await client.post(url, content=b'{"input": NaN}'), 422, "invalid")
     assert_error(await client.post(url, json={"input": 3}), 422, "invalid")
     assert_error(await client.post(url, json={"other": 3}), 422, "invalid")
     assert_error(await client.post(url, params={"wait": "maybe"}), 400, "bad_request")

@@ -10,7 +10,7 @@ import click
 
 from ..client import InputRequestInfo, RunInfo, WorkflowClient
 from ..engine import Engine
-from ..stores import RunRecord, open_store
+from ..stores import InputRequest, RunRecord, open_store
 from ._follow import finish, follow, request_info, show_waiting
 from ._loading import check_store_url, load_many, parse_value
 from ._output import show_requests, show_runs
@@ -170,9 +170,22 @@ async def _respond_store(
 ) -> bool:
     db = await open_store(store)
     try:
-        return await db.answer_request(request_id, fields, idempotency_key=key) is not None
+        delivered = await db.answer_request(request_id, fields, idempotency_key=key) is not None
+        if not delivered:
+            _check_same_answer(await db.get_request(request_id), key, fields)
+        return delivered
     finally:
         await db.close()
+
+
+def _check_same_answer(request: InputRequest, key: str | None, fields: dict[str, Any]) -> None:
+    """Refuse a retry that reuses the accepted answer's idempotency key with other fields
+    (the store takes the key alone as a repeat), as the server does with a 409."""
+    if key is not None and request.idempotency_key == key and request.response != fields:
+        raise click.ClickException(
+            f"{request.request_id} was already answered with a different response under "
+            f"idempotency key {key!r}; repeat the same answer, or use a new key"
+        )
 
 
 async def _respond_and_continue(
@@ -189,6 +202,8 @@ async def _respond_and_continue(
         entries = await engine.store.read_stream(request.run_id)
         after = entries[-1].seq if entries else 0
         delivered = await engine.respond(request_id, fields, idempotency_key=key)
+        if not delivered:
+            _check_same_answer(await engine.store.get_request(request_id), key, fields)
         _report(request_id, delivered)
         handle = engine.get(request.run_id)
         if (await handle.record()).is_finished and not delivered:

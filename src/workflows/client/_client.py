@@ -220,7 +220,9 @@ class WorkflowClient:
             request_id: The request to answer.
             response: The response event's fields as a dict, an event, or a plain value
                 (sent as ``{"response": value}``).
-            idempotency_key: Makes retries of this answer safe.
+            idempotency_key: Makes retries of this answer safe: a retry with the same
+                key and response is a no-op; the same key with another response is
+                refused (the accepted answer stands).
 
         Returns:
             True if this call delivered the answer, False if the same answer had already
@@ -228,7 +230,8 @@ class WorkflowClient:
 
         Raises:
             InputRequestNotFoundError: no such request.
-            InputRequestAlreadyAnsweredError: it was answered with another response.
+            InputRequestAlreadyAnsweredError: it was answered with another response
+                (also when ``idempotency_key`` was used for another response).
             InputRequestClosedError: it expired or was cancelled.
             InvalidResponseError: the response does not fit the request's schema.
         """

@@ -177,11 +177,18 @@ class RemoteHandle:
     async def send_event(self, event: Event, step: str | None = None) -> None:
         """Send ``event`` into the run (stored durably by the server first).
 
+        The server takes only events the run can receive: a type some step accepts (or
+        that a ``wait_for_event`` of the run waits for), and with ``step``, one that
+        step accepts. Control events (``StopEvent``, ``WorkflowFailedEvent``, ...) are
+        refused unless the server opted the workflow in
+        (``create_app(control_events=...)``). A refused event is not stored.
+
         Raises:
             WorkflowRuntimeError: the run has finished.
-            WorkflowValidationError: the workflow has no such event type, or the fields
-                do not validate.
+            WorkflowValidationError: the workflow has no such event type, the fields do
+                not validate, or the run does not take this event (see above).
             RunNotFoundError: no such run.
+            ClientError: the body is over the server's input limits (HTTP 413).
         """
         name, data = event_to_json(event)
         body = {"type": name, "data": data, "step": step}

@@ -20,6 +20,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._app import TOKEN_ENV, create_app
+from ._limits import InputLimits
 from ._serve import serve
 
-__all__ = ["TOKEN_ENV", "create_app", "serve"]
+__all__ = ["TOKEN_ENV", "InputLimits", "create_app", "serve"]

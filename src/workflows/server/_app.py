@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -21,6 +21,7 @@ from ..stores import RunStore
 from ..workflow import Workflow
 from ._auth import BearerAuth
 from ._errors import exception_handlers
+from ._limits import InputLimits
 from ._openapi import openapi_document
 from ._routes_requests import request_routes
 from ._routes_runs import run_routes
@@ -66,6 +67,8 @@ def create_app(
     cors_origins: Sequence[str] | None = None,
     heartbeat: float = 15.0,
     idle_release_after: float | None = 30.0,
+    limits: InputLimits | None = None,
+    control_events: bool | Collection[str] = False,
 ) -> Starlette:
     """Build the ASGI app of the HTTP API (see ``docs/server-api.md``).
 
@@ -82,6 +85,13 @@ def create_app(
         cors_origins: origins allowed by CORS; ``None`` (the default) turns CORS off.
         heartbeat: seconds between SSE heartbeat comments.
         idle_release_after: passed to the Engine when one is built here.
+        limits: bounds on request bodies (size, JSON depth, items, number length);
+            ``None`` uses the defaults of :class:`~workflows.server.InputLimits`.
+        control_events: which workflows take the engine's control events (``StopEvent``,
+            ``WorkflowFailedEvent``, ``StartEvent``, ``InputRequiredEvent``, ...) from
+            ``POST /runs/{id}/events``: ``False`` (the default) none, ``True`` all, or
+            a collection of registered workflow names. Anyone who may call the API can
+            then end such a run with any result.
 
     Returns:
         The Starlette app; run it with uvicorn or :func:`~workflows.server.serve`.
@@ -103,7 +113,15 @@ def create_app(
         engine.register(wf, name)
     if token is None:
         token = os.environ.get(TOKEN_ENV) or None
-    state = ServerState(engine, _scheme(engine_or_store_url), heartbeat=heartbeat)
+    if not isinstance(control_events, bool):
+        control_events = frozenset(control_events)
+    state = ServerState(
+        engine,
+        _scheme(engine_or_store_url),
+        heartbeat=heartbeat,
+        limits=limits if limits is not None else InputLimits(),
+        control_events=control_events,
+    )
     pages = _page_routes()
     document = openapi_document(secured=token is not None, pages=bool(pages), version=_version())
 
@@ -119,8 +137,10 @@ def create_app(
             ", ".join(sorted(engine.workflows)) or "none",
         )
         try:
+            await state.inbox.start()
             yield
         finally:
+            await state.inbox.stop()
             await engine.close()
             logger.info("engine closed; unfinished runs stay in the store")
 

@@ -8,6 +8,7 @@ genuine bug) logs the traceback and answers a JSON 500.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..errors import (
     RunNotFoundError,
     StaleRunError,
     StoreConnectionError,
+    StoreError,
     WorkflowConfigurationError,
     WorkflowError,
     WorkflowRuntimeError,
@@ -41,6 +43,7 @@ CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "too_large",
     422: "invalid",
     503: "unavailable",
     500: "internal",
@@ -64,12 +67,19 @@ STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
 
 
 class ApiError(Exception):
-    """An error answer decided by a route: HTTP status plus a message."""
+    """An error answer decided by a route: HTTP status plus a message.
 
-    def __init__(self, status: int, message: str) -> None:
+    Attributes:
+        status: the HTTP status (its code in the body comes from :data:`CODES`).
+        message: what was wrong, for people.
+        headers: extra response headers (``Connection: close`` on a 413).
+    """
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -88,7 +98,7 @@ def _validation_message(exc: ValidationError) -> str:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message)
+    return error_response(exc.status, exc.message, headers=exc.headers or None)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -103,10 +113,21 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(422, _validation_message(exc))
 
 
+# What a store says when it refuses a value it cannot hold (PostgreSQL and NUL, say):
+# the input's fault, not the server's. The routes check ids and bodies first, so this is
+# the net under them.
+_REFUSED_VALUE = re.compile(
+    r"not JSON-safe|0x00|CharacterNotInRepertoire|UntranslatableCharacter|"
+    r"surrogates not allowed|out of int64 range|too large to convert"
+)
+
+
 async def _workflow_error(request: Request, exc: Exception) -> Response:
     for cls, status in STATUS_OF:
         if isinstance(exc, cls):
             return error_response(status, str(exc))
+    if isinstance(exc, StoreError) and _REFUSED_VALUE.search(str(exc)):
+        return error_response(422, f"the store cannot hold a value of this request: {exc}")
     return await _last_resort(request, exc)
 
 

@@ -35,6 +35,7 @@ ErrorCode = Literal[
     "not_found",
     "method_not_allowed",
     "conflict",
+    "too_large",
     "invalid",
     "unavailable",
     "internal",

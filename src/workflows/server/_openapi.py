@@ -15,6 +15,7 @@ from pydantic.json_schema import models_json_schema
 
 from ..stores import REQUEST_STATUSES, RUN_STATUSES
 from . import _models as m
+from ._limits import MAX_INT
 
 __all__ = ["openapi_document"]
 
@@ -31,7 +32,9 @@ _ERRORS = {
     401: "Missing or wrong bearer token.",
     404: "No such resource.",
     409: "Conflicts with the resource's state.",
-    422: "The body fails validation.",
+    413: "The body is larger than the server's limit (read no further).",
+    422: "The body fails validation or the server's input limits (JSON depth, items, "
+    "number length, non-finite numbers, lone surrogates).",
     503: "The store is unreachable or the server is shutting down.",
 }
 
@@ -77,7 +80,9 @@ def _path(name: str, description: str) -> dict[str, Any]:
 _LIMIT = _q(
     "limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "Page size."
 )
-_OFFSET = _q("offset", {"type": "integer", "minimum": 0, "default": 0}, "Items to skip.")
+_OFFSET = _q(
+    "offset", {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0}, "Items to skip."
+)
 _FILTER = {"type": "string", "maxLength": 512}
 _RUN_ID = _path("run_id", "The run's id.")
 _REQUEST_ID = _path("request_id", "The input request's id.")
@@ -173,14 +178,14 @@ OPERATIONS: tuple[Op, ...] = (
             _RUN_ID,
             _q(
                 "after",
-                {"type": "integer", "minimum": 0, "default": 0},
+                {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0},
                 "Only events with seq > after.",
             ),
             {
                 "name": "Last-Event-ID",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
                 "description": "Resume after this seq (wins over `after`).",
             },
         ),
@@ -189,7 +194,11 @@ OPERATIONS: tuple[Op, ...] = (
         "post",
         "/runs/{run_id}/events",
         "sendEvent",
-        "Send an event (by type name) into a run.",
+        "Send an event (by type name) into a run. Only events a step of the workflow "
+        "accepts (or that a `wait_for_event` of the run waits for) are taken; control "
+        "events (StopEvent, WorkflowFailedEvent, StartEvent, ...) only when the server "
+        "opted the workflow in; a named `step` must accept the event. A refused event "
+        "is a 422 and is not stored. No Idempotency-Key (a 400).",
         {202: ("Stored and delivered.", m.AcceptedOut)},
         (400, 404, 409, 422),
         (_RUN_ID,),
@@ -248,8 +257,9 @@ OPERATIONS: tuple[Op, ...] = (
         "post",
         "/requests/{request_id}/response",
         "respond",
-        "Answer an input request. Repeating the accepted answer (same Idempotency-Key or "
-        "identical body) is a no-op reported as duplicate.",
+        "Answer an input request. Repeating the accepted answer (same Idempotency-Key and "
+        "body, or an identical body) is a no-op reported as duplicate; the key of the "
+        "accepted answer with another body is a 409.",
         {200: ("Accepted.", m.RespondOut)},
         (400, 404, 409, 422),
         (
@@ -258,7 +268,12 @@ OPERATIONS: tuple[Op, ...] = (
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 200,
+                    "pattern": "^[\\x20-\\x7e]+$",
+                },
                 "description": "Makes a retried answer a no-op.",
             },
         ),
@@ -312,6 +327,8 @@ def _operation(op: Op, secured: bool) -> dict[str, Any]:
         errors.add(401)
     if op.params or op.body is not None:
         errors.add(400)
+    if op.body is not None:
+        errors.update((413, 422))
     for status in sorted(errors):
         responses[str(status)] = {"description": _ERRORS[status], "content": _content(m.ErrorOut)}
     out: dict[str, Any] = {

@@ -1,18 +1,24 @@
-"""Reading request input: JSON bodies and query values, with 400/422 on bad input."""
+"""Reading request input: JSON bodies, query values, path ids and headers, with
+400/404/413/422 on bad input (see ``docs/server-api.md``, *Input limits*)."""
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
 
 from ._errors import ApiError
+from ._limits import MAX_INT, parse_json, read_limited
+from ._state import state_of
 
 __all__ = [
+    "MAX_INT",
     "json_body",
     "model_body",
+    "parse_int",
+    "path_id",
     "query_bool",
     "query_choice",
     "query_float",
@@ -22,30 +28,35 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_BODY = 1_000_000
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 async def json_body(request: Request, *, optional: bool = False) -> Any:
-    """The parsed JSON body (``None`` for an empty optional body).
+    """The parsed JSON body (``None`` for an empty optional body), within the app's
+    :class:`~workflows.server.InputLimits`.
 
     Raises:
-        ApiError: 400 for a body that is not JSON, too large or missing.
+        ApiError: 400 for a body that is not JSON or missing; 413 for one larger than
+            the limit (read no further); 422 for JSON the limits refuse.
     """
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ApiError(400, f"body larger than {MAX_BODY} bytes")
+    limits = state_of(request).limits
+    raw = await read_limited(
+        request.stream(), request.headers.get("content-length"), limits.max_body_bytes
+    )
     if not raw.strip():
         if optional:
             return None
         raise ApiError(400, "a JSON body is required")
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"malformed JSON body: {str(exc)[:200]}") from None
+    return parse_json(raw, limits)
+
+
+def path_id(request: Request, name: str, what: str) -> str:
+    """The path parameter ``name`` (a run or request id); 404 when it holds NUL, which
+    no id does and some databases cannot even compare."""
+    value: str = request.path_params[name]
+    if "\x00" in value:
+        raise ApiError(404, f"no {what} {value[:200]!r}: ids never contain NUL")
+    return value
 
 
 async def model_body(request: Request, model: type[M], *, optional: bool = False) -> M:
@@ -61,19 +72,26 @@ def _value(request: Request, name: str) -> str | None:
     return values[0] if values else None
 
 
+def parse_int(raw: str, what: str, low: int, high: int | None = None) -> int:
+    """``raw`` as an integer of ASCII digits in ``[low, min(high, MAX_INT)]``.
+
+    Raises:
+        ApiError: 400 naming ``what`` for anything else (other digits, signs, spaces,
+            underscores, values out of range).
+    """
+    top = MAX_INT if high is None else min(high, MAX_INT)
+    value = int(raw) if _INTEGER.fullmatch(raw) else None
+    if value is None or not (low <= value <= top):
+        raise ApiError(400, f"{what} must be an integer {low}..{top}, got {raw[:40]!r}")
+    return value
+
+
 def query_int(request: Request, name: str, default: int, low: int, high: int | None) -> int:
-    """An integer query value in ``[low, high]``."""
+    """An integer query value in ``[low, high]`` (``high=None``: up to :data:`MAX_INT`)."""
     raw = _value(request, name)
     if raw is None:
         return default
-    try:
-        value = int(raw.strip()) if len(raw) <= 30 else None
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise ApiError(400, f"query parameter {name!r} must be an integer {bound}")
-    return value
+    return parse_int(raw, f"query parameter {name!r}", low, high)
 
 
 def query_float(request: Request, name: str, default: float, low: float, high: float) -> float:
@@ -116,8 +134,10 @@ def query_choice(
 
 
 def query_str(request: Request, name: str) -> str | None:
-    """A free-text query value (a filter), at most 512 characters."""
+    """A free-text query value (a filter), at most 512 characters, without NUL."""
     raw = _value(request, name)
     if raw is not None and len(raw) > 512:
         raise ApiError(400, f"query parameter {name!r} is too long")
+    if raw is not None and "\x00" in raw:
+        raise ApiError(400, f"query parameter {name!r} must not contain NUL")
     return raw

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..stores import REQUEST_STATUSES
+from ..stores import REQUEST_STATUSES, InputRequest
 from ._errors import ApiError
 from ._models import RequestList, RespondOut
-from ._parse import json_body, query_choice, query_int, query_str
+from ._parse import json_body, path_id, query_choice, query_int, query_str
 from ._sse import requests_stream
 from ._state import state_of
 from ._views import ok
@@ -40,24 +42,55 @@ async def list_requests(request: Request) -> Response:
 async def get_request(request: Request) -> Response:
     """One input request, whatever its status."""
     state = state_of(request)
-    found = await state.engine.store.get_request(request.path_params["request_id"])
+    found = await state.engine.store.get_request(path_id(request, "request_id", "input request"))
     return ok(state.views.request(found))
 
 
-async def respond(request: Request) -> Response:
-    """Answer an input request; a repeat of the accepted answer is a no-op."""
-    state = state_of(request)
-    request_id = request.path_params["request_id"]
+def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
-    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
-        raise ApiError(400, f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} characters")
+    if key is not None and not (
+        0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()
+    ):
+        raise ApiError(
+            400, f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )
+    return key
+
+
+def _check_same_answer(found: InputRequest, key: str | None, body: dict[str, Any]) -> None:
+    """409 when ``key`` is the key of the accepted answer but ``body`` differs from it."""
+    if (
+        key is not None
+        and found.status == "answered"
+        and found.idempotency_key == key
+        and found.response != body
+    ):
+        raise ApiError(
+            409,
+            f"input request {found.request_id!r} was already answered with a different "
+            f"response under this Idempotency-Key ({key[:40]!r}); a retry must repeat the "
+            "same body, a new answer needs a new key",
+        )
+
+
+async def respond(request: Request) -> Response:
+    """Answer an input request; a repeat of the accepted answer is a no-op, the same
+    Idempotency-Key with another body a 409."""
+    state = state_of(request)
+    request_id = path_id(request, "request_id", "input request")
+    key = _idempotency_key(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(422, "the response must be a JSON object of the response's fields")
     found = await state.engine.store.get_request(request_id)  # -> 404
     if found.workflow not in state.engine.workflows:
         raise ApiError(409, f"workflow {found.workflow!r} is not registered on this server")
+    _check_same_answer(found, key, body)
     delivered = await state.engine.respond(request_id, body, idempotency_key=key)
+    if not delivered and key is not None:
+        # The store takes a repeated key as a repeat without comparing bodies; it was
+        # pending when read above, so compare with what was accepted meanwhile.
+        _check_same_answer(await state.engine.store.get_request(request_id), key, body)
     return ok(RespondOut(accepted=True, duplicate=not delivered))
 
 

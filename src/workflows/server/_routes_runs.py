@@ -9,16 +9,48 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..engine._durable_run import waiter_key_of
 from ..errors import WorkflowConfigurationError
+from ..events import (
+    CollectionReleaseEvent,
+    Event,
+    InputRequiredEvent,
+    InternalDispatchEvent,
+    StartEvent,
+    StepFailedEvent,
+    StopEvent,
+)
 from ..stores import RUN_STATUSES, RunRecord
+from ..workflow import Workflow
 from ._errors import ApiError
 from ._models import AcceptedOut, RunList, SendEventIn, StartRunIn
-from ._parse import model_body, query_bool, query_choice, query_float, query_int, query_str
+from ._parse import (
+    model_body,
+    path_id,
+    query_bool,
+    query_choice,
+    query_float,
+    query_int,
+    query_str,
+)
 from ._sse import run_events
 from ._state import ServerState, state_of
 from ._views import ok
 
-__all__ = ["run_routes"]
+__all__ = ["CONTROL_EVENTS", "run_routes"]
+
+CONTROL_EVENTS: tuple[type[Event], ...] = (
+    StartEvent,
+    StopEvent,
+    InputRequiredEvent,
+    StepFailedEvent,
+    CollectionReleaseEvent,
+    InternalDispatchEvent,
+)
+"""Events (with their subclasses) that steer the engine rather than feed a step: a
+StopEvent (or WorkflowFailedEvent, WorkflowCancelledEvent, ...) ends the run with any
+result, a StartEvent restarts it, an InputRequiredEvent asks in its name. Refused over
+HTTP unless the app opts the workflow in (``create_app(control_events=...)``)."""
 
 
 async def _record(state: ServerState, run_id: str) -> RunRecord:
@@ -69,7 +101,7 @@ async def list_runs(request: Request) -> Response:
 async def get_run(request: Request) -> Response:
     """One run."""
     state = state_of(request)
-    return ok(state.views.run(await _record(state, request.path_params["run_id"])))
+    return ok(state.views.run(await _record(state, path_id(request, "run_id", "run"))))
 
 
 def _check_open_run(record: RunRecord) -> None:
@@ -78,10 +110,17 @@ def _check_open_run(record: RunRecord) -> None:
 
 
 async def send_event(request: Request) -> Response:
-    """Store an event for a run and deliver it."""
+    """Store an event for a run and deliver it, if the run can take it (checked first:
+    a refused event is never stored)."""
     state = state_of(request)
     engine = state.engine
-    record = await _record(state, request.path_params["run_id"])
+    record = await _record(state, path_id(request, "run_id", "run"))
+    if request.headers.get("idempotency-key") is not None:
+        raise ApiError(
+            400,
+            "POST /runs/{run_id}/events takes no Idempotency-Key: sent events are not "
+            "deduplicated (answer input requests with POST /requests/{id}/response for that)",
+        )
     body = await model_body(request, SendEventIn)
     _check_open_run(record)
     wf = engine.workflows.get(record.workflow)
@@ -91,8 +130,9 @@ async def send_event(request: Request) -> Response:
         event_type = engine.event_type(record.workflow, body.type)
     except WorkflowConfigurationError as exc:  # an unknown type name
         raise ApiError(422, str(exc)) from None
-    if body.step is not None and body.step not in wf.steps:
-        raise ApiError(422, f"workflow {record.workflow!r} has no step {body.step[:200]!r}")
+    if not (isinstance(event_type, type) and issubclass(event_type, Event)):
+        raise ApiError(422, f"{body.type[:200]!r} is not an event type")
+    await _check_taken(state, record, wf, event_type, body.step)
     try:
         event = event_type.model_validate(body.data)
     except ValidationError as exc:
@@ -103,10 +143,55 @@ async def send_event(request: Request) -> Response:
     return ok(AcceptedOut(accepted=True), 202)
 
 
+async def _check_taken(
+    state: ServerState, record: RunRecord, wf: Workflow, event_type: type[Event], step: str | None
+) -> None:
+    """Refuse (422) an event the run would not take: a control event the workflow did
+    not opt in to, one no step accepts (unless the run waits in ``wait_for_event``), or
+    one the named step does not accept."""
+    name = event_type.__name__
+    control = issubclass(event_type, CONTROL_EVENTS)
+    if control and not state.takes_control_events(record.workflow):
+        raise ApiError(
+            422,
+            f"{name} is a control event of the engine and is not taken over HTTP: workflow "
+            f"{record.workflow!r} has not opted in (create_app(control_events=...))",
+        )
+    steps = wf.steps
+    if step is not None:
+        spec = steps.get(step)
+        if spec is None:
+            raise ApiError(422, f"workflow {record.workflow!r} has no step {step[:200]!r}")
+        if spec.collect is not None or spec.catch_for_steps is not None:
+            raise ApiError(422, f"step {step!r} cannot be sent events (it only gathers or catches)")
+        if not spec.accepts_type(event_type):
+            raise ApiError(422, f"step {step!r} does not accept {name}")
+        return
+    if control:
+        return  # opted in: the engine handles it (a StopEvent ends the run)
+    if any(
+        spec.collect is None and spec.catch_for_steps is None and spec.accepts_type(event_type)
+        for spec in steps.values()
+    ):
+        return
+    if await _has_open_waiter(state, record.run_id):
+        return
+    raise ApiError(
+        422,
+        f"no step of workflow {record.workflow!r} accepts {name}, and run "
+        f"{record.run_id!r} is not waiting in wait_for_event",
+    )
+
+
+async def _has_open_waiter(state: ServerState, run_id: str) -> bool:
+    pending = await state.engine.store.list_requests(run_id=run_id, status="pending", limit=1000)
+    return any(waiter_key_of(run_id, r.request_id) is not None for r in pending)
+
+
 async def cancel_run(request: Request) -> Response:
     """Cancel a run that has not finished."""
     state = state_of(request)
-    record = await _record(state, request.path_params["run_id"])
+    record = await _record(state, path_id(request, "run_id", "run"))
     _check_open_run(record)
     await state.engine.get(record.run_id).cancel_run()
     record = await _record(state, record.run_id)

@@ -6,11 +6,12 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ..engine import Engine
 from ..errors import WorkflowConfigurationError
 from ._app import TOKEN_ENV, Workflows, create_app
+from ._limits import InputLimits
 
 logger = logging.getLogger("workflows.server")
 
@@ -40,6 +41,8 @@ def serve(
     graceful_timeout: int = 5,
     workers: int = 1,
     owner: str | None = None,
+    limits: InputLimits | None = None,
+    control_events: bool | Collection[str] = False,
 ) -> None:
     """Serve ``workflows`` over HTTP with uvicorn until interrupted.
 
@@ -57,6 +60,9 @@ def serve(
         workers: ``1`` executes runs in this process too; ``0`` serves the API only and
             leaves execution to ``workflows worker`` processes on the same database.
         owner: worker id when this process executes runs beside other workers (leases).
+        limits: bounds on request bodies (see :class:`~workflows.server.InputLimits`).
+        control_events: workflows that take control events (StopEvent, ...) over HTTP:
+            ``True`` for all, or their names (see :func:`create_app`).
 
     Raises:
         WorkflowConfigurationError: a non-loopback ``host`` without a token and
@@ -86,7 +92,14 @@ def serve(
         # Beside `workflows worker` processes this one must take leases too.
         owner = f"{socket.gethostname()}:{os.getpid()}:serve"
     engine = Engine(store, execute=workers == 1, owner=owner)
-    app = create_app(engine, workflows, token=token, cors_origins=cors_origins)
+    app = create_app(
+        engine,
+        workflows,
+        token=token,
+        cors_origins=cors_origins,
+        limits=limits,
+        control_events=control_events,
+    )
     uvicorn.run(
         app,
         host=host,

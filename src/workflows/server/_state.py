@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from ..engine import Engine
+from ._inbox import InboxFanout
+from ._limits import InputLimits
 from ._views import Views
 
 __all__ = ["ServerState", "state_of"]
@@ -21,16 +24,31 @@ class ServerState:
         store_scheme: the store's URL scheme, reported by ``/health``.
         heartbeat: seconds between SSE heartbeat comments.
         max_wait: upper bound of ``?timeout=`` in wait-for-result mode.
+        limits: bounds on request bodies (see :class:`~workflows.server.InputLimits`).
+        control_events: which workflows take the engine's control events (StopEvent,
+            WorkflowFailedEvent, ...) over ``POST /runs/{id}/events``: ``True`` for all,
+            else the names of those that opted in.
+        inbox: the one reader of inbox changes, fanned out to every inbox stream.
     """
 
     engine: Engine
     store_scheme: str
     heartbeat: float = 15.0
     max_wait: float = 300.0
+    limits: InputLimits = field(default_factory=InputLimits)
+    control_events: bool | Collection[str] = False
     views: Views = field(init=False)
+    inbox: InboxFanout = field(init=False)
 
     def __post_init__(self) -> None:
         self.views = Views(self.engine)
+        self.inbox = InboxFanout(self.engine, self.views, heartbeat=self.heartbeat)
+
+    def takes_control_events(self, workflow: str) -> bool:
+        """Whether runs of ``workflow`` may be sent control events over HTTP."""
+        if isinstance(self.control_events, bool):
+            return self.control_events
+        return workflow in self.control_events
 
 
 def state_of(request: Request) -> ServerState:

@@ -600,6 +600,36 @@
       return this.pending;
     }
 
+    /* Apply one change from the inbox stream (request_created / request_closed, with the
+     * RequestOut as data) without listing the inbox again: with hundreds of pages open,
+     * a listing per change per page would be the server's main load. Anything it cannot
+     * apply on its own (not loaded yet, a listing in flight, definitions to fetch) falls
+     * back to a listing. */
+    apply(type, request) {
+      if (!this.loaded || this.pending || !request || typeof request.request_id !== "string") {
+        return this.refresh();
+      }
+      for (const [key, value] of Object.entries(this.query)) {
+        if (request[key] !== value) return Promise.resolve();
+      }
+      const current = Array.from(this.cards.values(), (card) => card.request);
+      let next;
+      if (type === "request_created" && request.status === "pending") {
+        if (this.cards.has(request.request_id)) return Promise.resolve();
+        if (needsDefinitions(request.response_schema) && !definitionCache.has(request.workflow)) {
+          return this.refresh();
+        }
+        next = current.concat([request]);
+      } else if (type === "request_closed") {
+        if (!this.cards.has(request.request_id)) return Promise.resolve();
+        next = current.filter((r) => r.request_id !== request.request_id);
+      } else {
+        return this.refresh();
+      }
+      this.render(next);
+      return Promise.resolve();
+    }
+
     /* Schemas that $ref definitions they do not carry borrow them from the workflow's
      * own response schema (GET /workflows/{name}), fetched once per workflow. */
     async loadDefinitions(requests) {
@@ -845,7 +875,18 @@
         showLoadError("stream", `Live updates failed: ${errorMessage(data)}`);
         return;
       }
-      list.refresh(); // request_created / request_closed
+      showLoadError("stream", "");
+      if (type !== "request_created" && type !== "request_closed") {
+        list.refresh(); // "resync": this page missed changes, list them again
+        return;
+      }
+      let request = null;
+      try {
+        request = JSON.parse(data);
+      } catch {
+        // not ours: list the inbox instead
+      }
+      list.apply(type, request);
     }
 
     function onOpen() {
@@ -865,7 +906,7 @@
       const es = new EventSource(apiUrl("requests/stream"));
       source = es;
       es.addEventListener("open", onOpen);
-      for (const type of ["request_created", "request_closed", "message"]) {
+      for (const type of ["request_created", "request_closed", "resync", "message"]) {
         es.addEventListener(type, (ev) => onMessage(type, ev.data));
       }
       es.addEventListener("error", (ev) => {
