@@ -551,6 +551,44 @@ async def test_a_snapshot_with_no_join_pending_keeps_the_older_format() -> None:
     await handler.cancel_run()
 
 
+class StreamJoin(Workflow):
+    """Inside a fan-out, an A waits in the join while the branch making B waits for a person."""
+
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        return [Item(n=0), Item(n=1)]
+
+    @step
+    async def split(self, ctx: Context, ev: Item) -> A | B:
+        if ev.n == 0:
+            return A(n=0)
+        answer = await ctx.wait_for_event(Answer, waiter_event=Ask(n=1), timeout=None)
+        return B(n=answer.n)
+
+    @step
+    async def join(self, a: A, b: B) -> Pair:
+        return Pair(a=a.n, b=b.n)
+
+    @step
+    async def total(self, pairs: list[Pair]) -> StopEvent:
+        return StopEvent(result=[(p.a, p.b) for p in pairs])
+
+
+async def test_a_pending_join_inside_an_open_stream_snapshots_both() -> None:
+    wf = StreamJoin(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
+    handler = wf.run()
+    await asked(handler)
+    data = await only_waiting(handler)
+    assert data["format_version"] == 3
+    [stream] = data["streams"].values()
+    assert stream["open"] == 1  # the waiting branch; the buffered A is finished
+    assert [ev["data"]["n"] for ev in data["joins"]["join"]] == [0]
+    await handler.cancel_run()
+    resumed = wf.run(ctx=Context.from_dict(wf, data, serializer=wf.serializer))
+    resumed.ctx.send_event(Answer(n=5))
+    assert await asyncio.wait_for(resumed, TIMEOUT) == [(0, 5)]
+
+
 @pytest.fixture
 async def join_snapshot() -> dict[str, Any]:
     wf = waiting_join()

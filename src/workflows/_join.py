@@ -47,7 +47,8 @@ class JoinBuffer:
 
     def events(self) -> list[Event]:
         """Every buffered event, in arrival order."""
-        entries = sorted(entry for queue in self.by_type.values() for entry in queue)
+        entries = [entry for queue in self.by_type.values() for entry in queue]
+        entries.sort(key=lambda entry: entry[0])
         return [event for _, event in entries]
 
     def take_batch(self, spec: StepSpec) -> tuple[Event, ...] | None:

@@ -376,7 +376,7 @@ def reference_step_config(spec: StepSpec) -> StepConfig:
         catch_error_max_recoveries=spec.max_recoveries,
         accept_event_subclasses=spec.accept_subclasses,
         is_fan_out=spec.fan_out,
-        bare_return_types=spec.bare_emits,
+        bare_return_types=spec.bare_emits if spec.fan_out else spec.emits,
         collection_param=(spec.event_param, spec.accepted) if spec.collect else None,
         collection_policy=spec.collect,
         collect_params=list(join) if join else None,
