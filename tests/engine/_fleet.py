@@ -95,6 +95,11 @@ def fleet(
     }
     try:
         yield workers
+    except BaseException:
+        # What the workers said explains most failures: print it (pytest shows it).
+        for worker in workers.values():
+            print(f"---- output of worker {worker.owner} ----\n{worker.output()[-20_000:]}")
+        raise
     finally:
         for worker in workers.values():
             worker.kill()

@@ -41,7 +41,7 @@ async def _answer(api: Engine, run_id: str, response: str) -> None:
     async def asked() -> bool:
         return bool(await api.inbox(run_id=run_id))
 
-    await until(asked, 60, "the run to ask for input")
+    await until(asked, 25, "the run to ask for input")
     (request,) = await api.inbox(run_id=run_id)
     await api.respond(request.request_id, response)
 
@@ -58,7 +58,7 @@ async def test_frozen_inside_a_step_then_taken_over_parked_and_released(
             await until(lambda: owner_is(api, run_id, "F"), 30, "F to take the run")
             workers["F"].process.send_signal(signal.SIGSTOP)
             workers["R"] = Worker(postgres_schema_url, "R", tmp_path / "R.log")
-            await until(lambda: _waiting_for_input(api, run_id), 60, "R to park the run")
+            await until(lambda: _waiting_for_input(api, run_id), 25, "R to park the run")
             parked = await _stored(api, run_id)
             workers["R"].process.send_signal(signal.SIGTERM)
             assert workers["R"].process.wait(timeout=30) == 0
@@ -120,11 +120,11 @@ async def test_frozen_after_losing_the_run_then_claims_it_again_fresh(
             workers["F"].process.send_signal(signal.SIGSTOP)
             frozen_at = time.monotonic()
             workers["R"] = Worker(postgres_schema_url, "R", tmp_path / "R.log")
-            await until(lambda: _waiting_for_input(api, run_id), 60, "R to park the run")
+            await until(lambda: _waiting_for_input(api, run_id), 25, "R to park the run")
             workers["R"].process.kill()  # dies holding the lease
             workers["F"].process.send_signal(signal.SIGCONT)
             await _answer(api, run_id, "ok")
-            result = await asyncio.wait_for(handle.result(), 60)
+            result = await asyncio.wait_for(handle.result(), 20)
             await _check_exactly_once(api, run_id, result, "3:ok")
             assert time.monotonic() - frozen_at < 60
             assert POLL < LEASE  # takeover is found by polling once the lease expired

@@ -619,10 +619,7 @@ class Engine:
             self._give_back_claim(run_id)  # whoever loads it next tries again
             return
         logger.error("%s", message)
-        future = self._results.pop(run_id, None)
-        if future is not None and not future.done():
-            future.set_exception(_error_from(error, "quarantined"))
-            future.exception()  # retrieved: whoever awaits the run gets it raised
+        self._fail_result(run_id, _error_from(error, "quarantined"))
         signal = self._signals.pop(run_id, None)
         if signal is not None:
             signal.set()  # stream readers: the run has ended
@@ -643,6 +640,7 @@ class Engine:
                 self._coordinator.release_later(durable.run_id)
             else:
                 self._coordinator.leases.forget(durable.run_id)
+                self._writer.discard(durable)  # fenced off: it would be refused
 
     def _maybe_release(self, durable: DurableRun) -> None:
         durable.idle_timer = None
@@ -731,6 +729,22 @@ class Engine:
         future = self._results.get(run_id)
         if future is not None and not future.done() and run_id not in self._loaded:
             self._coordinator.check_finished(run_id)
+
+    async def _settle_checked(self, run_id: str) -> None:
+        """:meth:`_settle_from_store`, except that a run whose stored row cannot be
+        decoded settles its awaiters with that error: checking the results of many
+        runs, one damaged run must not keep the others from being settled."""
+        try:
+            await self._settle_from_store(run_id)
+        except CorruptRecordError as exc:
+            self._fail_result(run_id, exc)
+
+    def _fail_result(self, run_id: str, exc: BaseException) -> None:
+        """Settle the awaiters of ``run_id`` (if any) with ``exc``."""
+        future = self._results.pop(run_id, None)
+        if future is not None and not future.done():
+            future.set_exception(exc)
+            future.exception()  # retrieved: whoever awaits the run gets it raised
 
     async def _settle_from_store(self, run_id: str) -> None:
         future = self._results.get(run_id)

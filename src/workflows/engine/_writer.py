@@ -41,12 +41,20 @@ class CommitWriter:
     def submit(self, durable: DurableRun, part: CommitPart) -> None:
         """Queue a boundary of ``durable`` for writing."""
         queued = self._pending.get(durable.run_id)
-        if queued is None:
-            self._pending[durable.run_id] = (durable, part)
-        else:
+        if queued is not None and queued[0] is durable:
             queued[1].merge(part)
+        else:
+            # (A boundary still queued for an earlier copy of the run, dropped since as
+            # its lease was lost, would be refused anyway: it must not carry this one.)
+            self._pending[durable.run_id] = (durable, part)
         self._idle.clear()
         self._wake.set()
+
+    def discard(self, durable: DurableRun) -> None:
+        """Drop the unwritten boundary of ``durable`` (a copy whose lease was lost)."""
+        queued = self._pending.get(durable.run_id)
+        if queued is not None and queued[0] is durable:
+            del self._pending[durable.run_id]
 
     def has_pending(self, run_id: str) -> bool:
         """True while a boundary of ``run_id`` is not yet written."""
