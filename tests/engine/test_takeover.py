@@ -50,6 +50,13 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
             await asyncio.sleep(1.0)  # the rescuer is up and holds its own lock
             workers["victim"].process.kill()
             killed = time.monotonic()
+
+            async def all_moved() -> bool:
+                records = [await api.store.get_run(h.run_id) for h in handles]
+                return all(r.owner == "rescuer" for r in records)
+
+            await until(all_moved, 60, "the rescuer to take every run")
+            moved = time.monotonic() - killed
             await _answer_all(api, RUNS)
             results = await asyncio.wait_for(
                 asyncio.gather(*(handle.result() for handle in handles)), 60
@@ -59,8 +66,11 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
         for handle in handles:
             record = await api.store.get_run(handle.run_id)
             assert record.snapshot["state"] == {"prepare": 1, "ask": 1, "finish": 1}
-    print(f"{RUNS} runs of a killed worker answered and done {took:.2f} s after the kill")
-    assert took < LEASE / 3, f"took {took:.1f} s: the lease ({LEASE} s) was waited for"
+    print(
+        f"{RUNS} runs of a killed worker taken over {moved:.2f} s after the kill, "
+        f"answered and done {took:.2f} s after it"
+    )
+    assert moved < LEASE / 3, f"took {moved:.1f} s: the lease ({LEASE} s) was waited for"
 
 
 async def test_a_restarted_single_worker_takes_its_runs_back_at_once(
@@ -75,6 +85,9 @@ async def test_a_restarted_single_worker_takes_its_runs_back_at_once(
 
             await until(all_asking, 60, "the worker to take every run")
             workers["first-life"].process.kill()
+            leases_end = min(
+                (await api.store.get_run(h.run_id)).lease_expires_at or 0.0 for h in handles
+            )
             await _answer_all(api, RUNS)  # answered while no worker runs
             restarted = time.monotonic()
             workers["second-life"] = Worker(
@@ -84,6 +97,7 @@ async def test_a_restarted_single_worker_takes_its_runs_back_at_once(
                 asyncio.gather(*(handle.result() for handle in handles)), 60
             )
             took = time.monotonic() - restarted
+            done_at = time.time()
         assert results == [f"{i}:ok{i}" for i in range(RUNS)]
     print(f"restarted worker finished {RUNS} answered runs {took:.2f} s after its start")
-    assert took < LEASE / 3, f"took {took:.1f} s: the dead worker's leases were waited for"
+    assert done_at < leases_end, "the dead worker's leases were waited for"
