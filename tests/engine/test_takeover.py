@@ -85,9 +85,8 @@ async def test_a_restarted_single_worker_takes_its_runs_back_at_once(
 
             await until(all_asking, 60, "the worker to take every run")
             workers["first-life"].process.kill()
-            leases_end = min(
-                (await api.store.get_run(h.run_id)).lease_expires_at or 0.0 for h in handles
-            )
+            held = [await api.store.get_run(h.run_id) for h in handles]
+            leases_end = min(record.lease_expires_at or 0.0 for record in held)
             await _answer_all(api, RUNS)  # answered while no worker runs
             restarted = time.monotonic()
             workers["second-life"] = Worker(
