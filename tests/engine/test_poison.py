@@ -281,6 +281,50 @@ async def test_a_run_another_worker_holds_is_not_set_aside(durable_url: str) -> 
             await until(quarantined, "worker b to quarantine the freed run")
 
 
+async def test_a_damaged_run_keeps_no_other_result_from_settling(durable_url: str) -> None:
+    """An API-only engine settles the results of runs executed elsewhere by polling the
+    store: a run whose row cannot be decoded answers its awaiters with that error and
+    does not stop the others from being settled (here nothing else wakes it up: the
+    executing engine has no owner, so it sends no wake-ups)."""
+    async with engine_for(durable_url, execute=False, poll_interval=0.05) as api:
+        bad = await api.start("approval", n=1)
+        good = await api.start("approval", n=2)
+        await damage(api.store, "wf_runs", "snapshot", TRUNCATED, bad.run_id)
+        with pytest.raises(CorruptRecordError, match="snapshot"):
+            await result(api, bad.run_id)
+        awaited = asyncio.ensure_future(api.get(good.run_id).result())
+        async with engine_for(durable_url) as executor:
+            [request] = await pending(executor, 1, run_id=good.run_id)
+            await executor.respond(request.request_id, "ok")
+            assert await asyncio.wait_for(awaited, TIMEOUT) == "2:ok"
+            assert (await executor.runs(status="quarantined"))[0].run_id == bad.run_id
+
+
+async def test_outside_writes_reach_the_runs_beside_a_damaged_one(tmp_path: Path) -> None:
+    """A SQLite engine without an owner (``workflows serve``) takes up what other
+    processes write; a run damaged meanwhile is set aside, the others get their answers."""
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with engine_for(url) as server:
+        damaged = await server.start("approval", n=1)
+        healthy = await server.start("approval", n=2)
+        requests = {r.run_id: r for r in await pending(server, 2)}
+        await unloaded(server)
+        async with store_from_url(url) as other:  # another process: its own connection
+            await damage(other, "wf_runs", "snapshot", TRUNCATED, damaged.run_id)
+            await set_status(other, damaged.run_id, "running")
+
+            async def set_aside() -> bool:
+                return (await other.get_run(healthy.run_id)).status == "waiting" and bool(
+                    await server.runs(status="quarantined")
+                )
+
+            await until(set_aside, "the damaged run to be quarantined")
+            await other.answer_request(requests[healthy.run_id].request_id, {"response": "ok"})
+            assert await result(server, healthy.run_id) == "2:ok"
+        [quarantined] = await server.runs(status="quarantined")
+        assert quarantined.run_id == damaged.run_id
+
+
 # -- the server ---------------------------------------------------------------------------
 
 

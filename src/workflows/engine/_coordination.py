@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..errors import StoreError, WorkflowRuntimeError
+from ..errors import CorruptRecordError, StoreError, WorkflowRuntimeError
 from ._leases import Leases
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class Coordinator:
 
     def check_finished(self, run_id: str) -> None:
         """Settle the result future of ``run_id`` if the store says it finished."""
-        self._spawn(self._engine._settle_from_store(run_id))
+        self._spawn(self._engine._settle_checked(run_id))
 
     def _spawn(self, coro: Any) -> None:
         self.adopt([asyncio.get_running_loop().create_task(coro)])
@@ -312,7 +312,11 @@ class Coordinator:
             elif engine.owner is None and engine.has_room():
                 # Without leases, only a run at rest is taken up: a running one may be
                 # executing in the process that wrote.
-                record = await engine.store.get_run(run_id)
+                try:
+                    record = await engine.store.get_run(run_id)
+                except CorruptRecordError:
+                    self.pick(run_id)  # cannot be executing anywhere: its load sets it aside
+                    continue
                 if record.status == "waiting":
                     self.pick(run_id)
 
@@ -372,7 +376,7 @@ class Coordinator:
                     # Results of runs executed elsewhere, in case a wake-up was missed.
                     next_poll = now + engine.poll_interval
                     for run_id in list(engine._results):
-                        await engine._settle_from_store(run_id)
+                        await engine._settle_checked(run_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failing store must not stop the loop

@@ -574,10 +574,7 @@ class Engine:
         (the run is set aside exactly as stored) and its step tasks are cancelled."""
         if durable is None:
             return
-        # (The writer keeps one pending part per run; a later one would be merged in.)
-        queued = self._writer._pending.get(durable.run_id)
-        if queued is not None and queued[0] is durable:
-            del self._writer._pending[durable.run_id]
+        self._writer.discard(durable)
         if durable.run is None and ctx is not None:
             durable.run = ctx._run  # the launch itself failed after creating the run
         self._release(durable, give_back=False)
