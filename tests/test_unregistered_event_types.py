@@ -17,7 +17,7 @@ import pytest
 from workflows import Context
 from workflows.errors import ContextSerdeError
 
-PROGRAM = r'''
+PROGRAM = r"""
 import asyncio
 import json
 import sys
@@ -74,7 +74,7 @@ async def main() -> None:
 
 
 asyncio.run(main())
-'''
+"""
 
 
 def _run(script: Path, *args: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workflows.engine import Engine
 
-FLOWS = '''
+FLOWS = """
 from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 
@@ -30,12 +30,12 @@ class Ask(Workflow):
 
 
 WORKFLOWS = {"ask": Ask(timeout=None)}
-'''
+"""
 
-OUTSIDE = '''
+OUTSIDE = """
 import asyncio, sys
 sys.path.insert(0, sys.argv[1])
-from flows import WORKFLOWS
+from outside_flows import WORKFLOWS
 from workflows.engine import Engine
 
 async def main(url, action, ids):
@@ -49,11 +49,11 @@ async def main(url, action, ids):
             sys.stdin.readline()  # the test times each one, then asks for the next
 
 asyncio.run(main(sys.argv[2], sys.argv[3], sys.argv[4:]))
-'''
+"""
 
 
 def _outside(tmp_path: Path, url: str, action: str, ids: list[str]) -> subprocess.Popen[str]:
-    (tmp_path / "flows.py").write_text(FLOWS)
+    (tmp_path / "outside_flows.py").write_text(FLOWS)
     script = tmp_path / "outside.py"
     script.write_text(OUTSIDE)
     return subprocess.Popen(
@@ -65,15 +65,15 @@ def _outside(tmp_path: Path, url: str, action: str, ids: list[str]) -> subproces
 
 
 def _workflows(tmp_path: Path) -> dict[str, object]:
-    (tmp_path / "flows.py").write_text(FLOWS)
+    (tmp_path / "outside_flows.py").write_text(FLOWS)
     sys.path.insert(0, str(tmp_path))
     try:
-        import flows  # noqa: PLC0415
+        import outside_flows  # noqa: PLC0415
 
-        return dict(flows.WORKFLOWS)
+        return dict(outside_flows.WORKFLOWS)
     finally:
         sys.path.remove(str(tmp_path))
-        sys.modules.pop("flows", None)
+        sys.modules.pop("outside_flows", None)
 
 
 async def test_answers_and_cancels_from_another_process_arrive_at_once(tmp_path: Path) -> None:

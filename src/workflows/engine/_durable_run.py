@@ -125,6 +125,13 @@ class DurableRun:
         self.first_snapshot: dict[str, Any] | None = None
         """The state right after the start event was queued: what ``create_run`` stores."""
 
+    def attach(self, handler: Any) -> None:
+        """Take the in-memory run behind ``handler``. Its outcome reaches callers through
+        the store (the engine's handles), so nobody awaits the handler itself: what it
+        raises is marked retrieved instead of being logged as never retrieved."""
+        self.run = handler._run
+        handler.add_done_callback(_retrieve_exception)
+
     # -- RunListener ---------------------------------------------------------------------
     def boundary(self, run: Run) -> None:
         """Snapshot the run and hand the commit to the engine's writer.

@@ -260,7 +260,7 @@ class Engine:
         ctx: Context[Any] = Context(wf)
         self._loaded[run_id] = durable
         durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
-        durable.run = durable_start._run
+        durable.attach(durable_start)
         if not self.execute:
             self._release(durable)  # before any step runs: a worker will execute it
         try:
@@ -550,7 +550,7 @@ class Engine:
             if self.owner is not None:
                 self._coordinator.leases.acquired(run_id, claimed_at)
             handler = wf._launch(ctx, None, {}, durable)
-            durable.run = handler._run
+            durable.attach(handler)
             for item in inbound:
                 if item.id not in skip_inbound:
                     delivering = item.id
