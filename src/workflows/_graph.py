@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ._collection import Binding, binding_problems, compute_bindings
+from ._collection import Binding, compute_bindings
 from ._step_spec import StepSpec
 from .context.state_store import DictState
 from .errors import WorkflowValidationError
@@ -14,7 +14,6 @@ from .events import (
     HumanResponseEvent,
     InputRequiredEvent,
     StartEvent,
-    StepFailedEvent,
     StopEvent,
 )
 
@@ -150,56 +149,6 @@ class WorkflowGraph:
         return any(issubclass(t, InputRequiredEvent) for t in self.emitted_types) or any(
             issubclass(t, HumanResponseEvent) for s in self.specs.values() for t in s.accepted
         )
-
-    # -- validation --------------------------------------------------------------------
-    def problems(self, skip: Collection[str] = ()) -> list[str]:
-        """Everything wrong with the graph, each naming the step and the event.
-
-        ``skip`` names checks not to run: ``"terminal_event"`` (an emitted event no step
-        accepts), ``"reachability"`` (an accepted event no step emits).
-        """
-        found: list[str] = []
-        if not self.specs:
-            return [f"workflow {self.workflow_name!r} has no steps"]
-        if not self.routes(self.start_event_class):
-            found.append(f"no step accepts {self.start_event_class.__name__}")
-        if not self.stop_event_classes:
-            found.append("no step can return a StopEvent")
-        emitted = self.emitted_types
-        for name, spec in self.specs.items():
-            for event_type in spec.emits:
-                if "terminal_event" in skip or issubclass(
-                    event_type, (StopEvent, InputRequiredEvent)
-                ):
-                    continue
-                if not (
-                    self.routes(event_type) or self.collectors(event_type) or self.joins(event_type)
-                ):
-                    found.append(
-                        f"step {name!r} emits {event_type.__name__}, which no step accepts"
-                    )
-            if spec.catch_for_steps is not None:
-                for covered in spec.catch_for_steps:
-                    if covered not in self.specs:
-                        found.append(f"@catch_error step {name!r} covers unknown step {covered!r}")
-                continue
-            if "reachability" in skip or "reachability" in spec.skip_graph_checks:
-                continue
-            for accepted in spec.accepted:
-                if issubclass(accepted, (StartEvent, HumanResponseEvent, StepFailedEvent)):
-                    continue
-                if not any(spec.accepts_type(e) for e in emitted):
-                    found.append(f"step {name!r} accepts {accepted.__name__}, which no step emits")
-        found.extend(binding_problems(self.specs))
-        return found
-
-    def validate(self, skip: Collection[str] = ()) -> None:
-        """Raise :class:`WorkflowValidationError` listing every problem, if any."""
-        problems = self.problems(skip)
-        if problems:
-            raise WorkflowValidationError(
-                f"workflow {self.workflow_name!r} is invalid: " + "; ".join(problems)
-            )
 
     # -- drawing -----------------------------------------------------------------------
     def mermaid(self) -> str:
