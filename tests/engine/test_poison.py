@@ -21,6 +21,7 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -420,3 +421,37 @@ async def test_workflows_serve_starts_on_a_poisoned_store(durable_url: str, serv
         table = workflows_cli("runs", *where, "--status", "quarantined")
         assert table.returncode == 0, table.stderr
         assert all(runs[name] in table.stdout for name in QUARANTINED)
+
+
+async def test_a_cancel_of_a_run_whose_snapshot_is_damaged_sets_it_aside(sqlite_url: str) -> None:
+    """cancel() reads the run first: a damaged snapshot must not raise to the caller,
+    the run is quarantined (it cannot be executed to a cancel)."""
+    from workflows import Context, Workflow, step
+    from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+
+    class Waits(Workflow):
+        @step
+        async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
+            return InputRequiredEvent(prefix="?")
+
+        @step
+        async def done(self, ev: HumanResponseEvent) -> StopEvent:
+            return StopEvent(result=ev.response)
+
+    async with Engine(sqlite_url, {"waits": Waits()}, idle_release_after=0) as engine:
+        handle = await engine.start("waits")
+        for _ in range(200):
+            if await engine.inbox(run_id=handle.run_id):
+                break
+            await asyncio.sleep(0.02)
+        await engine._writer.flush()
+        await asyncio.sleep(0.05)  # released from memory (idle_release_after=0)
+        assert handle.run_id not in engine._loaded
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE wf_runs SET snapshot = '{\"trunc' WHERE run_id = ?", (handle.run_id,))
+    async with Engine(sqlite_url, {"waits": Waits()}) as engine:
+        await engine.cancel(handle.run_id)  # no CorruptRecordError to the caller
+        record = (await engine.runs(status="quarantined"))[0]
+        assert record.run_id == handle.run_id
+        assert "snapshot" in record.error["message"]

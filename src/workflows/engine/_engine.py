@@ -312,7 +312,12 @@ class Engine:
         self._check_open()
         durable = self._loaded.get(run_id)
         if durable is None or durable.run is None:
-            record = await self.store.get_run(run_id)
+            try:
+                record = await self.store.get_run(run_id)
+            except CorruptRecordError as exc:
+                if exc.record is None:
+                    raise
+                record = exc.record  # loading it below sets it aside (quarantined)
             if record.is_finished:
                 return
             inbound = await self.store.add_inbound(run_id, CANCEL_PAYLOAD)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Generator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 __all__ = ["RunHandle"]
+
+
+logger = logging.getLogger("workflows.engine")
 
 
 class RunHandle:
@@ -42,7 +46,8 @@ class RunHandle:
         return await self._engine.store.get_run(self.run_id)
 
     async def status(self) -> str:
-        """``running``, ``waiting``, ``completed``, ``failed``, ``cancelled`` or ``timed_out``."""
+        """``running``, ``waiting``, ``completed``, ``failed``, ``cancelled``, ``timed_out``
+        or ``quarantined`` (set aside: its stored data could not be loaded)."""
         return (await self.record()).status
 
     async def stream_events(self, after: int = 0) -> AsyncIterator[Event]:
@@ -63,6 +68,11 @@ class RunHandle:
             for entry in entries:
                 seq = entry.seq
                 self.last_seq = seq
+                if entry.corrupt is not None:  # a damaged row: nothing to give back
+                    logger.warning(
+                        "run %s: stream entry %d is damaged: %s", self.run_id, seq, entry.corrupt
+                    )
+                    continue
                 event = serializer.decode(entry.payload, types)
                 yield event
                 if isinstance(event, StopEvent):
@@ -74,7 +84,8 @@ class RunHandle:
                 # The last commit may have landed between the two reads: read once more.
                 for entry in await engine.store.read_stream(self.run_id, after=seq):
                     seq = self.last_seq = entry.seq
-                    yield serializer.decode(entry.payload, types)
+                    if entry.corrupt is None:
+                        yield serializer.decode(entry.payload, types)
                 return
             # The timeout covers a commit by another process whose wake-up we missed.
             with suppress(asyncio.TimeoutError):
