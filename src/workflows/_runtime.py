@@ -256,8 +256,15 @@ class Run:
             self.enqueue(target, QueuedEvent(event, lineage, scope))
         return len(targets)
 
-    def _send_to(self, step: str, event: Event, lineage: int, scope: tuple[str, ...]) -> int:
-        """Deliver a targeted event (``send_event(ev, step=...)``) to that step only."""
+    def check_target(self, step: str, event: Event) -> StepSpec:
+        """The spec of ``step`` if ``event`` may be sent to it (``send_event(ev, step=)``).
+
+        Reads only the static graph, so a sync step's thread may call it too.
+
+        Raises:
+            WorkflowStepDoesNotExistError: no such step.
+            WorkflowRuntimeError: the step does not take ``event``.
+        """
         spec = self.graph.specs.get(step)
         if spec is None:
             raise WorkflowStepDoesNotExistError(step, list(self.graph.specs))
@@ -269,6 +276,11 @@ class Run:
                 "list[...]: such a step only gathers events produced inside a "
                 "fan-out stream, it cannot be sent one"
             )
+        return spec
+
+    def _send_to(self, step: str, event: Event, lineage: int, scope: tuple[str, ...]) -> int:
+        """Deliver a targeted event (``send_event(ev, step=...)``) to that step only."""
+        spec = self.check_target(step, event)
         if spec.join is not None:
             return self._join(step, event, lineage, scope)
         self.enqueue(step, QueuedEvent(event, lineage, scope))

@@ -122,6 +122,8 @@ class Context(Generic[StateT]):
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # called from a worker thread (a sync step)
+            if step is not None:
+                run.check_target(step, message)  # raised here, in the step, as promised
             if inv is None:
                 run.loop.call_soon_threadsafe(run.send_from_outside, message, step)
             else:
@@ -139,14 +141,12 @@ class Context(Generic[StateT]):
         run = self._active_run("write to the stream")
         if run.replayed(current_invocation.get()):
             return
-        if isinstance(ev, InputRequiredEvent):
-            run.state.pending_prompts += 1  # a prompt, however written, pauses the clock
         try:
             asyncio.get_running_loop()
-        except RuntimeError:
-            run.loop.call_soon_threadsafe(run.write, ev)
+        except RuntimeError:  # a sync step's thread: the run's state is the loop's
+            run.loop.call_soon_threadsafe(_write_to_stream, run, ev)
             return
-        run.write(ev)
+        _write_to_stream(run, ev)
 
     def collect_events(
         self, ev: Event, expected: list[type[Event]], buffer_id: str | None = None
@@ -306,3 +306,10 @@ class Context(Generic[StateT]):
     def _run_finished(self, run: Run) -> None:
         if self._run is run:
             self._run = None
+
+
+def _write_to_stream(run: Any, ev: Event) -> None:
+    """Write ``ev`` to ``run``'s stream, on the run's loop."""
+    if isinstance(ev, InputRequiredEvent):
+        run.state.pending_prompts += 1  # a prompt, however written, pauses the clock
+    run.write(ev)
