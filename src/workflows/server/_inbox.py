@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
 
 from ..engine import Engine
 from ..errors import WorkflowError
@@ -37,6 +36,16 @@ WINDOW = 1000
 """How many pending requests (the newest) the reader compares between two changes."""
 QUEUE_SIZE = 256
 """Messages a subscriber may fall behind before it is resynced."""
+SLICE = 32
+"""Subscribers handed a change before the reader lets the event loop run (their sends
+and every other request) again: a change never holds the loop for all viewers at once."""
+MIN_INTERVAL = 0.5
+"""Seconds between two re-reads of the inbox: changes arriving meanwhile are compared
+together, so a burst of answers costs a few re-reads, not one each."""
+
+
+def _created_at(request: InputRequest) -> float:
+    return request.created_at
 
 
 def format_event(event: str, data: str, event_id: int | None = None) -> str:
@@ -45,13 +54,14 @@ def format_event(event: str, data: str, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {data}\n\n"
 
 
-RESYNC = format_event("resync", "{}")
+RESYNC = format_event("resync", "{}").encode()
 """Sent instead of messages a subscriber missed (or the reader could not compute): list
 the inbox again (``GET /requests``)."""
+_HEARTBEAT = HEARTBEAT.encode()
 
 
 class Subscription:
-    """One viewer's bounded queue of SSE messages (strings shared with other viewers).
+    """One viewer's bounded queue of encoded SSE messages (shared with other viewers).
 
     Attributes:
         resyncs: how many times this viewer's backlog was replaced by ``resync``.
@@ -60,20 +70,19 @@ class Subscription:
     __slots__ = ("_items", "_limit", "_ready", "closed", "resyncs")
 
     def __init__(self, limit: int) -> None:
-        self._items: deque[str] = deque()
+        self._items: list[bytes] = []
         self._limit = limit
         self._ready = asyncio.Event()
         self.closed = False
         self.resyncs = 0
 
-    def offer(self, message: str) -> None:
-        """Queue ``message``; past the limit, replace the backlog with ``resync``."""
-        if len(self._items) >= self._limit:
-            self._items.clear()
-            self._items.append(RESYNC)
+    def offer(self, messages: list[bytes]) -> None:
+        """Queue ``messages``; past the limit, replace the backlog with ``resync``."""
+        if len(self._items) + len(messages) > self._limit:
+            self._items = [RESYNC]
             self.resyncs += 1
         else:
-            self._items.append(message)
+            self._items.extend(messages)
         self._ready.set()
 
     def close(self) -> None:
@@ -81,14 +90,16 @@ class Subscription:
         self.closed = True
         self._ready.set()
 
-    async def next(self) -> str | None:
-        """The next message, waiting for one; ``None`` once closed and drained."""
+    async def next(self) -> bytes | None:
+        """Every queued message as one chunk, waiting for one; ``None`` once closed and
+        drained."""
         while not self._items:
             if self.closed:
                 return None
             self._ready.clear()
             await self._ready.wait()
-        return self._items.popleft()
+        items, self._items = self._items, []
+        return items[0] if len(items) == 1 else b"".join(items)
 
 
 class InboxFanout:
@@ -119,7 +130,9 @@ class InboxFanout:
         self._queue_size = queue_size
         self._window = window
         self._subscribers: set[Subscription] = set()
-        self._known: dict[str, InputRequest] | None = None
+        # Only the ids: the records of a re-read die with it (kept records would survive
+        # into the oldest GC generation, whose collections then pause every viewer).
+        self._known: set[str] | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -168,10 +181,12 @@ class InboxFanout:
 
     # -- the reader ------------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             async for changed in self._engine.inbox_changes(heartbeat=self._heartbeat):
+                began = loop.time()
                 if not changed:
-                    self._broadcast(HEARTBEAT)
+                    await self._broadcast([_HEARTBEAT])
                 if not self._subscribers:
                     self._known = None  # nobody compares: the next subscriber reads afresh
                     continue
@@ -181,52 +196,62 @@ class InboxFanout:
                     except Exception:  # a bug: keep serving the other changes
                         logger.exception("inbox stream: a change could not be sent")
                         self._known = None
+                # Changes made meanwhile set the engine's next signal: none is missed.
+                await asyncio.sleep(max(0.0, began + MIN_INTERVAL - loop.time()))
         finally:
             self._close_all()
 
     async def _refresh(self) -> None:
         try:
-            current = await self._read()
-            messages = await self._changes(current) if self._known is not None else [RESYNC]
+            messages = await self._changes()
         except WorkflowError as exc:  # the store went away or a record cannot be decoded
             logger.warning("inbox stream: cannot read the inbox: %s", exc)
             self._known = None  # compared afresh (with a resync) once the store answers
             body = {"error": {"code": "unavailable", "message": str(exc)}}
-            self._broadcast(format_event("error", json.dumps(body)))
+            await self._broadcast([format_event("error", json.dumps(body)).encode()])
             return
-        self._known = current
         if len(messages) > self._queue_size:
             # More than a queue holds: one re-list each is cheaper than that many deltas.
             messages = [RESYNC]
-        for message in messages:
-            self._broadcast(message)
+        if messages:
+            await self._broadcast(messages)
 
-    async def _read(self) -> dict[str, InputRequest]:
+    async def _read(self) -> set[str]:
         requests = await self._engine.store.list_requests(status="pending", limit=self._window)
-        return {r.request_id: r for r in requests}
+        return {r.request_id for r in requests}
 
-    async def _changes(self, current: dict[str, InputRequest]) -> list[str]:
-        known = self._known
-        assert known is not None
-        created = sorted(
-            (current[i] for i in current.keys() - known.keys()), key=lambda r: r.created_at
-        )
+    async def _changes(self) -> list[bytes]:
+        """The messages of what changed since the last read (``self._known`` updated)."""
+        requests = await self._engine.store.list_requests(status="pending", limit=self._window)
+        current = {r.request_id for r in requests}
+        known, self._known = self._known, current
+        if known is None:
+            return [RESYNC]
+        # Messages are built at once and the records dropped before the next await: kept
+        # across awaits they would be promoted to older GC generations with every read.
+        created = sorted((r for r in requests if r.request_id not in known), key=_created_at)
         messages = [self._message("request_created", r) for r in created]
-        for request_id in known.keys() - current.keys():
+        del requests, created
+        for request_id in known - current:
             try:
                 closed = await self._engine.store.get_request(request_id)
-            except WorkflowError:  # deleted with its run
-                closed = known[request_id]
+            except WorkflowError:  # deleted with its run: nothing to describe it with
+                messages.append(RESYNC)
+                continue
             if closed.status != "pending":  # not just pushed out of the window
                 messages.append(self._message("request_closed", closed))
         return messages
 
-    def _message(self, kind: str, request: InputRequest) -> str:
-        return format_event(kind, self._views.request(request).model_dump_json())
+    def _message(self, kind: str, request: InputRequest) -> bytes:
+        return format_event(kind, self._views.request(request).model_dump_json()).encode()
 
-    def _broadcast(self, message: str) -> None:
-        for subscription in self._subscribers:
-            subscription.offer(message)
+    async def _broadcast(self, messages: list[bytes]) -> None:
+        subscribers = list(self._subscribers)
+        for start in range(0, len(subscribers), SLICE):
+            if start:
+                await asyncio.sleep(0)  # let the woken streams send, and others be served
+            for subscription in subscribers[start : start + SLICE]:
+                subscription.offer(messages)
 
     def _close_all(self) -> None:
         for subscription in self._subscribers:

@@ -16,15 +16,16 @@ from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..errors import WorkflowError
 from ._errors import ApiError
-from ._inbox import HEARTBEAT, Subscription, format_event
+from ._inbox import HEARTBEAT, InboxFanout, Subscription, format_event
 from ._models import StreamEventOut
 from ._parse import parse_int, path_id, query_int
 from ._state import ServerState, state_of
 
-__all__ = ["format_event", "requests_stream", "run_events"]
+__all__ = ["InboxStreamResponse", "format_event", "requests_stream", "run_events"]
 
 T = TypeVar("T")
 
@@ -102,19 +103,43 @@ async def requests_stream(request: Request) -> Response:
     """``GET /requests/stream``: ``request_created`` / ``request_closed`` as SSE, from
     the app's one inbox reader (see ``_inbox.py``)."""
     state = state_of(request)
-    subscription = await state.inbox.subscribe()
-    return StreamingResponse(
-        _inbox_messages(state, subscription), media_type="text/event-stream", headers=HEADERS
-    )
+    return InboxStreamResponse(state.inbox, await state.inbox.subscribe())
 
 
-async def _inbox_messages(state: ServerState, subscription: Subscription) -> AsyncIterator[str]:
-    try:
-        yield ": connected\n\n"
-        while True:
-            message = await subscription.next()
-            if message is None:
-                return
-            yield message
-    finally:
-        state.inbox.unsubscribe(subscription)
+class InboxStreamResponse(Response):
+    """Sends a subscription's messages as they come, until it closes or the client goes.
+
+    Lighter than a ``StreamingResponse`` (no task group per viewer: one task watching
+    for the client's disconnect), which matters with hundreds of open inbox pages.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, inbox: InboxFanout, subscription: Subscription) -> None:
+        self.status_code = 200
+        self.background = None
+        self.init_headers(HEADERS)  # no body: no Content-Length
+        self._inbox = inbox
+        self._subscription = subscription
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        subscription = self._subscription
+        watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            chunk: bytes | None = b": connected\n\n"
+            while chunk is not None:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = await subscription.next()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client went away (servers of ASGI 2.4 raise it from send)
+            pass
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            self._inbox.unsubscribe(subscription)
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._subscription.close()
