@@ -1012,3 +1012,330 @@ async def test_a_finished_run_is_not_quarantined(store: Any) -> None:
     with pytest.raises(RunFinishedError, match="completed"):
         await store.quarantine_run(run.run_id, 1, {"type": "T", "message": "m"})
     assert (await store.get_run(run.run_id)).status == "completed"
+
+
+# -- group commit (commit_many) ----------------------------------------------------------
+
+
+async def test_commit_many_writes_every_commit_of_the_batch(store: Any) -> None:
+    runs = []
+    for _ in range(3):
+        run, request = await paused_run(store)
+        answer = await store.answer_request(request.request_id, {"name": "Ann"})
+        assert answer is not None
+        runs.append((run, request, answer))
+    fresh = new_run()
+    await store.create_run(fresh)
+    asks = [new_request(fresh.run_id), new_request(fresh.run_id)]
+    commits = [
+        Commit(
+            run.run_id,
+            1,
+            {"done": i},
+            "completed",
+            result=i,
+            stream=[(2, "StopEvent", {"result": i})],
+            consumed_inbound=[answer.id],
+        )
+        for i, (run, _, answer) in enumerate(runs)
+    ]
+    commits.append(
+        Commit(
+            fresh.run_id,
+            0,
+            {"asks": 2},
+            "waiting",
+            stream=[(1, "InputRequiredEvent", {}), (2, "InputRequiredEvent", {})],
+            new_requests=asks,  # both with PERSON_SCHEMA: interned once
+        )
+    )
+    assert await store.commit_many(commits) == [2, 2, 2, 1]
+    for i, (run, request, _) in enumerate(runs):
+        stored = await store.get_run(run.run_id)
+        assert (stored.status, stored.result, stored.version) == ("completed", i, 2)
+        assert [e.seq for e in await store.read_stream(run.run_id)] == [1, 2]
+        assert await store.list_inbound(run.run_id) == []
+        assert (await store.get_request(request.request_id)).status == "answered"
+    pending = await store.list_requests(run_id=fresh.run_id)
+    assert sorted(r.request_id for r in pending) == sorted(r.request_id for r in asks)
+    assert all(r.response_schema == PERSON_SCHEMA for r in pending)
+    assert await store.commit_many([]) == []
+
+
+async def test_commit_many_refused_commits_fail_alone(store: Any) -> None:
+    """Every way a commit can be refused, in one batch between good commits: each bad
+    one gets its own error and writes nothing; the good ones are all written."""
+    good = []
+    for _ in range(2):
+        run = new_run()
+        await store.create_run(run)
+        good.append(run)
+    stale = new_run()
+    await store.create_run(stale)
+    await store.commit(Commit(stale.run_id, 0, {"first": True}, "running"))
+    finished = new_run()
+    await store.create_run(finished)
+    await store.commit(Commit(finished.run_id, 0, {}, "completed", result=1))
+    midway, midway_request = await paused_run(store)  # duplicate seq after other writes
+    midway_answer = await store.add_inbound(midway.run_id, {"hello": 1})
+    taken, taken_request = await paused_run(store)  # adds a request id that exists
+    closing, closing_request = await paused_run(store)  # closes an answered request
+    await store.answer_request(closing_request.request_id, {"name": "Bo"})
+    consuming = new_run()  # consumes an inbound event that is gone
+    await store.create_run(consuming)
+    unencodable = new_run()
+    await store.create_run(unencodable)
+    stale_request = new_request(stale.run_id)
+    midway_later = new_request(midway.run_id)
+
+    outcomes = await store.commit_many(
+        [
+            Commit(good[0].run_id, 0, {"good": 0}, "running", stream=[(1, "A", {})]),
+            Commit(
+                stale.run_id,
+                0,
+                {"second": True},
+                "waiting",
+                stream=[(1, "A", {})],
+                new_requests=[stale_request],
+            ),
+            Commit("ghost", 0, {}, "running"),
+            Commit(finished.run_id, 1, {}, "running"),
+            Commit(
+                midway.run_id,
+                1,
+                {"changed": True},
+                "running",
+                stream=[(2, "B", {}), (1, "Again", {})],
+                new_requests=[midway_later],
+                closed_requests=[(midway_request.request_id, "expired")],
+                consumed_inbound=[midway_answer.id],
+            ),
+            Commit(taken.run_id, 1, {"x": 1}, "waiting", new_requests=[taken_request]),
+            Commit(
+                closing.run_id,
+                1,
+                {},
+                "running",
+                closed_requests=[(closing_request.request_id, "expired")],
+            ),
+            Commit(consuming.run_id, 0, {}, "running", consumed_inbound=[987_654]),
+            Commit(unencodable.run_id, 0, {"x": object()}, "running"),
+            Commit(good[1].run_id, 0, {"good": 1}, "running", stream=[(1, "A", {})]),
+        ]
+    )
+    assert outcomes[0] == 1 and outcomes[-1] == 1
+    kinds = [type(outcome) for outcome in outcomes[1:-1]]
+    assert kinds[:3] == [StaleRunError, RunNotFoundError, RunFinishedError]
+    assert all(issubclass(kind, StoreError) for kind in kinds), outcomes
+    assert "seq" in str(outcomes[4])
+    assert taken_request.request_id in str(outcomes[5])
+    assert isinstance(outcomes[6], StaleRunError) and isinstance(outcomes[7], StaleRunError)
+    assert "not JSON-safe" in str(outcomes[8])
+
+    for i, run in enumerate(good):
+        stored = await store.get_run(run.run_id)
+        assert (stored.snapshot, stored.version) == ({"good": i}, 1)
+        assert [e.seq for e in await store.read_stream(run.run_id)] == [1]
+    stored = await store.get_run(stale.run_id)
+    assert (stored.snapshot, stored.version) == ({"first": True}, 1)
+    assert await store.read_stream(stale.run_id) == []
+    with pytest.raises(InputRequestNotFoundError):
+        await store.get_request(stale_request.request_id)
+    stored = await store.get_run(midway.run_id)
+    assert (stored.snapshot, stored.version) == ({"waiting": True}, 1)
+    assert [e.seq for e in await store.read_stream(midway.run_id)] == [1]
+    assert (await store.get_request(midway_request.request_id)).status == "pending"
+    with pytest.raises(InputRequestNotFoundError):
+        await store.get_request(midway_later.request_id)
+    assert await store.list_inbound(midway.run_id) == [midway_answer]
+    for run in (taken, closing):
+        assert (await store.get_run(run.run_id)).version == 1
+    assert (await store.get_request(closing_request.request_id)).status == "answered"
+    for run in (consuming, unencodable):
+        assert (await store.get_run(run.run_id)).version == 0
+
+
+async def test_commit_many_two_commits_of_one_run_apply_in_order(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    outcomes = await store.commit_many(
+        [
+            Commit(run.run_id, 0, {"n": 1}, "running", stream=[(1, "A", {})]),
+            Commit(run.run_id, 1, {"n": 2}, "running", stream=[(2, "B", {})]),
+            Commit(run.run_id, 1, {"n": "stale"}, "running", stream=[(3, "C", {})]),
+        ]
+    )
+    assert outcomes[:2] == [1, 2]
+    assert isinstance(outcomes[2], StaleRunError)
+    stored = await store.get_run(run.run_id)
+    assert (stored.snapshot, stored.version) == ({"n": 2}, 2)
+    assert [e.seq for e in await store.read_stream(run.run_id)] == [1, 2]
+
+
+async def test_commit_many_malformed_and_unstorable_commits_fail_alone(store: Any) -> None:
+    runs = [new_run() for _ in range(3)]
+    for run in runs:
+        await store.create_run(run)
+    outcomes = await store.commit_many(
+        [
+            Commit(runs[0].run_id, 0, {}, "sleeping"),  # type: ignore[arg-type]
+            # A lone surrogate: not encodable as UTF-8 by the SQL stores.
+            Commit(runs[1].run_id, 0, {"text": "\ud800"}, "running"),
+            Commit(runs[2].run_id, 0, {"ok": True}, "running"),
+        ]
+    )
+    assert isinstance(outcomes[0], ValueError)
+    assert isinstance(outcomes[1], (Exception, int))
+    assert outcomes[2] == 1
+    assert (await store.get_run(runs[0].run_id)).version == 0
+    assert (await store.get_run(runs[2].run_id)).snapshot == {"ok": True}
+
+
+async def test_concurrent_batches_over_the_same_runs_never_deadlock(store: Any) -> None:
+    """Two writers commit the same runs in opposite orders (one of them fenced off):
+    every run takes exactly one of the two commits, and neither call fails."""
+    runs = [new_run() for _ in range(12)]
+    for run in runs:
+        await store.create_run(run)
+    first = [Commit(r.run_id, 0, {"by": "a"}, "running") for r in runs]
+    second = [Commit(r.run_id, 0, {"by": "b"}, "running") for r in reversed(runs)]
+    a, b = await asyncio.wait_for(
+        asyncio.gather(store.commit_many(first), store.commit_many(second)), 30
+    )
+    b = b[::-1]  # in the order of ``runs``
+    for run, won_a, won_b in zip(runs, a, b):
+        assert [won_a == 1, won_b == 1].count(True) == 1, (won_a, won_b)
+        loser = won_b if won_a == 1 else won_a
+        assert isinstance(loser, StaleRunError)
+        stored = await store.get_run(run.run_id)
+        assert stored.version == 1
+        assert stored.snapshot == {"by": "a" if won_a == 1 else "b"}
+
+
+async def test_commit_many_on_a_closed_store_is_refused(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.open()
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.commit_many([Commit("x", 0, {}, "running")])
+
+
+# -- leases in bulk (renew_leases, claim_runs) -------------------------------------------
+
+
+async def test_renew_leases_renews_what_the_owner_holds_and_names_the_rest(store: Any) -> None:
+    held = [new_run() for _ in range(3)]
+    for run in held:
+        await store.create_run(run)
+        await store.claim_run(run.run_id, "w1", 30, now=100.0)
+    other = new_run()
+    await store.create_run(other)
+    await store.claim_run(other.run_id, "w2", 30, now=100.0)
+    released = new_run()
+    await store.create_run(released)
+    await store.claim_run(released.run_id, "w1", 30, now=100.0)
+    await store.release_run(released.run_id, "w1")
+    finished = new_run()
+    await store.create_run(finished)
+    claimed = await store.claim_run(finished.run_id, "w1", 30, now=100.0)
+    await store.commit(Commit(finished.run_id, claimed.version, {}, "completed", result=1))
+    versions = {r.run_id: (await store.get_run(r.run_id)).version for r in held}
+
+    ids = [held[0].run_id, other.run_id, "ghost", held[1].run_id, released.run_id]
+    ids += [finished.run_id, held[2].run_id]
+    lost = await store.renew_leases(ids, "w1", 60, now=120.0)
+    assert lost == [other.run_id, "ghost", released.run_id, finished.run_id]
+    for run in held:
+        stored = await store.get_run(run.run_id)
+        assert (stored.owner, stored.lease_expires_at) == ("w1", 180.0)
+        assert stored.version == versions[run.run_id]  # renewing is no new epoch
+    assert (await store.get_run(other.run_id)).lease_expires_at == 130.0
+    assert (await store.get_run(released.run_id)).owner is None
+    assert await store.renew_leases([], "w1", 60) == []
+    for run_id in lost[:1] + lost[2:]:  # renew_lease tells why
+        with pytest.raises((StaleRunError, RunFinishedError)):
+            await store.renew_lease(run_id, "w1", 60, now=121.0)
+
+
+async def test_claim_runs_takes_free_runs_with_work_each_in_a_new_epoch(store: Any) -> None:
+    free = [new_run(created_at=10.0 + i) for i in range(3)]
+    for run in free:
+        await store.create_run(run)
+    expired = new_run()
+    await store.create_run(expired)
+    await store.claim_run(expired.run_id, "w2", 10, now=100.0)  # expires at 110
+    held = new_run()
+    await store.create_run(held)
+    await store.claim_run(held.run_id, "w2", 60, now=100.0)  # valid until 160
+    mine = new_run()
+    await store.create_run(mine)
+    await store.claim_run(mine.run_id, "w1", 60, now=100.0)  # ours, executed: excluded
+    ours = new_run()
+    await store.create_run(ours)
+    await store.claim_run(ours.run_id, "w1", 60, now=100.0)  # ours, not executed: taken
+    idle = new_run(status="waiting")  # nothing to do: no claim
+    await store.create_run(idle)
+    answered, request = await paused_run(store)  # waiting, but with an answer to take
+    await store.answer_request(request.request_id, {"name": "Ann"})
+    done = new_run()
+    await store.create_run(done)
+    await store.commit(Commit(done.run_id, 0, {}, "completed", result=1))
+    before = {r.run_id: r.version for r in await store.list_runs(limit=100)}
+
+    claimed = await store.claim_runs("w1", 100, limit=100, exclude=[mine.run_id], now=120.0)
+    expected = {r.run_id for r in free} | {expired.run_id, answered.run_id, ours.run_id}
+    assert {r.run_id for r in claimed} == expected
+    for record in claimed:
+        assert (record.owner, record.lease_expires_at) == ("w1", 220.0)
+        assert record.version == before[record.run_id] + 1
+        assert record == await store.get_run(record.run_id)
+    assert (await store.get_run(held.run_id)).owner == "w2"
+    assert (await store.get_run(mine.run_id)).version == before[mine.run_id]
+    assert await store.claim_runs("w3", 30, limit=100, now=121.0) == []  # all held
+    # Leases that ran out (w1's own on ``mine`` too) are another worker's to take.
+    later = await store.claim_runs("w3", 30, limit=100, now=161.0)
+    assert {r.run_id for r in later} == {mine.run_id, held.run_id}
+    assert await store.claim_runs("w1", 30, limit=0) == []
+
+
+async def test_claim_runs_with_a_limit_and_among_given_ids(store: Any) -> None:
+    runs = [new_run() for _ in range(5)]
+    for run in runs:
+        await store.create_run(run)
+    first = await store.claim_runs("w1", 30, limit=2, now=100.0)
+    assert len(first) == 2
+    wanted = [r.run_id for r in runs if r.run_id not in {c.run_id for c in first}]
+    some = await store.claim_runs(
+        "w2", 30, limit=10, run_ids=[wanted[0], first[0].run_id, "ghost"], now=100.0
+    )
+    assert [r.run_id for r in some] == [wanted[0]]  # the other one is w1's
+    assert await store.claim_runs("w2", 30, limit=10, run_ids=[], now=100.0) == []
+    rest = await store.claim_runs("w3", 30, limit=10, now=100.0)
+    assert sorted(r.run_id for r in rest) == sorted(wanted[1:])
+
+
+async def test_concurrent_claim_runs_share_the_runs(store: Any) -> None:
+    """Workers claiming at the same moment get disjoint runs, all of them in total."""
+    runs = [new_run() for _ in range(30)]
+    for run in runs:
+        await store.create_run(run)
+    results = await asyncio.gather(
+        *(store.claim_runs(f"w{i}", 30, limit=12, now=100.0) for i in range(4))
+    )
+    claimed = [r.run_id for batch in results for r in batch]
+    assert len(claimed) == len(set(claimed))  # no run claimed twice
+    assert set(claimed) == {r.run_id for r in runs}
+    for batch in results:
+        for record in batch:
+            assert (await store.get_run(record.run_id)).owner == record.owner
+
+
+async def test_claim_runs_returns_a_damaged_run_marked(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    await damage(store, "wf_runs", "snapshot", TRUNCATED, run.run_id)
+    [claimed] = await store.claim_runs("w1", 30, limit=5, now=100.0)
+    assert claimed.run_id == run.run_id and claimed.owner == "w1"
+    assert claimed.corrupt is not None and "snapshot" in claimed.corrupt
+    assert claimed.version == 1

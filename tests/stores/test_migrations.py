@@ -128,6 +128,40 @@ async def test_postgres_upgrades_a_version_1_schema(
             # wf_commit was replaced: it refuses a quarantined run like a finished one.
             with pytest.raises(RunFinishedError, match="quarantined"):
                 await store.commit(Commit("r1", 1, {}, "running"))
-        assert await conn.fetchval("SELECT version FROM wf_schema_version") == 2
+        assert (
+            await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
+        )
+    finally:
+        await conn.close()
+
+
+# -- version 3 (PostgreSQL): wf_commit_many, the group commit ---------------------------
+
+
+async def test_postgres_upgrades_a_version_2_schema_to_group_commits(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    import asyncpg
+
+    from workflows.stores import PostgresStore
+
+    conn = await asyncpg.connect(postgres_url)
+    try:  # a schema as version 2 of the library left it: no wf_commit_many
+        await conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
+        await conn.execute(f'SET search_path TO "{postgres_schema}"')
+        for statements in pg_schema.MIGRATIONS[:2]:
+            for statement in statements:
+                await conn.execute(statement)
+        await conn.execute("CREATE TABLE wf_schema_version (version integer NOT NULL)")
+        await conn.execute("INSERT INTO wf_schema_version VALUES (2)")
+        async with PostgresStore(postgres_url, schema=postgres_schema) as store:
+            await store.create_run(RunRecord.new("r1", "flow", {"x": 1}))
+            await store.create_run(RunRecord.new("r2", "flow", {"x": 2}))
+            outcomes = await store.commit_many(
+                [Commit("r1", 0, {"y": 1}, "running"), Commit("r2", 0, {"y": 2}, "completed")]
+            )
+            assert outcomes == [1, 1]
+            assert (await store.get_run("r2")).status == "completed"
+        assert await conn.fetchval("SELECT version FROM wf_schema_version") == 3
     finally:
         await conn.close()

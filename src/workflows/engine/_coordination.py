@@ -423,3 +423,21 @@ async def notify(engine: Engine, message: str) -> None:
             raise
         except Exception as exc:  # polling picks the work up anyway
             logger.warning("could not send wake-up %r: %s", message, exc)
+
+
+async def notify_many(engine: Engine, messages: list[str]) -> None:
+    """Send several wake-up messages to other processes at once, if the store can."""
+    store: Any = engine.store
+    if not isinstance(store, NotifyingStore) or (engine.owner is None and engine.execute):
+        return
+    try:
+        many = getattr(store, "notify_work_many", None)
+        if many is not None and len(messages) > 1:
+            await many(messages)
+        else:
+            for message in messages:
+                await store.notify_work(message)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # polling picks the work up anyway
+        logger.warning("could not send %d wake-ups: %s", len(messages), exc)

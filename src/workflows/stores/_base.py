@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
@@ -168,6 +169,31 @@ class RunStore(Protocol):
         """
         ...
 
+    async def commit_many(self, commits: Sequence[Commit]) -> list[int | Exception]:
+        """Apply several commits together (a group commit); each succeeds or fails alone.
+
+        Every commit is applied as :meth:`commit` would apply it, in the order given (a
+        second commit of the same run sees the first). A commit that is refused
+        (``StaleRunError``, ``RunFinishedError``, ``RunNotFoundError``, a stream seq or
+        request id that exists, ...) or cannot be encoded writes nothing, and does not
+        keep the others from being written. The SQL stores write the whole batch in one
+        transaction (PostgreSQL: one round trip; SQLite: one hand-off to the store's
+        thread), so the batch costs about one commit: with ``synchronous=FULL``, one
+        fsync. None of the commits is visible to other readers before all are.
+
+        Returns:
+            One outcome per commit, in order: the run's new version, or the exception
+            :meth:`commit` would have raised for it (a ``StoreError``; ``ValueError``
+            for a malformed commit).
+
+        Raises:
+            StoreError: for the whole call (the store is closed);
+                ``StoreConnectionError`` when the database became unreachable, in
+                which case any of the commits may or may not have been applied (the
+                runs' versions tell).
+        """
+        ...
+
     async def quarantine_run(
         self, run_id: str, expected_version: int, error: dict[str, Any]
     ) -> int:
@@ -310,6 +336,55 @@ class RunStore(Protocol):
             RunFinishedError: the run has finished.
             StaleRunError: ``owner`` does not hold the lease (released, or claimed by
                 another owner): it must stop executing the run.
+        """
+        ...
+
+    async def renew_leases(
+        self,
+        run_ids: Sequence[str],
+        owner: str,
+        lease_seconds: float,
+        *,
+        now: float | None = None,
+    ) -> list[str]:
+        """:meth:`renew_lease` for many runs of one owner at once (one statement).
+
+        Extends ``owner``'s lease on each of ``run_ids`` it still holds to ``now +
+        lease_seconds``, with the same rule as :meth:`renew_lease` (never takes a lease
+        that was released or taken over; the version does not change).
+
+        Returns:
+            The ids that were NOT renewed (the run is unknown, finished, or ``owner``
+            does not hold its lease), in the order given; :meth:`renew_lease` on one of
+            them raises the precise reason.
+        """
+        ...
+
+    async def claim_runs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        *,
+        limit: int,
+        run_ids: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        now: float | None = None,
+    ) -> list[RunRecord]:
+        """Claim up to ``limit`` runs with work that nobody else holds, in one statement.
+
+        A run is taken when it has work (as in :meth:`runs_with_work`), is not
+        finished, and :meth:`claim_run` would take it (no owner, ``owner`` itself, or
+        an expired lease); with ``run_ids`` only among those, and never one of
+        ``exclude`` (the runs the caller executes already). Every claim is a
+        :meth:`claim_run`: it bumps the run's version (a new lease epoch). Runs that
+        another worker is claiming at the same moment are skipped, not waited for
+        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``), so workers woken together share the
+        runs instead of racing for each one.
+
+        Returns:
+            The claimed runs as they now stand. A run whose stored values cannot be
+            decoded is claimed all the same and returned marked (``corrupt``, as in
+            :meth:`list_runs`).
         """
         ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -184,6 +184,20 @@ class MemoryStore(StoreLifecycle):
     async def commit(self, commit: Commit) -> int:
         """See :meth:`RunStore.commit`."""
         self._check_open()
+        return self._commit(commit)
+
+    async def commit_many(self, commits: Sequence[Commit]) -> list[int | Exception]:
+        """See :meth:`RunStore.commit_many`."""
+        self._check_open()
+        outcomes: list[int | Exception] = []
+        for commit in commits:
+            try:
+                outcomes.append(self._commit(commit))
+            except (StoreError, ValueError) as exc:  # nothing of it was written
+                outcomes.append(exc)
+        return outcomes
+
+    def _commit(self, commit: Commit) -> int:
         check_commit(commit)
         run = self._get(commit.run_id)
         record = run.record
@@ -491,6 +505,71 @@ class MemoryStore(StoreLifecycle):
         expires = (self._clock() if now is None else now) + lease_seconds
         run.record = replace(record, lease_expires_at=expires)
         return expires
+
+    async def renew_leases(
+        self,
+        run_ids: Sequence[str],
+        owner: str,
+        lease_seconds: float,
+        *,
+        now: float | None = None,
+    ) -> list[str]:
+        """See :meth:`RunStore.renew_leases`."""
+        self._check_open()
+        expires = (self._clock() if now is None else now) + lease_seconds
+        lost = []
+        for run_id in run_ids:
+            run = self._runs.get(run_id)
+            if run is None or run.record.owner != owner or run.record.is_finished:
+                lost.append(run_id)
+                continue
+            run.record = replace(run.record, lease_expires_at=expires)
+        return lost
+
+    async def claim_runs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        *,
+        limit: int,
+        run_ids: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        now: float | None = None,
+    ) -> list[RunRecord]:
+        """See :meth:`RunStore.claim_runs`."""
+        self._check_open()
+        excluded = set(exclude)
+        stamp = self._clock() if now is None else now
+        candidates = (
+            self._runs.values()
+            if run_ids is None
+            else [self._runs[r] for r in dict.fromkeys(run_ids) if r in self._runs]
+        )
+        claimed: list[RunRecord] = []
+        for run in candidates:
+            if len(claimed) >= limit:
+                break
+            record = run.record
+            if (
+                record.is_finished
+                or record.run_id in excluded
+                or not (record.status == "running" or run.inbound)
+                or (
+                    record.owner is not None
+                    and record.owner != owner
+                    and record.lease_expires_at is not None
+                    and record.lease_expires_at > stamp
+                )
+            ):
+                continue
+            run.record = replace(
+                record,
+                owner=owner,
+                lease_expires_at=stamp + lease_seconds,
+                version=record.version + 1,
+            )
+            claimed.append(self._out(run, listing=True))
+        return claimed
 
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""

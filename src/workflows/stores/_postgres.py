@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -72,6 +72,7 @@ __all__ = ["PostgresStore"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
 _COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 23)) + ")"
+_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 28)) + ")"
 
 
 class PostgresStore(StoreLifecycle):
@@ -276,6 +277,18 @@ class PostgresStore(StoreLifecycle):
     async def commit(self, commit: Commit) -> int:
         """See :meth:`RunStore.commit`."""
         pool = self._use()
+        args, new_schemas = self._commit_args(commit)
+        with self._errors():
+            try:
+                version = await pool.fetchval(_COMMIT_SQL, *args)
+            except asyncpg.PostgresError as exc:
+                raise _commit_refusal(commit.run_id, exc) from None
+        self._known_schemas.update(new_schemas)
+        return int(version)
+
+    def _commit_args(self, commit: Commit) -> tuple[tuple[Any, ...], dict[str, str]]:
+        """The arguments of ``wf_commit`` for ``commit``, and the response schemas it
+        adds that this store has not written yet (no I/O)."""
         check_commit(commit)
         run_id = commit.run_id
         what = f"run {run_id!r}"
@@ -312,20 +325,67 @@ class PostgresStore(StoreLifecycle):
             [item[1] for item in commit.closed_requests],
             list(commit.consumed_inbound),
         )
-        with self._errors():
+        return args, new_schemas
+
+    async def commit_many(self, commits: Sequence[Commit]) -> list[int | Exception]:
+        """See :meth:`RunStore.commit_many`.
+
+        One statement (``wf_commit_many``), hence one round trip and one transaction,
+        for the whole batch. The commits are written in the order of their run ids, so
+        two batches never wait for each other's rows in opposite orders (no deadlock).
+        When a commit is refused, nothing of the first attempt is written and the batch
+        runs again with each commit in a subtransaction of its own; after any other
+        failure of the batch statement (not a lost connection) the commits are written
+        one by one, so one bad commit never fails the others.
+        """
+        pool = self._use()
+        outcomes: list[int | Exception] = [0] * len(commits)
+        batch: list[tuple[int, tuple[Any, ...], dict[str, str]]] = []
+        for index, commit in enumerate(commits):
             try:
-                version = await pool.fetchval(_COMMIT_SQL, *args)
-            except asyncpg.UniqueViolationError as exc:
-                if exc.constraint_name == "wf_stream_pkey":
-                    raise StoreError(
-                        f"a stream entry seq of {what} already exists: {exc.detail}"
-                    ) from None
-                raise StoreError(f"an input request id already exists: {exc.detail}") from None
-            except asyncpg.PostgresError as exc:
-                _raise_commit_refusal(run_id, exc)
-                raise
-        self._known_schemas.update(new_schemas)
-        return int(version)
+                args, new_schemas = self._commit_args(commit)
+            except (StoreError, ValueError) as exc:
+                outcomes[index] = exc
+            else:
+                batch.append((index, args, new_schemas))
+        if not batch:
+            return outcomes
+        batch.sort(key=lambda item: item[1][0])  # stable: one run's commits keep their order
+        call = _commit_many_args(batch)
+        rows = await self._commit_batch(pool, call, isolate=False)
+        if rows is _REFUSED:
+            rows = await self._commit_batch(pool, call, isolate=True)
+        if rows is _REFUSED or rows is None:
+            for index, _, _ in batch:
+                commit = commits[index]
+                try:
+                    outcomes[index] = await self.commit(commit)
+                except StoreConnectionError:
+                    raise
+                except (StoreError, ValueError) as exc:
+                    outcomes[index] = exc
+            return outcomes
+        for (index, args, new_schemas), row in zip(batch, rows, strict=True):
+            self._known_schemas.update(new_schemas)  # written before any commit of the batch
+            if row[0] is not None:
+                outcomes[index] = int(row[0])
+            else:
+                outcomes[index] = _refusal_from_row(args[0], row)
+        return outcomes
+
+    async def _commit_batch(self, pool: Any, args: tuple[Any, ...], *, isolate: bool) -> Any:
+        """Run ``wf_commit_many``: its rows; ``_REFUSED`` when a commit was refused (only
+        without ``isolate``: nothing written); ``None`` after another failure of the
+        statement (nothing written). A lost connection raises."""
+        try:
+            return await pool.fetch(_COMMIT_MANY_SQL, isolate, *args)
+        except Exception as exc:
+            if _is_connection_loss(exc):
+                with self._errors():
+                    raise
+            if not isolate and getattr(exc, "sqlstate", None) in _REFUSAL_CODES:
+                return _REFUSED
+            return None
 
     async def quarantine_run(
         self, run_id: str, expected_version: int, error: dict[str, Any]
@@ -577,6 +637,53 @@ class PostgresStore(StoreLifecycle):
             raise RunFinishedError(run_id, status)
         raise StaleRunError(run_id, lease_lost_message(owner, holder))
 
+    async def renew_leases(
+        self,
+        run_ids: Sequence[str],
+        owner: str,
+        lease_seconds: float,
+        *,
+        now: float | None = None,
+    ) -> list[str]:
+        """See :meth:`RunStore.renew_leases`: one UPDATE for all the runs."""
+        pool = self._use()
+        if not run_ids:
+            return []
+        expires = (self._clock() if now is None else now) + float(lease_seconds)
+        with self._errors():
+            rows = await pool.fetch(
+                "UPDATE wf_runs SET lease_expires_at = $3 WHERE run_id = ANY ($1::text[]) "
+                f"AND owner = $2 AND status NOT IN {_TERMINAL_SQL} RETURNING run_id",
+                list(run_ids),
+                owner,
+                expires,
+            )
+        renewed = {row[0] for row in rows}
+        return [run_id for run_id in run_ids if run_id not in renewed]
+
+    async def claim_runs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        *,
+        limit: int,
+        run_ids: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        now: float | None = None,
+    ) -> list[RunRecord]:
+        """See :meth:`RunStore.claim_runs`: one statement; rows another worker is
+        claiming (locked) are skipped (``FOR UPDATE SKIP LOCKED``), not waited for."""
+        pool = self._use()
+        ids = None if run_ids is None else list(run_ids)
+        if limit <= 0 or ids == []:
+            return []
+        stamp = self._clock() if now is None else now
+        with self._errors():
+            rows = await pool.fetch(
+                _CLAIM_RUNS_SQL, owner, stamp, float(lease_seconds), limit, ids, list(exclude)
+            )
+        return [run_from_row(row, listing=True) for row in rows]
+
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""
         pool = self._use()
@@ -621,6 +728,16 @@ class PostgresStore(StoreLifecycle):
         pool = self._use(retry=True)
         with self._errors():
             await pool.execute("SELECT pg_notify($1, $2)", self._channel, run_id)
+
+    async def notify_work_many(self, messages: Sequence[str]) -> None:
+        """:meth:`notify_work` for several messages, in one statement."""
+        pool = self._use(retry=True)
+        with self._errors():
+            await pool.execute(
+                "SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m",
+                self._channel,
+                list(messages),
+            )
 
     @property
     def listening(self) -> bool:
@@ -832,12 +949,114 @@ def _filters(pairs: Any, prefix: str) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
-def _raise_commit_refusal(run_id: str, exc: Any) -> None:
+_CLAIM_RUNS_SQL = f"""
+WITH picked AS (
+    SELECT r.run_id FROM wf_runs r
+    WHERE (r.status = 'running' OR (r.status = 'waiting'
+           AND EXISTS (SELECT 1 FROM wf_inbound i WHERE i.run_id = r.run_id)))
+      AND (r.owner IS NULL OR r.owner = $1 OR r.lease_expires_at IS NULL
+           OR r.lease_expires_at <= $2)
+      AND ($5::text[] IS NULL OR r.run_id = ANY ($5::text[]))
+      AND NOT (r.run_id = ANY ($6::text[]))
+    ORDER BY r.updated_at
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE wf_runs r SET owner = $1, lease_expires_at = $2 + $3, version = r.version + 1
+FROM picked WHERE r.run_id = picked.run_id AND r.status NOT IN {_TERMINAL_SQL}
+RETURNING {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))}
+"""
+"""Claims up to ``$4`` free runs with work for owner ``$1`` (``$5``: only among these
+ids; never those of ``$6``): ``$2`` now, ``$3`` the lease. Rows locked by a concurrent
+claim are skipped."""
+
+_REFUSAL_CODES = frozenset({"WF404", "WF409", "WF410", "23505"})
+"""SQLSTATEs by which ``wf_commit`` refuses one commit (a duplicate seq or request id
+is a unique violation)."""
+
+_REFUSED = object()
+"""What :meth:`PostgresStore._commit_batch` returns when one commit of a batch was
+refused and the batch must run again isolated."""
+
+
+def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) -> tuple[Any, ...]:
+    """The arguments of ``wf_commit_many`` (after ``p_isolate``) for ``wf_commit``
+    argument tuples (see ``PostgresStore._commit_args``)."""
+    columns: list[list[Any]] = [[] for _ in range(25)]
+    (run_ids, expected, snapshots, statuses, results, errors, stream_ends, seqs, types,
+     payloads, req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
+     req_deadlines, req_digests, closed_ends, closed_ids, closed_statuses, consumed_ends,
+     consumed, schema_digests, schema_bodies) = columns  # fmt: skip
+    schemas: dict[str, str] = {}
+    now = batch[0][1][6]
+    for _, args, new_schemas in batch:
+        run_ids.append(args[0])
+        expected.append(args[1])
+        snapshots.append(args[2])
+        statuses.append(args[3])
+        results.append(args[4])
+        errors.append(args[5])
+        seqs.extend(args[7])
+        types.extend(args[8])
+        payloads.extend(args[9])
+        stream_ends.append(len(seqs))
+        req_ids.extend(args[10])
+        req_workflows.extend(args[11])
+        req_types.extend(args[12])
+        req_payloads.extend(args[13])
+        req_created.extend(args[14])
+        req_deadlines.extend(args[15])
+        req_digests.extend(args[16])
+        req_ends.append(len(req_ids))
+        closed_ids.extend(args[19])
+        closed_statuses.extend(args[20])
+        closed_ends.append(len(closed_ids))
+        consumed.extend(args[21])
+        consumed_ends.append(len(consumed))
+        schemas.update(new_schemas)
+    schema_digests.extend(schemas)
+    schema_bodies.extend(schemas.values())
+    return (
+        now, run_ids, expected, snapshots, statuses, results, errors,
+        stream_ends, seqs, types, payloads,
+        req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
+        req_deadlines, req_digests, schema_digests, schema_bodies,
+        closed_ends, closed_ids, closed_statuses, consumed_ends, consumed,
+    )  # fmt: skip
+
+
+def _commit_refusal(run_id: str, exc: Any) -> BaseException:
+    """The store's error for ``wf_commit`` failing with ``exc`` (the driver's error
+    itself when it is no refusal, for ``_errors`` to translate)."""
     code = getattr(exc, "sqlstate", None)
     message = getattr(exc, "message", str(exc))
     if code == "WF404":
-        raise RunNotFoundError(run_id) from None
+        return RunNotFoundError(run_id)
     if code == "WF410":
-        raise RunFinishedError(run_id, message) from None
+        return RunFinishedError(run_id, message)
     if code == "WF409":
-        raise StaleRunError(run_id, message) from None
+        return StaleRunError(run_id, message)
+    if code == "23505":
+        constraint = getattr(exc, "constraint_name", None)
+        return _duplicate(run_id, constraint, getattr(exc, "detail", None))
+    return exc
+
+
+def _duplicate(run_id: str, constraint: str | None, detail: str | None) -> StoreError:
+    if constraint == "wf_stream_pkey":
+        return StoreError(f"a stream entry seq of run {run_id!r} already exists: {detail}")
+    return StoreError(f"an input request id already exists: {detail}")
+
+
+def _refusal_from_row(run_id: str, row: Any) -> StoreError:
+    """The error of one commit that ``wf_commit_many`` refused (an isolated row)."""
+    _, code, message, constraint, detail = row
+    if code == "WF404":
+        return RunNotFoundError(run_id)
+    if code == "WF410":
+        return RunFinishedError(run_id, message)
+    if code == "WF409":
+        return StaleRunError(run_id, message)
+    if code == "23505":
+        return _duplicate(run_id, constraint, detail)
+    return StoreError(f"PostgreSQL error committing run {run_id!r}: {code}: {message}")

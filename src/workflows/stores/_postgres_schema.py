@@ -11,7 +11,8 @@ run), ``WF409`` (stale: version, request or inbound event changed) or ``WF410`` 
 run has finished); a duplicate stream seq or request id is a unique violation.
 
 Versions: 1 creates the tables and ``wf_commit``; 2 adds the terminal status
-``quarantined`` (``wf_commit`` is replaced so that it refuses such runs).
+``quarantined`` (``wf_commit`` is replaced so that it refuses such runs); 3 adds
+``wf_commit_many``, the group commit of many runs in one statement.
 """
 
 from __future__ import annotations
@@ -112,6 +113,84 @@ $$
 """
 
 
+def _commit_many_function() -> str:
+    """The ``wf_commit_many`` function (migration 3): a group commit in one statement.
+
+    The commits come as parallel arrays, one element per commit; their stream entries,
+    requests, closed requests and consumed inbound ids as flat arrays, commit ``i``
+    owning the elements after ``*_ends[i - 1]`` up to ``*_ends[i]``. Each commit is one
+    call of ``wf_commit``. With ``p_isolate`` false, the first refusal fails the whole
+    statement (nothing written: the caller runs it again isolated); with ``p_isolate``
+    true, each commit runs in a block of its own (a subtransaction), so a refused
+    commit is undone alone and reported in its row (SQLSTATE, message, constraint,
+    detail) while the others are written.
+    """
+    call = """wf_commit(
+                p_run_ids[i], p_expected[i], p_snapshots[i], p_statuses[i], p_results[i],
+                p_errors[i], p_now,
+                p_seqs[s0 + 1 : p_stream_ends[i]], p_types[s0 + 1 : p_stream_ends[i]],
+                p_payloads[s0 + 1 : p_stream_ends[i]],
+                p_req_ids[r0 + 1 : p_req_ends[i]], p_req_workflows[r0 + 1 : p_req_ends[i]],
+                p_req_types[r0 + 1 : p_req_ends[i]], p_req_payloads[r0 + 1 : p_req_ends[i]],
+                p_req_created[r0 + 1 : p_req_ends[i]], p_req_deadlines[r0 + 1 : p_req_ends[i]],
+                p_req_digests[r0 + 1 : p_req_ends[i]], v_none, v_none,
+                p_closed_ids[c0 + 1 : p_closed_ends[i]],
+                p_closed_statuses[c0 + 1 : p_closed_ends[i]],
+                p_consumed[u0 + 1 : p_consumed_ends[i]])"""
+    return f"""
+CREATE FUNCTION wf_commit_many(
+    p_isolate boolean, p_now double precision,
+    p_run_ids text[], p_expected bigint[], p_snapshots text[], p_statuses text[],
+    p_results text[], p_errors text[],
+    p_stream_ends integer[], p_seqs bigint[], p_types text[], p_payloads text[],
+    p_req_ends integer[], p_req_ids text[], p_req_workflows text[], p_req_types text[],
+    p_req_payloads text[], p_req_created double precision[],
+    p_req_deadlines double precision[], p_req_digests text[],
+    p_schema_digests text[], p_schema_bodies text[],
+    p_closed_ends integer[], p_closed_ids text[], p_closed_statuses text[],
+    p_consumed_ends integer[], p_consumed bigint[]
+) RETURNS TABLE (o_version bigint, o_code text, o_message text, o_constraint text,
+                 o_detail text) LANGUAGE plpgsql AS $$
+DECLARE
+    i integer;
+    s0 integer := 0;
+    r0 integer := 0;
+    c0 integer := 0;
+    u0 integer := 0;
+    v_none text[] := '{{}}';
+BEGIN
+    IF cardinality(p_schema_digests) > 0 THEN
+        INSERT INTO wf_schemas (digest, body)
+        SELECT u.d, u.b FROM unnest(p_schema_digests, p_schema_bodies) AS u(d, b)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(p_run_ids), 0) LOOP
+        o_version := NULL;
+        o_code := NULL;
+        o_message := NULL;
+        o_constraint := NULL;
+        o_detail := NULL;
+        IF p_isolate THEN
+            BEGIN
+                o_version := {call};
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS o_code = RETURNED_SQLSTATE, o_message = MESSAGE_TEXT,
+                    o_constraint = CONSTRAINT_NAME, o_detail = PG_EXCEPTION_DETAIL;
+            END;
+        ELSE
+            o_version := {call};
+        END IF;
+        s0 := p_stream_ends[i];
+        r0 := p_req_ends[i];
+        c0 := p_closed_ends[i];
+        u0 := p_consumed_ends[i];
+        RETURN NEXT;
+    END LOOP;
+END
+$$
+"""
+
+
 _COMMIT_FUNCTION = _commit_function("CREATE FUNCTION", _TERMINAL)
 """``wf_commit`` as migration 1 created it (migrations never change once released)."""
 
@@ -174,6 +253,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # wf_commit refuses to commit to such a run. The bump also keeps older versions
     # of the library, which would take the status for an unfinished one, away.
     (_commit_function("CREATE OR REPLACE FUNCTION", _TERMINAL_V2),),
+    # 3: group commit: wf_commit_many writes the commits of many runs in one statement
+    # (one transaction), each refused commit undone alone (RunStore.commit_many).
+    (_commit_many_function(),),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
 

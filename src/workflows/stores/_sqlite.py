@@ -6,7 +6,7 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
@@ -183,6 +183,14 @@ class SqliteStore(StoreLifecycle):
         """See :meth:`RunStore.commit`."""
         return await self._call(self._use().commit, commit)
 
+    async def commit_many(self, commits: Sequence[Commit]) -> list[int | Exception]:
+        """See :meth:`RunStore.commit_many`: one transaction, one hand-off to the store's
+        thread for the whole batch; a refused commit is undone alone (a savepoint)."""
+        ops = self._use()
+        if not commits:
+            return []
+        return await self._call(ops.commit_many, list(commits))
+
     async def quarantine_run(
         self, run_id: str, expected_version: int, error: dict[str, Any]
     ) -> int:
@@ -258,6 +266,38 @@ class SqliteStore(StoreLifecycle):
     ) -> float:
         """See :meth:`RunStore.renew_lease`."""
         return await self._call(self._use().renew_lease, run_id, owner, lease_seconds, now)
+
+    async def renew_leases(
+        self,
+        run_ids: Sequence[str],
+        owner: str,
+        lease_seconds: float,
+        *,
+        now: float | None = None,
+    ) -> list[str]:
+        """See :meth:`RunStore.renew_leases`."""
+        ops = self._use()
+        if not run_ids:
+            return []
+        return await self._call(ops.renew_leases, list(run_ids), owner, lease_seconds, now)
+
+    async def claim_runs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        *,
+        limit: int,
+        run_ids: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
+        now: float | None = None,
+    ) -> list[RunRecord]:
+        """See :meth:`RunStore.claim_runs` (one transaction: the write lock is the
+        file's, so claims never race)."""
+        ops = self._use()
+        ids = None if run_ids is None else list(run_ids)
+        if limit <= 0 or ids == []:
+            return []
+        return await self._call(ops.claim_runs, owner, lease_seconds, limit, ids, set(exclude), now)
 
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""

@@ -8,8 +8,9 @@ processes may share one database file safely).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from workflows.errors import (
@@ -52,7 +53,21 @@ from workflows.stores._rules import (
 
 __all__ = ["SqliteOps"]
 
+_CHUNK = 500  # ids per statement (SQLite allows at least 999 parameters)
 _TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A commit checked and encoded, ready to be written."""
+
+    commit: Commit
+    snapshot: str
+    result: str | None
+    error: str | None
+    stream: list[tuple[str, int, str, str]]
+    requests: list[tuple[Any, ...]]
+    new_schemas: dict[str, str]
 
 
 class SqliteOps:
@@ -131,85 +146,132 @@ class SqliteOps:
     # -- commits -----------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> int:
+        prepared = self._prepare_commit(commit)
+        with self._write():
+            version = self._apply_commit(prepared, self._clock())
+        self._known_schemas.update(prepared.new_schemas)
+        return version
+
+    def commit_many(self, commits: Sequence[Commit]) -> list[int | Exception]:
+        """Apply ``commits`` in order in ONE transaction; a commit that is refused (or
+        cannot be encoded) is undone alone, through a savepoint, and its error is its
+        outcome. Anything else (the disk, the lock) fails the whole call."""
+        outcomes: list[int | Exception] = []
+        prepared: list[tuple[int, _Prepared]] = []
+        for index, commit in enumerate(commits):
+            try:
+                prepared.append((index, self._prepare_commit(commit)))
+                outcomes.append(0)
+            except (StoreError, ValueError) as exc:
+                outcomes.append(exc)
+        if not prepared:
+            return outcomes
+        now = self._clock()
+        done: list[_Prepared] = []
+        with self._write() as conn:
+            for index, item in prepared:
+                conn.execute("SAVEPOINT wf_commit")
+                try:
+                    outcomes[index] = self._apply_commit(item, now)
+                except (StoreError, ValueError) as exc:
+                    conn.execute("ROLLBACK TO wf_commit")
+                    outcomes[index] = exc
+                else:
+                    done.append(item)
+                conn.execute("RELEASE wf_commit")
+        for item in done:
+            self._known_schemas.update(item.new_schemas)
+        return outcomes
+
+    def _prepare_commit(self, commit: Commit) -> _Prepared:
+        """Check and encode ``commit`` (no I/O): what :meth:`_apply_commit` writes."""
         check_commit(commit)
         run_id = commit.run_id
         what = f"run {run_id!r}"
-        snapshot = encode(commit.snapshot, f"snapshot of {what}")
-        result = encode_opt(commit.result, f"result of {what}")
-        error = encode_opt(commit.error, f"error of {what}")
-        stream = [
-            (run_id, seq, event_type, encode(payload, f"stream entry {seq} of {what}"))
-            for seq, event_type, payload in commit.stream
-        ]
         requests = [self._encode_request(request) for request in commit.new_requests]
-        new_schemas = {d: body for *_, d, body in requests if d not in self._known_schemas}
+        return _Prepared(
+            commit,
+            encode(commit.snapshot, f"snapshot of {what}"),
+            encode_opt(commit.result, f"result of {what}"),
+            encode_opt(commit.error, f"error of {what}"),
+            [
+                (run_id, seq, event_type, encode(payload, f"stream entry {seq} of {what}"))
+                for seq, event_type, payload in commit.stream
+            ],
+            requests,
+            {d: body for *_, d, body in requests if d not in self._known_schemas},
+        )
+
+    def _apply_commit(self, prepared: _Prepared, now: float) -> int:
+        """Write one prepared commit inside the open transaction; raise (having written
+        part of it, for the caller to roll back) when the store refuses it."""
+        conn = self.conn
+        commit = prepared.commit
+        run_id = commit.run_id
         finished = commit.status in TERMINAL_STATUSES
-        now = self._clock()
-        with self._write() as conn:
-            updated = conn.execute(
-                "UPDATE wf_runs SET snapshot = ?, status = ?, result = ?, error = ?, "
-                "version = version + 1, updated_at = ?, "
-                "owner = CASE WHEN ? THEN NULL ELSE owner END, "
-                "lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END "
-                f"WHERE run_id = ? AND version = ? AND status NOT IN {_TERMINAL_SQL}",
-                (
-                    snapshot,
-                    commit.status,
-                    result,
-                    error,
-                    now,
-                    finished,
-                    finished,
-                    run_id,
-                    commit.expected_version,
-                ),
-            ).rowcount
-            if updated == 0:
-                self._refuse_commit(commit)
-            for entry in stream:
-                try:
-                    conn.execute(
-                        "INSERT INTO wf_stream (run_id, seq, event_type, payload, created_at) "
-                        "VALUES (?,?,?,?,?)",
-                        (*entry, now),
-                    )
-                except sqlite3.IntegrityError:
-                    raise StoreError(
-                        f"stream entry seq {entry[1]} of {what} already exists"
-                    ) from None
-            if new_schemas:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO wf_schemas (digest, body) VALUES (?, ?)",
-                    new_schemas.items(),
-                )
-            for request in requests:
-                try:
-                    conn.execute(
-                        "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, "
-                        "payload, created_at, deadline, status, schema_digest) "
-                        "VALUES (?,?,?,?,?,?,?,'pending',?)",
-                        request[:8],
-                    )
-                except sqlite3.IntegrityError:
-                    raise StoreError(f"input request {request[0]!r} already exists") from None
-            for request_id, status in commit.closed_requests:
-                self._close_request(run_id, request_id, status, now)
-            if commit.consumed_inbound:
-                ids = list(commit.consumed_inbound)
-                marks = ",".join("?" * len(ids))
-                deleted = conn.execute(
-                    f"DELETE FROM wf_inbound WHERE run_id = ? AND id IN ({marks})", (run_id, *ids)
-                ).rowcount
-                if deleted != len(ids):
-                    raise StaleRunError(run_id, "an inbound event to consume was already consumed")
-            if finished:
+        updated = conn.execute(
+            "UPDATE wf_runs SET snapshot = ?, status = ?, result = ?, error = ?, "
+            "version = version + 1, updated_at = ?, "
+            "owner = CASE WHEN ? THEN NULL ELSE owner END, "
+            "lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END "
+            f"WHERE run_id = ? AND version = ? AND status NOT IN {_TERMINAL_SQL}",
+            (
+                prepared.snapshot,
+                commit.status,
+                prepared.result,
+                prepared.error,
+                now,
+                finished,
+                finished,
+                run_id,
+                commit.expected_version,
+            ),
+        ).rowcount
+        if updated == 0:
+            self._refuse_commit(commit)
+        for entry in prepared.stream:
+            try:
                 conn.execute(
-                    "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
-                    "WHERE run_id = ? AND status = 'pending'",
-                    (now, run_id),
+                    "INSERT INTO wf_stream (run_id, seq, event_type, payload, created_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (*entry, now),
                 )
-                conn.execute("DELETE FROM wf_inbound WHERE run_id = ?", (run_id,))
-        self._known_schemas.update(new_schemas)
+            except sqlite3.IntegrityError:
+                raise StoreError(
+                    f"stream entry seq {entry[1]} of run {run_id!r} already exists"
+                ) from None
+        if prepared.new_schemas:
+            conn.executemany(
+                "INSERT OR IGNORE INTO wf_schemas (digest, body) VALUES (?, ?)",
+                prepared.new_schemas.items(),
+            )
+        for request in prepared.requests:
+            try:
+                conn.execute(
+                    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, "
+                    "payload, created_at, deadline, status, schema_digest) "
+                    "VALUES (?,?,?,?,?,?,?,'pending',?)",
+                    request[:8],
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"input request {request[0]!r} already exists") from None
+        for request_id, status in commit.closed_requests:
+            self._close_request(run_id, request_id, status, now)
+        if commit.consumed_inbound:
+            ids = list(commit.consumed_inbound)
+            marks = ",".join("?" * len(ids))
+            deleted = conn.execute(
+                f"DELETE FROM wf_inbound WHERE run_id = ? AND id IN ({marks})", (run_id, *ids)
+            ).rowcount
+            if deleted != len(ids):
+                raise StaleRunError(run_id, "an inbound event to consume was already consumed")
+        if finished:
+            conn.execute(
+                "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
+                "WHERE run_id = ? AND status = 'pending'",
+                (now, run_id),
+            )
+            conn.execute("DELETE FROM wf_inbound WHERE run_id = ?", (run_id,))
         return commit.expected_version + 1
 
     def _encode_request(self, request: InputRequest) -> tuple[Any, ...]:
@@ -457,6 +519,63 @@ class SqliteOps:
                 "UPDATE wf_runs SET lease_expires_at = ? WHERE run_id = ?", (expires, run_id)
             )
         return expires
+
+    def renew_leases(
+        self, run_ids: list[str], owner: str, lease_seconds: float, now: float | None
+    ) -> list[str]:
+        expires = (self._clock() if now is None else now) + lease_seconds
+        renewed: set[str] = set()
+        with self._write() as conn:
+            for first in range(0, len(run_ids), _CHUNK):
+                chunk = run_ids[first : first + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                renewed.update(
+                    row[0]
+                    for row in conn.execute(
+                        f"UPDATE wf_runs SET lease_expires_at = ? WHERE run_id IN ({marks}) "
+                        f"AND owner = ? AND status NOT IN {_TERMINAL_SQL} RETURNING run_id",
+                        (expires, *chunk, owner),
+                    ).fetchall()
+                )
+        return [run_id for run_id in run_ids if run_id not in renewed]
+
+    def claim_runs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        run_ids: list[str] | None,
+        exclude: set[str],
+        now: float | None,
+    ) -> list[RunRecord]:
+        stamp = self._clock() if now is None else now
+        among, args = "", []
+        if run_ids is not None:
+            run_ids = run_ids[:_CHUNK]
+            among = f" AND r.run_id IN ({','.join('?' * len(run_ids))})"
+            args = list(run_ids)
+        with self._write() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT r.run_id FROM wf_runs r WHERE (r.status = 'running' OR "
+                    "(r.status = 'waiting' AND EXISTS "
+                    "(SELECT 1 FROM wf_inbound i WHERE i.run_id = r.run_id))) "
+                    "AND (r.owner IS NULL OR r.owner = ? OR r.lease_expires_at IS NULL "
+                    f"OR r.lease_expires_at <= ?){among} ORDER BY r.updated_at",
+                    (owner, stamp, *args),
+                )
+                if row[0] not in exclude
+            ][:limit]
+            rows = [
+                conn.execute(
+                    "UPDATE wf_runs SET owner = ?, lease_expires_at = ?, version = version + 1 "
+                    f"WHERE run_id = ? RETURNING {RUN_COLUMNS}",
+                    (owner, stamp + lease_seconds, run_id),
+                ).fetchone()
+                for run_id in ids
+            ]
+        return [run_from_row(row, listing=True) for row in rows]
 
     def release_run(self, run_id: str, owner: str) -> None:
         with self._write() as conn:
