@@ -641,3 +641,41 @@ async def test_idempotency_key_with_another_body(served: Served, client: httpx.A
     assert cli("A", "--store", served.url, "--idempotency-key", "c1").returncode == 0
     _, request_id = await waiting(client, "approval", amount=16)
     await restart_and_finish(served, request_id, {"response": "e"}, {"amount": 16, "verdict": "e"})
+
+
+# -- a run whose stored data cannot be decoded ---------------------------------------------------
+async def test_damaged_run_is_never_a_500(served: Served, client: httpx.AsyncClient) -> None:
+    from tests._damage import TRUNCATED, damage
+
+    run_id, request_id = await waiting(client, "approval", amount=17)
+    _, healthy_request = await waiting(client, "approval", amount=18)
+    served.stop()
+    store = await open_store(served.url)
+    try:
+        await damage(store, "wf_runs", "snapshot", TRUNCATED, run_id)
+        await damage(store, "wf_stream", "payload", TRUNCATED, (run_id, 1))
+    finally:
+        await store.close()
+    served.start()
+    async with httpx.AsyncClient(base_url=served.base, timeout=60) as client:
+        run = await client.get(f"/runs/{run_id}")  # shown as far as it can be read
+        assert run.status_code == 200, run.text
+        assert run.json()["error"]["type"] == "CorruptRecordError"
+        async with client.stream("GET", f"/runs/{run_id}/events") as response:
+            assert response.status_code == 200
+        for method, path, body in (
+            ("POST", f"/runs/{run_id}/events", {"type": "HumanResponseEvent", "data": {}}),
+            ("POST", f"/requests/{request_id}/response", {"response": "x"}),
+            ("POST", f"/runs/{run_id}/cancel", None),
+            ("GET", f"/runs/{run_id}", None),
+            ("GET", f"/requests/{request_id}", None),
+            ("GET", "/runs", None),
+            ("GET", "/requests", None),
+        ):
+            response = await client.request(method, path, json=body)
+            assert response.status_code < 500, (method, path, response.text)
+            if response.status_code >= 400:
+                assert_error(response, response.status_code, response.json()["error"]["code"])
+    await restart_and_finish(
+        served, healthy_request, {"response": "h"}, {"amount": 18, "verdict": "h"}
+    )

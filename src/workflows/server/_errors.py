@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import (
     ContextSerdeError,
+    CorruptRecordError,
     InputRequestAlreadyAnsweredError,
     InputRequestNotFoundError,
     InvalidResponseError,
@@ -57,6 +58,7 @@ STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
     (InputRequestClosedError, 409),
     (RunFinishedError, 409),
     (StaleRunError, 409),
+    (CorruptRecordError, 409),  # stored data of the run cannot be decoded
     (RunAlreadyExistsError, 409),
     (InvalidResponseError, 422),
     (ContextSerdeError, 422),

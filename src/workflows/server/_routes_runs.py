@@ -33,7 +33,7 @@ from ._parse import (
     query_int,
     query_str,
 )
-from ._sse import run_events
+from ._sse import run_events, stored_run
 from ._state import ServerState, state_of
 from ._views import ok
 
@@ -54,7 +54,7 @@ HTTP unless the app opts the workflow in (``create_app(control_events=...)``).""
 
 
 async def _record(state: ServerState, run_id: str) -> RunRecord:
-    return await state.engine.store.get_run(run_id)  # RunNotFoundError -> 404
+    return await stored_run(state, run_id)
 
 
 async def start_run(request: Request) -> Response:

@@ -18,14 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ..errors import WorkflowError
+from ..errors import CorruptRecordError, WorkflowError
+from ..stores import RunRecord
 from ._errors import ApiError
 from ._inbox import HEARTBEAT, InboxFanout, Subscription, format_event
 from ._models import StreamEventOut
 from ._parse import parse_int, path_id, query_int
 from ._state import ServerState, state_of
 
-__all__ = ["InboxStreamResponse", "format_event", "requests_stream", "run_events"]
+__all__ = ["InboxStreamResponse", "format_event", "requests_stream", "run_events", "stored_run"]
 
 T = TypeVar("T")
 
@@ -59,6 +60,22 @@ async def with_heartbeats(source: AsyncIterator[T], interval: float) -> AsyncIte
             await aclose()
 
 
+async def stored_run(state: ServerState, run_id: str) -> RunRecord:
+    """The stored run; one whose stored data is damaged comes back as far as it could be
+    read (marked ``corrupt``, its damage as ``error``), as listings show it.
+
+    Raises:
+        RunNotFoundError: no such run (404).
+        CorruptRecordError: damaged beyond that (409).
+    """
+    try:
+        return await state.engine.store.get_run(run_id)
+    except CorruptRecordError as exc:
+        if isinstance(exc.record, RunRecord):
+            return exc.record
+        raise
+
+
 def _resume_point(request: Request) -> int:
     header = request.headers.get("last-event-id")
     if header is not None and header.strip():
@@ -71,7 +88,7 @@ async def run_events(request: Request) -> Response:
     state = state_of(request)
     run_id = path_id(request, "run_id", "run")
     after = _resume_point(request)
-    record = await state.engine.store.get_run(run_id)  # RunNotFoundError -> 404
+    record = await stored_run(state, run_id)
     if record.workflow not in state.engine.workflows:
         raise ApiError(409, f"workflow {record.workflow!r} is not registered on this server")
     return StreamingResponse(
