@@ -370,8 +370,7 @@ def main() -> None:
         began = time.perf_counter()
         asyncio.run(fill_inbox(store, args.pending))
         fill_s = time.perf_counter() - began
-        serve_script = os.environ.get("BENCH_SERVE_SCRIPT", __file__)
-        server = subprocess.Popen([sys.executable, serve_script, "--serve", str(port), store])
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), store])
         try:
             result = asyncio.run(bench(args, f"http://127.0.0.1:{port}", server))
         finally:
