@@ -129,3 +129,32 @@ async def test_a_fenced_commit_fails_its_run_only(store_url: str) -> None:
             if handle.run_id != stolen.run_id:
                 record = await engine.store.get_run(handle.run_id)
                 assert record.status == "completed"
+
+
+async def test_respond_many_answers_runs_in_memory_and_released(store_url: str) -> None:
+    from workflows.errors import InputRequestNotFoundError, WorkflowError
+
+    async with Engine(store_url, {"ask": Ask()}, idle_release_after=0) as engine:
+        handles = [await engine.start("ask", who=f"u{i}") for i in range(30)]
+        for _ in range(500):
+            requests = await engine.inbox(limit=100)
+            if len(requests) == 30:
+                break
+            await asyncio.sleep(0.01)
+        await engine._writer.flush()
+        await asyncio.sleep(0.05)  # idle release (0 s) drops the paused runs from memory
+        by_run = {r.run_id: r for r in requests}
+        ordered = [by_run[h.run_id] for h in handles]
+        answers: list[Any] = [(r.request_id, "yes") for r in ordered]
+        answers.insert(3, ("nope", "yes"))
+        answers.append((ordered[0].request_id, "yes"))  # the same answer again: a no-op
+        answers.append((ordered[1].request_id, {"response": 1, "unexpected": object()}))
+        outcomes = await engine.respond_many(answers)
+        assert outcomes[:3] == [True] * 3 and outcomes[4:31] == [True] * 27
+        assert isinstance(outcomes[3], InputRequestNotFoundError)
+        assert outcomes[31] is False
+        assert isinstance(outcomes[32], WorkflowError)  # another answer, not JSON-safe
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+        assert results == [f"u{i}:yes" for i in range(30)]
+        assert await engine.inbox() == []
+        assert await engine.respond_many([]) == []

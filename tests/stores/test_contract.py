@@ -1303,6 +1303,13 @@ async def test_claim_runs_with_a_limit_and_among_given_ids(store: Any) -> None:
     runs = [new_run() for _ in range(5)]
     for run in runs:
         await store.create_run(run)
+    idle = new_run(status="waiting")  # no work, but named: taken, like claim_run would
+    await store.create_run(idle)
+    done = new_run()
+    await store.create_run(done)
+    await store.commit(Commit(done.run_id, 0, {}, "completed", result=1))
+    named = await store.claim_runs("w9", 30, limit=5, run_ids=[idle.run_id, done.run_id])
+    assert [r.run_id for r in named] == [idle.run_id]
     first = await store.claim_runs("w1", 30, limit=2, now=100.0)
     assert len(first) == 2
     wanted = [r.run_id for r in runs if r.run_id not in {c.run_id for c in first}]
@@ -1339,3 +1346,55 @@ async def test_claim_runs_returns_a_damaged_run_marked(store: Any) -> None:
     assert claimed.run_id == run.run_id and claimed.owner == "w1"
     assert claimed.corrupt is not None and "snapshot" in claimed.corrupt
     assert claimed.version == 1
+
+
+# -- answers in bulk (answer_requests) ---------------------------------------------------
+
+
+async def test_answer_requests_decides_each_answer_alone(store: Any) -> None:
+    runs = [await paused_run(store) for _ in range(4)]
+    (r0, q0), (r1, q1), (r2, q2), (r3, q3) = runs
+    await store.answer_request(q1.request_id, {"name": "Bo"}, idempotency_key="k1")
+    await store.answer_request(q2.request_id, {"name": "Cy"})
+    outcomes = await store.answer_requests(
+        [
+            (q0.request_id, {"name": "Ann"}, "k0"),
+            (q1.request_id, {"name": "other"}, "k1"),  # same key: a repeat
+            (q2.request_id, {"name": "Dee"}, None),  # another answer: refused
+            ("ghost", {"name": "x"}, None),
+            (q3.request_id, {"age": 3}, None),  # no name: does not fit the schema
+            (q3.request_id, {"name": "Eve"}, None),
+            (q3.request_id, {"name": "Eve"}, None),  # the identical answer again: a repeat
+        ]
+    )
+    assert isinstance(outcomes[0], InboundEvent)
+    assert outcomes[0].payload == {"request_id": q0.request_id, "response": {"name": "Ann"}}
+    assert outcomes[0].run_id == r0.run_id and outcomes[0].request_id == q0.request_id
+    assert outcomes[1] is None
+    assert isinstance(outcomes[2], InputRequestAlreadyAnsweredError)
+    assert isinstance(outcomes[3], InputRequestNotFoundError)
+    assert isinstance(outcomes[4], InvalidResponseError)
+    assert isinstance(outcomes[5], InboundEvent) and outcomes[5].run_id == r3.run_id
+    assert outcomes[6] is None
+    assert await store.list_inbound(r0.run_id) == [outcomes[0]]
+    assert await store.list_inbound(r3.run_id) == [outcomes[5]]
+    stored = await store.get_request(q0.request_id)
+    assert (stored.status, stored.response, stored.idempotency_key) == (
+        "answered",
+        {"name": "Ann"},
+        "k0",
+    )
+    assert (await store.get_request(q2.request_id)).response == {"name": "Cy"}
+    assert await store.answer_requests([]) == []
+
+
+async def test_concurrent_bulk_answers_to_one_request_exactly_one_wins(store: Any) -> None:
+    pairs = [await paused_run(store) for _ in range(10)]
+    batches = [[(q.request_id, {"name": f"w{w}"}, None) for _, q in pairs] for w in range(3)]
+    results = await asyncio.gather(*(store.answer_requests(b) for b in batches))
+    for i, (run, request) in enumerate(pairs):
+        wins = [r[i] for r in results if isinstance(r[i], InboundEvent)]
+        assert len(wins) == 1, [r[i] for r in results]
+        losers = [r[i] for r in results if not isinstance(r[i], InboundEvent)]
+        assert all(isinstance(x, InputRequestAlreadyAnsweredError) for x in losers)
+        assert await store.list_inbound(run.run_id) == wins

@@ -80,6 +80,8 @@ class Coordinator:
         self._tasks: list[asyncio.Task[Any]] = []
         self._picking: set[str] = set()
         self._pick_again: set[str] = set()
+        self._to_claim: set[str] = set()  # woken for, not held here: claimed in batches
+        self._claimer: asyncio.Task[None] | None = None
         self._stopping = False
         self._catch_up = False
         #: Set while the listener is subscribed (and holds this worker's liveness lock).
@@ -251,6 +253,92 @@ class Coordinator:
                 self._pick_again.discard(run_id)
                 self.pick(run_id)
 
+    @property
+    def _batch_claims(self) -> bool:
+        """True when runs are claimed in batches (worker mode, a store with claim_runs)."""
+        engine = self._engine
+        return engine.owner is not None and hasattr(engine.store, "claim_runs")
+
+    def _room(self) -> int:
+        """How many more runs this engine may take up now."""
+        engine = self._engine
+        if engine.concurrency is None:
+            return _CLAIM_BATCH
+        return min(_CLAIM_BATCH, engine.concurrency - len(engine._loaded) - len(engine._loading))
+
+    def claim_soon(self, run_ids: list[str]) -> None:
+        """Take up ``run_ids`` (woken for, or freed by a dead worker) soon: the runs held
+        here are picked (their news delivered); the others are claimed together, in
+        batches (``store.claim_runs``): one statement for all the wake-ups that arrive
+        while a claim is on its way, and no waiting for a run another worker is
+        claiming at the same moment."""
+        engine = self._engine
+        if not engine.execute or not self.claiming:
+            return
+        for run_id in run_ids:
+            if not self._batch_claims or run_id in engine._loaded or run_id in engine._loading:
+                self.pick(run_id)
+            else:
+                self._to_claim.add(run_id)
+        if self._to_claim and (self._claimer is None or self._claimer.done()):
+            self._claimer = asyncio.get_running_loop().create_task(self._claim_queued())
+            self.adopt([self._claimer])
+
+    async def _claim_queued(self) -> None:
+        while self._to_claim and self.claiming:
+            room = self._room()
+            if room <= 0:
+                self._to_claim.clear()  # no room: the poll takes them up later
+                return
+            ids = list(self._to_claim)[:room]
+            self._to_claim.difference_update(ids)
+            await self.claim(ids, len(ids))
+
+    async def claim(self, run_ids: list[str] | None, limit: int) -> int:
+        """Claim up to ``limit`` runs with work (``run_ids``: among those) in one store
+        statement, and load each claimed run; returns how many were claimed."""
+        engine = self._engine
+        owner = engine.owner
+        assert owner is not None
+        if limit <= 0 or not self.claiming:
+            return 0
+        sent = time.monotonic()
+        try:
+            records = await engine.store.claim_runs(
+                owner,
+                engine.lease_seconds,
+                limit=limit,
+                run_ids=run_ids,
+                exclude=[*engine._loaded, *engine._loading],
+                now=time.time(),
+            )
+        except asyncio.CancelledError:
+            raise
+        except StoreError as exc:
+            logger.warning("could not claim runs: %s", exc)
+            return 0
+        for record in records:
+            self._spawn(self._take(record, sent))
+        return len(records)
+
+    async def _take(self, record: Any, claimed_at: float) -> None:
+        """Load a run this engine just claimed, from the claimed record."""
+        engine = self._engine
+        run_id = record.run_id
+        try:
+            durable = await engine._ensure_loaded(run_id, claimed=(record, claimed_at))
+            if durable is not None and durable.version < record.version:
+                # A copy loaded from an earlier claim of ours that this claim overtook:
+                # it can commit nothing more. Load the run again from this claim.
+                engine._release(durable, give_back=False)
+                durable = await engine._ensure_loaded(run_id, claimed=(record, claimed_at))
+            if durable is not None:
+                await durable.pull_inbound()  # inbound stored while it was being loaded
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("run %s: could not take it up: %s", run_id, exc)
+
     async def _listen(self) -> None:
         store = self.notifying
         assert store is not None
@@ -265,7 +353,7 @@ class Coordinator:
                     self._listening()
                     kind, _, run_id = message.partition(":")
                     if kind == "work":
-                        self.pick(run_id)
+                        self.claim_soon([run_id])
                     elif kind == "commit":
                         self._engine._remote_commit(run_id)
                 error = "the notification stream ended"
@@ -330,10 +418,7 @@ class Coordinator:
         freed = await store.expire_gone_owners(owner, now=time.time())
         if freed:
             logger.info("taking over %d runs of workers that are gone", len(freed))
-        for run_id in freed:
-            if not self._engine.has_room():
-                break
-            self.pick(run_id)
+            self.claim_soon(freed)
 
     async def _maintain(self) -> None:
         engine = self._engine
@@ -368,10 +453,13 @@ class Coordinator:
                         self.pick(request.run_id)
                 if engine.execute and engine.owner is not None and now >= next_poll:
                     next_poll = now + engine.poll_interval
-                    for run_id in await engine.store.runs_with_work(now=time.time()):
-                        if not engine.has_room() or not self.claiming:
-                            break
-                        self.pick(run_id)
+                    if self._batch_claims:
+                        await self.claim(None, self._room())
+                    else:
+                        for run_id in await engine.store.runs_with_work(now=time.time()):
+                            if not engine.has_room() or not self.claiming:
+                                break
+                            self.pick(run_id)
                 if not engine.execute and now >= next_poll:
                     # Results of runs executed elsewhere, in case a wake-up was missed.
                     next_poll = now + engine.poll_interval
@@ -398,6 +486,7 @@ class Coordinator:
             await self._nap(delay)
 
 
+_CLAIM_BATCH = 500  # most runs claimed in one statement
 _WATCH_INTERVAL = 0.05  # how often a SQLite engine checks for writes by other processes
 _TAKEOVER_INTERVAL = 0.5  # how often a PostgreSQL worker looks for workers that are gone
 _BACKOFF_FIRST = 0.05

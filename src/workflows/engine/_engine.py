@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from .._snapshot import registry_for, snapshot_from_dict
@@ -31,9 +31,16 @@ from ..errors import (
     WorkflowRuntimeError,
 )
 from ..events import Event, StartEvent
-from ..stores import InputRequest, RunFinishedError, RunRecord, RunStore, open_store
+from ..stores import (
+    InboundEvent,
+    InputRequest,
+    RunFinishedError,
+    RunRecord,
+    RunStore,
+    open_store,
+)
 from ..workflow import Workflow
-from ._coordination import Coordinator, notify
+from ._coordination import Coordinator, notify, notify_many
 from ._durable_run import (
     CANCEL_PAYLOAD,
     CommitPart,
@@ -379,6 +386,104 @@ class Engine:
             loaded.deliver(inbound.id, inbound.payload)
         return True
 
+    async def respond_many(
+        self, answers: Iterable[tuple[str, Any] | tuple[str, Any, str | None]]
+    ) -> list[bool | Exception]:
+        """Answer many input requests at once: stored in one store call (one transaction
+        on the SQL stores), then delivered to their runs as :meth:`respond` delivers one.
+
+        Each answer is ``(request_id, response)`` or ``(request_id, response,
+        idempotency_key)``, ``response`` as for :meth:`respond`, and is decided on its
+        own: a refused answer keeps no other from being stored.
+
+        Returns:
+            One outcome per answer, in order: True if it was delivered, False if the same
+            answer had already been accepted, or the exception :meth:`respond` would
+            have raised for it (``InputRequestNotFoundError``,
+            ``InputRequestAlreadyAnsweredError``, ``InvalidResponseError``, ...).
+
+        Raises:
+            StoreError: the store failed as a whole (closed, unreachable); which
+                answers were stored is then unknown (repeat them: a repeat is a no-op).
+        """
+        self._check_open()
+        items = [(a[0], a[1], a[2] if len(a) > 2 else None) for a in answers]
+        outcomes: list[bool | Exception] = [False] * len(items)
+        requests: dict[str, InputRequest | BaseException] = {}
+        for request_id in dict.fromkeys(rid for rid, _, _ in items):
+            known = self._known_requests.pop(request_id, None)
+            if known is not None:
+                requests[request_id] = known
+        missing = [rid for rid in dict.fromkeys(rid for rid, _, _ in items) if rid not in requests]
+        found = await asyncio.gather(
+            *(self.store.get_request(rid) for rid in missing), return_exceptions=True
+        )
+        requests.update(zip(missing, found, strict=True))
+        to_store: list[tuple[str, dict[str, Any], str | None]] = []
+        positions: list[int] = []
+        for index, (request_id, response, key) in enumerate(items):
+            request = requests[request_id]
+            try:
+                if isinstance(request, BaseException):
+                    raise request
+                assert isinstance(request, InputRequest)
+                fields = response if isinstance(response, dict) else {"response": response}
+                if isinstance(response, Event):
+                    fields = response.model_dump(mode="json")
+                self._check_response(self.workflow(request.workflow), request, fields)
+            except (StoreError, WorkflowConfigurationError) as exc:
+                outcomes[index] = exc
+                continue
+            to_store.append((request_id, fields, key))
+            positions.append(index)
+        if not to_store:
+            return outcomes
+        answer_requests = getattr(self.store, "answer_requests", None)
+        if answer_requests is not None:
+            results = await answer_requests(to_store)
+        else:  # a store without the bulk call
+            results = []
+            for request_id, fields, key in to_store:
+                try:
+                    results.append(
+                        await self.store.answer_request(request_id, fields, idempotency_key=key)
+                    )
+                except StoreError as exc:
+                    results.append(exc)
+        self._inbox_changed()
+        delivered: dict[str, list[InboundEvent]] = {}
+        for index, result in zip(positions, results, strict=True):
+            if isinstance(result, Exception):
+                outcomes[index] = result
+            else:
+                outcomes[index] = result is not None
+                if result is not None:
+                    delivered.setdefault(result.run_id, []).append(result)
+        if delivered:
+            await notify_many(self, [f"work:{run_id}" for run_id in delivered])
+            limit = asyncio.Semaphore(_LOAD_CONCURRENCY)
+            await asyncio.gather(
+                *(
+                    self._deliver_answers(run_id, events, limit)
+                    for run_id, events in delivered.items()
+                )
+            )
+        return outcomes
+
+    async def _deliver_answers(
+        self, run_id: str, events: list[InboundEvent], limit: asyncio.Semaphore
+    ) -> None:
+        """Hand stored answers to their run, loading it if this engine executes it."""
+        async with limit:
+            try:
+                loaded = await self._ensure_loaded(run_id, skip_inbound={e.id for e in events})
+            except Exception as exc:  # stored all the same: delivered when the run loads
+                logger.warning("run %s: answers stored, not delivered yet: %s", run_id, exc)
+                return
+        if loaded is not None:
+            for event in events:
+                loaded.deliver(event.id, event.payload)
+
     def event_type(self, workflow: str, type_name: str) -> type[Event]:
         """Resolve an event class by name (``Name`` or ``module.Name``) among the
         workflow's own event types and the built-in events.
@@ -453,7 +558,10 @@ class Engine:
 
     # -- loading ---------------------------------------------------------------------------
     async def _ensure_loaded(
-        self, run_id: str, skip_inbound: set[int] | None = None
+        self,
+        run_id: str,
+        skip_inbound: set[int] | None = None,
+        claimed: tuple[RunRecord, float] | None = None,
     ) -> DurableRun | None:
         durable = self._loaded.get(run_id)
         if durable is not None:
@@ -464,7 +572,7 @@ class Engine:
         future: asyncio.Future[DurableRun | None] = asyncio.get_running_loop().create_future()
         self._loading[run_id] = future
         try:
-            loaded = await self._load(run_id, skip_inbound or set())
+            loaded = await self._load(run_id, skip_inbound or set(), claimed)
             future.set_result(loaded)
             return loaded
         except BaseException as exc:
@@ -474,8 +582,17 @@ class Engine:
         finally:
             del self._loading[run_id]
 
-    async def _load(self, run_id: str, skip_inbound: set[int]) -> DurableRun | None:
+    async def _load(
+        self,
+        run_id: str,
+        skip_inbound: set[int],
+        claimed: tuple[RunRecord, float] | None = None,
+    ) -> DurableRun | None:
         """Load ``run_id`` from the store and resume it; None if it is not ours to run.
+
+        ``claimed``: the run as a claim of this engine returned it (``claim_runs``), with
+        the monotonic time the claim was sent: it is loaded from that record, without
+        claiming it again.
 
         A run whose stored data cannot be decoded, whose snapshot cannot be restored, or
         whose inbound event cannot be delivered is quarantined (see :meth:`_quarantine`)
@@ -483,6 +600,8 @@ class Engine:
         poll) from going on with the others.
         """
         if not self.execute or not self._coordinator.claiming:
+            if claimed is not None:
+                self._give_back_claim(run_id)
             return None
         # Each read is kept apart from its damage (CorruptRecordError), so a damaged run
         # is still known by its version (to fence its quarantine) and its workflow.
@@ -490,6 +609,14 @@ class Engine:
         if self.owner is None:
             found, inbound, requests = await asyncio.gather(
                 self.store.get_run(run_id),
+                self.store.list_inbound(run_id),
+                self.store.list_requests(run_id=run_id, status=None, limit=100_000),
+                return_exceptions=True,
+            )
+        elif claimed is not None:
+            taken, claimed_at = claimed
+            found = taken if taken.corrupt is None else _damage_of(taken)
+            inbound, requests = await asyncio.gather(
                 self.store.list_inbound(run_id),
                 self.store.list_requests(run_id=run_id, status=None, limit=100_000),
                 return_exceptions=True,
@@ -770,6 +897,16 @@ class Engine:
             future.set_exception(_error_from(record.error, record.status))
             future.exception()  # retrieved: whoever awaits it gets it raised
 
+
+def _damage_of(record: RunRecord) -> CorruptRecordError:
+    """The error ``claim_run`` raises for a damaged run, for one a ``claim_runs``
+    returned marked (``corrupt``)."""
+    column, cause = next(iter((record.corrupt or {"snapshot": "damaged"}).items()))
+    return CorruptRecordError(record.run_id, column, cause, record=record)
+
+
+_LOAD_CONCURRENCY = 64
+"""Most runs :meth:`Engine.respond_many` loads at the same time."""
 
 _QUARANTINE_MESSAGE_LIMIT = 4000
 """Longest message stored with a quarantined run (a cause's text may be huge)."""

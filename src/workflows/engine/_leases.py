@@ -64,10 +64,35 @@ class Leases:
         return time.monotonic() >= self._until.get(run_id, math.inf)
 
     async def renew_all(self) -> None:
-        """Extend every lease held; drop the runs whose lease is lost."""
+        """Extend every lease held, in one store statement (``renew_leases``); the runs
+        it did not renew are renewed one by one, which names why, and dropped."""
         self._round_failed = False
-        for durable in list(self._engine._loaded.values()):
-            await self.renew(durable)
+        engine = self._engine
+        owner = engine.owner
+        held = [durable for durable in engine._loaded.values() if durable.created]
+        renew_leases = getattr(engine.store, "renew_leases", None)
+        if owner is None or renew_leases is None or len(held) < 2:
+            for durable in held:
+                await self.renew(durable)
+        else:
+            sent = time.monotonic()
+            try:
+                lost = set(
+                    await renew_leases([d.run_id for d in held], owner, engine.lease_seconds)
+                )
+            except StoreError as exc:
+                self._round_failed = True
+                self.last_error = str(exc)
+                for durable in held:
+                    run_id = durable.run_id
+                    if self.overdue(run_id) and engine._loaded.get(run_id) is durable:
+                        self._lose(durable, f"could not renew it for a whole lease period: {exc}")
+            else:
+                for durable in held:
+                    if durable.run_id in lost:
+                        await self.renew(durable)  # refused again, with the reason
+                    elif engine._loaded.get(durable.run_id) is durable:
+                        self._until[durable.run_id] = sent + engine.lease_seconds
         if not self._round_failed:
             self.last_error = None
             self.last_renewed = time.monotonic()

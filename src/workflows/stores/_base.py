@@ -287,6 +287,25 @@ class RunStore(Protocol):
         """
         ...
 
+    async def answer_requests(
+        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+    ) -> list[InboundEvent | Exception | None]:
+        """:meth:`answer_request` for many answers at once (SQL stores: one transaction).
+
+        ``answers`` holds ``(request_id, response, idempotency_key)`` triples. Each is
+        decided as :meth:`answer_request` decides it, on its own: one that is refused
+        writes nothing and keeps no other from being stored.
+
+        Returns:
+            One outcome per answer, in order: the stored inbound event, ``None`` for a
+            repeat of the accepted answer, or the exception :meth:`answer_request`
+            would have raised.
+
+        Raises:
+            StoreError: for the whole call (the store is closed, or unreachable).
+        """
+        ...
+
     async def runs_with_work(self, *, now: float | None = None) -> list[str]:
         """Ids of unfinished runs that have work: status ``running``, or inbound events.
 
@@ -372,10 +391,10 @@ class RunStore(Protocol):
     ) -> list[RunRecord]:
         """Claim up to ``limit`` runs with work that nobody else holds, in one statement.
 
-        A run is taken when it has work (as in :meth:`runs_with_work`), is not
-        finished, and :meth:`claim_run` would take it (no owner, ``owner`` itself, or
-        an expired lease); with ``run_ids`` only among those, and never one of
-        ``exclude`` (the runs the caller executes already). Every claim is a
+        A run is taken when :meth:`claim_run` would take it (not finished; no owner,
+        ``owner`` itself, or an expired lease) and it is not one of ``exclude`` (the runs
+        the caller executes already); without ``run_ids``, only runs with work (as in
+        :meth:`runs_with_work`), with ``run_ids`` each of those the caller names. Every claim is a
         :meth:`claim_run`: it bumps the run's version (a new lease epoch). Runs that
         another worker is claiming at the same moment are skipped, not waited for
         (PostgreSQL: ``FOR UPDATE SKIP LOCKED``), so workers woken together share the

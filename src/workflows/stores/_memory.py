@@ -410,6 +410,21 @@ class MemoryStore(StoreLifecycle):
         )
         return event
 
+    async def answer_requests(
+        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+    ) -> list[InboundEvent | Exception | None]:
+        """See :meth:`RunStore.answer_requests`."""
+        self._check_open()
+        outcomes: list[InboundEvent | Exception | None] = []
+        for request_id, response, key in answers:
+            try:
+                outcomes.append(
+                    await self.answer_request(request_id, response, idempotency_key=key)
+                )
+            except (StoreError, ValueError) as exc:
+                outcomes.append(exc)
+        return outcomes
+
     async def quarantine_run(
         self, run_id: str, expected_version: int, error: dict[str, Any]
     ) -> int:
@@ -553,7 +568,7 @@ class MemoryStore(StoreLifecycle):
             if (
                 record.is_finished
                 or record.run_id in excluded
-                or not (record.status == "running" or run.inbound)
+                or (run_ids is None and not (record.status == "running" or run.inbound))
                 or (
                     record.owner is not None
                     and record.owner != owner

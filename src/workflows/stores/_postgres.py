@@ -552,6 +552,80 @@ class PostgresStore(StoreLifecycle):
         is_repeat_answer(request, response, idempotency_key)
         return None
 
+    async def answer_requests(
+        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+    ) -> list[InboundEvent | Exception | None]:
+        """See :meth:`RunStore.answer_requests`: the requests are read in one statement
+        and every pending one is answered in one more (one transaction): each
+        conditional UPDATE takes its request's row lock, so of concurrent answers to
+        one request exactly one wins, as with :meth:`answer_request`."""
+        pool = self._use()
+        if not answers:
+            return []
+        ids = list(dict.fromkeys(request_id for request_id, _, _ in answers))
+        with self._errors():
+            rows = await pool.fetch(
+                f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ANY ($1)",
+                ids,
+            )
+        found = {row[0]: request_from_row(row) for row in rows}
+        outcomes: list[InboundEvent | Exception | None] = [None] * len(answers)
+        pending: dict[str, tuple[int, str, str | None, str]] = {}
+        later: list[int] = []  # a request answered twice in this call: decided after
+        for index, (request_id, response, key) in enumerate(answers):
+            request = found.get(request_id)
+            try:
+                if request is None:
+                    raise InputRequestNotFoundError(request_id)
+                if request_id in pending:
+                    later.append(index)
+                    continue
+                check_intact(request, "response_schema", "response")
+                if request.status != "pending":
+                    is_repeat_answer(request, response, key)
+                    continue  # outcome None: a repeat
+                check_response_fits(request, response)
+                text = encode(response, f"response to input request {request_id!r}")
+                payload = encode(answer_payload(request_id, decode(text)), "answer")
+            except (StoreError, ValueError) as exc:
+                outcomes[index] = exc
+                continue
+            pending[request_id] = (index, text, key, payload)
+        if pending:
+            now = self._clock()
+            with self._errors():
+                answered = await pool.fetch(
+                    "WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+                    "$4::text[]) AS a(id, response, key, payload)), "
+                    "answered AS (UPDATE wf_requests r SET status = 'answered', "
+                    "response = a.response, idempotency_key = a.key, answered_at = $5 "
+                    "FROM a WHERE r.request_id = a.id AND r.status = 'pending' "
+                    "RETURNING r.request_id, r.run_id, a.payload) "
+                    "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
+                    "SELECT run_id, request_id, $5, payload FROM answered "
+                    "RETURNING id, run_id, request_id",
+                    list(pending),
+                    [item[1] for item in pending.values()],
+                    [item[2] for item in pending.values()],
+                    [item[3] for item in pending.values()],
+                    now,
+                )
+            for inbound_id, run_id, request_id in answered:
+                index, _, _, payload = pending.pop(request_id)
+                outcomes[index] = InboundEvent(inbound_id, run_id, decode(payload), request_id, now)
+            later.extend(index for index, _, _, _ in pending.values())  # others got there first
+        for index in sorted(later):
+            request_id, response, key = answers[index]
+            try:
+                outcomes[index] = await self.answer_request(
+                    request_id, response, idempotency_key=key
+                )
+            except StoreConnectionError:
+                raise
+            except (StoreError, ValueError) as exc:
+                outcomes[index] = exc
+        return outcomes
+
     # -- recovery and leases ---------------------------------------------------------------
 
     async def runs_with_work(self, *, now: float | None = None) -> list[str]:
@@ -952,8 +1026,9 @@ def _filters(pairs: Any, prefix: str) -> tuple[str, list[Any]]:
 _CLAIM_RUNS_SQL = f"""
 WITH picked AS (
     SELECT r.run_id FROM wf_runs r
-    WHERE (r.status = 'running' OR (r.status = 'waiting'
+    WHERE ($5::text[] IS NOT NULL OR r.status = 'running' OR (r.status = 'waiting'
            AND EXISTS (SELECT 1 FROM wf_inbound i WHERE i.run_id = r.run_id)))
+      AND r.status NOT IN {_TERMINAL_SQL}
       AND (r.owner IS NULL OR r.owner = $1 OR r.lease_expires_at IS NULL
            OR r.lease_expires_at <= $2)
       AND ($5::text[] IS NULL OR r.run_id = ANY ($5::text[]))

@@ -239,6 +239,15 @@ class SqliteStore(StoreLifecycle):
         """See :meth:`RunStore.answer_request`."""
         return await self._call(self._use().answer_request, request_id, response, idempotency_key)
 
+    async def answer_requests(
+        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+    ) -> list[InboundEvent | Exception | None]:
+        """See :meth:`RunStore.answer_requests`: one transaction, one hand-off."""
+        ops = self._use()
+        if not answers:
+            return []
+        return await self._call(ops.answer_requests, list(answers))
+
     async def changed_elsewhere(self) -> bool:
         """True if another process committed to the database file since the last call
         (a cheap check: ``PRAGMA data_version`` on this store's connection)."""

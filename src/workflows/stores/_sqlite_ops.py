@@ -424,31 +424,53 @@ class SqliteOps:
     def answer_request(
         self, request_id: str, response: dict[str, Any], idempotency_key: str | None
     ) -> InboundEvent | None:
+        with self._write():
+            return self._answer(request_id, response, idempotency_key)
+
+    def answer_requests(
+        self, answers: list[tuple[str, dict[str, Any], str | None]]
+    ) -> list[InboundEvent | Exception | None]:
+        outcomes: list[InboundEvent | Exception | None] = []
         with self._write() as conn:
-            row = conn.execute(
-                f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
-                (request_id,),
-            ).fetchone()
-            if row is None:
-                raise InputRequestNotFoundError(request_id)
-            request = request_from_row(row)
-            check_intact(request, "response_schema", "response")
-            if request.status != "pending":
-                is_repeat_answer(request, response, idempotency_key)
-                return None
-            check_response_fits(request, response)
-            text = encode(response, f"response to input request {request_id!r}")
-            event = self._insert_inbound(
-                request.run_id,
-                encode(answer_payload(request_id, decode(text)), "answer"),
-                request_id,
-            )
-            conn.execute(
-                "UPDATE wf_requests SET status = 'answered', response = ?, "
-                "idempotency_key = ?, answered_at = ? WHERE request_id = ?",
-                (text, idempotency_key, event.created_at, request_id),
-            )
-            return event
+            for request_id, response, key in answers:
+                conn.execute("SAVEPOINT wf_answer")
+                try:
+                    outcomes.append(self._answer(request_id, response, key))
+                except (StoreError, ValueError) as exc:
+                    conn.execute("ROLLBACK TO wf_answer")
+                    outcomes.append(exc)
+                conn.execute("RELEASE wf_answer")
+        return outcomes
+
+    def _answer(
+        self, request_id: str, response: dict[str, Any], idempotency_key: str | None
+    ) -> InboundEvent | None:
+        """One answer, inside the open write transaction."""
+        conn = self.conn
+        row = conn.execute(
+            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
+            (request_id,),
+        ).fetchone()
+        if row is None:
+            raise InputRequestNotFoundError(request_id)
+        request = request_from_row(row)
+        check_intact(request, "response_schema", "response")
+        if request.status != "pending":
+            is_repeat_answer(request, response, idempotency_key)
+            return None
+        check_response_fits(request, response)
+        text = encode(response, f"response to input request {request_id!r}")
+        event = self._insert_inbound(
+            request.run_id,
+            encode(answer_payload(request_id, decode(text)), "answer"),
+            request_id,
+        )
+        conn.execute(
+            "UPDATE wf_requests SET status = 'answered', response = ?, "
+            "idempotency_key = ?, answered_at = ? WHERE request_id = ?",
+            (text, idempotency_key, event.created_at, request_id),
+        )
+        return event
 
     # -- recovery and leases ---------------------------------------------------------------
 
@@ -558,12 +580,13 @@ class SqliteOps:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    "SELECT r.run_id FROM wf_runs r WHERE (r.status = 'running' OR "
+                    "SELECT r.run_id FROM wf_runs r WHERE (? OR r.status = 'running' OR "
                     "(r.status = 'waiting' AND EXISTS "
                     "(SELECT 1 FROM wf_inbound i WHERE i.run_id = r.run_id))) "
+                    f"AND r.status NOT IN {_TERMINAL_SQL} "
                     "AND (r.owner IS NULL OR r.owner = ? OR r.lease_expires_at IS NULL "
                     f"OR r.lease_expires_at <= ?){among} ORDER BY r.updated_at",
-                    (owner, stamp, *args),
+                    (run_ids is not None, owner, stamp, *args),
                 )
                 if row[0] not in exclude
             ][:limit]
