@@ -46,7 +46,10 @@ class WritesAPrompt(Workflow):
 
 
 async def test_send_event_to_an_unknown_step_raises_inside_a_sync_step() -> None:
-    assert await SendsToNowhere(disable_validation=True).run() == "raised in the step: WorkflowStepDoesNotExistError"
+    assert (
+        await SendsToNowhere(disable_validation=True).run()
+        == "raised in the step: WorkflowStepDoesNotExistError"
+    )
 
 
 async def test_send_event_to_a_step_that_does_not_take_it_fails_the_sync_step() -> None:

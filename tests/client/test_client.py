@@ -219,3 +219,25 @@ async def test_unreachable_server() -> None:
             await client.runs()
         with pytest.raises(ServerUnreachableError):
             [e async for e in client.get("r").stream_events()]
+
+
+def test_a_quarantined_run_is_finished_and_raises_why() -> None:
+    """A run the server set aside (its stored data could not be loaded) ends a remote
+    wait at once with the server's reason, instead of being waited on forever."""
+    from workflows.client import RunFailedError
+    from workflows.client._handle import RemoteHandle
+    from workflows.client._models import RunInfo
+
+    info = RunInfo.from_json(
+        {
+            "run_id": "r1",
+            "workflow": "flow",
+            "status": "quarantined",
+            "created_at": 1.0,
+            "updated_at": 2.0,
+            "error": {"type": "CorruptRecordError", "message": "run 'r1': snapshot is damaged"},
+        }
+    )
+    assert info.is_finished
+    with pytest.raises(RunFailedError, match="snapshot is damaged"):
+        RemoteHandle(None, "r1")._outcome(info, None)  # type: ignore[arg-type]

@@ -96,7 +96,8 @@ class RemoteHandle:
             raise WorkflowCancelledByUser(message)
         if info.status == "timed_out":
             raise WorkflowTimeoutError(message)
-        if info.status == "failed":
+        if info.status in ("failed", "quarantined"):
+            # (quarantined: set aside by the server, its stored data could not be loaded)
             raise RunFailedError(self.run_id, str(error.get("type", "Error")), message)
         if stop is not None and type(stop) is not StopEvent:
             return stop

@@ -51,7 +51,7 @@ class RunInfo:
     @property
     def is_finished(self) -> bool:
         """Whether the run has reached a terminal status."""
-        return self.status in ("completed", "failed", "cancelled", "timed_out")
+        return self.status in ("completed", "failed", "cancelled", "timed_out", "quarantined")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunInfo:
