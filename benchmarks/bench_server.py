@@ -11,6 +11,13 @@ With ``--pending N`` the file first gets N runs waiting for an answer (N pending
 requests), as a busy inbox would have.
 
     python benchmarks/bench_server.py [--runs 300] [--concurrency 8] [--turns 200] [--pending 0]
+        [--workflow double|triple] [--store sqlite|sqlite-full|postgres]
+        [--loop auto|asyncio|uvloop] [--http auto|h11|httptools]
+
+``--pending N`` also measures ``answer_released_s``: N runs paused by another process
+(so not in the server's memory) all answered over HTTP by 16 clients, until every one
+is done. ``--loop``/``--http`` pick uvicorn's event loop and HTTP parser (``auto`` uses
+uvloop and httptools when installed: the ``fast`` extra).
 """
 
 from __future__ import annotations
@@ -18,17 +25,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 
 from workflows import Context, Workflow, step
-from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+
+POSTGRES = os.environ.get("WORKFLOWS_BENCH_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 
 
 class Double(Workflow):
@@ -37,6 +48,30 @@ class Double(Workflow):
     @step
     async def double(self, ev: StartEvent) -> StopEvent:
         return StopEvent(result=ev.get("x", 0) * 2)
+
+
+class Taken(Event):
+    x: int
+
+
+class Doubled(Event):
+    x: int
+
+
+class Triple(Workflow):
+    """Three steps (take, double, stop), each a boundary of its own."""
+
+    @step
+    async def take(self, ev: StartEvent) -> Taken:
+        return Taken(x=ev.get("x", 0))
+
+    @step
+    async def double(self, ev: Taken) -> Doubled:
+        return Doubled(x=ev.x * 2)
+
+    @step
+    async def finish(self, ev: Doubled) -> StopEvent:
+        return StopEvent(result=ev.x)
 
 
 class Chat(Workflow):
@@ -57,20 +92,20 @@ class Chat(Workflow):
         return InputRequiredEvent(prefix=f"q{n}")
 
 
-def serve(port: int, db: str) -> None:
+def serve(port: int, url: str, loop: str, http: str) -> None:
     import uvicorn
 
     from workflows.server import create_app
 
-    app = create_app(f"sqlite:///{db}", workflows())
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(url, workflows())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", loop=loop, http=http)
 
 
-async def fill_inbox(db: str, pending: int) -> None:
+async def fill_inbox(url: str, pending: int) -> None:
     """Leave ``pending`` runs waiting for an answer in the store."""
     from workflows.engine import Engine
 
-    async with Engine(f"sqlite:///{db}", workflows(), idle_release_after=0) as engine:
+    async with Engine(url, workflows(), idle_release_after=0) as engine:
         for _ in range(pending):
             await engine.start("chat", turns=2)
         for _ in range(1200):  # the last prompts are committed within a minute
@@ -80,8 +115,20 @@ async def fill_inbox(db: str, pending: int) -> None:
         raise RuntimeError(f"fewer than {pending} runs paused")
 
 
+async def _drop_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES)
+    await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    await conn.close()
+
+
 def workflows() -> dict[str, Workflow]:
-    return {"double": Double(timeout=None), "chat": Chat(timeout=None)}
+    return {
+        "double": Double(timeout=None),
+        "triple": Triple(timeout=None),
+        "chat": Chat(timeout=None),
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -89,7 +136,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def throughput(client: httpx.AsyncClient, runs: int, concurrency: int) -> float:
+async def throughput(
+    client: httpx.AsyncClient, runs: int, concurrency: int, workflow: str = "double"
+) -> float:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(runs):
         queue.put_nowait(i)
@@ -97,7 +146,7 @@ async def throughput(client: httpx.AsyncClient, runs: int, concurrency: int) -> 
     async def worker() -> None:
         while not queue.empty():
             i = queue.get_nowait()
-            r = await client.post("/workflows/double/runs?wait=true", json={"input": {"x": i}})
+            r = await client.post(f"/workflows/{workflow}/runs?wait=true", json={"input": {"x": i}})
             assert r.status_code == 200 and r.json()["result"] == 2 * i, r.text
 
     began = time.perf_counter()
@@ -142,14 +191,53 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, float]:
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.05)
-        await throughput(client, 20, 2)  # warm-up
-        rate = await throughput(client, args.runs, args.concurrency)
+        result: dict[str, float] = {}
+        if args.pending:
+            result["answer_released_s"] = round(await answer_released(client, args.pending), 3)
+        await throughput(client, 20, 2, args.workflow)  # warm-up
+        rate = await throughput(client, args.runs, args.concurrency, args.workflow)
         latencies = await round_trips(client, args.turns)
     return {
+        **result,
         "runs_per_s": round(rate, 1),
         "answer_to_event_p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
         "answer_to_event_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
     }
+
+
+async def answer_released(client: httpx.AsyncClient, pending: int) -> float:
+    """Answer every pending request (16 clients), until every run is done: seconds."""
+    requests: list[str] = []
+    while len(requests) < pending:
+        page = (
+            await client.get("/requests", params={"limit": 1000, "offset": len(requests)})
+        ).json()["requests"]
+        if not page:
+            break
+        requests.extend(r["request_id"] for r in page)
+    assert len(requests) == pending, (len(requests), pending)
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for request_id in requests:
+        queue.put_nowait(request_id)
+
+    async def worker() -> None:
+        while not queue.empty():
+            request_id = queue.get_nowait()
+            r = await client.post(f"/requests/{request_id}/response", json={"response": "a"})
+            assert r.status_code == 200, r.text
+
+    began = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for _ in range(16):
+            group.create_task(worker())
+    while True:  # every run taken its answer and finished (chat, turns=1)
+        left = 0
+        for status in ("waiting", "running"):
+            page = (await client.get("/runs", params={"status": status, "limit": 1})).json()
+            left += len(page["runs"])
+        if not left:
+            return time.perf_counter() - began
+        await asyncio.sleep(0.01)
 
 
 def main() -> None:
@@ -157,26 +245,50 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--turns", type=int, default=200)
-    parser.add_argument("--pending", type=int, default=0, help="pending requests to add first")
-    parser.add_argument("--serve", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--pending",
+        type=int,
+        default=0,
+        help="runs left waiting (released, by another process) first; then all answered",
+    )
+    parser.add_argument("--workflow", choices=["double", "triple"], default="double")
+    parser.add_argument("--store", choices=["sqlite", "sqlite-full", "postgres"], default="sqlite")
+    parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, uvloop)")
+    parser.add_argument("--http", default="auto", help="uvicorn --http (auto, h11, httptools)")
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), args.serve[1])
+        serve(int(args.serve[0]), args.serve[1], args.serve[2], args.serve[3])
         return
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
-        db = str(Path(tmp) / "bench.db")
-        if args.pending:
-            asyncio.run(fill_inbox(db, args.pending))
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), db])
+        url, schema = f"sqlite:///{Path(tmp) / 'bench.db'}", None
+        if args.store == "sqlite-full":
+            url += "?synchronous=FULL"
+        elif args.store == "postgres":
+            schema = f"bench_http_{uuid.uuid4().hex[:10]}"
+            url = f"{POSTGRES}?schema={schema}"
         try:
-            result = asyncio.run(bench(args, f"http://127.0.0.1:{port}"))
+            if args.pending:
+                asyncio.run(fill_inbox(url, args.pending))
+            server = subprocess.Popen(
+                [sys.executable, __file__, "--serve", str(port), url, args.loop, args.http]
+            )
+            try:
+                result = asyncio.run(bench(args, f"http://127.0.0.1:{port}"))
+            finally:
+                server.terminate()
+                server.wait(30)
         finally:
-            server.terminate()
-            server.wait(30)
+            if schema is not None:
+                asyncio.run(_drop_schema(schema))
     sizes = {
+        "store": args.store,
+        "workflow": args.workflow,
+        "loop": args.loop,
+        "http": args.http,
         "runs": args.runs,
         "concurrency": args.concurrency,
         "turns": args.turns,
