@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _fleet_workflow import WORKFLOWS  # noqa: E402
 
 
-async def _crash(self: CommitWriter, durable: object, part: object) -> None:
+async def _crash(self: CommitWriter, *args: object) -> None:
     raise RuntimeError("injected writer bug")
 
 
-CommitWriter._write = _crash  # type: ignore[method-assign,assignment]
+CommitWriter._write_batch = _crash  # type: ignore[method-assign,assignment]
 
 __all__ = ["WORKFLOWS"]

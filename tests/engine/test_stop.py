@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _fleet import POLL, fleet, until, workflows
@@ -78,3 +80,53 @@ async def test_a_worker_whose_engine_fails_exits_nonzero_and_gives_runs_back(
             assert "writer task crashed" in output
             record = await api.store.get_run(handle.run_id)
             assert record.owner is None  # given back: another worker may take it at once
+
+
+async def test_a_server_whose_engine_fails_exits_nonzero(tmp_path: Path) -> None:
+    """``workflows serve`` stops (gracefully) and exits non-zero once its engine fails,
+    so its supervisor restarts it; it does not keep answering with a dead engine."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path / "serve.log").open("w")
+    server = _serve_broken(tmp_path, port, log)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            started = await client.post("/workflows/fleet/runs", json={"input": {"n": 1}})
+            assert started.status_code >= 500  # the run could not be stored
+        code = await asyncio.to_thread(server.wait, 30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    assert code != 0, output
+    assert "writer task crashed" in output
+
+
+def _serve_broken(tmp_path: Path, port: int, log: Any) -> subprocess.Popen[bytes]:
+    module = HERE / "_broken_writer.py"
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workflows.cli",
+            "serve",
+            f"{module}:WORKFLOWS",
+            "--store",
+            f"sqlite:///{tmp_path / 'runs.db'}",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import ipaddress
 import logging
 import os
 import socket
+import sys
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from ..engine import Engine
 from ..errors import WorkflowConfigurationError
@@ -112,10 +115,46 @@ def serve(
     # and stream of the server at once.
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=graceful_timeout,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=graceful_timeout,
+        )
     )
+    _run_on_uvicorns_loop(server.config, _serve_until_stopped(server, engine))
+    if engine.failure is not None:
+        # A server whose engine crashed does not linger half alive: its supervisor
+        # restarts it (the engine has given its runs back already).
+        raise SystemExit(f"workflows serve stopped: {engine.failure}")
+    if not server.started:
+        raise SystemExit(1)  # uvicorn could not start (the port is taken, say): it said why
+
+
+def _run_on_uvicorns_loop(config: Any, main: Any) -> None:
+    """Run ``main`` on the event loop uvicorn would pick (uvloop when configured)."""
+    loop_factory = getattr(config, "get_loop_factory", lambda: None)()
+    if loop_factory is not None and sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main)
+        return
+    setup = getattr(config, "setup_event_loop", None)  # older uvicorn
+    if setup is not None:
+        setup()
+    asyncio.run(main)
+
+
+async def _serve_until_stopped(server: Any, engine: Engine) -> None:
+    """Run ``server`` until it stops, or its engine fails (then stop it gracefully)."""
+    serving = asyncio.ensure_future(server.serve())
+    failed = asyncio.ensure_future(engine.wait_failed())
+    try:
+        await asyncio.wait({serving, failed}, return_when=asyncio.FIRST_COMPLETED)
+        if failed.done() and not serving.done():
+            logger.critical("engine failed (%s); stopping the server", engine.failure)
+            server.should_exit = True
+            await serving
+    finally:
+        failed.cancel()
