@@ -119,6 +119,10 @@ class CommitWriter:
                     except asyncio.CancelledError:
                         raise
                     except Exception as exc:  # a bug, not a store error: stop loudly
+                        for durable, _ in items[first : first + MAX_BATCH]:
+                            if not durable.stored.done():  # a start() waits on it
+                                durable.stored.set_exception(exc)
+                                durable.stored.exception()
                         self._engine._component_failed("writer", exc)
             self._idle.set()
 
