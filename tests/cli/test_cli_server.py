@@ -37,6 +37,8 @@ def served(cli: Cli) -> Iterator[str]:
             cli.store,
             "--port",
             str(port),
+            "--max-body",
+            "4096",
         ],
         cwd=cli.cwd,
         env=env,
@@ -94,3 +96,16 @@ def test_commands_against_a_server(cli: Cli, served: str) -> None:
     denied = cli("runs", "--url", served, "--token", "wrong")
     assert denied.code == 1 and len(denied.err_lines) == 1
     assert "unauthorized" in denied.err
+
+
+def test_serve_applies_its_body_limit(served: str) -> None:
+    import httpx
+
+    body = {"input": {"note": "x" * 5000}}
+    response = httpx.post(
+        f"{served}/workflows/approval/runs",
+        json=body,
+        headers={"Authorization": "Bearer s3cret"},
+    )
+    assert response.status_code == 413, response.text
+    assert "4096" in response.text

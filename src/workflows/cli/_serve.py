@@ -38,6 +38,30 @@ __all__ = ["serve_command"]
     default=None,
     help="Worker id, when this process executes runs beside other workers (PostgreSQL).",
 )
+@click.option(
+    "--max-body",
+    "max_body_bytes",
+    type=click.IntRange(1),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest request body in bytes (413 beyond it).",
+)
+@click.option(
+    "--max-json-depth",
+    type=click.IntRange(1, 80),
+    default=64,
+    show_default=True,
+    help="Deepest nesting of JSON in a request body (422 beyond it).",
+)
+@click.option(
+    "--control-events",
+    "control_events",
+    multiple=True,
+    metavar="WORKFLOW",
+    help="Let POST /runs/{id}/events send built-in control events (StopEvent, "
+    "WorkflowFailedEvent, ...) to runs of this workflow; repeatable, 'all' for every "
+    "workflow. Refused by default: whoever may call the API could end such a run.",
+)
 def serve_command(
     targets: tuple[str, ...],
     store: str,
@@ -46,6 +70,9 @@ def serve_command(
     token: str | None,
     workers: int,
     owner: str | None,
+    max_body_bytes: int,
+    max_json_depth: int,
+    control_events: tuple[str, ...],
 ) -> None:
     """Serve workflows over HTTP, with the inbox page at /.
 
@@ -62,4 +89,16 @@ def serve_command(
         raise RuntimeFailure(
             f"the server is not available ({exc}): pip install 'durable-workflows[server]'"
         ) from None
-    serve(workflows, store=store, host=host, port=port, token=token, workers=workers, owner=owner)
+    from ..server import InputLimits
+
+    serve(
+        workflows,
+        store=store,
+        host=host,
+        port=port,
+        token=token,
+        workers=workers,
+        owner=owner,
+        limits=InputLimits(max_body_bytes=max_body_bytes, max_depth=max_json_depth),
+        control_events=True if "all" in control_events else set(control_events),
+    )
