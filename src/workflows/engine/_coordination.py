@@ -356,6 +356,7 @@ class Coordinator:
                         self.claim_soon([run_id])
                     elif kind == "commit":
                         self._engine._remote_commit(run_id)
+                        self._engine._inbox_changed()  # (inbox streams batch these)
                 error = "the notification stream ended"
             except asyncio.CancelledError:
                 raise
@@ -390,6 +391,7 @@ class Coordinator:
     async def look_at_outside_changes(self) -> None:
         """Another process wrote to the store: deliver what it stored for our runs."""
         engine = self._engine
+        engine._inbox_changed()  # it may have answered, asked or closed requests
         for run_id in {*engine._signals, *engine._results}:
             engine._remote_commit(run_id)  # results and streams of runs finished elsewhere
         if not engine.execute or not self.claiming:
