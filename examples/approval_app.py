@@ -1,14 +1,24 @@
-"""An approval run started in one process and answered from another, via the inbox.
+"""An expense approval started in one process and answered from another, via the inbox.
 
 The run lives in a SQLite file owned by the durable engine: ``start`` stores it and
 exits while it waits for a manager; ``inbox`` (any process, any time later) lists the
 pending input requests; ``respond`` answers one, which loads the run, finishes it and
 prints its result.
 
-    python examples/approval_app.py start [--db runs.db] [--amount 420]
+The workflow is typed: it starts from an :class:`ExpenseClaim` (a non-empty employee
+and a positive amount, checked before the run is stored) and waits for a
+:class:`Decision` (``approved``: yes or no, and a ``reason``), so a typo cannot turn
+into an answer.
+
+    python examples/approval_app.py start [--db runs.db] [--employee ada] [--amount 420]
     python examples/approval_app.py inbox [--db runs.db]
-    python examples/approval_app.py respond REQUEST_ID yes [--db runs.db]
+    python examples/approval_app.py respond REQUEST_ID approve|reject [--reason TEXT] [--db runs.db]
     python examples/approval_app.py demo        # all three, each in its own process
+
+The same workflow through the ``workflows`` command or the server::
+
+    workflows run examples/approval_app.py:WORKFLOWS.expense --arg employee=ada --arg amount=420
+    workflows serve examples/approval_app.py:WORKFLOWS
 """
 
 from __future__ import annotations
@@ -20,30 +30,59 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pydantic import Field, ValidationError, field_validator
+
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
+from workflows.errors import WorkflowError
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 
 DEFAULT_DB = "approvals.db"
+
+
+class ExpenseClaim(StartEvent):
+    """What an employee claims; a run cannot start with an empty name or amount <= 0."""
+
+    employee: str = Field(description="Who claims the expense.")
+    amount: float = Field(gt=0, description="The amount claimed, more than 0.")
+
+    @field_validator("employee")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
+class Decision(HumanResponseEvent):
+    """The manager's answer: approve or reject, and why."""
+
+    approved: bool = Field(description="Approve the expense?")
+    reason: str = Field(default="", description="Shown to the employee.")
 
 
 class ExpenseApproval(Workflow):
     """Asks a manager to approve an expense, then reports the verdict."""
 
     @step
-    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
+    async def ask(self, ctx: Context, ev: ExpenseClaim) -> InputRequiredEvent:
         await ctx.store.set("claim", {"employee": ev.employee, "amount": ev.amount})
-        return InputRequiredEvent(prefix=f"Approve {ev.amount:.2f} for {ev.employee}? [yes/no]")
+        return InputRequiredEvent(
+            prefix=f"Approve {ev.amount:.2f} for {ev.employee}?",
+            employee=ev.employee,
+            amount=ev.amount,
+        )
 
     @step
-    async def decide(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent:
+    async def decide(self, ctx: Context, ev: Decision) -> StopEvent:
         claim = await ctx.store.get("claim")
-        verdict = "approved" if str(ev.response).strip().lower() in {"y", "yes"} else "rejected"
-        return StopEvent(result=f"{verdict} {claim['amount']:.2f} for {claim['employee']}")
+        verdict = "approved" if ev.approved else "rejected"
+        because = f": {ev.reason}" if ev.reason else ""
+        return StopEvent(result=f"{verdict} {claim['amount']:.2f} for {claim['employee']}{because}")
 
 
 WORKFLOWS = {"expense": ExpenseApproval(timeout=None)}
-"""What this app serves: `workflows serve examples/approval_app.py:WORKFLOWS`."""
+"""What this app serves: ``workflows serve examples/approval_app.py:WORKFLOWS``."""
 
 
 def engine(db: str) -> Engine:
@@ -53,12 +92,15 @@ def engine(db: str) -> Engine:
 
 
 async def start(db: str, employee: str, amount: float) -> None:
+    """Store a new run for the claim and print its id (the run then waits)."""
+    claim = ExpenseClaim(employee=employee, amount=amount)  # invalid input fails here
     async with engine(db) as eng:
-        handle = await eng.start("expense", employee=employee, amount=amount)
+        handle = await eng.start("expense", start_event=claim)
         print(f"started {handle.run_id}")  # durable from here on; the process may exit
 
 
 async def inbox(db: str) -> None:
+    """Print the pending requests, one ``REQUEST_ID<tab>prompt`` line each."""
     async with engine(db) as eng:
         for request in await eng.inbox():
             # The payload is the stored event: {"$event": type name, "data": its fields}.
@@ -66,10 +108,11 @@ async def inbox(db: str) -> None:
             print(f"{request.request_id}\t{prompt}")
 
 
-async def respond(db: str, request_id: str, value: str) -> None:
+async def respond(db: str, request_id: str, approved: bool, reason: str) -> None:
+    """Answer a request, finish its run here and print the result."""
     async with engine(db) as eng:
         request = await eng.store.get_request(request_id)
-        await eng.respond(request_id, value)
+        await eng.respond(request_id, {"approved": approved, "reason": reason})
         print(await eng.get(request.run_id))
 
 
@@ -94,11 +137,23 @@ def demo() -> None:
         listing = run("inbox").strip()
         print(listing)
         request_id = listing.splitlines()[0].split("\t")[0]
-        print(run("respond", request_id, "yes").strip())
+        print(run("respond", request_id, "approve", "--reason", "within budget").strip())
+
+
+def _one_line(exc: Exception) -> str:
+    """An error as one line; a validation error as ``field: why; field: why``."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: "
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+    return " ".join(str(exc).split())
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Parse the command line and run one subcommand (errors: one line, status 1)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     p_start = commands.add_parser("start", help="start an approval run")
     p_start.add_argument("--employee", default="ada")
@@ -106,19 +161,24 @@ def main(argv: list[str] | None = None) -> None:
     p_inbox = commands.add_parser("inbox", help="list pending input requests")
     p_respond = commands.add_parser("respond", help="answer an input request")
     p_respond.add_argument("request_id")
-    p_respond.add_argument("value")
+    p_respond.add_argument("verdict", choices=["approve", "reject"])
+    p_respond.add_argument("--reason", default="", help="why (shown to the employee)")
     commands.add_parser("demo", help="start, list and answer in separate processes")
     for sub in (p_start, p_inbox, p_respond):
         sub.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
     args = parser.parse_args(argv)
-    if args.command == "start":
-        asyncio.run(start(args.db, args.employee, args.amount))
-    elif args.command == "inbox":
-        asyncio.run(inbox(args.db))
-    elif args.command == "respond":
-        asyncio.run(respond(args.db, args.request_id, args.value))
-    else:
-        demo()
+    try:
+        if args.command == "start":
+            asyncio.run(start(args.db, args.employee, args.amount))
+        elif args.command == "inbox":
+            asyncio.run(inbox(args.db))
+        elif args.command == "respond":
+            approved = args.verdict == "approve"
+            asyncio.run(respond(args.db, args.request_id, approved, args.reason))
+        else:
+            demo()
+    except (WorkflowError, ValueError) as exc:
+        sys.exit(f"error: {_one_line(exc)}")
 
 
 if __name__ == "__main__":

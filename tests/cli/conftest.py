@@ -3,14 +3,23 @@ workflow module (``flows.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "approval_app.py"
 
 FLOWS = """
 from workflows import Context, Workflow, step
@@ -82,6 +91,24 @@ class Cli:
     def store(self) -> str:
         return f"sqlite:///{self.cwd / 'runs.db'}"
 
+    def add_example(self) -> str:
+        """Copy ``examples/approval_app.py`` here as ``app.py``; returns its target."""
+        shutil.copy(EXAMPLE, self.cwd / "app.py")
+        return "app.py:WORKFLOWS"
+
+    def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+        """Start the command without waiting for it (stdout and stderr piped)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "workflows.cli", *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
+
     def __call__(self, *args: str, input: str | None = None, **kwargs: Any) -> Result:
         done = subprocess.run(
             [sys.executable, "-m", "workflows.cli", *args],
@@ -103,3 +130,72 @@ def cli(tmp_path: Path) -> Cli:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWS_")}
     env["NO_COLOR"] = "1"
     return Cli(tmp_path, env)
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL store URL on a schema of its own, dropped after the test."""
+    import asyncpg
+
+    schema = f"wf_cli_{uuid.uuid4().hex[:16]}"
+    sep = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{sep}schema={schema}"
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, cli: Cli) -> Iterator[str]:
+    """A store URL the CLI's store commands are tested on: a SQLite file in the
+    command's directory, or a fresh PostgreSQL schema (failing, not skipping, without
+    PostgreSQL when ``WORKFLOWS_REQUIRE_POSTGRES=1``)."""
+    if request.param == "sqlite":
+        yield cli.store
+    else:
+        yield str(request.getfixturevalue("postgres_store"))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on (now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(cli: Cli, *args: str, token: str | None = "s3cret") -> Iterator[str]:
+    """``workflows serve ARGS`` on a free port; yields its URL once it listens, and
+    stops it with SIGINT after the block."""
+    port = free_port()
+    env = dict(cli.env)
+    if token is not None:
+        env["WORKFLOWS_TOKEN"] = token
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workflows.cli", "serve", *args, "--port", str(port)],
+        cwd=cli.cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # uvicorn says so once it accepts connections
+        seen.append(line)
+        if "Uvicorn running on" in line:
+            break
+    else:
+        proc.wait(timeout=TIMEOUT)
+        pytest.fail(f"server did not start: {''.join(seen)}")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

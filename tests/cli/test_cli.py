@@ -24,7 +24,21 @@ def assert_one_line_error(result: Result, code: int) -> str:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["serve"], ["run"], ["runs"], ["inbox"], ["respond"], ["draw"]]
+    "command",
+    [
+        [],
+        ["serve"],
+        ["worker"],
+        ["run"],
+        ["runs"],
+        ["inbox"],
+        ["show"],
+        ["events"],
+        ["respond"],
+        ["cancel"],
+        ["draw"],
+        ["health"],
+    ],
 )
 def test_help_everywhere(cli: Cli, command: list[str]) -> None:
     result = cli(*command, "--help")
@@ -124,7 +138,7 @@ def test_run_aborted_at_end_of_input_leaves_the_run_waiting(cli: Cli) -> None:
     result = cli("run", "flows:approval", "--arg", "amount=1", "--store", cli.store)
     assert result.code == 1
     assert result.err_lines[-1].startswith("error: aborted; run ")  # after the progress lines
-    assert "stays in the store" in result.err_lines[-1]
+    assert "stays waiting" in result.err_lines[-1]
     runs = json.loads(cli("runs", "--store", cli.store, "--json").out)
     assert [r["status"] for r in runs] == ["waiting"]
 
@@ -143,13 +157,14 @@ def test_runs_inbox_respond_on_a_local_store(cli: Cli) -> None:
     assert request["request_id"] in table.out and "Approve 7?" in table.out
     request_id = request["request_id"]
 
-    bad = cli("respond", request_id, '{"approved": "perhaps"}', "--store", cli.store)
-    assert "is invalid" in assert_one_line_error(bad, 1)
+    bad = cli("respond", request_id, '{"approved": "perhaps"}', "--json", "--store", cli.store)
+    assert "is invalid: field 'approved'" in assert_one_line_error(bad, 1)
 
     answered = cli(
         "respond",
         request_id,
         '{"approved": true}',
+        "--json",
         "--store",
         cli.store,
         "--app",
@@ -160,9 +175,9 @@ def test_runs_inbox_respond_on_a_local_store(cli: Cli) -> None:
     assert answered.code == 0, answered.err
     assert json.loads(answered.out) == {"amount": 7, "approved": True, "note": ""}
 
-    again = cli("respond", request_id, '{"approved": true}', "--store", cli.store)
+    again = cli("respond", request_id, '{"approved": true}', "--json", "--store", cli.store)
     assert again.code == 0 and "already answered with this response" in again.err
-    other = cli("respond", request_id, '{"approved": false}', "--store", cli.store)
+    other = cli("respond", request_id, '{"approved": false}', "--json", "--store", cli.store)
     assert "different response" in assert_one_line_error(other, 1)
 
     runs = cli("runs", "--store", cli.store, "--json")
@@ -197,14 +212,25 @@ def test_respond_stores_the_answer_for_the_next_engine(cli: Cli) -> None:
     [
         (["run", "flows"], "expected MODULE:ATTR"),
         (["run", "no_such_module:wf"], "cannot import module"),
+        (["run", "flws:approval"], "(did you mean 'flows'?)"),
         (["run", "flows:missing"], "has no attribute"),
+        (["run", "flows:aproval"], "has no attribute 'aproval' (did you mean 'approval'?)"),
+        (["run", "flows:ALL.helo"], "flows:ALL has no entry 'helo' (did you mean 'hello'?)"),
+        (["run", "flws.py:approval"], "no such file: flws.py (did you mean 'flows.py'?)"),
         (["run", "flows:NOT_A_WORKFLOW"], "not a Workflow"),
-        (["run", "flows:ALL"], "names several workflows"),
+        (["run", "flows:ALL"], "names several workflows (add, approval, hello); name one"),
         (["run", "flows:approval", "--arg", "amount"], "expected KEY=VALUE"),
         (["run", "flows:approval", "--bogus"], "No such option"),
         (["runs", "--store", "nosuchscheme://x"], "unknown store URL scheme"),
         (["runs", "--store", "memory://", "--url", "http://x"], "not both"),
         (["inbox", "--url", "ftp://x"], "http(s)://"),
+        (["run", "flows:ALL.add", "--url", "ftp://x"], "http(s)://"),
+        (["run", "flows:ALL.add", "--url", "http://x", "--store", "memory://"], "not both"),
+        (["runs", "--store", "memory://"], "memory:// keeps nothing between commands"),
+        (["respond", "r:1", '{"approved": true'], "add --json"),
+        (["respond", "r:1", "[1, 2]"], "add --json"),
+        (["respond", "r:1", '{"approved": true', "--json"], "not valid JSON"),
+        (["cancel", "r", "--url", "http://x", "--app", "flows:approval"], "only applies"),
         (["draw", "flows:approval", "--mermaid-js", "x.js"], "only applies with --html"),
         (["serve"], "Missing argument"),
         (["frobnicate"], "No such command"),

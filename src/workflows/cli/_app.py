@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import click
+from pydantic import ValidationError
 
+from ..client import UnauthorizedError
 from ..errors import WorkflowError
 from ._draw import draw_command
 from ._health import health_command
 from ._inbox import inbox_command, respond_command, runs_command
+from ._inspect import cancel_command, events_command, show_command
+from ._messages import one_line, validation_summary
 from ._run import run_command
 from ._serve import serve_command
 from ._worker import worker_command
@@ -21,8 +25,11 @@ def cli() -> None:
     """Serve, run, inspect and answer durable workflows.
 
     Runs live in a store (default sqlite:///workflows.db in the current directory);
-    'runs', 'inbox' and 'respond' read it directly with --store, or ask a running
-    server with --url.
+    'runs', 'inbox', 'show', 'events', 'respond' and 'cancel' read it directly with
+    --store, or ask a running server with --url.
+
+    Exit status: 0 success, 1 runtime error (a failed run, a refused answer, an
+    unreachable server), 2 usage error, 130 interrupted.
     """
 
 
@@ -32,7 +39,10 @@ for _command in (
     run_command,
     runs_command,
     inbox_command,
+    show_command,
+    events_command,
     respond_command,
+    cancel_command,
     draw_command,
     health_command,
 ):
@@ -40,7 +50,7 @@ for _command in (
 
 
 def _fail(message: str) -> None:
-    click.echo(f"error: {' '.join(message.split())}", err=True)
+    click.echo(f"error: {one_line(message)}", err=True)
 
 
 def run_cli(argv: list[str]) -> int:
@@ -57,8 +67,17 @@ def run_cli(argv: list[str]) -> int:
     except click.ClickException as exc:
         _fail(exc.format_message())
         return exc.exit_code
+    except UnauthorizedError as exc:
+        _fail(
+            f"unauthorized: {exc.message}; give the server's token with --token or "
+            "the WORKFLOWS_TOKEN environment variable"
+        )
+        return 1
     except WorkflowError as exc:
         _fail(str(exc))
+        return 1
+    except ValidationError as exc:
+        _fail(validation_summary(exc))
         return 1
     except KeyboardInterrupt:
         _fail("interrupted")

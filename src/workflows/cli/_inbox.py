@@ -3,58 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from ..client import InputRequestInfo, RunInfo, WorkflowClient
+from ..client import InputRequestInfo, RunInfo
 from ..engine import Engine
-from ..stores import InputRequest, RunRecord, open_store
+from ..errors import InvalidResponseError
+from ..stores import InputRequest, RunRecord
 from ._follow import finish, follow, request_info, show_waiting
-from ._loading import check_store_url, load_many, parse_value
+from ._loading import did_you_mean, load_many, parse_json
+from ._messages import one_line
 from ._output import show_requests, show_runs
+from ._prompting import answer_example
+from ._where import Where, opened_store, pick, where_options
 
-__all__ = ["inbox_command", "respond_command", "runs_command"]
-
-DEFAULT_STORE = "sqlite:///workflows.db"
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def where_options(func: F) -> F:
-    """``--store`` / ``--url`` / ``--token``: where the runs are."""
-    func = click.option(
-        "--token",
-        envvar="WORKFLOWS_TOKEN",
-        help="The server's bearer token (with --url). [env: WORKFLOWS_TOKEN]",
-    )(func)
-    func = click.option(
-        "--url",
-        envvar="WORKFLOWS_URL",
-        metavar="http://HOST:PORT",
-        help="Talk to a workflows server instead of a store. [env: WORKFLOWS_URL]",
-    )(func)
-    return click.option(
-        "--store",
-        envvar="WORKFLOWS_STORE",
-        callback=check_store_url,
-        help=f"Store URL to read directly (default {DEFAULT_STORE}). [env: WORKFLOWS_STORE]",
-    )(func)
+__all__ = ["inbox_command", "respond_command", "run_info", "runs_command"]
 
 
-def _pick(store: str | None, url: str | None) -> tuple[str | None, str | None]:
-    if store and url:
-        raise click.UsageError("give either --store or --url, not both")
-    if url:
-        if not url.startswith(("http://", "https://")):
-            raise click.BadParameter(
-                f"expected an http(s):// URL, got {url!r}", param_hint="'--url'"
-            )
-        return None, url
-    return store or DEFAULT_STORE, None
-
-
-def _run_info(record: RunRecord) -> RunInfo:
+def run_info(record: RunRecord) -> RunInfo:
+    """A stored run in the client's shape."""
     return RunInfo(
         record.run_id,
         record.workflow,
@@ -66,32 +34,42 @@ def _run_info(record: RunRecord) -> RunInfo:
     )
 
 
-async def _list_runs(
-    store: str | None, url: str | None, token: str | None, **filters: Any
-) -> list[RunInfo]:
-    if url is not None:
-        async with WorkflowClient(url, token) as client:
+async def _list_runs(where: Where, **filters: Any) -> list[RunInfo]:
+    if where.url is not None:
+        async with where.client() as client:
             return await client.runs(**filters)
-    db = await open_store(store or DEFAULT_STORE)
-    try:
-        return [_run_info(r) for r in await db.list_runs(**filters)]
-    finally:
-        await db.close()
+    assert where.store is not None
+    async with opened_store(where.store) as db:
+        return [run_info(r) for r in await db.list_runs(**filters)]
 
 
-async def _list_requests(
-    store: str | None, url: str | None, token: str | None, status: str, **filters: Any
-) -> list[InputRequestInfo]:
-    if url is not None:
-        async with WorkflowClient(url, token) as client:
+async def _known_workflows(where: Where) -> list[str]:
+    """Workflow names the server runs, or that the store's latest runs belong to."""
+    if where.url is not None:
+        async with where.client() as client:
+            return [info.name for info in await client.workflows()]
+    return sorted({run.workflow for run in await _list_runs(where, limit=1000)})
+
+
+async def _list_requests(where: Where, status: str, **filters: Any) -> list[InputRequestInfo]:
+    if where.url is not None:
+        async with where.client() as client:
             return await client.inbox(status=status, **filters)
-    db = await open_store(store or DEFAULT_STORE)
-    try:
+    assert where.store is not None
+    async with opened_store(where.store) as db:
         chosen = None if status == "all" else status
         found = await db.list_requests(status=chosen, **filters)  # type: ignore[arg-type]
         return [request_info(r) for r in found]
-    finally:
-        await db.close()
+
+
+def _note_unknown_workflow(where: Where, workflow: str | None) -> None:
+    """Say so when ``--workflow`` matched nothing because it is misspelled."""
+    if workflow is None:
+        return
+    known = asyncio.run(_known_workflows(where))
+    if workflow not in known:
+        hint = did_you_mean(workflow, known)
+        click.echo(f"note: no workflow named {workflow!r} here{hint}", err=True)
 
 
 _RUN_STATUSES = [
@@ -120,12 +98,18 @@ def runs_command(
     limit: int,
     as_json: bool,
 ) -> None:
-    """List runs, newest first, from a store or a server."""
-    store, url = _pick(store, url)
-    found = asyncio.run(
-        _list_runs(store, url, token, status=status, workflow=workflow, limit=limit)
-    )
+    """List runs, newest first: status, age, duration and result.
+
+    \b
+    Examples:
+        workflows runs --status waiting
+        workflows runs --url http://127.0.0.1:8000 --json
+    """
+    where = pick(store, url, token)
+    found = asyncio.run(_list_runs(where, status=status, workflow=workflow, limit=limit))
     show_runs(found, as_json)
+    if not found:
+        _note_unknown_workflow(where, workflow)
 
 
 @click.command("inbox")
@@ -150,32 +134,80 @@ def inbox_command(
     limit: int,
     as_json: bool,
 ) -> None:
-    """List input requests (pending by default), newest first."""
-    store, url = _pick(store, url)
+    """List input requests (pending by default), newest first.
+
+    \b
+    Examples:
+        workflows inbox
+        workflows inbox --status all --json
+    """
+    where = pick(store, url, token)
     found = asyncio.run(
-        _list_requests(store, url, token, status, workflow=workflow, run_id=run_id, limit=limit)
+        _list_requests(where, status, workflow=workflow, run_id=run_id, limit=limit)
     )
-    show_requests(found, as_json)
+    show_requests(found, as_json, status)
+    if not found:
+        _note_unknown_workflow(where, workflow)
+
+
+def response_fields(value: str, as_json: bool) -> dict[str, Any]:
+    """The response fields ``respond`` sends for VALUE.
+
+    With ``--json`` VALUE is JSON: an object gives the fields, any other value is sent
+    as ``{"response": value}``. Without it VALUE is text, sent as ``{"response": VALUE}``;
+    text that starts like JSON (``{`` or ``[``) is refused, as it was most likely meant
+    as JSON.
+
+    Raises:
+        click.BadParameter: malformed JSON (with the position), or JSON-like text
+            without ``--json``.
+    """
+    if as_json:
+        parsed = parse_json(value, "VALUE")
+        return parsed if isinstance(parsed, dict) else {"response": parsed}
+    if value.lstrip().startswith(("{", "[")):
+        first = value.lstrip()[0]
+        raise click.BadParameter(
+            f"it starts with {first!r}, like JSON: add --json to send it as JSON "
+            f"(text starting with {first!r} goes as --json '{{\"response\": \"...\"}}')",
+            param_hint="VALUE",
+        )
+    return {"response": value}
+
+
+def _fields_hint(schema: dict[str, Any]) -> str:
+    """How to answer a request whose response has typed fields, or ``""``."""
+    example = answer_example(schema)
+    return "" if example == "TEXT" else f"; answer with fields, e.g. {example}"
+
+
+async def _request_schema(where: Where, request_id: str) -> dict[str, Any]:
+    try:
+        if where.url is not None:
+            async with where.client() as client:
+                return (await client.request(request_id)).response_schema
+        assert where.store is not None
+        async with opened_store(where.store) as db:
+            return (await db.get_request(request_id)).response_schema
+    except Exception:  # only for a hint: the error being reported matters more
+        return {}
 
 
 async def _respond_remote(
-    url: str, token: str | None, request_id: str, fields: dict[str, Any], key: str | None
+    where: Where, request_id: str, fields: dict[str, Any], key: str | None
 ) -> bool:
-    async with WorkflowClient(url, token) as client:
+    async with where.client() as client:
         return await client.respond(request_id, fields, idempotency_key=key)
 
 
 async def _respond_store(
     store: str, request_id: str, fields: dict[str, Any], key: str | None
 ) -> bool:
-    db = await open_store(store)
-    try:
+    async with opened_store(store) as db:
         delivered = await db.answer_request(request_id, fields, idempotency_key=key) is not None
         if not delivered:
             _check_same_answer(await db.get_request(request_id), key, fields)
         return delivered
-    finally:
-        await db.close()
 
 
 def _check_same_answer(request: InputRequest, key: str | None, fields: dict[str, Any]) -> None:
@@ -233,6 +265,12 @@ def _report(request_id: str, delivered: bool) -> None:
 @click.command("respond")
 @click.argument("request_id")
 @click.argument("value")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="VALUE is JSON: an object gives the response fields ('{\"approved\": true}').",
+)
 @where_options
 @click.option("--idempotency-key", help="Makes retrying this answer safe.")
 @click.option(
@@ -254,6 +292,7 @@ def _report(request_id: str, delivered: bool) -> None:
 def respond_command(
     request_id: str,
     value: str,
+    as_json: bool,
     store: str | None,
     url: str | None,
     token: str | None,
@@ -263,30 +302,34 @@ def respond_command(
 ) -> None:
     """Answer input request REQUEST_ID with VALUE.
 
-    VALUE is JSON if it parses: an object gives the response fields
-    (e.g. '{"approved": true}'); anything else is sent as {"response": VALUE}.
+    Without --json, VALUE is text, sent as {"response": VALUE} (text starting with
+    '{' or '[' is refused: add --json). With --json, VALUE is JSON: an object gives the
+    response fields, any other value is sent as {"response": value}.
 
     \b
     Examples:
-        workflows respond 3f2c...:1 yes
-        workflows respond 3f2c...:1 '{"approved": true, "note": "ok"}' --url http://127.0.0.1:8000
+        workflows respond 3f2c...:1 Grace
+        workflows respond 3f2c...:1 --json '{"approved": true, "reason": "ok"}'
     """
-    store, url = _pick(store, url)
-    parsed = parse_value(value)
-    fields = parsed if isinstance(parsed, dict) else {"response": parsed}
-    if url is not None:
-        if apps:
-            raise click.UsageError("--app only applies with --store")
-        delivered = asyncio.run(_respond_remote(url, token, request_id, fields, idempotency_key))
-        _report(request_id, delivered)
-    elif apps:
-        asyncio.run(
-            _respond_and_continue(
-                store or DEFAULT_STORE, apps, request_id, fields, idempotency_key, wait
+    fields = response_fields(value, as_json)
+    where = pick(store, url, token)
+    if where.url is not None and apps:
+        raise click.UsageError("--app only applies with --store")
+    try:
+        if where.url is not None:
+            delivered = asyncio.run(_respond_remote(where, request_id, fields, idempotency_key))
+            _report(request_id, delivered)
+        elif apps:
+            assert where.store is not None
+            asyncio.run(
+                _respond_and_continue(where.store, apps, request_id, fields, idempotency_key, wait)
             )
-        )
-    else:
-        delivered = asyncio.run(
-            _respond_store(store or DEFAULT_STORE, request_id, fields, idempotency_key)
-        )
-        _report(request_id, delivered)
+        else:
+            assert where.store is not None
+            delivered = asyncio.run(
+                _respond_store(where.store, request_id, fields, idempotency_key)
+            )
+            _report(request_id, delivered)
+    except InvalidResponseError as exc:
+        hint = "" if as_json else _fields_hint(asyncio.run(_request_schema(where, request_id)))
+        raise click.ClickException(one_line(str(exc)) + hint) from None

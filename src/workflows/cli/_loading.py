@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,20 @@ import click
 
 from ..errors import WorkflowError
 from ..stores import store_from_url
+from ..stores._url import parse_store_url
 from ..workflow import Workflow
 
 __all__ = [
     "RuntimeFailure",
+    "check_store_location",
     "check_store_url",
+    "did_you_mean",
     "load_many",
     "load_workflows",
     "parse_args",
+    "parse_json",
     "parse_value",
+    "resolve_property",
 ]
 
 
@@ -32,11 +38,19 @@ class RuntimeFailure(click.ClickException):
     exit_code = 1
 
 
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``candidates``, or ``""``."""
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _import(module_name: str) -> Any:
     if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
         path = Path(module_name)
         if not path.is_file():
-            raise click.UsageError(f"no such file: {module_name}")
+            siblings = [p.name for p in path.parent.glob("*.py")] if path.parent.is_dir() else []
+            hint = did_you_mean(path.name, siblings)
+            raise click.UsageError(f"no such file: {module_name}{hint}")
         spec = importlib.util.spec_from_file_location(path.stem, path)
         if spec is None or spec.loader is None:
             raise click.UsageError(f"cannot import {module_name}")
@@ -54,7 +68,9 @@ def _load_module(module_name: str) -> Any:
         return _import(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.split(".")[0].startswith(exc.name.split(".")[0]):
-            raise click.UsageError(f"cannot import module {module_name!r}: {exc}") from None
+            nearby = [p.stem for p in Path.cwd().glob("*.py")]
+            hint = did_you_mean(module_name, nearby)
+            raise click.UsageError(f"cannot import module {module_name!r}: {exc}{hint}") from None
         raise RuntimeFailure(f"importing {module_name!r} failed: {exc}") from None
     except click.ClickException:
         raise
@@ -75,29 +91,45 @@ def _as_workflow(value: Any, where: str) -> Workflow:
     raise click.UsageError(f"{where} is a {type(value).__name__}, not a Workflow instance or class")
 
 
+def _public_names(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [str(k) for k in value]
+    return [name for name in dir(value) if not name.startswith("_")]
+
+
 def load_workflows(target: str) -> dict[str, Workflow]:
     """Load ``module:attr`` (or ``path/to/file.py:attr``) as workflows by name.
 
     ``attr`` (dotted for nested attributes) may name a Workflow instance, a Workflow
-    class (instantiated with its defaults), or a dict / list of them. Workflows not in
-    a dict are named by their ``workflow_name``.
+    class (instantiated with its defaults), or a dict / list of them. Workflows in a
+    dict are named by their key, also when ``attr`` picks one entry
+    (``app:WORKFLOWS.expense`` is ``expense``, as ``workflows serve app:WORKFLOWS`` names
+    it); the others by their ``workflow_name``.
 
     Raises:
-        click.UsageError: malformed target, missing module or attribute, wrong type.
+        click.UsageError: malformed target, missing module or attribute (with the
+            closest name), wrong type.
         RuntimeFailure: importing the module raised.
     """
     module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
         raise click.UsageError(f"expected MODULE:ATTR, got {target!r}")
     value: Any = _load_module(module_name)
-    for part in attr.split("."):
+    key: str | None = None  # the dict key the value was found under, if any
+    reached = module_name
+    parts = attr.split(".")
+    for index, part in enumerate(parts):
         if isinstance(value, Mapping) and part in value:
-            value = value[part]  # app:WORKFLOWS.approval picks one entry of a dict
-            continue
-        try:
-            value = getattr(value, part)
-        except AttributeError:
-            raise click.UsageError(f"module {module_name!r} has no attribute {attr!r}") from None
+            value, key = value[part], part  # app:WORKFLOWS.expense: one entry of a dict
+        elif not isinstance(value, Mapping) and hasattr(value, part):
+            value, key = getattr(value, part), None
+        else:
+            hint = did_you_mean(part, _public_names(value))
+            what = "entry" if isinstance(value, Mapping) else "attribute"
+            if reached == module_name:
+                raise click.UsageError(f"module {module_name!r} has no {what} {part!r}{hint}")
+            raise click.UsageError(f"{reached} has no {what} {part!r}{hint}")
+        reached = f"{module_name}:{'.'.join(parts[: index + 1])}"
     if isinstance(value, Mapping):
         found = {str(k): _as_workflow(v, f"{target}[{k!r}]") for k, v in value.items()}
     elif isinstance(value, (list, tuple)):
@@ -105,7 +137,7 @@ def load_workflows(target: str) -> dict[str, Workflow]:
         found = {wf.workflow_name: wf for wf in items}
     else:
         wf = _as_workflow(value, target)
-        found = {wf.workflow_name: wf}
+        found = {key if key is not None else wf.workflow_name: wf}
     if not found:
         raise click.UsageError(f"{target} names no workflows")
     return found
@@ -130,18 +162,69 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_args(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``("k=v", ...)`` as a dict; values are JSON if they parse, else strings.
+def parse_json(text: str, what: str) -> Any:
+    """``text`` as JSON.
+
+    Raises:
+        click.BadParameter: it is not valid JSON; the message gives the position.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+            f"of {_excerpt(text)}",
+            param_hint=what,
+        ) from None
+
+
+def _excerpt(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= width else flat[: width - 1] + "…")
+
+
+def resolve_property(prop: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-schema property with a local ``$ref`` followed and ``Optional[X]`` (an
+    ``anyOf`` with null) unwrapped."""
+    ref = prop.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        prop = {**target, **{k: v for k, v in prop.items() if k != "$ref"}}
+    options = prop.get("anyOf")
+    if isinstance(options, list):
+        real = [o for o in options if isinstance(o, dict) and o.get("type") != "null"]
+        if len(real) == 1:
+            merged = {**prop, **resolve_property(real[0], root)}
+            merged.pop("anyOf", None)
+            return merged
+    return prop
+
+
+def parse_args(pairs: tuple[str, ...], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``("k=v", ...)`` as start-event fields.
+
+    A field ``schema`` (the start event's JSON schema) declares as a string keeps its
+    text as it is (``name=007`` stays ``"007"``); any other value is JSON if it parses,
+    else the text, which the start event's validation converts or refuses
+    (``amount=420`` is the number 420, ``tags='["a"]'`` a list).
 
     Raises:
         click.BadParameter: an item without ``=`` or with an empty key.
     """
+    root = dict(schema or {})
+    properties = root.get("properties")
+    props: dict[str, Any] = properties if isinstance(properties, dict) else {}
     fields: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="'--arg'")
-        fields[key.strip()] = parse_value(value)
+        raw = props.get(key)
+        prop = resolve_property(raw, root) if isinstance(raw, dict) else {}
+        fields[key] = value if prop.get("type") == "string" else parse_value(value)
     return fields
 
 
@@ -154,3 +237,62 @@ def check_store_url(ctx: click.Context, param: click.Parameter, value: str | Non
     except (WorkflowError, ImportError) as exc:
         raise click.BadParameter(str(exc)) from None
     return value
+
+
+def _absolute_reading(path: Path) -> str:
+    """``did you mean sqlite:////x/y.db?`` when relative ``x/y.db`` looks meant as
+    ``/x/y.db``: its first directory is missing here but exists at the root."""
+    if path.is_absolute() or len(path.parts) < 2:
+        return ""
+    first = path.parts[0]
+    if Path(first).exists() or not Path("/", first).is_dir():
+        return ""
+    return f"did you mean sqlite:////{path.as_posix()}?"
+
+
+def check_store_location(
+    url: str, *, must_exist: bool, default: str = "sqlite:///workflows.db"
+) -> None:
+    """Refuse a SQLite store URL that cannot be what was meant.
+
+    ``must_exist`` (commands that read or answer runs): the database file must exist,
+    instead of a fresh empty one being created. Otherwise (commands that create runs):
+    its directory must exist. Either way a relative path (``sqlite:///tmp/x.db`` is
+    ``tmp/x.db``) whose first directory is missing while it exists at the root gets a
+    ``did you mean sqlite:////tmp/x.db?``.
+
+    Raises:
+        click.BadParameter: as said above (exit status 2).
+    """
+    try:
+        parsed = parse_store_url(url)
+    except WorkflowError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--store'") from None
+    if parsed.kind != "sqlite" or parsed.target == ":memory:" or parsed.target.startswith("file:"):
+        return
+    path = Path(parsed.target)
+    hint = _absolute_reading(path)
+    where = repr(parsed.target)
+    if not path.is_absolute():
+        where += f" (that is {Path.cwd() / path}{'; ' + hint if hint else ''})"
+    elif hint:
+        where += f" ({hint})"
+    if must_exist and not path.exists():
+        if url == default and not hint:
+            raise click.BadParameter(
+                f"no store here: the default store {default} is the file {Path.cwd() / path}, "
+                "which does not exist; give the store the runs are in, or a server's --url",
+                param_hint="'--store'",
+            )
+        raise click.BadParameter(
+            f"no SQLite database at {where}; nothing was stored there", param_hint="'--store'"
+        )
+    if not must_exist and not path.parent.is_dir():
+        raise click.BadParameter(
+            f"cannot create the SQLite database {where}: its directory does not exist",
+            param_hint="'--store'",
+        )
+    if path.is_dir():
+        raise click.BadParameter(
+            f"{where} is a directory, not a SQLite database", param_hint="'--store'"
+        )

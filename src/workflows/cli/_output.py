@@ -1,11 +1,19 @@
-"""How the CLI shows runs, requests, events and results."""
+"""How the CLI shows runs, requests, events and results.
+
+Tables and details go to stdout, aligned; when stdout is a terminal (and ``NO_COLOR`` is
+not set) statuses are coloured and long cells are cut to the terminal's width. When it
+is not (a pipe, a file), the output is plain text. ``--json`` prints JSON instead.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import click
@@ -14,13 +22,86 @@ from pydantic import BaseModel
 from ..client import InputRequestInfo, RunInfo
 from ..events import Event, InputRequiredEvent, StopEvent
 
-__all__ = ["echo_json", "format_value", "show_event", "show_requests", "show_result", "show_runs"]
+__all__ = [
+    "EventLine",
+    "RunDetails",
+    "ago",
+    "color_enabled",
+    "echo_json",
+    "format_duration",
+    "format_value",
+    "run_outcome",
+    "show_details",
+    "show_event",
+    "show_event_line",
+    "show_requests",
+    "show_result",
+    "show_runs",
+]
+
+STATUS_COLORS = {
+    "completed": "green",
+    "answered": "green",
+    "failed": "red",
+    "quarantined": "red",
+    "cancelled": "yellow",
+    "timed_out": "yellow",
+    "expired": "yellow",
+    "waiting": "magenta",
+    "pending": "magenta",
+    "running": "cyan",
+}
+"""The colour of each run or request status in tables (when stdout is a terminal)."""
+
+
+def color_enabled() -> bool:
+    """Whether stdout gets colours: a terminal, and neither ``NO_COLOR`` nor ``TERM=dumb``."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE"):
+        return True
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _screen_width() -> int | None:
+    """The terminal's width when stdout is one, else None (never cut piped output)."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def _when(stamp: float | None) -> str:
     if stamp is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.42s``, ``12s``, ``5m03s``, ``2h05m``, ``3d04h``; ``-`` for None."""
+    if seconds is None:
+        return "-"
+    seconds = max(seconds, 0.0)
+    if seconds < 10:
+        return f"{seconds:.2f}s" if seconds < 1 else f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def ago(stamp: float | None, now: float | None = None) -> str:
+    """How long ago ``stamp`` was, coarsely (``12s``, ``5m``, ``3h``, ``2d``)."""
+    if stamp is None:
+        return "-"
+    seconds = max((time.time() if now is None else now) - stamp, 0.0)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 def _plain(value: Any) -> Any:
@@ -44,49 +125,222 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
-    for row in [header, *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)]
-        click.echo("  ".join([*cells, str(row[-1])]).rstrip())
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    if width < 2 or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
+
+
+def _styled(text: str, status: str, color: bool) -> str:
+    fg = STATUS_COLORS.get(status.strip())
+    return click.style(text, fg=fg) if color and fg else text
+
+
+def _table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    status_column: int | None = None,
+) -> None:
+    """Print aligned columns; the last one is cut to the terminal's width (if any)."""
+    color = color_enabled()
+    width = _screen_width()
+    count = len(header)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(count - 1)]
+    room = None
+    if width is not None:
+        room = max(width - sum(widths) - 2 * (count - 1), 20)
+    for index, row in enumerate([header, *rows]):
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        last = row[-1] if room is None else _short(row[-1], room)
+        if color and index == 0:
+            line = click.style("  ".join([*cells, last]).rstrip(), bold=True)
+        else:
+            if color and status_column is not None and status_column < count - 1:
+                cells[status_column] = _styled(cells[status_column], row[status_column], True)
+            line = "  ".join([*cells, last]).rstrip()
+        click.echo(line, color=color)
+
+
+def run_outcome(run: RunInfo) -> str:
+    """What a run came to, for one cell: its result, its error, or ``-``."""
+    if run.status == "completed":
+        return format_value(run.result)
+    if run.error:
+        kind = str(run.error.get("type", "Error"))
+        message = str(run.error.get("message", ""))
+        return f"{kind}: {message}" if message else kind
+    return "-"
+
+
+def _run_duration(run: RunInfo) -> float | None:
+    return run.updated_at - run.created_at if run.is_finished else None
 
 
 def show_runs(runs: list[RunInfo], as_json: bool) -> None:
-    """Print runs as a table (or JSON)."""
+    """Print runs as a table (or JSON): status, age, duration and result."""
     if as_json:
         echo_json([asdict(run) for run in runs])
         return
     if not runs:
         click.echo("no runs", err=True)
         return
-    rows = [(r.run_id, r.workflow, r.status, _when(r.updated_at)) for r in runs]
-    _table(("RUN ID", "WORKFLOW", "STATUS", "UPDATED"), rows)
+    now = time.time()
+    rows = [
+        (
+            r.run_id,
+            r.workflow,
+            r.status,
+            ago(r.created_at, now),
+            format_duration(_run_duration(r)),
+            _short(run_outcome(r), 200),
+        )
+        for r in runs
+    ]
+    _table(("RUN ID", "WORKFLOW", "STATUS", "AGE", "DURATION", "RESULT"), rows, status_column=2)
 
 
-def show_requests(requests: list[InputRequestInfo], as_json: bool) -> None:
+def _request_json(request: InputRequestInfo) -> dict[str, Any]:
+    item = asdict(request)
+    item["prompt"] = {"type": request.prompt_type, "data": request.prompt_data}
+    item["prompt_text"] = request.prompt_text
+    return item
+
+
+def show_requests(requests: list[InputRequestInfo], as_json: bool, status: str = "pending") -> None:
     """Print input requests as a table (or JSON)."""
     if as_json:
-        items = []
-        for request in requests:
-            item = asdict(request)
-            item["prompt"] = {"type": request.prompt_type, "data": request.prompt_data}
-            item["prompt_text"] = request.prompt_text
-            items.append(item)
-        echo_json(items)
+        echo_json([_request_json(request) for request in requests])
         return
     if not requests:
-        click.echo("no pending input requests", err=True)
+        click.echo(
+            "no pending input requests" if status == "pending" else "no input requests", err=True
+        )
         return
+    now = time.time()
     rows = [
-        (r.request_id, r.workflow, r.status, _when(r.created_at), _short(r.prompt_text, 60))
+        (r.request_id, r.workflow, r.status, ago(r.created_at, now), _short(r.prompt_text, 200))
         for r in requests
     ]
-    _table(("REQUEST ID", "WORKFLOW", "STATUS", "CREATED", "PROMPT"), rows)
+    _table(("REQUEST ID", "WORKFLOW", "STATUS", "AGE", "PROMPT"), rows, status_column=2)
 
 
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+@dataclass(frozen=True)
+class RunDetails:
+    """Everything ``workflows show`` prints about a run.
+
+    Attributes:
+        run: The run.
+        requests: Its input requests, every status, oldest first.
+        answered_at: When each answered request was answered (``request_id`` → time),
+            where the source knows it (a store does; the HTTP API does not say).
+        events: How many events its stream holds (None when unknown).
+    """
+
+    run: RunInfo
+    requests: list[InputRequestInfo]
+    answered_at: dict[str, float]
+    events: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The details as plain JSON (``show --json``)."""
+        run = asdict(self.run)
+        run["duration"] = _run_duration(self.run)
+        requests = []
+        for request in self.requests:
+            item = _request_json(request)
+            item["answered_at"] = self.answered_at.get(request.request_id)
+            requests.append(item)
+        return {"run": run, "requests": requests, "events": self.events}
+
+
+def show_details(details: RunDetails, as_json: bool) -> None:
+    """Print one run: status, workflow, times, result or error, and its requests."""
+    if as_json:
+        echo_json(details.to_json())
+        return
+    color = color_enabled()
+    run = details.run
+    now = time.time()
+
+    def line(label: str, value: str) -> None:
+        click.echo(f"{label:<10}{value}", color=color)
+
+    line("run", run.run_id)
+    line("workflow", run.workflow)
+    line("status", _styled(run.status, run.status, color))
+    line("created", f"{_when(run.created_at)} ({ago(run.created_at, now)} ago)")
+    if run.is_finished:
+        line("finished", _when(run.updated_at))
+        line("duration", format_duration(run.updated_at - run.created_at))
+    else:
+        line("updated", f"{_when(run.updated_at)} ({ago(run.updated_at, now)} ago)")
+        line("running", f"for {format_duration(now - run.created_at)}")
+    if run.status == "completed":
+        line("result", format_value(run.result))
+    elif run.error:
+        line("error", run_outcome(run))
+    if details.events is not None:
+        line("events", f"{details.events} (workflows events {run.run_id})")
+    if not details.requests:
+        line("requests", "none")
+        return
+    click.echo("requests:")
+    for request in details.requests:
+        status = _styled(request.status, request.status, color)
+        click.echo(f"  {request.request_id}  {status}", color=color)
+        click.echo(f"    prompt    {_short(request.prompt_text, 200)}")
+        click.echo(f"    asked     {_when(request.created_at)}")
+        answered = details.answered_at.get(request.request_id)
+        if answered is not None:
+            waited = format_duration(answered - request.created_at)
+            verb = "answered" if request.status == "answered" else request.status
+            click.echo(f"    {verb:<10}{_when(answered)} (after {waited})")
+        elif request.status == "pending":
+            click.echo(f"    waiting   for {format_duration(now - request.created_at)}")
+        if request.deadline is not None:
+            click.echo(f"    deadline  {_when(request.deadline)}")
+        if request.response is not None:
+            click.echo(f"    response  {format_value(request.response)}")
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One stream event as ``workflows events`` prints it."""
+
+    seq: int
+    type: str
+    data: dict[str, Any]
+    created_at: float | None = None
+    type_key: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as one JSON object (``events --json`` prints one per line)."""
+        return asdict(self)
+
+    def detail(self) -> str:
+        """The event's fields for people: a prompt's text, a result, else ``k=v``."""
+        if isinstance(self.data.get("prefix"), str) and self.data["prefix"]:
+            return str(self.data["prefix"])
+        if self.type == "StopEvent" and set(self.data) <= {"result"}:
+            return format_value(self.data.get("result"))
+        return ", ".join(f"{k}={format_value(v)}" for k, v in self.data.items())
+
+
+def show_event_line(event: EventLine, as_json: bool) -> None:
+    """Print one stream event on stdout (a line of text, or of JSON)."""
+    if as_json:
+        click.echo(json.dumps(event.to_json(), ensure_ascii=False, default=str))
+        return
+    color = color_enabled()
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.created_at)) if event.created_at else ""
+    name = click.style(event.type, bold=True) if color else event.type
+    width = _screen_width()
+    detail = event.detail()
+    if width is not None:
+        detail = _short(detail, max(width - len(event.type) - 20, 20))
+    parts = [f"[{event.seq}]", stamp, name, detail]
+    click.echo(" ".join(part for part in parts if part), color=color)
 
 
 def show_event(seq: int, event: Event) -> None:

@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-__all__ = ["ask_response"]
+from ._loading import resolve_property
+
+__all__ = ["answer_example", "ask_response"]
 
 _UNSET = object()
 
@@ -36,24 +38,6 @@ class _OptionalType(click.ParamType):
         if value == "" or value is _UNSET:
             return _UNSET
         return self.inner.convert(value, param, ctx)
-
-
-def _resolve(prop: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local ``$ref`` and unwrap ``Optional[X]`` (``anyOf`` with null)."""
-    ref = prop.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, dict) else {}
-        prop = {**target, **{k: v for k, v in prop.items() if k != "$ref"}}
-    options = prop.get("anyOf")
-    if isinstance(options, list):
-        real = [o for o in options if isinstance(o, dict) and o.get("type") != "null"]
-        if len(real) == 1:
-            merged = {**prop, **_resolve(real[0], root)}
-            merged.pop("anyOf", None)
-            return merged
-    return prop
 
 
 def _param_type(prop: dict[str, Any]) -> click.ParamType:
@@ -105,8 +89,39 @@ def ask_response(prompt_text: str, schema: dict[str, Any]) -> dict[str, Any]:
     required = set(schema.get("required") or [])
     fields: dict[str, Any] = {}
     for name, raw in properties.items():
-        prop = _resolve(raw if isinstance(raw, dict) else {}, schema)
+        prop = resolve_property(raw if isinstance(raw, dict) else {}, schema)
         value = _ask_field(name, prop, name in required)
         if value is not _UNSET:
             fields[name] = value
     return fields
+
+
+def _example_value(prop: dict[str, Any]) -> Any:
+    enum = prop.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
+    kind = prop.get("type")
+    if "default" in prop and kind != "string":
+        return prop["default"]
+    examples: dict[str, Any] = {
+        "boolean": True,
+        "integer": 1,
+        "number": 1.0,
+        "string": "...",
+        "array": [],
+        "object": {},
+    }
+    return examples.get(kind if isinstance(kind, str) else "")
+
+
+def answer_example(schema: dict[str, Any]) -> str:
+    """The VALUE part of a ``workflows respond`` command fitting ``schema``: ``TEXT`` for
+    a plain response, else ``--json '{...}'`` with an example of each field."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or not properties or set(properties) == {"response"}:
+        return "TEXT"
+    example = {
+        name: _example_value(resolve_property(raw if isinstance(raw, dict) else {}, schema))
+        for name, raw in properties.items()
+    }
+    return f"--json '{json.dumps(example, ensure_ascii=False)}'"

@@ -1,4 +1,4 @@
-"""``workflows run``: one run in this process, on the durable engine."""
+"""``workflows run``: one run in this process on the durable engine, or on a server."""
 
 from __future__ import annotations
 
@@ -6,37 +6,128 @@ import asyncio
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
+from ..client import WorkflowClient
 from ..engine import Engine
-from ..errors import WorkflowValidationError
+from ..errors import WorkflowConfigurationError, WorkflowValidationError
+from ..events import StartEvent
 from ..workflow import Workflow
-from ._follow import finish, follow, interactive_answerer, show_waiting
-from ._loading import RuntimeFailure, check_store_url, load_workflows, parse_args
+from ._follow import finish, follow, follow_remote, interactive_answerer, show_waiting
+from ._loading import (
+    RuntimeFailure,
+    check_store_location,
+    check_store_url,
+    did_you_mean,
+    load_workflows,
+    parse_args,
+)
+from ._messages import one_line, validation_summary
+from ._where import DEFAULT_STORE, check_server_url
 
-__all__ = ["run_command"]
+__all__ = ["run_command", "start_event_for"]
 
 
-async def _run(
-    store: str, name: str, wf: Workflow, fields: dict[str, Any], answer_prompts: bool
+def _schema_of(cls: type[StartEvent]) -> dict[str, Any]:
+    try:
+        return cls.model_json_schema()
+    except Exception:  # a field type without a JSON schema: take every value as JSON
+        return {}
+
+
+def start_event_for(wf: Workflow, args: tuple[str, ...]) -> StartEvent:
+    """The workflow's start event built from ``--arg`` items, validated before any run
+    exists.
+
+    Raises:
+        click.BadParameter: an item is malformed, or the fields do not fit the start
+            event (each field named with why, on one line).
+    """
+    cls = wf.start_event_class
+    fields = parse_args(args, _schema_of(cls))
+    try:
+        return cls.model_validate(fields)
+    except ValidationError as exc:
+        raise click.BadParameter(
+            f"{cls.__name__}: {validation_summary(exc)}", param_hint="'--arg'"
+        ) from None
+
+
+def _aborted(run_id: str) -> RuntimeFailure:
+    return RuntimeFailure(
+        f"aborted; run {run_id} stays waiting (answer it with 'workflows respond')"
+    )
+
+
+async def _run_here(
+    store: str, name: str, wf: Workflow, event: StartEvent, answer_prompts: bool
 ) -> None:
     async with Engine(store, {name: wf}, idle_release_after=None) as engine:
-        try:
-            handle = await engine.start(name, **fields)
-        except WorkflowValidationError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--arg'") from None
+        handle = await engine.start(name, start_event=event)
         click.echo(f"started run {handle.run_id} of {name}", err=True)
-        answer = interactive_answerer if answer_prompts else None
+        answer = interactive_answerer(engine.respond) if answer_prompts else None
         try:
             pending = await follow(engine, handle, answer=answer)
         except click.Abort:
-            raise RuntimeFailure(
-                f"aborted; run {handle.run_id} stays in the store, waiting "
-                "(answer it with 'workflows respond')"
-            ) from None
+            raise _aborted(handle.run_id) from None
         if pending:
-            show_waiting(handle.run_id, pending)
+            where = "" if store == DEFAULT_STORE else f"--store {store}"
+            show_waiting(handle.run_id, pending, where)
             return
         await finish(handle)
+
+
+async def _run_on_server(
+    url: str,
+    token: str | None,
+    target: str,
+    args: tuple[str, ...],
+    answer_prompts: bool,
+) -> None:
+    known: dict[str, Workflow] = {}
+    if ":" in target:
+        known = load_workflows(target)
+        if len(known) != 1:
+            raise click.UsageError(_several(target, known))
+        (name,) = known
+    else:
+        name = target
+    async with WorkflowClient(url, token, workflows=known) as client:
+        try:
+            info = await client.workflow(name)
+        except WorkflowConfigurationError:
+            names = [w.name for w in await client.workflows()]
+            hint = did_you_mean(name, names)
+            listed = ", ".join(sorted(names)) or "none"
+            raise click.BadParameter(
+                f"the server at {url} has no workflow {name!r}{hint}; it runs: {listed}",
+                param_hint="WORKFLOW",
+            ) from None
+        fields = parse_args(args, info.start_schema)
+        try:
+            handle = await client.start(name, **fields)
+        except WorkflowValidationError as exc:
+            raise click.BadParameter(one_line(str(exc)), param_hint="'--arg'") from None
+        click.echo(f"started run {handle.run_id} of {name} on {url}", err=True)
+        answer = interactive_answerer(client.respond) if answer_prompts else None
+        try:
+            pending = await follow_remote(client, handle, answer=answer)
+        except click.Abort:
+            raise _aborted(handle.run_id) from None
+        if pending:
+            show_waiting(handle.run_id, pending, f"--url {url}")
+            return
+        await finish(handle)
+
+
+def _several(target: str, workflows: dict[str, Workflow]) -> str:
+    names = sorted(workflows)
+    module = target.partition(":")[0]
+    attr = target.partition(":")[2]
+    return (
+        f"{target} names several workflows ({', '.join(names)}); name one, "
+        f"e.g. {module}:{attr}.{names[0]}"
+    )
 
 
 @click.command("run")
@@ -46,36 +137,63 @@ async def _run(
     "args",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A start event field (repeatable); VALUE is JSON if it parses, else a string.",
+    help="A start event field (repeatable). A field declared as a string takes VALUE as "
+    "it is; otherwise VALUE is JSON if it parses, else text (validated by the start event).",
 )
 @click.option(
     "--store",
-    default="sqlite:///workflows.db",
-    show_default=True,
+    default=None,
     envvar="WORKFLOWS_STORE",
     callback=check_store_url,
-    help="Store URL (memory://, sqlite:///path.db, postgresql://...). [env: WORKFLOWS_STORE]",
+    help=f"Store URL (memory://, sqlite:///path.db, postgresql://...; default {DEFAULT_STORE}). "
+    "[env: WORKFLOWS_STORE]",
+)
+@click.option(
+    "--url",
+    metavar="http://HOST:PORT",
+    help="Start the run on this workflows server instead of here; MODULE:ATTR may then "
+    "be the workflow's name on the server.",
+)
+@click.option(
+    "--token",
+    envvar="WORKFLOWS_TOKEN",
+    help="The server's bearer token (with --url). [env: WORKFLOWS_TOKEN]",
 )
 @click.option(
     "--no-input",
     is_flag=True,
-    help="Do not ask at the terminal: stop when the run waits for input, leaving it in "
-    "the store for 'workflows respond'.",
+    help="Do not ask at the terminal: stop when the run waits for input, leaving it "
+    "waiting for 'workflows respond'.",
 )
-def run_command(target: str, args: tuple[str, ...], store: str, no_input: bool) -> None:
-    """Run a workflow here and now, on the durable engine.
+def run_command(
+    target: str,
+    args: tuple[str, ...],
+    store: str | None,
+    url: str | None,
+    token: str | None,
+    no_input: bool,
+) -> None:
+    """Run a workflow and follow it: here on the durable engine, or on a server (--url).
 
-    Streams the run's events to stderr, asks at the terminal when the run needs input
-    (one question per response field), and prints the result on stdout.
+    The start event is built from the --arg fields and validated before the run is
+    stored. The run's events are shown on stderr; when it needs input the terminal asks
+    (one question per response field); the result is printed on stdout.
 
     \b
-    Example:
-        workflows run app:approval --arg employee=ada --arg amount=420
+    Examples:
+        workflows run app.py:WORKFLOWS.expense --arg employee=ada --arg amount=420
+        workflows run expense --url http://127.0.0.1:8000 --arg employee=ada --arg amount=420
     """
-    fields = parse_args(args)
+    if url is not None:
+        if store is not None:
+            raise click.UsageError("give either --store or --url, not both")
+        asyncio.run(_run_on_server(check_server_url(url), token, target, args, not no_input))
+        return
     workflows = load_workflows(target)
     if len(workflows) != 1:
-        names = ", ".join(sorted(workflows))
-        raise click.UsageError(f"{target} names several workflows ({names}); name one")
+        raise click.UsageError(_several(target, workflows))
     ((name, wf),) = workflows.items()
-    asyncio.run(_run(store, name, wf, fields, not no_input))
+    event = start_event_for(wf, args)
+    chosen = store or DEFAULT_STORE
+    check_store_location(chosen, must_exist=False)
+    asyncio.run(_run_here(chosen, name, wf, event, not no_input))

@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+
 import click
 
-from ._loading import RuntimeFailure, check_store_url, load_many
+from ._loading import RuntimeFailure, check_store_location, check_store_url, load_many
 
 __all__ = ["serve_command"]
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse to start when ``host:port`` cannot be listened on (taken, say), with one
+    clear line instead of the server's start-up failure.
+
+    Raises:
+        RuntimeFailure: the address cannot be bound or the host not resolved.
+    """
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise RuntimeFailure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+                raise RuntimeFailure(
+                    f"cannot listen on {host}:{port}: {why.lower()} (is another server "
+                    "running there? choose another --port)"
+                ) from None
+
+
+class _DropStartupExit(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" report of uvicorn's
+    ``SystemExit`` when it cannot start (the CLI says why, on one line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, SystemExit)
 
 
 @click.command("serve")
@@ -83,6 +121,8 @@ def serve_command(
         workflows serve app:approval --store sqlite:///workflows.db --port 8000
     """
     workflows = load_many(targets)
+    check_store_location(store, must_exist=False)
+    check_port_free(host, port)
     try:
         from ..server import serve
     except ImportError as exc:
@@ -91,14 +131,21 @@ def serve_command(
         ) from None
     from ..server import InputLimits
 
-    serve(
-        workflows,
-        store=store,
-        host=host,
-        port=port,
-        token=token,
-        workers=workers,
-        owner=owner,
-        limits=InputLimits(max_body_bytes=max_body_bytes, max_depth=max_json_depth),
-        control_events=True if "all" in control_events else set(control_events),
-    )
+    logging.getLogger("asyncio").addFilter(_DropStartupExit())
+    try:
+        serve(
+            workflows,
+            store=store,
+            host=host,
+            port=port,
+            token=token,
+            workers=workers,
+            owner=owner,
+            limits=InputLimits(max_body_bytes=max_body_bytes, max_depth=max_json_depth),
+            control_events=True if "all" in control_events else set(control_events),
+        )
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            return
+        why = exc.code if isinstance(exc.code, str) else "the server could not start (see above)"
+        raise RuntimeFailure(why) from None

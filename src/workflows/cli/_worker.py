@@ -12,7 +12,7 @@ import click
 
 from ..engine import Engine
 from ._health import start_health_endpoint
-from ._loading import check_store_url, load_many
+from ._loading import check_store_location, check_store_url, load_many
 
 __all__ = ["worker_command"]
 
@@ -127,6 +127,7 @@ def worker_command(
         workflows worker app:approval --store postgresql://db/app --concurrency 50
     """
     workflows = load_many(targets)
+    check_store_location(store, must_exist=False)
     engine = Engine(
         store,
         workflows,
