@@ -101,6 +101,9 @@ async def test_a_server_whose_engine_fails_exits_nonzero(tmp_path: Path) -> None
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.05)
+            else:
+                log.flush()
+                raise AssertionError((tmp_path / "serve.log").read_text())
             started = await client.post("/workflows/fleet/runs", json={"input": {"n": 1}})
             assert started.status_code >= 500  # the run could not be stored
         code = await asyncio.to_thread(server.wait, 30)

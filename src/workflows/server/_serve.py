@@ -135,15 +135,26 @@ def serve(
 
 def _run_on_uvicorns_loop(config: Any, main: Any) -> None:
     """Run ``main`` on the event loop uvicorn would pick (uvloop when configured)."""
-    loop_factory = getattr(config, "get_loop_factory", lambda: None)()
-    if loop_factory is not None and sys.version_info >= (3, 11):
+    get_factory = getattr(config, "get_loop_factory", None)
+    if get_factory is None:  # uvicorn before 0.36 sets the policy instead
+        config.setup_event_loop()
+        asyncio.run(main)
+        return
+    loop_factory = get_factory()
+    if loop_factory is None:
+        asyncio.run(main)
+    elif sys.version_info >= (3, 11):
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(main)
-        return
-    setup = getattr(config, "setup_event_loop", None)  # older uvicorn
-    if setup is not None:
-        setup()
-    asyncio.run(main)
+    else:  # Python 3.10: no Runner; the same steps by hand
+        loop = loop_factory()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(main)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
 
 async def _serve_until_stopped(server: Any, engine: Engine) -> None:
