@@ -165,7 +165,8 @@ async def finish(handle: RunHandle | RemoteHandle) -> Any:
     except RunFailedError as exc:
         raise RuntimeFailure(one_line(str(exc))) from None
     except WorkflowError as exc:
-        raise RuntimeFailure(f"run {handle.run_id} failed: {one_line(str(exc))}") from None
+        why = one_line(str(exc)).removeprefix("run failed: ")
+        raise RuntimeFailure(f"run {handle.run_id} failed: {why}") from None
     except Exception as exc:
         raise RuntimeFailure(
             f"run {handle.run_id} failed: {type(exc).__name__}: {one_line(str(exc))}"

@@ -16,14 +16,13 @@ from ..workflow import Workflow
 from ._follow import finish, follow, follow_remote, interactive_answerer, show_waiting
 from ._loading import (
     RuntimeFailure,
-    check_store_location,
     check_store_url,
     did_you_mean,
     load_workflows,
     parse_args,
 )
 from ._messages import one_line, validation_summary
-from ._where import DEFAULT_STORE, check_server_url
+from ._where import DEFAULT_STORE, pick
 
 __all__ = ["run_command", "start_event_for"]
 
@@ -150,9 +149,10 @@ def _several(target: str, workflows: dict[str, Workflow]) -> str:
 )
 @click.option(
     "--url",
+    envvar="WORKFLOWS_URL",
     metavar="http://HOST:PORT",
     help="Start the run on this workflows server instead of here; MODULE:ATTR may then "
-    "be the workflow's name on the server.",
+    "be the workflow's name on the server. [env: WORKFLOWS_URL]",
 )
 @click.option(
     "--token",
@@ -184,16 +184,14 @@ def run_command(
         workflows run app.py:WORKFLOWS.expense --arg employee=ada --arg amount=420
         workflows run expense --url http://127.0.0.1:8000 --arg employee=ada --arg amount=420
     """
-    if url is not None:
-        if store is not None:
-            raise click.UsageError("give either --store or --url, not both")
-        asyncio.run(_run_on_server(check_server_url(url), token, target, args, not no_input))
+    where = pick(store, url, token, must_exist=False)
+    if where.url is not None:
+        asyncio.run(_run_on_server(where.url, token, target, args, not no_input))
         return
+    assert where.store is not None
     workflows = load_workflows(target)
     if len(workflows) != 1:
         raise click.UsageError(_several(target, workflows))
     ((name, wf),) = workflows.items()
     event = start_event_for(wf, args)
-    chosen = store or DEFAULT_STORE
-    check_store_location(chosen, must_exist=False)
-    asyncio.run(_run_here(chosen, name, wf, event, not no_input))
+    asyncio.run(_run_here(where.store, name, wf, event, not no_input))
