@@ -169,7 +169,7 @@ def response_fields(value: str, as_json: bool) -> dict[str, Any]:
         first = value.lstrip()[0]
         raise click.BadParameter(
             f"it starts with {first!r}, like JSON: add --json to send it as JSON "
-            f"(text starting with {first!r} goes as --json '{{\"response\": \"...\"}}')",
+            f'(text starting with {first!r} goes as --json \'{{"response": "..."}}\')',
             param_hint="VALUE",
         )
     return {"response": value}
