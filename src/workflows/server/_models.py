@@ -15,16 +15,21 @@ __all__ = [
     "ErrorBody",
     "ErrorOut",
     "EventOut",
+    "GraphEdgeOut",
+    "GraphNodeOut",
     "HealthOut",
+    "HistoryEventOut",
     "RequestList",
     "RequestOut",
     "RespondOut",
     "RunErrorOut",
+    "RunHistoryOut",
     "RunList",
     "RunOut",
     "SendEventIn",
     "StartRunIn",
     "StreamEventOut",
+    "WorkflowGraphOut",
     "WorkflowList",
     "WorkflowOut",
 ]
@@ -110,6 +115,49 @@ class StreamEventOut(EventOut):
     seq: int = Field(ge=1)
 
 
+class HistoryEventOut(StreamEventOut):
+    """An event of a run's stream log with the time it was committed."""
+
+    created_at: float = Field(description="When the event was committed (Unix seconds).")
+    corrupt: dict[str, str] | None = Field(
+        default=None,
+        description="Set for a stored entry that cannot be decoded (its damage, by "
+        "field); `data` is then empty.",
+    )
+
+
+class RunHistoryOut(BaseModel):
+    """``GET /runs/{run_id}/history``."""
+
+    events: list[HistoryEventOut]
+
+
+class GraphNodeOut(BaseModel):
+    """A step or an event type of a workflow's graph."""
+
+    id: str = Field(description="`step:<name>` or `event:<module.QualName>`.")
+    label: str = Field(description="The step's name or the event class name.")
+    kind: Literal["step", "start", "stop", "input", "response", "event"] = Field(
+        description="`step`, or the event's role: `start` (a StartEvent), `stop` (a "
+        "StopEvent), `input` (an InputRequiredEvent: asks a person), `response` (a "
+        "HumanResponseEvent: a person's answer), `event` (any other)."
+    )
+
+
+class GraphEdgeOut(BaseModel):
+    """An event accepted by a step (event -> step) or returned by it (step -> event)."""
+
+    source: str
+    target: str
+
+
+class WorkflowGraphOut(BaseModel):
+    """The step/event graph of a workflow (what ``mermaid`` draws), as data."""
+
+    nodes: list[GraphNodeOut]
+    edges: list[GraphEdgeOut]
+
+
 class WorkflowOut(BaseModel):
     """A registered workflow."""
 
@@ -120,6 +168,7 @@ class WorkflowOut(BaseModel):
     )
     event_types: list[str]
     mermaid: str
+    graph: WorkflowGraphOut
 
 
 class WorkflowList(BaseModel):
@@ -150,6 +199,11 @@ class RunOut(BaseModel):
     updated_at: float
     result: Any = Field(default=None, description="The result as plain JSON (completed runs).")
     error: RunErrorOut | None = None
+    current_steps: list[str] = Field(
+        default_factory=list,
+        description="Steps of an unfinished run that are running or queued, else (a run "
+        "waiting for a person) the steps that take the answer; empty once finished.",
+    )
 
 
 class RunList(BaseModel):
@@ -170,6 +224,10 @@ class RequestOut(BaseModel):
     prompt: EventOut
     response_schema: dict[str, Any]
     response: dict[str, Any] | None
+    answered_at: float | None = Field(
+        default=None,
+        description="When the request left `pending` (answered, expired or cancelled).",
+    )
 
 
 class RequestList(BaseModel):

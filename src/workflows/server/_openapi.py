@@ -191,6 +191,28 @@ OPERATIONS: tuple[Op, ...] = (
         ),
     ),
     Op(
+        "get",
+        "/runs/{run_id}/history",
+        "getRunHistory",
+        "The run's committed stream events with the time each was committed, oldest "
+        "first (the run page's timeline).",
+        {200: ("The events.", m.RunHistoryOut)},
+        (400, 404),
+        (
+            _RUN_ID,
+            _q(
+                "after",
+                {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0},
+                "Only events with seq > after.",
+            ),
+            _q(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
+                "At most this many events.",
+            ),
+        ),
+    ),
+    Op(
         "post",
         "/runs/{run_id}/events",
         "sendEvent",
@@ -298,7 +320,7 @@ PAGES: tuple[Op, ...] = (
         "get",
         "/runs/{run_id}/page",
         "runPage",
-        "A run's timeline page.",
+        "A run's page: status, cancel, answers, workflow graph, timeline.",
         {200: ("HTML.", _HTML)},
         (404,),
         (_RUN_ID,),
@@ -364,6 +386,8 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
                 m.HealthOut,
                 m.EventOut,
                 m.StreamEventOut,
+                m.HistoryEventOut,
+                m.RunHistoryOut,
                 m.WorkflowOut,
                 m.WorkflowList,
                 m.RunOut,

@@ -23,7 +23,7 @@ from ..events import (
 from ..stores import RUN_STATUSES, RunRecord
 from ..workflow import Workflow
 from ._errors import ApiError
-from ._models import AcceptedOut, RunList, SendEventIn, StartRunIn
+from ._models import AcceptedOut, RunHistoryOut, RunList, SendEventIn, StartRunIn
 from ._parse import (
     model_body,
     path_id,
@@ -102,6 +102,19 @@ async def get_run(request: Request) -> Response:
     """One run."""
     state = state_of(request)
     return ok(state.views.run(await _record(state, path_id(request, "run_id", "run"))))
+
+
+async def run_history(request: Request) -> Response:
+    """The run's committed stream events with the time each was committed, oldest
+    first (``after`` a sequence number, at most ``limit``): the run page's timeline."""
+    state = state_of(request)
+    record = await _record(state, path_id(request, "run_id", "run"))
+    after = query_int(request, "after", 0, 0, None)
+    limit = query_int(request, "limit", 1000, 1, 1000)
+    entries = await state.engine.store.read_stream(record.run_id, after=after, limit=limit)
+    return ok(
+        RunHistoryOut(events=[state.views.history_event(record.workflow, e) for e in entries])
+    )
 
 
 def _check_open_run(record: RunRecord) -> None:
@@ -208,5 +221,6 @@ def run_routes() -> list[Route]:
         Route("/runs/{run_id}", get_run, methods=["GET"]),
         Route("/runs/{run_id}/events", run_events, methods=["GET"]),
         Route("/runs/{run_id}/events", send_event, methods=["POST"]),
+        Route("/runs/{run_id}/history", run_history, methods=["GET"]),
         Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
@@ -13,12 +13,22 @@ from ..context.serializers import TypeRegistry, type_key
 from ..engine import Engine
 from ..engine._durable_run import response_type_for_prompts
 from ..errors import WorkflowError
-from ..events import Event, InputRequiredEvent
-from ..stores import InputRequest, RunRecord
+from ..events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+from ..stores import InputRequest, RunRecord, StreamEntry
 from ..workflow import Workflow
-from ._models import EventOut, RequestOut, RunErrorOut, RunOut, WorkflowOut
+from ._models import (
+    EventOut,
+    GraphEdgeOut,
+    GraphNodeOut,
+    HistoryEventOut,
+    RequestOut,
+    RunErrorOut,
+    RunOut,
+    WorkflowGraphOut,
+    WorkflowOut,
+)
 
-__all__ = ["Views", "ok", "plain"]
+__all__ = ["Views", "current_steps", "ok", "plain", "workflow_graph"]
 
 
 def ok(model: BaseModel, status: int = 200) -> Response:
@@ -104,6 +114,21 @@ class Views:
             updated_at=record.updated_at,
             result=result,
             error=error,
+            current_steps=current_steps(record, self.engine.workflows.get(record.workflow)),
+        )
+
+    def history_event(self, workflow: str, entry: StreamEntry) -> HistoryEventOut:
+        """A stream log entry of a run of ``workflow`` as :class:`HistoryEventOut`; a
+        damaged entry keeps its type and time, with empty data and its damage."""
+        if entry.corrupt is not None:
+            key = str(entry.event_type)
+            out = EventOut(type=key.rpartition(".")[2] or "Event", type_key=key, data={})
+            corrupt: dict[str, str] | None = {str(k): str(v) for k, v in entry.corrupt.items()}
+        else:
+            out = self.stored_event(workflow, entry.event_type, entry.payload)
+            corrupt = None
+        return HistoryEventOut(
+            seq=entry.seq, created_at=entry.created_at, corrupt=corrupt, **out.model_dump()
         )
 
     def request(self, request: InputRequest) -> RequestOut:
@@ -122,6 +147,7 @@ class Views:
             prompt=prompt,
             response_schema=request.response_schema,
             response=request.response,
+            answered_at=request.answered_at,
         )
 
     @staticmethod
@@ -133,4 +159,74 @@ class Views:
             response_schema=response_type_for_prompts(wf).model_json_schema(),
             event_types=sorted({cls.__name__ for cls in wf._graph().event_types}),
             mermaid=wf.draw_mermaid(),
+            graph=workflow_graph(wf),
         )
+
+
+def _event_kind(cls: type[Event]) -> Literal["start", "stop", "input", "response", "event"]:
+    if issubclass(cls, StartEvent):
+        return "start"
+    if issubclass(cls, StopEvent):
+        return "stop"
+    if issubclass(cls, InputRequiredEvent):
+        return "input"
+    if issubclass(cls, HumanResponseEvent):
+        return "response"
+    return "event"
+
+
+def workflow_graph(wf: Workflow) -> WorkflowGraphOut:
+    """The step/event graph of ``wf`` (the same one ``draw_mermaid`` draws), as data:
+    StartEvent types first, then each step in declaration order with the events it
+    returns."""
+    nodes: dict[str, GraphNodeOut] = {}
+    edges: dict[tuple[str, str], None] = {}
+
+    def event_node(cls: type[Event]) -> str:
+        node_id = "event:" + type_key(cls)
+        if node_id not in nodes:
+            nodes[node_id] = GraphNodeOut(id=node_id, label=cls.__name__, kind=_event_kind(cls))
+        return node_id
+
+    steps = wf.steps
+    for spec in steps.values():
+        for cls in spec.accepted:
+            if issubclass(cls, StartEvent):
+                event_node(cls)
+    for name, spec in steps.items():
+        step_id = "step:" + name
+        nodes[step_id] = GraphNodeOut(id=step_id, label=name, kind="step")
+        for cls in spec.accepted:
+            edges[(event_node(cls), step_id)] = None
+        for cls in spec.emits:
+            edges[(step_id, event_node(cls))] = None
+    return WorkflowGraphOut(
+        nodes=list(nodes.values()),
+        edges=[GraphEdgeOut(source=a, target=b) for a, b in edges],
+    )
+
+
+def current_steps(record: RunRecord, wf: Workflow | None) -> list[str]:
+    """Where an unfinished run stands: the steps with an invocation in flight or events
+    queued (from its snapshot), else, for a run waiting for a person, the steps that
+    take a HumanResponseEvent. Empty for a finished run or an unreadable snapshot."""
+    if record.is_finished:
+        return []
+    snapshot = record.snapshot if isinstance(record.snapshot, dict) else {}
+    found: dict[str, None] = {}
+    in_flight = snapshot.get("in_flight")
+    if isinstance(in_flight, list):
+        for invocation in in_flight:
+            step_name = invocation.get("step") if isinstance(invocation, dict) else None
+            if isinstance(step_name, str):
+                found[step_name] = None
+    queues = snapshot.get("queues")
+    if isinstance(queues, dict):
+        for step_name, queued in queues.items():
+            if isinstance(step_name, str) and queued:
+                found[step_name] = None
+    if not found and record.status == "waiting" and wf is not None:
+        for step_name, spec in wf.steps.items():
+            if any(issubclass(cls, HumanResponseEvent) for cls in spec.accepted):
+                found[step_name] = None
+    return list(found)

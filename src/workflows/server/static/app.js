@@ -85,6 +85,37 @@
     return t;
   }
 
+  /* "850 ms", "4.2 s", "3 min 5 s", "2 h 10 min", "3 d 4 h": how long between two events. */
+  function formatDuration(seconds) {
+    if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "";
+    const s = Math.max(0, seconds);
+    if (s < 1) return `${Math.round(s * 1000)} ms`;
+    if (s < 10) return `${s.toFixed(1)} s`;
+    if (s < 60) return `${Math.round(s)} s`;
+    const parts = (big, bigUnit, small, smallUnit) => (small ? `${big} ${bigUnit} ${small} ${smallUnit}` : `${big} ${bigUnit}`);
+    if (s < 3600) return parts(Math.floor(s / 60), "min", Math.round(s % 60), "s");
+    if (s < 86400) return parts(Math.floor(s / 3600), "h", Math.round((s % 3600) / 60), "min");
+    return parts(Math.floor(s / 86400), "d", Math.round((s % 86400) / 3600), "h");
+  }
+
+  /* A timestamp written out in full (for the record), the relative time as its tooltip. */
+  function absoluteTimeEl(seconds) {
+    if (typeof seconds !== "number") return el("span", { text: "–" });
+    const date = new Date(seconds * 1000);
+    return el("time", {
+      datetime: date.toISOString(),
+      title: relativeTime(seconds),
+      text: date.toLocaleString(undefined, {
+        year: "numeric",
+        month: "short",
+        day: "numeric",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      }),
+    });
+  }
+
   setInterval(() => {
     for (const t of document.querySelectorAll("time[data-ts]")) {
       t.textContent = relativeTime(Number(t.dataset.ts));
@@ -346,6 +377,22 @@
     }
 
     const type = schema.type;
+    if (type === "boolean" && nullable) {
+      // "yes", "no" or "not given": a checkbox cannot say the third.
+      const select = el("select", { id, name });
+      const choices = [["", "—"], ["true", "Yes"], ["false", "No"]];
+      for (const [value, text] of choices) {
+        const option = el("option", { value, text });
+        if (hasDefault && String(schema.default) === value) option.selected = true;
+        select.append(option);
+      }
+      describe(select, hint);
+      return {
+        node: el("div", { class: "field" }, labelFor(id, title, false), hint, select),
+        read: () => (select.value === "" ? (hasDefault ? OMIT : null) : select.value === "true"),
+      };
+    }
+
     if (type === "boolean") {
       const input = el("input", { id, name, type: "checkbox", checked: schema.default === true });
       describe(input, hint);
@@ -525,21 +572,32 @@
     return null;
   }
 
-  function promptFields(request) {
-    const data = (request.prompt && request.prompt.data) || {};
-    const rest = Object.entries(data).filter(([k, v]) => k !== "prefix" && v !== null && v !== undefined);
+  function factList(data, className) {
+    const rest = Object.entries(data || {}).filter(([, v]) => v !== null && v !== undefined);
     if (!rest.length) return null;
     return el(
       "dl",
-      { class: "facts prompt-fields" },
+      { class: `facts ${className || ""}`.trim() },
       ...rest.map(([k, v]) => el("div", {}, el("dt", { text: humanize(k) }), el("dd", { class: typeof v === "string" ? "" : "json", text: display(v) }))),
     );
   }
 
+  function promptFields(request) {
+    const data = (request.prompt && request.prompt.data) || {};
+    const rest = Object.fromEntries(Object.entries(data).filter(([k]) => k !== "prefix"));
+    return factList(rest, "prompt-fields");
+  }
+
+  function runHref(runId) {
+    return apiUrl(`runs/${encodeURIComponent(runId)}/page`).pathname;
+  }
+
+  function shortId(id) {
+    return id.length > 14 ? `${id.slice(0, 12)}…` : id;
+  }
+
   function runLink(runId) {
-    const href = apiUrl(`runs/${encodeURIComponent(runId)}/page`).pathname;
-    const short = runId.length > 14 ? `${runId.slice(0, 12)}…` : runId;
-    return el("a", { href, class: "run-link", "aria-label": `run ${runId}`, title: runId, text: `run ${short}` });
+    return el("a", { href: runHref(runId), class: "run-link", "aria-label": `run ${runId}`, title: runId, text: `run ${shortId(runId)}` });
   }
 
   const definitionCache = new Map(); // workflow -> {$defs, definitions}
@@ -558,19 +616,74 @@
     return out;
   }
 
-  /* A live list of request cards. Cards are keyed by request id and kept across
-   * refreshes, so a half-filled form survives other requests coming and going. */
+  /* What was sent from this page: a visible confirmation per answer (newest first, the
+   * last few kept) with a link to the run's page, so an answered card does not just
+   * vanish. The page's live region announces it; this list is not a live region. */
+  const SENT_KEPT = 5;
+  const sentBox = document.getElementById("sent");
+  const sentList = document.getElementById("sent-list");
+  function confirmSent(request, text, takeFocus) {
+    if (!sentBox || !sentList) return;
+    const message = el(
+      "p",
+      { class: "sent-text", tabindex: "-1" },
+      el("strong", { text: "Answer sent" }),
+      text ? " for " : "",
+      text ? el("q", { text }) : null,
+      " (",
+      el("span", { class: "wf-name", text: request.workflow }),
+      "). ",
+      el("a", { href: runHref(request.run_id), class: "sent-run", title: request.run_id, text: `Open run ${shortId(request.run_id)}` }),
+    );
+    const dismiss = el("button", { type: "button", class: "link-button", text: "Dismiss" });
+    const item = el("li", { class: "banner ok sent-item" }, message, dismiss);
+    item.dataset.requestId = request.request_id;
+    dismiss.addEventListener("click", () => {
+      item.remove();
+      sentBox.hidden = sentList.children.length === 0;
+      document.getElementById("page-title")?.focus();
+    });
+    sentList.prepend(item);
+    while (sentList.children.length > SENT_KEPT) sentList.lastElementChild.remove();
+    sentBox.hidden = false;
+    if (takeFocus) message.focus();
+  }
+
+  const MAX_LOADED = 10000; // pending requests a page keeps (newest first)
+  const CHUNK = 1000; // GET /requests page size (the API's maximum)
+  const AUTO_OPEN = 5; // at most this many requests: every answer form is open at once
+
+  /* A live list of pending requests. Every pending request (up to MAX_LOADED) is kept in
+   * memory, keyed by id, and changed by the inbox stream's deltas; the page shows one
+   * page of the ones matching the workflow filter and the search, as cards built the
+   * first time they are shown and kept while their request is pending, so a half-filled
+   * form survives paging and other requests coming and going. In compact mode a card is
+   * a one-line row whose answer form opens on demand (open at once while few match). */
   class RequestList {
-    constructor(container, { query = {}, grouped = true, headingLevel = 2, emptyEl = null, onRender = null } = {}) {
+    constructor(
+      container,
+      { query = {}, grouped = true, headingLevel = 2, emptyEl = null, onRender = null, onAnswered = null, compact = false, pageSize = 0, view = null } = {},
+    ) {
       this.container = container;
       this.query = query;
       this.grouped = grouped;
       this.headingLevel = headingLevel;
       this.emptyEl = emptyEl;
       this.onRender = onRender;
-      this.cards = new Map(); // request_id -> {node, request, heading}
+      this.onAnswered = onAnswered;
+      this.compact = compact;
+      this.pageSize = pageSize;
+      this.view = view; // inbox controls: {workflow, search, summary, pager, prev, next, pageLabel}
+      this.items = new Map(); // request_id -> RequestOut, every pending request loaded
+      this.cards = new Map(); // request_id -> card entry
       this.groups = new Map(); // workflow -> {node, list, count}
-      this.answered = new Set(); // answered from this page
+      this.answered = new Set(); // answered (or closed) from this page: never shown again
+      this.haystacks = new WeakMap(); // RequestOut -> lower-case text searched
+      this.filter = { workflow: "", search: "" };
+      this.page = 0;
+      this.truncated = false;
+      this.knownWorkflows = [];
+      this.optionsKey = "";
       this.loaded = false;
       this.pending = null;
       this.dirty = false;
@@ -585,8 +698,7 @@
         do {
           this.dirty = false;
           try {
-            const data = await api("requests", { query: { status: "pending", ...this.query } });
-            const requests = (data && data.requests) || [];
+            const requests = await this.fetchAll();
             await this.loadDefinitions(requests);
             this.render(requests);
             showLoadError("requests", "");
@@ -598,6 +710,24 @@
         this.pending = null;
       });
       return this.pending;
+    }
+
+    /* Every pending request, newest first, read CHUNK at a time with limit/offset (a
+     * request answered between two reads may be missed until the next listing; one
+     * created meanwhile is read twice and kept once). */
+    async fetchAll() {
+      const found = new Map();
+      for (let offset = 0; offset < MAX_LOADED; offset += CHUNK) {
+        const data = await api("requests", { query: { status: "pending", ...this.query, limit: CHUNK, offset } });
+        const chunk = (data && data.requests) || [];
+        for (const r of chunk) if (r && typeof r.request_id === "string") found.set(r.request_id, r);
+        if (chunk.length < CHUNK) {
+          this.truncated = false;
+          return Array.from(found.values());
+        }
+      }
+      this.truncated = true;
+      return Array.from(found.values());
     }
 
     /* Apply one change from the inbox stream (request_created / request_closed, with the
@@ -612,17 +742,17 @@
       for (const [key, value] of Object.entries(this.query)) {
         if (request[key] !== value) return Promise.resolve();
       }
-      const current = Array.from(this.cards.values(), (card) => card.request);
       let next;
       if (type === "request_created" && request.status === "pending") {
-        if (this.cards.has(request.request_id)) return Promise.resolve();
+        if (this.items.has(request.request_id)) return Promise.resolve();
         if (needsDefinitions(request.response_schema) && !definitionCache.has(request.workflow)) {
           return this.refresh();
         }
-        next = current.concat([request]);
+        next = Array.from(this.items.values());
+        next.push(request);
       } else if (type === "request_closed") {
-        if (!this.cards.has(request.request_id)) return Promise.resolve();
-        next = current.filter((r) => r.request_id !== request.request_id);
+        if (!this.items.has(request.request_id)) return Promise.resolve();
+        next = Array.from(this.items.values()).filter((r) => r.request_id !== request.request_id);
       } else {
         return this.refresh();
       }
@@ -652,10 +782,55 @@
       );
     }
 
+    /* Drop every request from the list as closed by this page (a cancelled run's), so
+     * it is not announced as closed elsewhere. */
+    closeAllHere() {
+      for (const id of this.items.keys()) this.answered.add(id);
+      this.render([]);
+    }
+
+    // -- filter, search, paging
+    setFilter(workflow, search) {
+      const changed = workflow !== this.filter.workflow || search !== this.filter.search;
+      this.filter = { workflow, search };
+      if (changed) this.page = 0;
+      if (this.loaded) this.draw();
+    }
+
+    setPage(page) {
+      this.page = Math.max(0, page);
+      this.draw();
+    }
+
+    setKnownWorkflows(names) {
+      this.knownWorkflows = names;
+      if (this.loaded) this.draw();
+    }
+
+    haystack(request) {
+      let text = this.haystacks.get(request);
+      if (text === undefined) {
+        const data = (request.prompt && request.prompt.data) || {};
+        text = [promptText(request) || "", request.workflow, request.run_id, request.request_id, request.prompt ? request.prompt.type : "", JSON.stringify(data)]
+          .join("\n")
+          .toLowerCase();
+        this.haystacks.set(request, text);
+      }
+      return text;
+    }
+
+    matches(request) {
+      if (this.filter.workflow && request.workflow !== this.filter.workflow) return false;
+      const terms = this.filter.search.toLowerCase().split(/\s+/).filter(Boolean);
+      if (!terms.length) return true;
+      const text = this.haystack(request);
+      return terms.every((t) => text.includes(t));
+    }
+
     group(workflow) {
       let g = this.groups.get(workflow);
       if (g) return g;
-      const list = el("ol", { class: "requests" });
+      const list = el("ol", { class: `requests${this.compact ? " compact" : ""}` });
       if (!this.grouped) {
         g = { node: list, list, count: null };
       } else {
@@ -668,7 +843,7 @@
       return g;
     }
 
-    card(request) {
+    card(request, open) {
       const titleId = uid("r");
       const text = promptText(request);
       const heading = el(`h${this.headingLevel + 1}`, { id: titleId, class: "prompt", tabindex: "-1", text: text || "Input requested" });
@@ -684,6 +859,49 @@
           ? el("span", {}, " · ", el("code", { text: request.prompt.type }))
           : null,
       );
+      const body = el("div", { class: "request-body", id: uid("body") });
+      const entry = { node: null, request, heading, text, body, toggle: null, open: false, built: false };
+      let head;
+      if (this.compact) {
+        const toggle = el("button", {
+          type: "button",
+          class: "secondary toggle",
+          "aria-expanded": "false",
+          "aria-controls": body.id,
+          "aria-describedby": titleId,
+          text: "Answer",
+        });
+        toggle.addEventListener("click", () => {
+          this.setOpen(entry, !entry.open);
+          if (entry.open) entry.body.querySelector("input, select, textarea, button")?.focus();
+        });
+        entry.toggle = toggle;
+        head = el("div", { class: "request-head" }, el("div", { class: "request-title" }, heading, meta), toggle);
+      } else {
+        head = el("div", { class: "request-head" }, el("div", { class: "request-title" }, heading, meta));
+      }
+      const article = el("article", { class: `card request${this.compact ? " compact" : ""}`, "aria-labelledby": titleId }, head, body);
+      entry.node = el("li", {}, article);
+      entry.node.dataset.requestId = request.request_id;
+      this.setOpen(entry, open);
+      return entry;
+    }
+
+    setOpen(entry, open) {
+      if (open && !entry.built) this.buildBody(entry);
+      entry.open = open;
+      entry.body.hidden = !open;
+      entry.node.classList.toggle("open", open);
+      if (entry.toggle) {
+        entry.toggle.setAttribute("aria-expanded", String(open));
+        entry.toggle.textContent = open ? "Close" : "Answer";
+      }
+    }
+
+    buildBody(entry) {
+      entry.built = true;
+      const { request, text } = entry;
+      const titleId = entry.heading.id;
       const form = el("form", { class: "response-form", "aria-labelledby": titleId });
       const fields = el("div", { class: "fields" });
       let read;
@@ -701,8 +919,7 @@
       const status = el("span", { class: "form-status" }); // the page's live region speaks
       if (hasRequired) form.append(el("p", { class: "hint required-note", text: "Fields marked * are required." }));
       form.append(fields, error, el("div", { class: "actions" }, button, status));
-      const node = el("li", {}, el("article", { class: "card request", "aria-labelledby": titleId }, heading, meta, promptFields(request), form));
-      const entry = { node, request, heading };
+      entry.body.append(...[promptFields(request), form].filter(Boolean));
       let lastBody = null;
       let key = null;
 
@@ -733,6 +950,8 @@
           key = uuid(); // a retry of the same answer reuses its key
           lastBody = bodyText;
         }
+        // Disabling the button takes the focus away from it: remember where it was.
+        const hadFocus = entry.node.contains(document.activeElement);
         form.setAttribute("aria-busy", "true");
         button.disabled = true;
         status.textContent = "Sending…";
@@ -742,10 +961,12 @@
             body,
             headers: { "Idempotency-Key": key },
           });
-          this.answered.add(request.request_id);
           status.textContent = "Answer sent.";
           announce(`Answer sent${text ? `: ${text}` : ""}.`);
-          this.refresh();
+          this.answered.add(request.request_id);
+          this.render(Array.from(this.items.values()));
+          confirmSent(request, text, hadFocus);
+          if (this.onAnswered) this.onAnswered(request);
         } catch (e) {
           status.textContent = "";
           if (e.status === 401) error.textContent = "Enter the access token above, then send again.";
@@ -759,62 +980,29 @@
           button.disabled = false;
         }
       });
-      return entry;
     }
 
+    /* Replace the pending requests with `requests` (a listing, or the list after a
+     * delta) and redraw; announces what arrived and what closed elsewhere. */
     render(requests) {
-      requests = requests.slice().sort((a, b) => (b.created_at || 0) - (a.created_at || 0));
+      requests = requests.filter((r) => !this.answered.has(r.request_id));
       const ids = new Set(requests.map((r) => r.request_id));
       const active = document.activeElement;
       let lostFocus = false;
       let closedElsewhere = 0;
-      for (const [id, card] of this.cards) {
+      for (const id of this.items.keys()) {
         if (ids.has(id)) continue;
-        if (card.node.contains(active)) lostFocus = true;
-        card.node.remove();
-        this.cards.delete(id);
-        if (!this.answered.delete(id)) closedElsewhere++;
-      }
-
-      const order = [];
-      const byWorkflow = new Map();
-      for (const r of requests) {
-        const wf = this.grouped ? r.workflow : "";
-        if (!byWorkflow.has(wf)) {
-          byWorkflow.set(wf, []);
-          order.push(wf);
+        const card = this.cards.get(id);
+        if (card) {
+          if (card.node.contains(active)) lostFocus = true;
+          card.node.remove();
+          this.cards.delete(id);
         }
-        byWorkflow.get(wf).push(r);
+        if (!this.answered.has(id)) closedElsewhere++;
       }
-      for (const [wf, g] of this.groups) {
-        if (!byWorkflow.has(wf)) {
-          g.node.remove();
-          this.groups.delete(wf);
-        }
-      }
-      const added = [];
-      order.forEach((wf, i) => {
-        const g = this.group(wf);
-        placeAt(this.container, g.node, i);
-        const items = byWorkflow.get(wf);
-        if (g.count) g.count.textContent = `${items.length} pending`;
-        items.forEach((r, j) => {
-          let card = this.cards.get(r.request_id);
-          if (!card) {
-            card = this.card(r);
-            this.cards.set(r.request_id, card);
-            added.push(r);
-          }
-          placeAt(g.list, card.node, j);
-        });
-      });
-
-      if (this.emptyEl) this.emptyEl.hidden = requests.length > 0;
-      this.container.removeAttribute("aria-busy");
-      if (lostFocus) {
-        const first = this.cards.values().next().value;
-        (first ? first.heading : document.getElementById("page-title"))?.focus();
-      }
+      const added = this.loaded ? requests.filter((r) => !this.items.has(r.request_id)) : [];
+      this.items = new Map(requests.map((r) => [r.request_id, r]));
+      this.draw(lostFocus);
       if (this.loaded) {
         const parts = [];
         if (added.length === 1) parts.push(`New request: ${promptText(added[0]) || added[0].workflow}.`);
@@ -825,6 +1013,108 @@
       this.loaded = true;
       document.body.dataset.requests = String(requests.length);
       if (this.onRender) this.onRender(requests);
+    }
+
+    /* Show the current page of the requests that match the filter and the search. */
+    draw(lostFocus = false) {
+      const all = Array.from(this.items.values()).sort((a, b) => (b.created_at || 0) - (a.created_at || 0));
+      const matching = all.filter((r) => this.matches(r));
+      const size = this.pageSize > 0 ? this.pageSize : Math.max(matching.length, 1);
+      const pages = Math.max(1, Math.ceil(matching.length / size));
+      this.page = Math.min(this.page, pages - 1);
+      const shown = matching.slice(this.page * size, (this.page + 1) * size);
+      const totals = new Map();
+      for (const r of matching) totals.set(r.workflow, (totals.get(r.workflow) || 0) + 1);
+
+      const order = [];
+      const byWorkflow = new Map();
+      for (const r of shown) {
+        const wf = this.grouped ? r.workflow : "";
+        if (!byWorkflow.has(wf)) {
+          byWorkflow.set(wf, []);
+          order.push(wf);
+        }
+        byWorkflow.get(wf).push(r);
+      }
+      const active = document.activeElement;
+      const onPage = new Set(shown.map((r) => r.request_id));
+      for (const [id, card] of this.cards) {
+        if (onPage.has(id) || !card.node.parentNode) continue;
+        if (card.node.contains(active)) lostFocus = true;
+        card.node.remove(); // kept in this.cards: its form survives paging
+      }
+      for (const [wf, g] of this.groups) {
+        if (!byWorkflow.has(wf)) {
+          g.node.remove();
+          this.groups.delete(wf);
+        }
+      }
+      const openNew = !this.compact || matching.length <= AUTO_OPEN;
+      order.forEach((wf, i) => {
+        const g = this.group(wf);
+        placeAt(this.container, g.node, i);
+        if (g.count) g.count.textContent = `${totals.get(wf) || 0} pending`;
+        byWorkflow.get(wf).forEach((r, j) => {
+          let card = this.cards.get(r.request_id);
+          if (!card) {
+            card = this.card(r, openNew);
+            this.cards.set(r.request_id, card);
+          }
+          placeAt(g.list, card.node, j);
+        });
+      });
+
+      if (this.emptyEl) this.emptyEl.hidden = all.length > 0;
+      this.container.removeAttribute("aria-busy");
+      this.drawControls(all, matching, shown, pages);
+      if (lostFocus) {
+        const first = shown.length ? this.cards.get(shown[0].request_id) : null;
+        (first ? first.heading : document.getElementById("page-title"))?.focus();
+      }
+    }
+
+    drawControls(all, matching, shown, pages) {
+      const v = this.view;
+      if (!v) return;
+      // Workflow filter: the registered workflows and any with pending requests, with counts.
+      const counts = new Map();
+      for (const r of all) counts.set(r.workflow, (counts.get(r.workflow) || 0) + 1);
+      const names = Array.from(new Set([...this.knownWorkflows, ...counts.keys(), ...(this.filter.workflow ? [this.filter.workflow] : [])])).sort();
+      if (v.workflow) {
+        const texts = [`All workflows (${all.length})`, ...names.map((n) => `${n} (${counts.get(n) || 0})`)];
+        const key = JSON.stringify(names);
+        if (key !== this.optionsKey) {
+          // Other workflows: new options. Only counts changed: new texts, so an open
+          // drop-down is not rebuilt under the pointer.
+          this.optionsKey = key;
+          v.workflow.replaceChildren(...["", ...names].map((value, i) => el("option", { value, text: texts[i] })));
+          v.workflow.value = this.filter.workflow;
+        } else {
+          Array.from(v.workflow.options).forEach((option, i) => {
+            if (option.textContent !== texts[i]) option.textContent = texts[i];
+          });
+        }
+      }
+      const filtered = Boolean(this.filter.workflow || this.filter.search.trim());
+      let summary;
+      if (!all.length) summary = "";
+      else if (!matching.length) summary = "No pending request matches the filter and search.";
+      else {
+        const from = this.page * (this.pageSize || matching.length) + 1;
+        summary = `Showing ${from}–${from + shown.length - 1} of ${matching.length} pending`;
+        if (filtered) summary += ` (${all.length} in all)`;
+        summary += ".";
+      }
+      if (this.truncated) summary += ` Only the newest ${MAX_LOADED} pending requests are loaded.`;
+      if (v.summary && v.summary.textContent !== summary) v.summary.textContent = summary;
+      if (v.summary) v.summary.hidden = !summary;
+      if (v.pager) {
+        v.pager.hidden = pages <= 1;
+        v.prev.disabled = this.page <= 0;
+        v.next.disabled = this.page >= pages - 1;
+        v.pageLabel.textContent = `Page ${this.page + 1} of ${pages}`;
+      }
+      if (v.onDraw) v.onDraw(this);
     }
   }
 
@@ -844,9 +1134,61 @@
 
   // ---------------------------------------------------------------------------- inbox page
   function inboxPage() {
+    const params = new URLSearchParams(location.search);
+    const workflowSelect = document.getElementById("filter-workflow");
+    const searchInput = document.getElementById("filter-search");
+    const pager = document.getElementById("pager");
+    const view = {
+      workflow: workflowSelect,
+      search: searchInput,
+      summary: document.getElementById("inbox-summary"),
+      pager,
+      prev: document.getElementById("page-prev"),
+      next: document.getElementById("page-next"),
+      pageLabel: document.getElementById("page-label"),
+      onDraw: (list) => {
+        // Keep the view in the address, so it survives a reload and can be shared.
+        const q = new URLSearchParams();
+        if (list.filter.workflow) q.set("workflow", list.filter.workflow);
+        if (list.filter.search) q.set("q", list.filter.search);
+        if (list.page) q.set("page", String(list.page + 1));
+        const search = q.toString() ? `?${q}` : "";
+        if (search !== location.search) history.replaceState(null, "", `${location.pathname}${search}${location.hash}`);
+      },
+    };
     const list = new RequestList(document.getElementById("inbox"), {
       emptyEl: document.getElementById("empty"),
+      compact: true,
+      pageSize: 50,
+      view,
     });
+    list.filter = { workflow: params.get("workflow") || "", search: params.get("q") || "" };
+    list.page = Math.max(0, (Number.parseInt(params.get("page") || "1", 10) || 1) - 1);
+    searchInput.value = list.filter.search;
+
+    document.getElementById("inbox-tools").addEventListener("submit", (ev) => ev.preventDefault());
+    workflowSelect.addEventListener("change", () => list.setFilter(workflowSelect.value, searchInput.value));
+    let searchTimer = null;
+    searchInput.addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => list.setFilter(workflowSelect.value, searchInput.value), 150);
+    });
+    function turn(delta) {
+      list.setPage(list.page + delta);
+      view.summary.focus();
+    }
+    view.prev.addEventListener("click", () => turn(-1));
+    view.next.addEventListener("click", () => turn(1));
+
+    async function loadWorkflows() {
+      try {
+        const data = await api("workflows");
+        list.setKnownWorkflows(((data && data.workflows) || []).map((w) => w.name).filter((n) => typeof n === "string"));
+      } catch {
+        // the filter still lists the workflows that have pending requests
+      }
+    }
+
     let source = null; // EventSource, when there is no token
     let aborter = null; // AbortController of the fetch stream, when there is one
     let retry = 1000;
@@ -950,9 +1292,11 @@
 
     auth.onToken(() => {
       list.refresh();
+      loadWorkflows();
       connect();
     });
     list.refresh();
+    loadWorkflows();
     connect();
     // Changes made by other server processes arrive with the next listing.
     setInterval(() => {
@@ -961,6 +1305,166 @@
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && !auth.needed) list.refresh();
     });
+  }
+
+  // ---------------------------------------------------------------------------- graph
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "text") node.textContent = v;
+      else node.setAttribute(k, String(v));
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  const NODE_H = 34;
+  const GAP_X = 28;
+  const GAP_Y = 44;
+  const MARGIN = 16;
+
+  /* A layered drawing of the workflow's step/event graph (GET /workflows/{name} `graph`):
+   * cycles are broken where a depth-first walk from the StartEvent meets a node it is
+   * still inside, each node goes one layer below its lowest predecessor, and two sweeps
+   * order each layer by the mean position of its neighbours. Small graphs only; no
+   * library. A person answering is drawn as a dashed edge from each InputRequiredEvent
+   * to each HumanResponseEvent. */
+  function layoutGraph(graph) {
+    const nodes = ((graph && graph.nodes) || [])
+      .filter((n) => n && typeof n.id === "string")
+      .map((n, index) => ({ id: n.id, label: String(n.label ?? n.id), kind: String(n.kind || "event"), index, layer: 0, pos: 0, x: 0, y: 0, w: 0 }));
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const edges = ((graph && graph.edges) || [])
+      .filter((e) => e && byId.has(e.source) && byId.has(e.target) && e.source !== e.target)
+      .map((e) => ({ source: e.source, target: e.target, person: false, back: false }));
+    for (const a of nodes.filter((n) => n.kind === "input")) {
+      for (const b of nodes.filter((n) => n.kind === "response")) edges.push({ source: a.id, target: b.id, person: true, back: false });
+    }
+    const out = new Map(nodes.map((n) => [n.id, []]));
+    for (const e of edges) out.get(e.source).push(e);
+
+    const state = new Map();
+    const postorder = [];
+    function visit(id) {
+      state.set(id, 1);
+      for (const e of out.get(id)) {
+        const s = state.get(e.target);
+        if (s === 1) e.back = true;
+        else if (!s) visit(e.target);
+      }
+      state.set(id, 2);
+      postorder.push(id);
+    }
+    for (const n of [...nodes.filter((n) => n.kind === "start"), ...nodes]) if (!state.has(n.id)) visit(n.id);
+    for (const id of postorder.reverse()) {
+      for (const e of out.get(id)) {
+        if (!e.back) byId.get(e.target).layer = Math.max(byId.get(e.target).layer, byId.get(id).layer + 1);
+      }
+    }
+    const layers = [];
+    for (const n of nodes) (layers[n.layer] ||= []).push(n);
+    for (const layer of layers) if (layer) layer.forEach((n, i) => (n.pos = i));
+    const neighbours = (n, up) => edges.filter((e) => !e.back && (up ? e.target === n.id : e.source === n.id)).map((e) => byId.get(up ? e.source : e.target));
+    for (const up of [true, false]) {
+      const range = up ? layers.slice(1) : layers.slice(0, -1).reverse();
+      for (const layer of range) {
+        if (!layer) continue;
+        for (const n of layer) {
+          const near = neighbours(n, up);
+          n.bary = near.length ? near.reduce((sum, m) => sum + m.pos, 0) / near.length : n.pos;
+        }
+        layer.sort((a, b) => a.bary - b.bary || a.index - b.index).forEach((n, i) => (n.pos = i));
+      }
+    }
+    for (const n of nodes) n.w = Math.max(64, Math.round(n.label.length * 7.4) + 28);
+    const widths = layers.map((layer) => (layer ? layer.reduce((sum, n) => sum + n.w, 0) + GAP_X * (layer.length - 1) : 0));
+    const width = Math.max(160, ...widths) + 2 * MARGIN;
+    layers.forEach((layer, i) => {
+      if (!layer) return;
+      let x = (width - widths[i]) / 2;
+      for (const n of layer) {
+        n.x = x + n.w / 2;
+        n.y = MARGIN + i * (NODE_H + GAP_Y) + NODE_H / 2;
+        x += n.w + GAP_X;
+      }
+    });
+    const backs = edges.filter((e) => e.back).length;
+    const height = MARGIN * 2 + layers.length * NODE_H + Math.max(0, layers.length - 1) * GAP_Y;
+    return { nodes, edges, byId, width: width + backs * 14, height };
+  }
+
+  function drawGraph(container, graph, workflow) {
+    const layout = layoutGraph(graph);
+    const markerId = uid("arrow");
+    const root = svg("svg", {
+      class: "graph-svg",
+      viewBox: `0 0 ${layout.width} ${layout.height}`,
+      width: layout.width,
+      height: layout.height,
+      role: "img",
+      "aria-labelledby": "graph-caption",
+    });
+    root.append(
+      svg("defs", {}, svg("marker", { id: markerId, viewBox: "0 0 10 10", refX: "9", refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" }, svg("path", { d: "M0,0 L10,5 L0,10 z", class: "arrow" }))),
+    );
+    const edgeLayer = svg("g", { class: "edges" });
+    const nodeLayer = svg("g", { class: "nodes" });
+    let backIndex = 0;
+    for (const e of layout.edges) {
+      const a = layout.byId.get(e.source);
+      const b = layout.byId.get(e.target);
+      let d;
+      if (e.back) {
+        // Around the right-hand side, back up to the target.
+        const x = Math.max(a.x + a.w / 2, b.x + b.w / 2) + 24 + 14 * backIndex++;
+        d = `M${a.x + a.w / 2},${a.y} C${x},${a.y} ${x},${b.y} ${b.x + b.w / 2 + 2},${b.y}`;
+      } else {
+        const y1 = a.y + NODE_H / 2;
+        const y2 = b.y - NODE_H / 2 - 2;
+        const mid = (y2 - y1) / 2;
+        d = `M${a.x},${y1} C${a.x},${y1 + mid} ${b.x},${y2 - mid} ${b.x},${y2}`;
+      }
+      const path = svg("path", { d, class: `edge${e.person ? " person" : ""}${e.back ? " back" : ""}`, "marker-end": `url(#${markerId})` });
+      path.dataset.source = e.source;
+      path.dataset.target = e.target;
+      edgeLayer.append(path);
+    }
+    const nodeEls = new Map();
+    for (const n of layout.nodes) {
+      const step = n.kind === "step";
+      const g = svg(
+        "g",
+        { class: `node node-${step ? "step" : "event"} kind-${n.kind}`, transform: `translate(${n.x - n.w / 2},${n.y - NODE_H / 2})` },
+        svg("title", { text: step ? `step ${n.label}` : `event ${n.label}` }),
+        svg("rect", { width: n.w, height: NODE_H, rx: step ? 6 : NODE_H / 2, ry: step ? 6 : NODE_H / 2 }),
+        svg("text", { x: n.w / 2, y: NODE_H / 2, text: n.label }),
+      );
+      g.dataset.id = n.id;
+      g.dataset.label = n.label;
+      nodeEls.set(n.id, g);
+      nodeLayer.append(g);
+    }
+    root.append(edgeLayer, nodeLayer);
+    container.replaceChildren(root);
+    container.dataset.workflow = workflow;
+    return { root, nodeEls, layout };
+  }
+
+  /* Marks the current steps (running, queued, or waiting for an answer) and the event
+   * types the run has written so far. */
+  function highlightGraph(drawn, currentSteps, seenEvents) {
+    if (!drawn) return;
+    const current = new Set(currentSteps.map((s) => `step:${s}`));
+    for (const [id, g] of drawn.nodeEls) {
+      g.classList.toggle("current", current.has(id));
+      g.classList.toggle("seen", seenEvents.has(id));
+      if (current.has(id)) g.setAttribute("aria-current", "step");
+      else g.removeAttribute("aria-current");
+      g.querySelector("title").textContent = `${id.startsWith("step:") ? "step" : "event"} ${g.dataset.label}${current.has(id) ? " (current)" : seenEvents.has(id) ? " (seen in this run)" : ""}`;
+    }
   }
 
   // ---------------------------------------------------------------------------- run page
@@ -1003,104 +1507,366 @@
     return "";
   }
 
+  /* A run's timeline: the start, its stream events (by seq) and the answers given to
+   * it, in time order, each with how long after the previous entry it came. */
+  class Timeline {
+    constructor(list, emptyEl) {
+      this.list = list;
+      this.emptyEl = emptyEl;
+      this.entries = new Map(); // key -> {node, ts, seq, rank, when, delta}
+    }
+
+    entry(key, rank, seq, build) {
+      let e = this.entries.get(key);
+      if (!e) {
+        const when = el("span", { class: "when" });
+        const delta = el("span", { class: "delta" });
+        const node = build(when, delta);
+        node.dataset.key = key;
+        if (Number.isFinite(seq)) node.dataset.seq = String(seq);
+        e = { node, ts: null, seq, rank, when, delta };
+        this.entries.set(key, e);
+      }
+      return e;
+    }
+
+    setTime(e, ts) {
+      if (typeof ts !== "number" || e.ts === ts) return;
+      e.ts = ts;
+      e.node.dataset.ts = String(ts);
+      e.when.replaceChildren(absoluteTimeEl(ts));
+    }
+
+    /* Sorted by time; entries not timed yet (just streamed) after the timed ones, by seq. */
+    layout() {
+      const all = Array.from(this.entries.values()).sort((a, b) => {
+        const ta = a.ts ?? Infinity;
+        const tb = b.ts ?? Infinity;
+        if (ta !== tb) return ta - tb;
+        if (a.rank !== b.rank) return a.rank - b.rank;
+        return (a.seq ?? 0) - (b.seq ?? 0);
+      });
+      all.forEach((e, i) => placeAt(this.list, e.node, i));
+      let previous = null;
+      for (const e of all) {
+        if (typeof e.ts === "number" && previous !== null) {
+          const text = `+${formatDuration(e.ts - previous)}`;
+          if (e.delta.textContent !== text) {
+            e.delta.textContent = text;
+            e.delta.title = "after the previous entry";
+          }
+        } else e.delta.textContent = "";
+        if (typeof e.ts === "number") previous = e.ts;
+      }
+      this.emptyEl.hidden = all.length > 0;
+    }
+  }
+
   function runPage() {
     const runId = document.body.dataset.runId || "";
     document.getElementById("run-id").textContent = runId;
     document.title = `Run ${runId} · workflows`;
-    const timeline = document.getElementById("timeline");
-    const timelineEmpty = document.getElementById("timeline-empty");
+    const timeline = new Timeline(document.getElementById("timeline"), document.getElementById("timeline-empty"));
     const requestsSection = document.getElementById("run-requests");
+    const answersList = document.getElementById("answers");
+    const answersEmpty = document.getElementById("answers-empty");
+    const graphBox = document.getElementById("graph");
+    const graphCaption = document.getElementById("graph-caption");
+    const cancelButton = document.getElementById("cancel-run");
+    const cancelConfirm = document.getElementById("cancel-confirm");
+    const cancelYes = document.getElementById("cancel-yes");
+    const cancelNo = document.getElementById("cancel-no");
+    const cancelError = document.getElementById("cancel-error");
     const requests = new RequestList(document.getElementById("inbox"), {
       query: { run_id: runId },
       grouped: false,
       onRender: (items) => {
         requestsSection.hidden = items.length === 0;
       },
+      onAnswered: () => {
+        refreshAnswers();
+        refreshRun();
+      },
     });
-    const seen = new Set();
-    let lastSeq = null;
+    const seenEvents = new Set(); // graph node ids of the event types written so far
+    const graphKinds = new Map(); // graph node id -> kind
+    let startInput = null;
+    let run = null;
+    let lastSeq = null; // of the SSE stream
+    let historySeq = 0; // of GET /runs/{id}/history
     let status = null;
     let finished = false;
     let notFound = false;
-    let loading = null;
-    let again = false;
+    let drawn = null;
+    let graphFor = null;
 
-    function showRun(run) {
-      document.getElementById("run-workflow").textContent = run.workflow;
-      const badge = document.getElementById("run-status");
-      badge.textContent = run.status;
-      badge.className = `status status-${run.status}`;
-      document.getElementById("run-created").replaceChildren(timeEl(run.created_at));
-      document.getElementById("run-updated").replaceChildren(timeEl(run.updated_at));
-      const resultBox = document.getElementById("run-result-box");
-      resultBox.hidden = !(run.status === "completed" || (run.result !== null && run.result !== undefined));
-      document.getElementById("run-result").textContent = display(run.result === undefined ? null : run.result);
-      const errorBox = document.getElementById("run-error-box");
-      errorBox.hidden = !run.error;
-      document.getElementById("run-error").textContent = run.error ? `${run.error.type}: ${run.error.message}` : "";
-      if (status !== null && status !== run.status) announce(`Run ${run.status.replace("_", " ")}.`);
-      status = run.status;
-      finished = TERMINAL.has(run.status);
-      document.body.dataset.status = run.status;
+    function coalesced(fn) {
+      let running = null;
+      let again = false;
+      return () => {
+        if (running) {
+          again = true;
+          return running;
+        }
+        running = (async () => {
+          do {
+            again = false;
+            await fn();
+          } while (again);
+        })().finally(() => {
+          running = null;
+        });
+        return running;
+      };
     }
 
-    function refreshRun() {
-      if (loading) {
-        again = true;
-        return loading;
+    function describeCurrent(r) {
+      const steps = Array.isArray(r.current_steps) ? r.current_steps : [];
+      if (TERMINAL.has(r.status) || r.status === "quarantined") return `none: the run is ${r.status.replace("_", " ")}`;
+      if (!steps.length) return r.status === "waiting" ? "waiting" : "between steps";
+      const names = steps.join(", ");
+      return r.status === "waiting" ? `${names} (waiting for an answer)` : names;
+    }
+
+    function showStartInput() {
+      const box = document.getElementById("run-input");
+      const missing = document.getElementById("run-input-missing");
+      box.hidden = startInput === null;
+      missing.hidden = startInput !== null;
+      if (startInput !== null) box.textContent = display(startInput);
+    }
+
+    function updateGraph() {
+      if (!run) return;
+      const steps = Array.isArray(run.current_steps) ? run.current_steps : [];
+      highlightGraph(drawn, steps, seenEvents);
+      const where = describeCurrent(run);
+      graphCaption.textContent = `Workflow ${run.workflow}. Current step: ${where}.`;
+    }
+
+    async function loadGraph(workflow) {
+      if (graphFor === workflow) return;
+      graphFor = workflow;
+      try {
+        const wf = await api(`workflows/${encodeURIComponent(workflow)}`);
+        const graph = (wf && wf.graph) || { nodes: [], edges: [] };
+        for (const n of graph.nodes || []) if (n && typeof n.id === "string") graphKinds.set(n.id, n.kind);
+        drawn = drawGraph(graphBox, graph, workflow);
+        document.getElementById("legend-person").hidden = !drawn.layout.edges.some((e) => e.person);
+        refreshAnswers(); // marks the answers' event type once the kinds are known
+        showLoadError("graph", "");
+        updateGraph();
+      } catch (e) {
+        graphFor = null;
+        if (e.status === 404) graphBox.replaceChildren(el("p", { class: "hint", text: `Workflow ${workflow} is not registered on this server: no graph.` }));
+        else if (e.status !== 401) showLoadError("graph", `Could not load the workflow's graph: ${e.message}`);
       }
-      loading = (async () => {
-        do {
-          again = false;
-          try {
-            showRun(await api(`runs/${encodeURIComponent(runId)}`));
-            showLoadError("run", "");
-          } catch (e) {
-            if (e.status === 404) {
-              notFound = true;
-              showLoadError("run", `There is no run with id ${runId}.`);
-            } else if (e.status !== 401) showLoadError("run", `Could not load the run: ${e.message}`);
-          }
-        } while (again);
-      })().finally(() => {
-        loading = null;
-      });
-      return loading;
     }
+
+    function showRun(r) {
+      run = r;
+      document.getElementById("run-workflow").textContent = r.workflow;
+      const badge = document.getElementById("run-status");
+      badge.textContent = r.status;
+      badge.className = `status status-${r.status}`;
+      document.getElementById("run-created").replaceChildren(absoluteTimeEl(r.created_at));
+      document.getElementById("run-updated").replaceChildren(absoluteTimeEl(r.updated_at));
+      const done = TERMINAL.has(r.status) || r.status === "quarantined";
+      const took = typeof r.updated_at === "number" && typeof r.created_at === "number" ? formatDuration(r.updated_at - r.created_at) : "";
+      document.getElementById("run-duration").textContent = done ? `${took} (start to finish)` : `${took} so far (start to last change)`;
+      document.getElementById("run-current").textContent = describeCurrent(r);
+      const resultBox = document.getElementById("run-result-box");
+      resultBox.hidden = !(r.status === "completed" || (r.result !== null && r.result !== undefined));
+      document.getElementById("run-result").textContent = display(r.result === undefined ? null : r.result);
+      const errorBox = document.getElementById("run-error-box");
+      errorBox.hidden = !r.error;
+      document.getElementById("run-error").textContent = r.error ? `${r.error.type}: ${r.error.message}` : "";
+      if (status !== null && status !== r.status) announce(`Run ${r.status.replace("_", " ")}.`);
+      status = r.status;
+      finished = TERMINAL.has(r.status);
+      document.body.dataset.status = r.status;
+      cancelButton.hidden = done;
+      if (done) cancelConfirm.hidden = true;
+      const started = timeline.entry("start", 0, undefined, (when, delta) =>
+        el("li", { class: "event ev-start" }, el("div", { class: "event-head" }, el("strong", { class: "etype", text: "Run started" }), " ", when, " ", delta)),
+      );
+      timeline.setTime(started, r.created_at);
+      timeline.layout();
+      loadGraph(r.workflow);
+      updateGraph();
+    }
+
+    const refreshRun = coalesced(async () => {
+      try {
+        showRun(await api(`runs/${encodeURIComponent(runId)}`));
+        showLoadError("run", "");
+      } catch (e) {
+        if (e.status === 404) {
+          notFound = true;
+          showLoadError("run", `There is no run with id ${runId}.`);
+        } else if (e.status !== 401) showLoadError("run", `Could not load the run: ${e.message}`);
+      }
+    });
 
     function addEvent(ev, idField) {
       const seq = typeof ev.seq === "number" ? ev.seq : Number(idField);
-      if (Number.isFinite(seq)) {
-        if (seen.has(seq)) return;
-        seen.add(seq);
-        lastSeq = lastSeq === null ? seq : Math.max(lastSeq, seq);
-      }
+      if (Number.isFinite(seq)) lastSeq = lastSeq === null ? seq : Math.max(lastSeq, seq);
       const type = ev.type || "Event";
       const data = ev.data && typeof ev.data === "object" ? ev.data : {};
-      const entries = Object.entries(data);
+      const key = Number.isFinite(seq) ? `seq:${seq}` : `ev:${uid("e")}`;
+      const e = timeline.entry(key, 1, Number.isFinite(seq) ? seq : undefined, (when, delta) => {
+        const entries = Object.entries(data);
+        return el(
+          "li",
+          { class: `event ${eventClass(type)}` },
+          el(
+            "div",
+            { class: "event-head" },
+            el("span", { class: "seq", text: Number.isFinite(seq) ? `#${seq}` : "" }),
+            " ",
+            el("strong", { class: "etype", title: ev.type_key || type, text: type }),
+            " ",
+            when,
+            " ",
+            delta,
+          ),
+          ev.corrupt ? el("p", { class: "error", text: `This stored event cannot be read: ${Object.values(ev.corrupt).join("; ")}` }) : null,
+          entries.length
+            ? el(
+                "dl",
+                { class: "facts" },
+                ...entries.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { class: typeof v === "string" ? "" : "json", text: display(v) }))),
+              )
+            : null,
+        );
+      });
+      if (typeof ev.created_at === "number") timeline.setTime(e, ev.created_at);
+      if (ev.type_key) seenEvents.add(`event:${ev.type_key}`);
+      const isStart = graphKinds.get(`event:${ev.type_key}`) === "start" || type === "StartEvent";
+      if (isStart && startInput === null) {
+        startInput = data;
+        showStartInput();
+      }
+    }
+
+    const loadHistory = coalesced(async () => {
+      try {
+        for (;;) {
+          const data = await api(`runs/${encodeURIComponent(runId)}/history`, { query: { after: historySeq, limit: 1000 } });
+          const events = (data && data.events) || [];
+          for (const ev of events) {
+            addEvent(ev);
+            if (typeof ev.seq === "number") historySeq = Math.max(historySeq, ev.seq);
+          }
+          if (events.length < 1000) break;
+        }
+        timeline.layout();
+        updateGraph();
+        showLoadError("history", "");
+      } catch (e) {
+        if (e.status !== 401 && e.status !== 404) showLoadError("history", `Could not load the run's history: ${e.message}`);
+      }
+    });
+
+    function answerCard(r) {
+      const text = promptText(r) || "Input requested";
+      const verb = { answered: "answered", expired: "expired", cancelled: "cancelled" }[r.status] || r.status;
+      const at = typeof r.answered_at === "number" ? r.answered_at : null;
+      const waited = at !== null && typeof r.created_at === "number" ? formatDuration(at - r.created_at) : "";
       const item = el(
         "li",
-        { class: `event ${eventClass(type)}` },
+        { class: `card answer answer-${r.status}` },
+        el("h3", { class: "prompt", text }),
         el(
-          "div",
-          { class: "event-head" },
-          el("span", { class: "seq", text: Number.isFinite(seq) ? `#${seq}` : "" }),
-          " ",
-          el("strong", { class: "etype", title: ev.type_key || type, text: type }),
+          "p",
+          { class: "meta" },
+          "Asked ",
+          absoluteTimeEl(r.created_at),
+          el("span", { class: "answer-when" }, ` · ${verb} `, at !== null ? absoluteTimeEl(at) : "(time not recorded)"),
+          waited ? el("span", { class: "answer-after" }, ` · ${waited} after it was asked`) : null,
         ),
-        entries.length
-          ? el(
-              "dl",
-              { class: "facts" },
-              ...entries.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { class: typeof v === "string" ? "" : "json", text: display(v) }))),
-            )
-          : null,
+        r.response ? factList(r.response, "answer-fields") : el("p", { class: "hint", text: r.status === "answered" ? "Answered without fields." : "No answer was given." }),
       );
-      if (Number.isFinite(seq)) item.dataset.seq = String(seq);
-      // Keep sequence order even if a reconnect replays out of order.
-      const after = Array.from(timeline.children).find((li) => Number(li.dataset.seq) > seq);
-      timeline.insertBefore(item, after || null);
-      timelineEmpty.hidden = true;
+      item.dataset.requestId = r.request_id;
+      return item;
+    }
+
+    const refreshAnswers = coalesced(async () => {
+      try {
+        const data = await api("requests", { query: { run_id: runId, status: "all", limit: 1000 } });
+        const closed = ((data && data.requests) || [])
+          .filter((r) => r && r.status !== "pending")
+          .sort((a, b) => (a.answered_at ?? a.created_at) - (b.answered_at ?? b.created_at));
+        answersList.replaceChildren(...closed.map(answerCard));
+        answersEmpty.hidden = closed.length > 0;
+        for (const r of closed) {
+          const e = timeline.entry(`answer:${r.request_id}`, 2, undefined, (when, delta) =>
+            el(
+              "li",
+              { class: `event ev-response ev-answer answer-${r.status}` },
+              el(
+                "div",
+                { class: "event-head" },
+                el("strong", { class: "etype", text: r.status === "answered" ? "Answer" : `Request ${r.status}` }),
+                " ",
+                el("span", { class: "answer-to" }, "to ", el("q", { text: promptText(r) || "Input requested" })),
+                " ",
+                when,
+                " ",
+                delta,
+              ),
+              r.response ? factList(r.response) : null,
+            ),
+          );
+          timeline.setTime(e, r.answered_at ?? null);
+          if (r.status === "answered") {
+            for (const [id, kind] of graphKinds) if (kind === "response") seenEvents.add(id);
+          }
+        }
+        timeline.layout();
+        showLoadError("answers", "");
+      } catch (e) {
+        if (e.status !== 401 && e.status !== 404) showLoadError("answers", `Could not load the answers: ${e.message}`);
+      }
+    });
+
+    // -- cancel
+    cancelButton.addEventListener("click", () => {
+      cancelError.textContent = "";
+      cancelConfirm.hidden = false;
+      cancelNo.focus();
+    });
+    cancelNo.addEventListener("click", () => {
+      cancelConfirm.hidden = true;
+      cancelButton.focus();
+    });
+    cancelYes.addEventListener("click", async () => {
+      cancelYes.disabled = true;
+      cancelError.textContent = "";
+      try {
+        const r = await api(`runs/${encodeURIComponent(runId)}/cancel`, { method: "POST" });
+        cancelConfirm.hidden = true;
+        requests.closeAllHere(); // its requests closed with it
+        showRun(r);
+        document.getElementById("run-status").focus();
+        requests.refresh();
+        refreshAnswers();
+        loadHistory();
+      } catch (e) {
+        if (e.status === 409) cancelError.textContent = `Not cancelled: ${e.message}`;
+        else if (e.status === 401) cancelError.textContent = "Enter the access token above, then cancel again.";
+        else cancelError.textContent = `Not cancelled: ${e.message}`;
+        refreshRun();
+      } finally {
+        cancelYes.disabled = false;
+      }
+    });
+
+    function refreshAll() {
+      refreshRun();
+      requests.refresh();
+      refreshAnswers();
+      loadHistory();
     }
 
     async function stream() {
@@ -1137,15 +1903,15 @@
               continue;
             }
             addEvent(ev, msg.id);
-            refreshRun();
-            requests.refresh();
+            timeline.layout();
+            refreshAll();
           }
           ended = true;
         } catch {
           setLive("offline");
         }
         await refreshRun();
-        requests.refresh();
+        refreshAll();
         if (finished) {
           setLive("done", "Finished");
           return;
@@ -1155,12 +1921,9 @@
       }
     }
 
-    auth.onToken(() => {
-      refreshRun();
-      requests.refresh();
-    });
-    refreshRun();
-    requests.refresh();
+    auth.onToken(refreshAll);
+    showStartInput();
+    refreshAll();
     stream();
   }
 
