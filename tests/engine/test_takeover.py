@@ -30,7 +30,7 @@ async def _answer_all(api: Engine, runs: int) -> None:
                 answered.add(request.request_id)
         return len(answered) == runs
 
-    await until(all_answered, 60, "every run to be answered")
+    await until(all_answered, 15, "every run to be answered")
 
 
 async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
@@ -43,7 +43,7 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
             async def all_asking() -> bool:
                 return len(await api.inbox(limit=1000)) == RUNS
 
-            await until(all_asking, 60, "the victim to take every run")
+            await until(all_asking, 20, "the victim to take every run")
             for rescuer in ("rescuer-1", "rescuer-2"):  # three workers in all
                 workers[rescuer] = Worker(
                     postgres_schema_url, rescuer, tmp_path / f"{rescuer}.log", lease=LEASE
@@ -56,7 +56,7 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
                 records = [await api.store.get_run(h.run_id) for h in handles]
                 return all(r.owner in ("rescuer-1", "rescuer-2") for r in records)
 
-            await until(all_moved, 60, "the rescuers to take every run")
+            await until(all_moved, 15, "the rescuers to take every run")
             moved = time.monotonic() - killed
             await _answer_all(api, RUNS)
             results = await asyncio.wait_for(

@@ -292,16 +292,25 @@ class Coordinator:
                 return
             ids = list(self._to_claim)[:room]
             self._to_claim.difference_update(ids)
-            await self.claim(ids, len(ids))
+            claimed = await self.claim(ids, len(ids))
+            # A run skipped because another worker's statement held its row for a moment
+            # (SKIP LOCKED) is tried again; one claimed elsewhere is simply not found.
+            missed = [run_id for run_id in ids if run_id not in claimed]
+            for _ in range(_CLAIM_RETRIES):
+                if not missed or not self.claiming:
+                    break
+                await asyncio.sleep(_CLAIM_RETRY_DELAY)
+                claimed = await self.claim(missed, len(missed))
+                missed = [run_id for run_id in missed if run_id not in claimed]
 
-    async def claim(self, run_ids: list[str] | None, limit: int) -> int:
+    async def claim(self, run_ids: list[str] | None, limit: int) -> set[str]:
         """Claim up to ``limit`` runs with work (``run_ids``: among those) in one store
-        statement, and load each claimed run; returns how many were claimed."""
+        statement, and load each claimed run; returns the ids claimed."""
         engine = self._engine
         owner = engine.owner
         assert owner is not None
         if limit <= 0 or not self.claiming:
-            return 0
+            return set()
         sent = time.monotonic()
         try:
             records = await engine.store.claim_runs(
@@ -316,10 +325,10 @@ class Coordinator:
             raise
         except StoreError as exc:
             logger.warning("could not claim runs: %s", exc)
-            return 0
+            return set()
         for record in records:
             self._spawn(self._take(record, sent))
-        return len(records)
+        return {record.run_id for record in records}
 
     async def _take(self, record: Any, claimed_at: float) -> None:
         """Load a run this engine just claimed, from the claimed record."""
@@ -490,6 +499,8 @@ class Coordinator:
 
 _CLAIM_BATCH = 500  # most runs claimed in one statement
 _WATCH_INTERVAL = 0.05  # how often a SQLite engine checks for writes by other processes
+_CLAIM_RETRIES = 3  # a named run skipped by SKIP LOCKED is tried this many times more
+_CLAIM_RETRY_DELAY = 0.1
 _TAKEOVER_INTERVAL = 0.5  # how often a PostgreSQL worker looks for workers that are gone
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 1.0  # reconnect attempts at least once a second while the database is away

@@ -536,8 +536,9 @@ class Engine:
         owner = self.owner
         if liveness is not None and owner is not None and self._coordinator.subscribed.is_set():
             # Runs of workers that died (this process's previous life, say) come back now,
-            # not when their leases run out.
-            await liveness.expire_gone_owners(owner, now=time.time())
+            # not when their leases run out: waiting ones too, which no poll would take.
+            freed = await liveness.expire_gone_owners(owner, now=time.time())
+            self._coordinator.claim_soon(freed)
         for run_id in await self.store.runs_with_work(now=time.time()):
             try:
                 loaded = await self._ensure_loaded(run_id)
