@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from ._graph import WorkflowGraph
 from ._runtime import Run, RunListener
 from ._step_spec import StepSpec, build_step_spec, reference_step_config
+from ._validation_text import validation_summary
 from .context.context import Context, new_run_id
 from .context.serializers import BaseSerializer
 from .decorators import GRAPH_CHECKS, StepFunction, WorkflowGraphCheck, _get_step_config
@@ -422,7 +423,8 @@ class Workflow(metaclass=WorkflowMeta):
             return start_class(**kwargs)
         except ValidationError as exc:
             raise WorkflowValidationError(
-                f"cannot build {start_class.__name__} from run() arguments: {exc}"
+                f"cannot build {start_class.__name__} from run() arguments: "
+                f"{validation_summary(exc)}"
             ) from exc
 
 

@@ -263,3 +263,29 @@ async def test_unwritable_sqlite_path_is_a_store_connection_error(tmp_path: Path
     with pytest.raises(StoreConnectionError):
         async with Engine(url, dict(WORKFLOWS)):
             pass
+
+
+async def test_a_start_with_invalid_input_is_one_clear_error_and_leaves_nothing(
+    sqlite_url: str,
+) -> None:
+    from pydantic import Field
+
+    from workflows.errors import WorkflowValidationError
+
+    class Claim(StartEvent):
+        amount: float = Field(gt=0)
+        employee: str
+
+    class Pays(Workflow):
+        @step
+        async def pay(self, ev: Claim) -> StopEvent:
+            return StopEvent(result=ev.amount)
+
+    async with Engine(sqlite_url, {"pays": Pays()}) as engine:
+        with pytest.raises(WorkflowValidationError) as info:
+            await engine.start("pays", amount="abc")
+        message = str(info.value)
+        assert "amount:" in message and "employee: Field required" in message
+        assert "\n" not in message and "https://" not in message
+        assert engine._loaded == {}
+        assert await engine.runs() == []

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from pydantic import ValidationError
+from .._validation_text import validation_summary
 
 __all__ = ["condense", "one_line", "validation_summary"]
 
@@ -15,22 +14,8 @@ _MORE = re.compile(r"^\s*For further information visit \S+\s*$")
 _VALUE_ERROR = re.compile(r"^(Value|Assertion) error, ")
 
 
-def _loc(parts: Any) -> str:
-    return ".".join(str(p) for p in parts) if parts else ""
-
-
 def _why(message: str) -> str:
     return _VALUE_ERROR.sub("", message.strip())
-
-
-def validation_summary(exc: ValidationError) -> str:
-    """``field: why; field: why`` for a pydantic ``ValidationError`` (no URLs, no input)."""
-    items = []
-    for error in exc.errors(include_url=False):
-        where = _loc(error.get("loc"))
-        why = _why(str(error.get("msg", "invalid")))
-        items.append(f"{where}: {why}" if where else why)
-    return "; ".join(items) or "invalid"
 
 
 def _condense_report(report: str) -> str:

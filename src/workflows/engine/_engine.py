@@ -266,7 +266,13 @@ class Engine:
         durable = DurableRun(self, name, wf, run_id, 0, self.serializer_for(wf))
         ctx: Context[Any] = Context(wf)
         self._loaded[run_id] = durable
-        durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
+        try:
+            durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
+        except BaseException:
+            # Bad start input (WorkflowValidationError naming the fields): nothing was
+            # stored, and nothing may stay in memory either.
+            del self._loaded[run_id]
+            raise
         durable.attach(durable_start)
         if not self.execute:
             self._release(durable)  # before any step runs: a worker will execute it

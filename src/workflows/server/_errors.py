@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .._validation_text import validation_summary
 from ..errors import (
     ContextSerdeError,
     CorruptRecordError,
@@ -91,11 +92,7 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 
 
 def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid body"
+    return validation_summary(exc, limit=5) if exc.errors() else "invalid body"
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
