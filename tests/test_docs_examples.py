@@ -162,17 +162,7 @@ MACHINE_SPECIFIC = re.compile(r"(/work/|/root/|/home/|/opt/|/Users/|\bthis sessi
 
 @pytest.mark.parametrize(
     "document",
-    [
-        pytest.param(
-            d,
-            marks=pytest.mark.xfail(
-                strict=True, reason="still names machine paths and a work session"
-            ),
-        )
-        if d == "docs/performance.md"
-        else d
-        for d in DOCUMENTS
-    ],
+    DOCUMENTS,
 )
 def test_documents_speak_of_the_project_only(document: str) -> None:
     lines = (ROOT / document).read_text(encoding="utf-8").splitlines()
