@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ._reference_streams import RefPayload, RefRelease, RefStream, StreamTranslator
 from ._reference_values import WHO, Translator, brief
 from ._run_state import waiter_key
+from ._validation_text import validation_summary
 from .context.context import new_run_id
 from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
 from .errors import ContextSerdeError
@@ -230,9 +231,9 @@ def _parse(data: dict[str, Any]) -> _RefContext:
             )
         return _RefContext.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "snapshot"
-        raise ContextSerdeError(f"{WHO}: {where}: {first['msg']}") from None
+        raise ContextSerdeError(
+            f"{WHO}: {validation_summary(exc, limit=1, where='snapshot')}"
+        ) from None
 
 
 def _from_legacy(legacy: _RefContextV0) -> _RefContext:

@@ -59,6 +59,7 @@ from ._join import JoinBuffer, buffer_of
 from ._reference_snapshot import from_reference_snapshot, is_reference_snapshot
 from ._run_state import Invocation, QueuedEvent, RunState, Waiter
 from ._type_discovery import referenced_event_types
+from ._validation_text import validation_summary
 from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
 from .errors import ContextSerdeError
 from .events import CollectionReleaseEvent, Event, StopEvent
@@ -340,9 +341,8 @@ def snapshot_from_dict(
     try:
         doc = _SnapshotDoc.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "snapshot"
-        raise ContextSerdeError(f"bad snapshot: {where}: {first['msg']}") from None
+        summary = validation_summary(exc, limit=1, where="snapshot")
+        raise ContextSerdeError(f"bad snapshot: {summary}") from None
     _check_version_parts(doc, version)
     if doc.serializer != serializer.name:
         raise ContextSerdeError(

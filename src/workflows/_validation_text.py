@@ -20,12 +20,12 @@ def _why(message: str) -> str:
     return _VALUE_ERROR.sub("", message.strip())
 
 
-def validation_summary(exc: ValidationError, limit: int | None = None) -> str:
+def validation_summary(exc: ValidationError, limit: int | None = None, where: str = "") -> str:
     """``field: why; field: why`` for a pydantic ``ValidationError`` (the first ``limit``
-    errors, all by default)."""
+    errors, all by default); ``where`` names an error that has no field of its own."""
     items = []
     for error in exc.errors(include_url=False)[:limit]:
-        where = _loc(error.get("loc"))
+        field = _loc(error.get("loc")) or where
         why = _why(str(error.get("msg", "invalid")))
-        items.append(f"{where}: {why}" if where else why)
+        items.append(f"{field}: {why}" if field else why)
     return "; ".join(items) or "invalid"

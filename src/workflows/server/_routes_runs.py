@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .._validation_text import validation_summary
 from ..engine._durable_run import waiter_key_of
 from ..errors import WorkflowConfigurationError
 from ..events import (
@@ -149,9 +150,8 @@ async def send_event(request: Request) -> Response:
     try:
         event = event_type.model_validate(body.data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "data"
-        raise ApiError(422, f"invalid {event_type.__name__}: {where}: {first['msg']}") from None
+        summary = validation_summary(exc, limit=1, where="data")
+        raise ApiError(422, f"invalid {event_type.__name__}: {summary}") from None
     await engine.send_event(record.run_id, event, body.step)
     return ok(AcceptedOut(accepted=True), 202)
 
