@@ -70,23 +70,20 @@ class Leases:
         engine = self._engine
         owner = engine.owner
         held = [durable for durable in engine._loaded.values() if durable.created]
-        renew_leases = getattr(engine.store, "renew_leases", None)
-        if owner is None or renew_leases is None or len(held) < 2:
+        if owner is None or len(held) < 2:
             for durable in held:
                 await self.renew(durable)
         else:
             sent = time.monotonic()
             try:
                 lost = set(
-                    await renew_leases([d.run_id for d in held], owner, engine.lease_seconds)
+                    await engine.store.renew_leases(
+                        [d.run_id for d in held], owner, engine.lease_seconds
+                    )
                 )
             except StoreError as exc:
-                self._round_failed = True
-                self.last_error = str(exc)
                 for durable in held:
-                    run_id = durable.run_id
-                    if self.overdue(run_id) and engine._loaded.get(run_id) is durable:
-                        self._lose(durable, f"could not renew it for a whole lease period: {exc}")
+                    self._unreachable(durable, exc)
             else:
                 for durable in held:
                     if durable.run_id in lost:
@@ -117,14 +114,19 @@ class Leases:
                 self._lose(durable, str(exc))
             return False
         except StoreError as exc:
-            self._round_failed = True
-            self.last_error = str(exc)
-            if self.overdue(run_id) and engine._loaded.get(run_id) is durable:
-                self._lose(durable, f"could not renew it for a whole lease period: {exc}")
+            self._unreachable(durable, exc)
             return False
         if engine._loaded.get(run_id) is durable:
             self._until[run_id] = sent + engine.lease_seconds
         return True
+
+    def _unreachable(self, durable: DurableRun, exc: StoreError) -> None:
+        """A renewal of ``durable``'s lease could not reach the store: after a whole
+        lease period without one, another worker may own the run, so it counts as lost."""
+        self._round_failed = True
+        self.last_error = str(exc)
+        if self.overdue(durable.run_id) and self._engine._loaded.get(durable.run_id) is durable:
+            self._lose(durable, f"could not renew it for a whole lease period: {exc}")
 
     def _lose(self, durable: DurableRun, why: str) -> None:
         self.lost += 1
