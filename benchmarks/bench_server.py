@@ -2,6 +2,11 @@
 
 - ``runs_per_s``: runs started and finished per second (``POST /workflows/double/runs
   ?wait=true``, ``--concurrency`` clients at once).
+- ``server_cpu_ms_per_run``: the server process's CPU time (user + system) during the
+  runs/s phase, divided by the runs: the figure that survives a loaded machine, and
+  the ceiling ``1000 / server_cpu_ms_per_run`` runs/s one server core could sustain.
+  The clients use a minimal keep-alive HTTP/1.1 client (``_raw_http.py``) for that
+  phase, so they do not take the CPU the server needs.
 - ``answer_to_event_p50_ms`` / ``p99``: an inbox answer POSTed
   (``/requests/{id}/response``) until the run's next stream event (its next prompt)
   arrives on the open SSE stream ``/runs/{id}/events``.
@@ -35,6 +40,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from _raw_http import RawConnection
 
 from workflows import Context, Workflow, step
 from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
@@ -139,15 +145,22 @@ def percentile(values: list[float], q: float) -> float:
 async def throughput(
     client: httpx.AsyncClient, runs: int, concurrency: int, workflow: str = "double"
 ) -> float:
+    """Runs started and finished per second, ``concurrency`` keep-alive connections."""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(runs):
         queue.put_nowait(i)
 
     async def worker() -> None:
-        while not queue.empty():
-            i = queue.get_nowait()
-            r = await client.post(f"/workflows/{workflow}/runs?wait=true", json={"input": {"x": i}})
-            assert r.status_code == 200 and r.json()["result"] == 2 * i, r.text
+        connection = RawConnection(client.base_url.host, client.base_url.port or 80)
+        try:
+            while not queue.empty():
+                i = queue.get_nowait()
+                status, body = await connection.request(
+                    "POST", f"/workflows/{workflow}/runs?wait=true", {"input": {"x": i}}
+                )
+                assert status == 200 and body["result"] == 2 * i, (status, body)
+        finally:
+            await connection.close()
 
     began = time.perf_counter()
     async with asyncio.TaskGroup() as group:
@@ -182,7 +195,16 @@ async def round_trips(client: httpx.AsyncClient, turns: int) -> list[float]:
     return latencies
 
 
-async def bench(args: argparse.Namespace, url: str) -> dict[str, float]:
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bench(args: argparse.Namespace, url: str, server_pid: int) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         for _ in range(300):
             try:
@@ -195,7 +217,11 @@ async def bench(args: argparse.Namespace, url: str) -> dict[str, float]:
         if args.pending:
             result["answer_released_s"] = round(await answer_released(client, args.pending), 3)
         await throughput(client, 20, 2, args.workflow)  # warm-up
+        cpu_before = process_cpu_seconds(server_pid)
         rate = await throughput(client, args.runs, args.concurrency, args.workflow)
+        cpu_after = process_cpu_seconds(server_pid)
+        if cpu_before is not None and cpu_after is not None:
+            result["server_cpu_ms_per_run"] = round((cpu_after - cpu_before) / args.runs * 1000, 3)
         latencies = await round_trips(client, args.turns)
     return {
         **result,
@@ -221,10 +247,16 @@ async def answer_released(client: httpx.AsyncClient, pending: int) -> float:
         queue.put_nowait(request_id)
 
     async def worker() -> None:
-        while not queue.empty():
-            request_id = queue.get_nowait()
-            r = await client.post(f"/requests/{request_id}/response", json={"response": "a"})
-            assert r.status_code == 200, r.text
+        connection = RawConnection(client.base_url.host, client.base_url.port or 80)
+        try:
+            while not queue.empty():
+                request_id = queue.get_nowait()
+                status, body = await connection.request(
+                    "POST", f"/requests/{request_id}/response", {"response": "a"}
+                )
+                assert status == 200, (status, body)
+        finally:
+            await connection.close()
 
     began = time.perf_counter()
     async with asyncio.TaskGroup() as group:
@@ -277,7 +309,7 @@ def main() -> None:
                 [sys.executable, __file__, "--serve", str(port), url, args.loop, args.http]
             )
             try:
-                result = asyncio.run(bench(args, f"http://127.0.0.1:{port}"))
+                result = asyncio.run(bench(args, f"http://127.0.0.1:{port}", server.pid))
             finally:
                 server.terminate()
                 server.wait(30)

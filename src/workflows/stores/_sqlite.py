@@ -7,7 +7,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from typing_extensions import ParamSpec
@@ -26,6 +25,7 @@ from workflows.stores._records import (
 from workflows.stores._rules import check_paging
 from workflows.stores._sqlite_ops import SqliteOps
 from workflows.stores._sqlite_schema import migrate
+from workflows.stores._sqlite_thread import SqliteThread
 
 __all__ = ["SqliteStore"]
 
@@ -85,7 +85,7 @@ class SqliteStore(StoreLifecycle):
         self._busy_timeout = busy_timeout
         self._clock = clock
         self._seen_data_version: int | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._thread: SqliteThread | None = None
         self._ops: SqliteOps | None = None
 
     def __repr__(self) -> str:
@@ -94,12 +94,12 @@ class SqliteStore(StoreLifecycle):
     # -- lifecycle and the worker thread ------------------------------------------------
 
     async def _open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workflows-sqlite")
+        self._thread = SqliteThread(asyncio.get_running_loop(), "workflows-sqlite")
         try:
             self._ops = await self._call(self._connect)
         except BaseException:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+            thread, self._thread = self._thread, None
+            await thread.stop()
             raise
 
     def _connect(self) -> SqliteOps:
@@ -126,21 +126,20 @@ class SqliteStore(StoreLifecycle):
         return SqliteOps(conn, self._clock)
 
     async def _close(self) -> None:
-        executor, ops = self._executor, self._ops
-        self._executor = self._ops = None
-        if executor is None:
+        thread, ops = self._thread, self._ops
+        self._thread = self._ops = None
+        if thread is None:
             return
         try:
             if ops is not None:
-                await asyncio.get_running_loop().run_in_executor(executor, ops.conn.close)
+                await thread.call(ops.conn.close)
         finally:
-            executor.shutdown(wait=True)
+            await thread.stop()
 
     async def _call(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        assert self._executor is not None
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._guard, fn, args, kwargs
-        )
+        assert self._thread is not None
+        result: _T = await self._thread.call(self._guard, fn, args, kwargs)
+        return result
 
     def _guard(self, fn: Callable[..., _T], args: Any, kwargs: Any) -> _T:
         try:
