@@ -8,8 +8,12 @@ turns that into a failure.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -44,3 +48,39 @@ def postgres_url() -> str:
             "tests (WORKFLOWS_REQUIRE_POSTGRES=1 makes them mandatory)"
         )
     return POSTGRES_URL
+
+
+def _drop_schema(postgres_url: str, schema: str) -> None:
+    # In a thread of its own, so it works from sync and async tests alike.
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drop()).result()
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema name for one test, dropped after it."""
+    schema = f"wf_test_{uuid.uuid4().hex[:16]}"
+    yield schema
+    _drop_schema(postgres_url, schema)
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str, postgres_schema: str) -> str:
+    """A PostgreSQL store URL on a fresh schema, dropped after the test."""
+    sep = "&" if "?" in postgres_url else "?"
+    return f"{postgres_url}{sep}schema={postgres_schema}"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store implementation under test (the stores' and engine's tests run on all)."""
+    return str(request.param)

@@ -3,14 +3,12 @@ workflow module (``flows.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,22 +131,9 @@ def cli(tmp_path: Path) -> Cli:
 
 
 @pytest.fixture
-def postgres_store(postgres_url: str) -> Iterator[str]:
+def postgres_store(postgres_schema_url: str) -> str:
     """A PostgreSQL store URL on a schema of its own, dropped after the test."""
-    import asyncpg
-
-    schema = f"wf_cli_{uuid.uuid4().hex[:16]}"
-    sep = "&" if "?" in postgres_url else "?"
-    yield f"{postgres_url}{sep}schema={schema}"
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(postgres_url)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    return postgres_schema_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

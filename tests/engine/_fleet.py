@@ -105,15 +105,6 @@ def fleet(
             worker.kill()
 
 
-async def until(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-
-
 def workflows() -> dict[str, object]:
     sys.path.insert(0, str(HERE))
     try:

@@ -7,32 +7,9 @@ Skipped when unreachable, unless ``WORKFLOWS_REQUIRE_POSTGRES=1`` makes that a f
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture
-async def postgres_schema_url(postgres_url: str) -> AsyncIterator[str]:
-    """A Postgres store URL on a fresh schema, dropped after the test."""
-    import asyncpg
-
-    schema = f"wf_engine_{uuid.uuid4().hex[:16]}"
-    sep = "&" if "?" in postgres_url else "?"
-    yield f"{postgres_url}{sep}schema={schema}"
-    conn = await asyncpg.connect(postgres_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """The store implementation under test."""
-    return str(request.param)
 
 
 @pytest.fixture

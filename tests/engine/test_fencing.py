@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from _wait import until
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
 from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
@@ -74,14 +75,6 @@ def _engine(path: Path, clock: Clock, owner: str, workflow: Workflow) -> Engine:
     )
 
 
-async def _until(condition: Any, what: str, seconds: float = 20.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if await condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.parametrize("wakes_first", ["heartbeat", "stale commit"])
 async def test_a_worker_that_lost_its_lease_commits_nothing(
     tmp_path: Path, wakes_first: str
@@ -95,14 +88,14 @@ async def test_a_worker_that_lost_its_lease_commits_nothing(
     try:
         handle = await frozen.start("gated", n=7)
         run_id = handle.run_id
-        await _until(lambda: _true(frozen_wf.prepared == 1), "F to enter its step")
+        await until(lambda: frozen_wf.prepared == 1, "F to enter its step")
         before = await frozen.store.get_run(run_id)
         assert (before.owner, before.status) == ("F", "running")
 
         # F's lease runs out; R takes the run over, parks it for a person, and stops.
         clock.now += LEASE + 1
         async with _engine(path, clock, "R", rescuer_wf) as rescuer:
-            await _until(lambda: _has_request(rescuer, run_id), "R to park the run")
+            await until(lambda: _has_request(rescuer, run_id), "R to park the run")
             await rescuer._writer.flush()
         parked = await frozen.store.get_run(run_id)
         assert (parked.owner, parked.status) == (None, "waiting")
@@ -116,7 +109,7 @@ async def test_a_worker_that_lost_its_lease_commits_nothing(
             gate.set()
         else:
             gate.set()
-            await _until(lambda: _true(run_id not in frozen._loaded), "F to drop the run")
+            await until(lambda: run_id not in frozen._loaded, "F to drop the run")
         await frozen._writer.flush()
         after = await frozen.store.get_run(run_id)
         assert (after.owner, after.status, after.version) == (None, "waiting", parked.version)
@@ -148,12 +141,12 @@ async def test_a_heartbeat_keeps_a_lease_nobody_took(tmp_path: Path) -> None:
     wf = Gated(gate=gate)
     async with _engine(path, clock, "F", wf) as engine:
         handle = await engine.start("gated", n=1)
-        await _until(lambda: _true(wf.prepared == 1), "the step to start")
+        await until(lambda: wf.prepared == 1, "the step to start")
         clock.now += LEASE * 3
         await engine._coordinator.leases.renew_all()
         assert handle.run_id in engine._loaded
         gate.set()
-        await _until(lambda: _has_request(engine, handle.run_id), "the request")
+        await until(lambda: _has_request(engine, handle.run_id), "the request")
         (request,) = await engine.inbox(run_id=handle.run_id)
         await engine.respond(request.request_id, "ok")
         assert await asyncio.wait_for(handle.result(), 20) == "1:ok"

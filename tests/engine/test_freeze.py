@@ -13,8 +13,9 @@ import signal
 import time
 from pathlib import Path
 
-from _fleet import LEASE, POLL, Worker, fleet, owner_is, says, until, workflows
+from _fleet import LEASE, POLL, Worker, fleet, owner_is, says, workflows
 
+from _wait import until
 from workflows.engine import Engine
 from workflows.stores import RunRecord
 
@@ -41,7 +42,7 @@ async def _answer(api: Engine, run_id: str, response: str) -> None:
     async def asked() -> bool:
         return bool(await api.inbox(run_id=run_id))
 
-    await until(asked, 25, "the run to ask for input")
+    await until(asked, "the run to ask for input", 25)
     (request,) = await api.inbox(run_id=run_id)
     await api.respond(request.request_id, response)
 
@@ -55,10 +56,10 @@ async def test_frozen_inside_a_step_then_taken_over_parked_and_released(
         with fleet(postgres_schema_url, tmp_path, "F") as workers:
             handle = await api.start("slow_ask", n=1, seconds=2.0)
             run_id = handle.run_id
-            await until(lambda: owner_is(api, run_id, "F"), 30, "F to take the run")
+            await until(lambda: owner_is(api, run_id, "F"), "F to take the run", 30)
             workers["F"].process.send_signal(signal.SIGSTOP)
             workers["R"] = Worker(postgres_schema_url, "R", tmp_path / "R.log")
-            await until(lambda: _waiting_for_input(api, run_id), 25, "R to park the run")
+            await until(lambda: _waiting_for_input(api, run_id), "R to park the run", 25)
             parked = await _stored(api, run_id)
             workers["R"].process.send_signal(signal.SIGTERM)
             assert workers["R"].process.wait(timeout=30) == 0
@@ -68,8 +69,8 @@ async def test_frozen_inside_a_step_then_taken_over_parked_and_released(
             # heartbeat fires. Both must leave the parked run as it is.
             await until(
                 lambda: says(workers["F"], "lease lost", "commit failed"),
-                30,
                 "F to give the run up",
+                30,
             )
             await asyncio.sleep(LEASE)  # room for any late write of F's
             now = await _stored(api, run_id)
@@ -92,7 +93,7 @@ async def test_frozen_while_waiting_then_answered_and_finished_elsewhere(
         with fleet(postgres_schema_url, tmp_path, "F") as workers:
             handle = await api.start("slow_ask", n=2, seconds=0.0)
             run_id = handle.run_id
-            await until(lambda: _waiting_for_input(api, run_id), 30, "F to park the run")
+            await until(lambda: _waiting_for_input(api, run_id), "F to park the run", 30)
             assert (await _stored(api, run_id)).owner == "F"
             workers["F"].process.send_signal(signal.SIGSTOP)
             await _answer(api, run_id, "later")
@@ -100,7 +101,7 @@ async def test_frozen_while_waiting_then_answered_and_finished_elsewhere(
             result = await asyncio.wait_for(handle.result(), 60)
             finished = await _stored(api, run_id)
             workers["F"].process.send_signal(signal.SIGCONT)
-            await until(lambda: says(workers["F"], "lease lost"), 30, "F to drop its copy")
+            await until(lambda: says(workers["F"], "lease lost"), "F to drop its copy", 30)
             await asyncio.sleep(LEASE)
             assert (await _stored(api, run_id)).version == finished.version
             await _check_exactly_once(api, run_id, result, "2:later")
@@ -116,11 +117,11 @@ async def test_frozen_after_losing_the_run_then_claims_it_again_fresh(
         with fleet(postgres_schema_url, tmp_path, "F") as workers:
             handle = await api.start("slow_ask", n=3, seconds=2.0)
             run_id = handle.run_id
-            await until(lambda: owner_is(api, run_id, "F"), 30, "F to take the run")
+            await until(lambda: owner_is(api, run_id, "F"), "F to take the run", 30)
             workers["F"].process.send_signal(signal.SIGSTOP)
             frozen_at = time.monotonic()
             workers["R"] = Worker(postgres_schema_url, "R", tmp_path / "R.log")
-            await until(lambda: _waiting_for_input(api, run_id), 25, "R to park the run")
+            await until(lambda: _waiting_for_input(api, run_id), "R to park the run", 25)
             workers["R"].process.kill()  # dies holding the lease
             workers["F"].process.send_signal(signal.SIGCONT)
             await _answer(api, run_id, "ok")

@@ -33,6 +33,7 @@ import pytest
 from _poison_flows import WORKFLOWS
 
 from _damage import TRUNCATED, damage, set_status
+from _wait import until
 from workflows.engine import Engine
 from workflows.errors import ContextSerdeError, CorruptRecordError, WorkflowRuntimeError
 from workflows.stores import InputRequest, RunStore, store_from_url
@@ -72,16 +73,6 @@ def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def engine_for(url: str, **options: Any) -> Engine:
     options.setdefault("idle_release_after", 0)  # paused runs leave memory at once
     return Engine(url, dict(WORKFLOWS), **options)
-
-
-async def until(check: Any, what: str) -> Any:
-    """Await ``check()`` until it returns something truthy (bounded)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while not (value := await check()):
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-    return value
 
 
 async def pending(engine: Engine, count: int, **filters: Any) -> list[InputRequest]:

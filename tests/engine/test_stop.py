@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _fleet import POLL, fleet, until, workflows
+from _fleet import POLL, fleet, workflows
 
+from _wait import until
 from workflows.engine import Engine
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +39,7 @@ async def test_sigterm_gives_every_run_back_and_exits_in_bounded_time(
                 asked = len(await api.inbox(limit=100)) == len(waiting)
                 return asked and all(r.owner == "W" for r in records)
 
-            await until(all_taken, 60, "the worker to hold every run")
+            await until(all_taken, "the worker to hold every run", 60)
             worker = workers["W"].process
             worker.send_signal(signal.SIGTERM)
             signalled = time.monotonic()

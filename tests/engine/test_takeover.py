@@ -11,8 +11,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from _fleet import Worker, fleet, until, workflows
+from _fleet import Worker, fleet, workflows
 
+from _wait import until
 from workflows.engine import Engine
 
 LEASE = 15.0
@@ -30,7 +31,7 @@ async def _answer_all(api: Engine, runs: int) -> None:
                 answered.add(request.request_id)
         return len(answered) == runs
 
-    await until(all_answered, 15, "every run to be answered")
+    await until(all_answered, "every run to be answered", 15)
 
 
 async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
@@ -43,7 +44,7 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
             async def all_asking() -> bool:
                 return len(await api.inbox(limit=1000)) == RUNS
 
-            await until(all_asking, 20, "the victim to take every run")
+            await until(all_asking, "the victim to take every run", 20)
             for rescuer in ("rescuer-1", "rescuer-2"):  # three workers in all
                 workers[rescuer] = Worker(
                     postgres_schema_url, rescuer, tmp_path / f"{rescuer}.log", lease=LEASE
@@ -56,7 +57,7 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
                 records = [await api.store.get_run(h.run_id) for h in handles]
                 return all(r.owner in ("rescuer-1", "rescuer-2") for r in records)
 
-            await until(all_moved, 15, "the rescuers to take every run")
+            await until(all_moved, "the rescuers to take every run", 15)
             moved = time.monotonic() - killed
             await _answer_all(api, RUNS)
             results = await asyncio.wait_for(
@@ -84,7 +85,7 @@ async def test_a_restarted_single_worker_takes_its_runs_back_at_once(
             async def all_asking() -> bool:
                 return len(await api.inbox(limit=1000)) == RUNS
 
-            await until(all_asking, 60, "the worker to take every run")
+            await until(all_asking, "the worker to take every run", 60)
             workers["first-life"].process.kill()
             held = [await api.store.get_run(h.run_id) for h in handles]
             leases_end = min(record.lease_expires_at or 0.0 for record in held)

@@ -20,10 +20,10 @@ from _fleet import (
     owned_by,
     owner_is,
     says,
-    until,
     workflows,
 )
 
+from _wait import until
 from workflows.engine import Engine
 from workflows.errors import StaleRunError
 from workflows.stores import RunRecord, open_store
@@ -38,7 +38,7 @@ async def test_three_workers_lose_one_and_every_run_finishes_once(
         with fleet(postgres_schema_url, tmp_path, "w1", "w2", "w3") as workers:
             handles = [await api.start("fleet", n=i) for i in range(runs)]
             # Let the fleet take the runs up, then kill one worker in the middle of it.
-            await until(lambda: count_pending(api, at_least=runs // 3), 60, "runs to ask for input")
+            await until(lambda: count_pending(api, at_least=runs // 3), "runs to ask for input", 60)
             # The victim is the busiest worker: its runs must move.
             held = {owner: await owned_by(api, owner) for owner in ("w1", "w2", "w3")}
             victim = max(held, key=lambda owner: len(held[owner]))
@@ -57,7 +57,7 @@ async def test_three_workers_lose_one_and_every_run_finishes_once(
                         answered.add(request.request_id)
                 return len(answered) == runs
 
-            await until(answer_all, 120, "every run to ask and be answered")
+            await until(answer_all, "every run to ask and be answered", 120)
             results = await asyncio.wait_for(
                 asyncio.gather(*(handle.result() for handle in handles)), 120
             )
@@ -83,12 +83,12 @@ async def test_a_frozen_worker_cannot_commit_after_losing_its_lease(
     async with Engine(postgres_schema_url, workflows(), execute=False) as api:
         with fleet(postgres_schema_url, tmp_path, "frozen") as workers:
             handle = await api.start("slow", seconds=4.0)
-            await until(lambda: owner_is(api, handle.run_id, "frozen"), 30, "frozen to own it")
+            await until(lambda: owner_is(api, handle.run_id, "frozen"), "frozen to own it", 30)
             workers["frozen"].process.send_signal(signal.SIGSTOP)
             frozen_at = time.monotonic()
             workers["rescuer"] = Worker(postgres_schema_url, "rescuer", tmp_path / "r.log")
             # The lease runs out; the rescuer takes the run over and starts the step again.
-            await until(lambda: owner_is(api, handle.run_id, "rescuer"), 30, "the takeover")
+            await until(lambda: owner_is(api, handle.run_id, "rescuer"), "the takeover", 30)
             # Documented: takeover within lease + poll interval (docs/deployment.md), plus
             # the rescuer's start-up and room for a slow shared machine.
             assert time.monotonic() - frozen_at < LEASE + POLL + 10
@@ -104,8 +104,8 @@ async def test_a_frozen_worker_cannot_commit_after_losing_its_lease(
             # Refused at its commit, or stopped by its heartbeat first: never committed.
             await until(
                 lambda: says(workers["frozen"], "commit failed", "lease lost"),
-                30,
                 "the frozen worker to give the run up",
+                30,
             )
 
 
@@ -137,8 +137,8 @@ async def test_a_cancel_from_an_api_process_reaches_the_worker_that_runs_it(
         with fleet(postgres_schema_url, tmp_path, "w1"):
             busy = await api.start("slow", seconds=60.0)
             waiting = await api.start("fleet", n=1)
-            await until(lambda: owner_is(api, busy.run_id, "w1"), 30, "w1 to take the run")
-            await until(lambda: count_pending(api, at_least=1), 30, "the other run to ask")
+            await until(lambda: owner_is(api, busy.run_id, "w1"), "w1 to take the run", 30)
+            await until(lambda: count_pending(api, at_least=1), "the other run to ask", 30)
             for handle in (busy, waiting):
                 started = time.monotonic()
                 await handle.cancel_run(timeout=20)

@@ -1,43 +1,38 @@
-"""Bounded polling over HTTP (no fixed sleeps as synchronisation)."""
+"""Bounded polling over HTTP (no fixed sleeps as synchronisation) and error checks."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 
-TIMEOUT = 30.0
+from _wait import until
 
 
 async def pending_requests(
     client: httpx.AsyncClient, count: int = 1, **params: Any
 ) -> list[dict[str, Any]]:
     """``GET /requests`` once it lists at least ``count`` requests."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while True:
+
+    async def listed() -> list[dict[str, Any]] | None:
         response = await client.get("/requests", params=params)
         assert response.status_code == 200, response.text
         requests: list[dict[str, Any]] = response.json()["requests"]
-        if len(requests) >= count:
-            return requests
-        assert loop.time() < deadline, f"only {len(requests)} of {count} requests"
-        await asyncio.sleep(0.02)
+        return requests if len(requests) >= count else None
+
+    return await until(listed, f"{count} pending requests")
 
 
 async def finished_run(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
     """``GET /runs/{run_id}`` once the run has finished."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while True:
+
+    async def finished() -> dict[str, Any] | None:
         response = await client.get(f"/runs/{run_id}")
         assert response.status_code == 200, response.text
         run: dict[str, Any] = response.json()
-        if run["status"] not in ("running", "waiting"):
-            return run
-        assert loop.time() < deadline, f"run still {run['status']}"
-        await asyncio.sleep(0.02)
+        return run if run["status"] not in ("running", "waiting") else None
+
+    return await until(finished, f"run {run_id} to finish")
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

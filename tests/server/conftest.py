@@ -1,22 +1,14 @@
-"""A real uvicorn server on a free loopback port, in a thread with its own event loop.
-
-Readiness is a bounded poll of ``GET /health``; stopping asks uvicorn to exit and joins
-the thread, which runs the app's lifespan shutdown (the engine closes, runs stay stored).
-"""
+"""The server tests' workflows and a live server (``tests/_live_server.py``) per test."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
+from _live_server import LiveServer
 from workflows import Context, Workflow, step
 from workflows.events import (
     Event,
@@ -27,8 +19,7 @@ from workflows.events import (
 )
 from workflows.server import create_app
 
-READY_TIMEOUT = 30.0
-TIMEOUT = 30.0
+__all__ = ["LiveServer", "workflows"]
 
 
 class Approval(Workflow):
@@ -103,45 +94,6 @@ def workflows() -> dict[str, Workflow]:
         "nudged": Nudged(timeout=None),
         "chatty": Chatty(timeout=None),
     }
-
-
-class LiveServer:
-    """One uvicorn server in a thread; ``url`` is its base URL."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", ws="none", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + READY_TIMEOUT
-        with httpx.Client(base_url=self.url, timeout=5) as client:
-            while True:
-                assert self.thread.is_alive(), "server thread died during start-up"
-                try:
-                    if client.get("/health").status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server not ready in time"
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(READY_TIMEOUT)
-        assert not self.thread.is_alive(), "server did not stop"
-        self.sock.close()
 
 
 @pytest.fixture

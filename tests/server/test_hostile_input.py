@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,22 +55,11 @@ def all_workflows() -> dict[str, Workflow]:
 
 # -- stores ----------------------------------------------------------------------------------
 @pytest.fixture(params=["sqlite", "postgres"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh SQLite file, or a fresh PostgreSQL schema (dropped after)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hostile.db'}"
-        return
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    import asyncpg
-
-    schema = f"wf_hostile_{uuid.uuid4().hex[:16]}"
-    sep = "&" if "?" in postgres_url else "?"
-    yield f"{postgres_url}{sep}schema={schema}"
-    conn = await asyncpg.connect(postgres_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+        return f"sqlite:///{tmp_path / 'hostile.db'}"
+    return str(request.getfixturevalue("postgres_schema_url"))
 
 
 async def stored(url: str) -> dict[str, Any]:

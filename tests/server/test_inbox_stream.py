@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from _wait import TIMEOUT
 from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.server import create_app
 from workflows.stores import InputRequest, RequestStatus, SqliteStore
 
-from ._helpers import TIMEOUT
 from ._sse import Message, messages
 from .conftest import LiveServer, workflows
 

@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ._helpers import TIMEOUT, assert_error, pending_requests
+from _wait import TIMEOUT
+
+from ._helpers import assert_error, pending_requests
 from ._sse import Message, messages
 from .conftest import LiveServer
 

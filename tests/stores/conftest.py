@@ -8,7 +8,6 @@ turns that into a failure.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,26 +17,6 @@ import pytest
 from workflows.stores import MemoryStore, RunStore, SqliteStore
 
 StoreFactory = Callable[..., RunStore]
-
-
-@pytest.fixture
-async def postgres_schema(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL schema name, dropped after the test."""
-    import asyncpg
-
-    schema = f"wf_test_{uuid.uuid4().hex[:16]}"
-    yield schema
-    conn = await asyncpg.connect(postgres_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """The name of the store implementation under test."""
-    return str(request.param)
 
 
 @pytest.fixture
