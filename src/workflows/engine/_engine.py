@@ -37,6 +37,7 @@ from ..stores import (
     RunFinishedError,
     RunRecord,
     RunStore,
+    StreamEntry,
     open_store,
 )
 from ..workflow import Workflow
@@ -49,7 +50,7 @@ from ._durable_run import (
     response_type_for_prompts,
     waiter_key_of,
 )
-from ._handle import RunHandle
+from ._handle import RunHandle, StreamFeed
 from ._health import EngineHealth, health_of
 from ._writer import CommitWriter
 
@@ -118,6 +119,7 @@ class Engine:
         self._results: dict[str, asyncio.Future[Any]] = {}
         self._finished: dict[str, _Outcome] = {}
         self._signals: dict[str, asyncio.Event] = {}
+        self._feeds: dict[str, list[StreamFeed]] = {}
         self._writer: CommitWriter
         self._inbox_signal = asyncio.Event()
         self._known_requests: dict[str, InputRequest] = {}
@@ -353,10 +355,15 @@ class Engine:
         self._check_open()
         requests = await self.store.list_requests(workflow=workflow, run_id=run_id, limit=limit)
         # Whoever lists the inbox usually answers from it next: keep what respond() needs.
+        self._remember_requests(requests)
+        return requests
+
+    def _remember_requests(self, requests: list[InputRequest]) -> None:
+        """Keep what :meth:`respond` needs of ``requests`` (listed, or just committed by
+        a run here), so answering one reads nothing before the answer is stored."""
         if len(self._known_requests) > 10_000:
             self._known_requests.clear()
         self._known_requests.update((r.request_id, r) for r in requests)
-        return requests
 
     async def respond(
         self, request_id: str, response: Any, idempotency_key: str | None = None
@@ -745,6 +752,7 @@ class Engine:
             return
         logger.error("%s", message)
         self._fail_result(run_id, _error_from(error, "quarantined"))
+        self._feeds_stale(run_id)
         signal = self._signals.pop(run_id, None)
         if signal is not None:
             signal.set()  # stream readers: the run has ended
@@ -789,11 +797,21 @@ class Engine:
         if run is not None:
             for event in part.publish:
                 run.stream.put(event)
+        feeds = self._feeds.get(durable.run_id)
+        if feeds and part.stream:
+            now = time.time()
+            entries = [
+                StreamEntry(durable.run_id, seq, kind, payload, now)
+                for seq, kind, payload in part.stream
+            ]
+            for feed in feeds:
+                feed.extend(entries)
         signal = self._signals.pop(durable.run_id, None)
         if signal is not None:
             signal.set()
         if part.new_requests or part.closed_requests:
             self._inbox_changed()
+            self._remember_requests(part.new_requests)
         if part.status in ("completed", "failed", "cancelled", "timed_out"):
             if run is not None:
                 run.stream.close()
@@ -827,6 +845,24 @@ class Engine:
             future = self._results[run_id] = asyncio.get_running_loop().create_future()
         return future
 
+    def _open_feed(self, run_id: str) -> StreamFeed:
+        """Start feeding the stream entries this engine commits for ``run_id``."""
+        feed = StreamFeed()
+        self._feeds.setdefault(run_id, []).append(feed)
+        return feed
+
+    def _close_feed(self, run_id: str, feed: StreamFeed) -> None:
+        feeds = self._feeds.get(run_id, [])
+        if feed in feeds:
+            feeds.remove(feed)
+        if not feeds:
+            self._feeds.pop(run_id, None)
+
+    def _feeds_stale(self, run_id: str) -> None:
+        """Stream readers of ``run_id`` must read the store next (it changed elsewhere)."""
+        for feed in self._feeds.get(run_id, ()):
+            feed.mark_stale()
+
     def _signal(self, run_id: str) -> asyncio.Event:
         signal = self._signals.get(run_id)
         if signal is None:
@@ -856,6 +892,7 @@ class Engine:
 
     def _remote_commit(self, run_id: str) -> None:
         """Another process committed ``run_id``: wake local readers and waiters."""
+        self._feeds_stale(run_id)
         signal = self._signals.pop(run_id, None)
         if signal is not None:
             signal.set()
