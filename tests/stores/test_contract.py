@@ -1398,3 +1398,77 @@ async def test_concurrent_bulk_answers_to_one_request_exactly_one_wins(store: An
         losers = [r[i] for r in results if not isinstance(r[i], InboundEvent)]
         assert all(isinstance(x, InputRequestAlreadyAnsweredError) for x in losers)
         assert await store.list_inbound(run.run_id) == wins
+
+
+async def test_load_many_reads_what_the_single_reads_read(store: Any) -> None:
+    first, asked = await paused_run(store)
+    answered = await store.answer_request(asked.request_id, {"name": "Ann"})
+    assert answered is not None
+    sent = await store.add_inbound(first.run_id, {"event": 1})
+    second = new_run()
+    await store.create_run(second)
+    loaded = await store.load_many([first.run_id, "no-such-run", second.run_id, first.run_id])
+    assert set(loaded) == {first.run_id, second.run_id}  # an unknown id is left out
+    for run_id, one in loaded.items():
+        assert one.run == await store.get_run(run_id)
+        assert one.inbound == await store.list_inbound(run_id)
+        assert one.requests == await store.list_requests(run_id=run_id, status=None)
+        assert one.damage is None
+    assert [e.id for e in loaded[first.run_id].inbound] == [answered.id, sent.id]
+    assert [r.status for r in loaded[first.run_id].requests] == ["answered"]
+    assert loaded[second.run_id].inbound == [] and loaded[second.run_id].requests == []
+    assert await store.load_many([]) == {}
+
+
+async def test_load_many_returns_requests_of_every_status_newest_first(store: Any) -> None:
+    run = new_run()
+    await store.create_run(run)
+    older, newer = new_request(run.run_id), new_request(run.run_id)
+    await store.commit(Commit(run.run_id, 0, {}, "waiting", new_requests=[older, newer]))
+    await store.commit(
+        Commit(run.run_id, 1, {}, "waiting", closed_requests=[(older.request_id, "expired")])
+    )
+    [(_, one)] = (await store.load_many([run.run_id])).items()
+    assert [(r.request_id, r.status) for r in one.requests] == [
+        (newer.request_id, "pending"),
+        (older.request_id, "expired"),
+    ]
+
+
+async def test_load_many_names_the_damage_of_one_run_and_loads_the_others(store: Any) -> None:
+    damaged_row, damaged_inbound, intact = new_run(), new_run(), new_run()
+    for run in (damaged_row, damaged_inbound, intact):
+        await store.create_run(run)
+    await damage(store, "wf_runs", "snapshot", TRUNCATED, damaged_row.run_id)
+    bad = await store.add_inbound(damaged_inbound.run_id, {"event": 2})
+    await damage(store, "wf_inbound", "payload", '{"event": ', bad.id)
+    loaded = await store.load_many([damaged_row.run_id, damaged_inbound.run_id, intact.run_id])
+    row = loaded[damaged_row.run_id]
+    with pytest.raises(CorruptRecordError) as caught:
+        await store.get_run(damaged_row.run_id)
+    assert row.damage is not None and str(row.damage) == str(caught.value)
+    assert row.run == caught.value.record  # marked, with the version to fence a quarantine
+    assert row.run.corrupt is not None and "snapshot" in row.run.corrupt
+    inbound = loaded[damaged_inbound.run_id]
+    with pytest.raises(CorruptRecordError) as caught:
+        await store.list_inbound(damaged_inbound.run_id)
+    assert inbound.damage is not None and str(inbound.damage) == str(caught.value)
+    assert inbound.damage.key == f"inbound event {bad.id}"
+    assert inbound.run == await store.get_run(damaged_inbound.run_id)
+    assert loaded[intact.run_id].damage is None
+
+
+async def test_load_many_of_many_runs(store: Any) -> None:
+    runs = [new_run() for _ in range(700)]  # more than one SQL chunk of ids
+    for run in runs:
+        await store.create_run(run)
+    loaded = await store.load_many([run.run_id for run in runs])
+    assert sorted(loaded) == sorted(run.run_id for run in runs)
+
+
+async def test_load_many_on_a_closed_store_is_refused(make_store: StoreFactory) -> None:
+    store = make_store()
+    await store.open()
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.load_many(["run-1"])

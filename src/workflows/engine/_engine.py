@@ -37,9 +37,11 @@ from ..stores import (
     RunFinishedError,
     RunRecord,
     RunStore,
+    StreamEntry,
     open_store,
 )
 from ..workflow import Workflow
+from ._batch_reads import BatchReader
 from ._coordination import Coordinator, notify, notify_many
 from ._durable_run import (
     CANCEL_PAYLOAD,
@@ -48,7 +50,7 @@ from ._durable_run import (
     response_type_for_prompts,
     waiter_key_of,
 )
-from ._handle import RunHandle
+from ._handle import RunHandle, StreamFeed
 from ._health import EngineHealth, health_of
 from ._writer import CommitWriter
 
@@ -110,11 +112,14 @@ class Engine:
         self.execute = execute
         self.poll_interval = poll_interval
         self._coordinator = Coordinator(self)
+        self._reader = BatchReader(lambda: self.store, lambda task: self._coordinator.adopt([task]))
         self.serializer = JsonSerializer()
         self._loaded: dict[str, DurableRun] = {}
         self._loading: dict[str, asyncio.Future[DurableRun | None]] = {}
         self._results: dict[str, asyncio.Future[Any]] = {}
+        self._finished: dict[str, _Outcome] = {}
         self._signals: dict[str, asyncio.Event] = {}
+        self._feeds: dict[str, list[StreamFeed]] = {}
         self._writer: CommitWriter
         self._inbox_signal = asyncio.Event()
         self._known_requests: dict[str, InputRequest] = {}
@@ -350,10 +355,15 @@ class Engine:
         self._check_open()
         requests = await self.store.list_requests(workflow=workflow, run_id=run_id, limit=limit)
         # Whoever lists the inbox usually answers from it next: keep what respond() needs.
+        self._remember_requests(requests)
+        return requests
+
+    def _remember_requests(self, requests: list[InputRequest]) -> None:
+        """Keep what :meth:`respond` needs of ``requests`` (listed, or just committed by
+        a run here), so answering one reads nothing before the answer is stored."""
         if len(self._known_requests) > 10_000:
             self._known_requests.clear()
         self._known_requests.update((r.request_id, r) for r in requests)
-        return requests
 
     async def respond(
         self, request_id: str, response: Any, idempotency_key: str | None = None
@@ -467,25 +477,19 @@ class Engine:
                     delivered.setdefault(result.run_id, []).append(result)
         if delivered:
             await notify_many(self, [f"work:{run_id}" for run_id in delivered])
-            limit = asyncio.Semaphore(_LOAD_CONCURRENCY)
+            # Loaded together: their rows are read in batches (one store call each).
             await asyncio.gather(
-                *(
-                    self._deliver_answers(run_id, events, limit)
-                    for run_id, events in delivered.items()
-                )
+                *(self._deliver_answers(run_id, events) for run_id, events in delivered.items())
             )
         return outcomes
 
-    async def _deliver_answers(
-        self, run_id: str, events: list[InboundEvent], limit: asyncio.Semaphore
-    ) -> None:
+    async def _deliver_answers(self, run_id: str, events: list[InboundEvent]) -> None:
         """Hand stored answers to their run, loading it if this engine executes it."""
-        async with limit:
-            try:
-                loaded = await self._ensure_loaded(run_id, skip_inbound={e.id for e in events})
-            except Exception as exc:  # stored all the same: delivered when the run loads
-                logger.warning("run %s: answers stored, not delivered yet: %s", run_id, exc)
-                return
+        try:
+            loaded = await self._ensure_loaded(run_id, skip_inbound={e.id for e in events})
+        except Exception as exc:  # stored all the same: delivered when the run loads
+            logger.warning("run %s: answers stored, not delivered yet: %s", run_id, exc)
+            return
         if loaded is not None:
             for event in events:
                 loaded.deliver(event.id, event.payload)
@@ -545,9 +549,15 @@ class Engine:
             # not when their leases run out: waiting ones too, which no poll would take.
             freed = await liveness.expire_gone_owners(owner, now=time.time())
             self._coordinator.claim_soon(freed)
-        for run_id in await self.store.runs_with_work(now=time.time()):
+        run_ids = await self.store.runs_with_work(now=time.time())
+        # Loaded together: their rows are read in batches (one store call each).
+        outcomes = await asyncio.gather(
+            *(self._ensure_loaded(run_id) for run_id in run_ids), return_exceptions=True
+        )
+        for run_id, loaded in zip(run_ids, outcomes, strict=True):
             try:
-                loaded = await self._ensure_loaded(run_id)
+                if isinstance(loaded, BaseException):
+                    raise loaded
             except WorkflowConfigurationError as exc:
                 # A run of a workflow this process does not serve: another one will.
                 logger.info("run %s left for another process: %s", run_id, exc)
@@ -610,26 +620,15 @@ class Engine:
             if claimed is not None:
                 self._give_back_claim(run_id)
             return None
-        # Each read is kept apart from its damage (CorruptRecordError), so a damaged run
-        # is still known by its version (to fence its quarantine) and its workflow.
-        found: RunRecord | BaseException
-        if self.owner is None:
-            found, inbound, requests = await asyncio.gather(
-                self.store.get_run(run_id),
-                self.store.list_inbound(run_id),
-                self.store.list_requests(run_id=run_id, status=None, limit=100_000),
-                return_exceptions=True,
-            )
-        elif claimed is not None:
+        # The run's rows come from one store call shared with the runs loaded at the
+        # same time (BatchReader); a damaged run is still known by its version (to
+        # fence its quarantine) and its workflow.
+        found: RunRecord | CorruptRecordError | None = None
+        claimed_at = time.monotonic()
+        if claimed is not None:
             taken, claimed_at = claimed
             found = taken if taken.corrupt is None else _damage_of(taken)
-            inbound, requests = await asyncio.gather(
-                self.store.list_inbound(run_id),
-                self.store.list_requests(run_id=run_id, status=None, limit=100_000),
-                return_exceptions=True,
-            )
-        else:
-            claimed_at = time.monotonic()
+        elif self.owner is not None:
             try:  # the lease first: whoever holds it executes the run
                 found = await self.store.claim_run(run_id, self.owner, self.lease_seconds)
             except (StaleRunError, RunFinishedError):
@@ -639,23 +638,21 @@ class Engine:
             if not self._coordinator.claiming:  # stopping meanwhile: give it back at once
                 self._coordinator.release_later(run_id)
                 return None
-            inbound, requests = await asyncio.gather(
-                self.store.list_inbound(run_id),
-                self.store.list_requests(run_id=run_id, status=None, limit=100_000),
-                return_exceptions=True,
-            )
-        damage = None
-        for result in (found, requests, inbound):
-            if isinstance(result, CorruptRecordError):
-                damage = damage or result
-            elif isinstance(result, BaseException):
-                self._give_back_claim(run_id)
-                raise result
+        try:
+            rows = await self._reader.read(run_id)
+            if rows is None:
+                raise RunNotFoundError(run_id)
+        except BaseException:
+            self._give_back_claim(run_id)
+            raise
+        if found is None:
+            found = rows.run
         if isinstance(found, CorruptRecordError):
             record: RunRecord = found.record  # what could be read of it
+            damage: CorruptRecordError | None = found
         else:
-            assert isinstance(found, RunRecord)
-            record = found
+            record, damage = found, rows.damage
+        inbound, requests = rows.inbound, rows.requests
         if record.is_finished:
             return None
         try:
@@ -666,7 +663,6 @@ class Engine:
         if damage is not None:
             await self._quarantine(record, damage)
             return None
-        assert isinstance(inbound, list) and isinstance(requests, list)
         durable: DurableRun | None = None
         ctx: Context[Any] | None = None
         delivering: int | None = None
@@ -756,6 +752,7 @@ class Engine:
             return
         logger.error("%s", message)
         self._fail_result(run_id, _error_from(error, "quarantined"))
+        self._feeds_stale(run_id)
         signal = self._signals.pop(run_id, None)
         if signal is not None:
             signal.set()  # stream readers: the run has ended
@@ -800,17 +797,30 @@ class Engine:
         if run is not None:
             for event in part.publish:
                 run.stream.put(event)
+        feeds = self._feeds.get(durable.run_id)
+        if feeds and part.stream:
+            now = time.time()
+            entries = [
+                StreamEntry(durable.run_id, seq, kind, payload, now)
+                for seq, kind, payload in part.stream
+            ]
+            for feed in feeds:
+                feed.extend(entries)
         signal = self._signals.pop(durable.run_id, None)
         if signal is not None:
             signal.set()
         if part.new_requests or part.closed_requests:
             self._inbox_changed()
+            self._remember_requests(part.new_requests)
         if part.status in ("completed", "failed", "cancelled", "timed_out"):
             if run is not None:
                 run.stream.close()
             if self._loaded.get(durable.run_id) is durable:
                 del self._loaded[durable.run_id]
                 self._coordinator.leases.forget(durable.run_id)
+            self._remember_outcome(
+                durable.run_id, (durable.name, part.status, part.result, part.error)
+            )
             future = self._results.pop(durable.run_id, None)
             if future is not None and not future.done():
                 if part.status == "completed":
@@ -835,6 +845,24 @@ class Engine:
             future = self._results[run_id] = asyncio.get_running_loop().create_future()
         return future
 
+    def _open_feed(self, run_id: str) -> StreamFeed:
+        """Start feeding the stream entries this engine commits for ``run_id``."""
+        feed = StreamFeed()
+        self._feeds.setdefault(run_id, []).append(feed)
+        return feed
+
+    def _close_feed(self, run_id: str, feed: StreamFeed) -> None:
+        feeds = self._feeds.get(run_id, [])
+        if feed in feeds:
+            feeds.remove(feed)
+        if not feeds:
+            self._feeds.pop(run_id, None)
+
+    def _feeds_stale(self, run_id: str) -> None:
+        """Stream readers of ``run_id`` must read the store next (it changed elsewhere)."""
+        for feed in self._feeds.get(run_id, ()):
+            feed.mark_stale()
+
     def _signal(self, run_id: str) -> asyncio.Event:
         signal = self._signals.get(run_id)
         if signal is None:
@@ -848,6 +876,11 @@ class Engine:
         future = self._result_future(run_id)
         if not future.done() and run_id not in self._loaded:
             # (A run loaded here settles the future at its final commit: no read needed.)
+            outcome = self._finished.get(run_id)
+            if outcome is not None:  # finished here, as its final commit stored it
+                self._results.pop(run_id, None)
+                self._settle_outcome(future, *outcome)
+                return future.result()
             record = await self.store.get_run(run_id)
             if record.is_finished:
                 self._results.pop(run_id, None)
@@ -859,6 +892,7 @@ class Engine:
 
     def _remote_commit(self, run_id: str) -> None:
         """Another process committed ``run_id``: wake local readers and waiters."""
+        self._feeds_stale(run_id)
         signal = self._signals.pop(run_id, None)
         if signal is not None:
             signal.set()
@@ -894,15 +928,33 @@ class Engine:
 
     def _settle(self, future: asyncio.Future[Any], record: RunRecord) -> None:
         """Settle ``future`` with the outcome of the finished run ``record``."""
+        self._settle_outcome(future, record.workflow, record.status, record.result, record.error)
+
+    def _settle_outcome(
+        self,
+        future: asyncio.Future[Any],
+        workflow: str,
+        status: str,
+        result: Any,
+        error: dict[str, Any] | None,
+    ) -> None:
+        """Settle ``future`` with a finished run's stored outcome."""
         if future.done():  # settled meanwhile by a commit or another store check
             return
-        if record.status == "completed":
-            wf = self.workflow(record.workflow)
+        if status == "completed":
+            wf = self.workflow(workflow)
             serializer = self.serializer_for(wf)
-            future.set_result(serializer.decode(record.result, registry_for(wf, serializer)))
+            future.set_result(serializer.decode(result, registry_for(wf, serializer)))
         else:
-            future.set_exception(_error_from(record.error, record.status))
+            future.set_exception(_error_from(error, status))
             future.exception()  # retrieved: whoever awaits it gets it raised
+
+    def _remember_outcome(self, run_id: str, outcome: _Outcome) -> None:
+        """Keep the outcome of a run that finished here, so awaiting it later reads
+        nothing (the most recent :data:`_OUTCOMES_KEPT` are kept)."""
+        self._finished[run_id] = outcome
+        if len(self._finished) > _OUTCOMES_KEPT:
+            del self._finished[next(iter(self._finished))]
 
 
 def _damage_of(record: RunRecord) -> CorruptRecordError:
@@ -912,8 +964,11 @@ def _damage_of(record: RunRecord) -> CorruptRecordError:
     return CorruptRecordError(record.run_id, column, cause, record=record)
 
 
-_LOAD_CONCURRENCY = 64
-"""Most runs :meth:`Engine.respond_many` loads at the same time."""
+_Outcome = tuple[str, str, Any, "dict[str, Any] | None"]
+"""A finished run's workflow, status, result and error, as its final commit stored them."""
+
+_OUTCOMES_KEPT = 10_000
+"""How many outcomes of runs finished here an engine keeps (see ``_remember_outcome``)."""
 
 _QUARANTINE_MESSAGE_LIMIT = 4000
 """Longest message stored with a quarantined run (a cause's text may be huge)."""

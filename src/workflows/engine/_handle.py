@@ -11,15 +11,51 @@ from typing import TYPE_CHECKING, Any
 
 from .._snapshot import registry_for
 from ..events import Event, StopEvent
-from ..stores import RunRecord
+from ..stores import RunRecord, StreamEntry
 
 if TYPE_CHECKING:
     from ._engine import Engine
 
-__all__ = ["RunHandle"]
+__all__ = ["RunHandle", "StreamFeed"]
 
 
 logger = logging.getLogger("workflows.engine")
+
+
+class StreamFeed:
+    """The stream entries an engine committed for one run while a reader streams it."""
+
+    def __init__(self) -> None:
+        self._entries: list[StreamEntry] = []
+        self._stale = False
+
+    def extend(self, entries: list[StreamEntry]) -> None:
+        """Add entries just committed (in ``seq`` order)."""
+        self._entries.extend(entries)
+
+    def mark_stale(self) -> None:
+        """Something else changed the run (another process committed, or it was set
+        aside): the next :meth:`take` sends the reader to the store."""
+        self._stale = True
+
+    def take(self, seq: int) -> list[StreamEntry] | None:
+        """Take the entries after ``seq``: [] if none was fed, None if the store must be
+        read (the feed is stale, or its entries do not follow ``seq`` without a gap)."""
+        fresh = [entry for entry in self._entries if entry.seq > seq]
+        self._entries = []
+        if self._stale:
+            self._stale = False
+            return None
+        expected = seq + 1
+        for entry in fresh:
+            if entry.seq != expected:
+                return None
+            expected += 1
+        return fresh
+
+    def discard_through(self, seq: int) -> None:
+        """Forget the entries up to ``seq`` (read from the store instead)."""
+        self._entries = [entry for entry in self._entries if entry.seq > seq]
 
 
 class RunHandle:
@@ -62,34 +98,52 @@ class RunHandle:
         serializer = engine.serializer_for(engine.workflow(record.workflow))
         types = registry_for(engine.workflow(record.workflow), serializer)
         seq = after
-        while True:
-            signal = engine._signal(self.run_id)
-            entries = await engine.store.read_stream(self.run_id, after=seq)
-            for entry in entries:
-                seq = entry.seq
-                self.last_seq = seq
-                if entry.corrupt is not None:  # a damaged row: nothing to give back
-                    logger.warning(
-                        "run %s: stream entry %d is damaged: %s", self.run_id, seq, entry.corrupt
-                    )
+        # What this engine commits for the run from now on comes through the feed, so a
+        # reader woken by a local commit does not read back what was just written.
+        feed = engine._open_feed(self.run_id)
+        from_store = True
+        try:
+            while True:
+                signal = engine._signal(self.run_id)
+                entries = None if from_store else feed.take(seq)
+                if entries is None:  # woken from elsewhere, or a gap: the store tells
+                    entries = await engine.store.read_stream(self.run_id, after=seq)
+                    feed.discard_through(entries[-1].seq if entries else seq)
+                for entry in entries:
+                    seq = entry.seq
+                    self.last_seq = seq
+                    if entry.corrupt is not None:  # a damaged row: nothing to give back
+                        logger.warning(
+                            "run %s: stream entry %d is damaged: %s",
+                            self.run_id,
+                            seq,
+                            entry.corrupt,
+                        )
+                        continue
+                    event = serializer.decode(entry.payload, types)
+                    yield event
+                    if isinstance(event, StopEvent):
+                        return
+                if entries:
+                    from_store = False
                     continue
-                event = serializer.decode(entry.payload, types)
-                yield event
-                if isinstance(event, StopEvent):
-                    return
-            if entries:
-                continue
-            record = await engine.store.get_run(self.run_id)
-            if record.is_finished:
-                # The last commit may have landed between the two reads: read once more.
-                for entry in await engine.store.read_stream(self.run_id, after=seq):
-                    seq = self.last_seq = entry.seq
-                    if entry.corrupt is None:
-                        yield serializer.decode(entry.payload, types)
-                return
-            # The timeout covers a commit by another process whose wake-up we missed.
-            with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(signal.wait(), engine.poll_interval)
+                if self.run_id not in engine._loaded:
+                    # Not executing here: it may have finished, or be executed elsewhere.
+                    record = await engine.store.get_run(self.run_id)
+                    if record.is_finished:
+                        # The last commit may have landed between the two reads.
+                        for entry in await engine.store.read_stream(self.run_id, after=seq):
+                            seq = self.last_seq = entry.seq
+                            if entry.corrupt is None:
+                                yield serializer.decode(entry.payload, types)
+                        return
+                # The timeout covers a commit by another process whose wake-up we missed.
+                from_store = True
+                with suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(signal.wait(), engine.poll_interval)
+                    from_store = False  # woken: by a local commit, unless the feed is stale
+        finally:
+            engine._close_feed(self.run_id, feed)
 
     last_seq: int = 0
 

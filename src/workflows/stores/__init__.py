@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.stores._base import RunStore
 from workflows.stores._errors import InputRequestClosedError, RunFinishedError
+from workflows.stores._loading import LoadedRun
 from workflows.stores._memory import MemoryStore
 from workflows.stores._records import (
     REQUEST_STATUSES,
@@ -45,6 +46,7 @@ __all__ = [
     "InboundEvent",
     "InputRequest",
     "InputRequestClosedError",
+    "LoadedRun",
     "MemoryStore",
     "PostgresStore",
     "RequestStatus",

@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from typing_extensions import Self
 
+from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
     Commit,
     InboundEvent,
@@ -130,6 +131,25 @@ class RunStore(Protocol):
         Raises:
             RunNotFoundError: no such run.
             CorruptRecordError: its snapshot, result or error cannot be decoded.
+        """
+        ...
+
+    async def load_many(self, run_ids: Sequence[str]) -> dict[str, LoadedRun]:
+        """Read what resuming each of ``run_ids`` needs, for many runs at once: the run
+        (as :meth:`get_run`), its unconsumed inbound events (as :meth:`list_inbound`)
+        and every input request it made (as :meth:`list_requests` with ``status=None``).
+
+        The SQL stores read all of it in one read transaction (PostgreSQL: one round
+        trip; SQLite: one hand-off to the store's thread), so each run is seen as one
+        commit left it. Never raises for one run: a damaged run is returned with its
+        ``damage`` (what :meth:`get_run` or :meth:`list_inbound` would raise).
+
+        Returns:
+            A :class:`~workflows.stores.LoadedRun` by run id; an id with no run is
+            left out.
+
+        Raises:
+            StoreError: for the whole call (the store is closed, or unreachable).
         """
         ...
 

@@ -7,6 +7,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from workflows.errors import (
@@ -19,6 +20,7 @@ from workflows.errors import (
 from workflows.stores._codec import decode, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._lifecycle import StoreLifecycle
+from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._records import (
     TERMINAL_STATUSES,
     Commit,
@@ -149,7 +151,24 @@ class MemoryStore(StoreLifecycle):
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`RunStore.get_run`."""
         self._check_open()
+        return self._run_out(run_id)
+
+    def _run_out(self, run_id: str) -> RunRecord:
         return self._out(self._get(run_id))
+
+    async def load_many(self, run_ids: Sequence[str]) -> dict[str, LoadedRun]:
+        """See :meth:`RunStore.load_many`."""
+        self._check_open()
+        loaded: dict[str, LoadedRun] = {}
+        for run_id in dict.fromkeys(run_ids):
+            found = loaded_run(
+                partial(self._run_out, run_id),
+                partial(self._inbound_of, run_id),
+                partial(self._requests_of, run_id),
+            )
+            if found is not None:
+                loaded[run_id] = found
+        return loaded
 
     async def list_runs(
         self,
@@ -322,6 +341,9 @@ class MemoryStore(StoreLifecycle):
     async def list_inbound(self, run_id: str) -> list[InboundEvent]:
         """See :meth:`RunStore.list_inbound`."""
         self._check_open()
+        return self._inbound_of(run_id)
+
+    def _inbound_of(self, run_id: str) -> list[InboundEvent]:
         run = self._get(run_id)
         return [
             inbound_event(inbound_id, run_id, payload, request_id, created_at)
@@ -348,6 +370,12 @@ class MemoryStore(StoreLifecycle):
             r.answered_at,
         )
         return request_from_row(row)
+
+    def _requests_of(self, run_id: str) -> list[InputRequest]:
+        """Every request of the run, newest first (``list_requests`` with no limit)."""
+        found = [self._requests[request_id] for request_id in self._runs[run_id].requests]
+        found.sort(key=lambda stored: (stored.record.created_at, stored.order), reverse=True)
+        return [self._request_out(stored) for stored in found]
 
     async def get_request(self, request_id: str) -> InputRequest:
         """See :meth:`RunStore.get_request`."""

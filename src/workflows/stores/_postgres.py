@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -32,6 +33,7 @@ from workflows.errors import (
 from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._lifecycle import StoreLifecycle
+from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._postgres_owners import EXPIRE_GONE_OWNERS_SQL, take_owner_lock
 from workflows.stores._postgres_schema import migrate
 from workflows.stores._records import (
@@ -238,6 +240,27 @@ class PostgresStore(StoreLifecycle):
         if row is None:
             raise RunNotFoundError(run_id)
         return run_from_row(row)
+
+    async def load_many(self, run_ids: Sequence[str]) -> dict[str, LoadedRun]:
+        """See :meth:`RunStore.load_many`: one statement (one round trip, one snapshot
+        of the database) for the runs, their inbound events and their requests."""
+        pool = self._use(retry=True)
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        with self._errors():
+            rows = await pool.fetch(_LOAD_MANY_SQL, ids)
+        loaded: dict[str, LoadedRun] = {}
+        for row in rows:
+            run_id = row[0]
+            found = loaded_run(
+                partial(run_from_row, row),
+                partial(_inbound_of, run_id, row["inbound"]),
+                partial(_requests_of, row["requests"]),
+            )
+            assert found is not None
+            loaded[run_id] = found
+        return loaded
 
     async def list_runs(
         self,
@@ -1044,6 +1067,25 @@ RETURNING {", ".join("r." + c.strip() for c in RUN_COLUMNS.split(","))}
 """Claims up to ``$4`` free runs with work for owner ``$1`` (``$5``: only among these
 ids; never those of ``$6``): ``$2`` now, ``$3`` the lease. Rows locked by a concurrent
 claim are skipped."""
+
+_LOAD_MANY_SQL = f"""
+SELECT {RUN_COLUMNS},
+    ARRAY(SELECT ROW(i.id, i.payload, i.request_id, i.created_at) FROM wf_inbound i
+          WHERE i.run_id = w.run_id ORDER BY i.id) AS inbound,
+    ARRAY(SELECT ROW({REQUEST_COLUMNS}) FROM {REQUEST_FROM}
+          WHERE r.run_id = w.run_id
+          ORDER BY r.created_at DESC, r.request_id DESC) AS requests
+FROM wf_runs w WHERE w.run_id = ANY ($1::text[])
+"""
+
+
+def _inbound_of(run_id: str, rows: list[tuple[Any, ...]]) -> list[InboundEvent]:
+    return [inbound_event(row[0], run_id, row[1], row[2], row[3]) for row in rows]
+
+
+def _requests_of(rows: list[tuple[Any, ...]]) -> list[InputRequest]:
+    return [request_from_row(row) for row in rows]
+
 
 _REFUSAL_CODES = frozenset({"WF404", "WF409", "WF410", "23505"})
 """SQLSTATEs by which ``wf_commit`` refuses one commit (a duplicate seq or request id

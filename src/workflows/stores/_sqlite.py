@@ -13,6 +13,7 @@ from typing_extensions import ParamSpec
 
 from workflows.errors import StoreConnectionError, StoreError, StoreSchemaError
 from workflows.stores._lifecycle import StoreLifecycle
+from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
     Commit,
     InboundEvent,
@@ -161,6 +162,14 @@ class SqliteStore(StoreLifecycle):
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`RunStore.get_run`."""
         return await self._call(self._use().get_run, run_id)
+
+    async def load_many(self, run_ids: Sequence[str]) -> dict[str, LoadedRun]:
+        """See :meth:`RunStore.load_many`: one hand-off to the store's thread and one
+        read transaction for the whole batch."""
+        ops = self._use()
+        if not run_ids:
+            return {}
+        return await self._call(ops.load_many, list(run_ids))
 
     async def list_runs(
         self,

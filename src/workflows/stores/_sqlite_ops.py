@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from workflows.errors import (
@@ -22,6 +23,7 @@ from workflows.errors import (
 )
 from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
+from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._records import (
     TERMINAL_STATUSES,
     Commit,
@@ -118,6 +120,23 @@ class SqliteOps:
         if row is None:
             raise RunNotFoundError(run_id)
         return run_from_row(row)
+
+    def load_many(self, run_ids: list[str]) -> dict[str, LoadedRun]:
+        # One read transaction: every run is seen as one commit left it.
+        self.conn.execute("BEGIN")
+        try:
+            loaded: dict[str, LoadedRun] = {}
+            for run_id in dict.fromkeys(run_ids):
+                found = loaded_run(
+                    partial(self.get_run, run_id),
+                    partial(self.list_inbound, run_id),
+                    partial(self.list_requests, None, run_id, None, -1, 0),
+                )
+                if found is not None:
+                    loaded[run_id] = found
+        finally:
+            self.conn.execute("COMMIT")
+        return loaded
 
     def list_runs(
         self, status: str | None, workflow: str | None, limit: int, offset: int
