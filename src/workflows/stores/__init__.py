@@ -21,6 +21,7 @@ from workflows.stores._memory import MemoryStore
 from workflows.stores._records import (
     REQUEST_STATUSES,
     RUN_STATUSES,
+    STATE_ROWS_KEY,
     TERMINAL_STATUSES,
     Commit,
     InboundEvent,
@@ -28,6 +29,7 @@ from workflows.stores._records import (
     RequestStatus,
     RunRecord,
     RunStatus,
+    StateChanges,
     StreamEntry,
     StreamItem,
 )
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REQUEST_STATUSES",
     "RUN_STATUSES",
+    "STATE_ROWS_KEY",
     "TERMINAL_STATUSES",
     "Commit",
     "InboundEvent",
@@ -53,6 +56,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "SqliteStore",
+    "StateChanges",
     "StreamEntry",
     "StreamItem",
     "open_store",
