@@ -81,6 +81,8 @@ _DEFAULT_SERIALIZER = JsonSerializer()
 
 _MAX_ID = 2**62
 
+_ENCODE_STATE: Any = object()
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -185,11 +187,17 @@ def _build_registry(graph: Any, serializer: BaseSerializer, owner: type[Any]) ->
 
 
 def snapshot_to_dict(
-    ctx: Context[Any], serializer: BaseSerializer | None, workflow_name: str | None = None
+    ctx: Context[Any],
+    serializer: BaseSerializer | None,
+    workflow_name: str | None = None,
+    *,
+    encoded_state: Any = _ENCODE_STATE,
 ) -> dict[str, Any]:
     """Encode a context (see the module docstring for the format).
 
     ``workflow_name`` overrides the name recorded (the engine records its registry name).
+    ``encoded_state`` is written as the ``state`` instead of encoding the context's
+    state (the engine writes the state's entries apart, in state rows).
     """
     serializer = serializer or ctx._workflow.serializer or _DEFAULT_SERIALIZER
     types = registry_for(ctx._workflow, serializer)
@@ -217,10 +225,11 @@ def snapshot_to_dict(
             joined = True
         return doc
 
-    try:
-        encoded_state = enc(ctx._store._snapshot_state(), types)
-    except ContextSerdeError as exc:
-        raise ContextSerdeError(f"state: {exc}") from None
+    if encoded_state is _ENCODE_STATE:
+        try:
+            encoded_state = enc(ctx._store._snapshot_state(), types)
+        except ContextSerdeError as exc:
+            raise ContextSerdeError(f"state: {exc}") from None
     data = {
         "format_version": FORMAT_VERSION,
         "serializer": serializer.name,

@@ -327,6 +327,73 @@ class JsonSerializer(BaseSerializer):
             "use JSON types or pydantic models, or opt in to PickleSerializer"
         )
 
+    def state_layout(self, state: Any, types: TypeRegistry) -> tuple[Any, list[str]] | None:
+        """Where :meth:`encode` puts the top-level entries of a state: the encoded state
+        with its entries left out, and the path inside it of the object that holds
+        them (``[]``: the encoded state is that object). None when the entries are not
+        an object's keys: a state that is neither a ``DictState`` nor a pydantic model,
+        or a model written through a codec."""
+        from ..context.state_store import DictState
+
+        if isinstance(state, DictState):
+            return {}, []
+        if isinstance(state, BaseModel) and not (self._codecs and type(state) in self._codecs):
+            return {"$model": types.key_for(type(state)), "data": {}}, ["data"]
+        return None
+
+    def encode_entries(
+        self, state: Any, keys: Iterable[str], types: TypeRegistry
+    ) -> dict[str, Any] | None:
+        """The top-level entries ``keys`` of a state with a :meth:`state_layout`, each
+        encoded exactly as :meth:`encode` encodes it inside the whole state; a key the
+        encoded state does not hold is left out (a deleted key). A model's computed
+        fields, which follow its other fields, are always included. None when a key of
+        a ``DictState`` is not a plain string (its state is written as a ``$map``,
+        which has no entries by key).
+
+        Raises:
+            ContextSerdeError: an entry that cannot be encoded, naming its key.
+        """
+        from ..context.state_store import DictState
+
+        encoded: dict[str, Any] = {}
+        if isinstance(state, DictState):
+            data = state.to_dict()
+            for key in keys:
+                if type(key) is not str or key.startswith("$"):
+                    return None
+                if key in data:
+                    try:
+                        encoded[key] = self._encode(data[key], types, 1)
+                    except ContextSerdeError as exc:
+                        raise ContextSerdeError(f"at key {key!r}: {exc}") from None
+            return encoded
+        model: BaseModel = state
+        cls = type(model)
+        dynamic = _any_fields(cls)
+        extra = model.__pydantic_extra__ or {}
+        wanted = [*keys, *cls.model_computed_fields]
+        dumped_names = {
+            key
+            for key in wanted
+            if (key in cls.model_fields or key in cls.model_computed_fields) and key not in dynamic
+        }
+        try:
+            dumped = (
+                model.model_dump(mode="json", include=dumped_names, round_trip=True)
+                if dumped_names
+                else {}
+            )
+        except Exception as exc:
+            raise ContextSerdeError(f"cannot encode {cls.__qualname__}: {exc}") from None
+        for key in wanted:
+            if key in dumped:
+                encoded[key] = dumped[key]
+            elif key in dynamic or key in extra:
+                value = extra[key] if key in extra else getattr(model, key)
+                encoded[key] = self._encode(value, types, 1)
+        return encoded
+
     def _model_data(self, model: BaseModel, types: TypeRegistry, depth: int) -> dict[str, Any]:
         cls = type(model)
         dynamic = _any_fields(cls)

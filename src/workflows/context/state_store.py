@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ContextStateError
 
-__all__ = ["MODEL_T", "DictState", "InMemoryStateStore", "StateStore"]
+__all__ = ["MODEL_T", "DictState", "InMemoryStateStore", "StateChangeLog", "StateStore"]
 
 StateT = TypeVar("StateT")
 MODEL_T = TypeVar("MODEL_T")
@@ -186,6 +186,8 @@ class InMemoryStateStore(Generic[StateT]):
         self._lock: asyncio.Lock | None = None
         self._skip_write: Callable[[], bool] | None = None
         """Set by the context: True for a write a restored step already made (replay)."""
+        self._changes = StateChangeLog()
+        """The top-level keys changed since the last durable commit took them."""
 
     def _replaying(self) -> bool:
         return self._skip_write is not None and self._skip_write()
@@ -212,6 +214,10 @@ class InMemoryStateStore(Generic[StateT]):
                 if default is _MISSING:
                     raise ValueError(f"state path {path!r} not found (at {segment!r})") from None
                 return default
+        if type(node) not in _SCALARS:
+            # Handed out as it is (no copy): the caller may change it in place, so its
+            # key is written again at the next commit.
+            self._changes.touched(path.partition(".")[0])
         return node
 
     async def get(self, path: str, default: Any = _MISSING) -> Any:
@@ -246,6 +252,7 @@ class InMemoryStateStore(Generic[StateT]):
             return
         async with self._guard:
             self._write(path, value)
+            self._changes.touched(path.partition(".")[0])
 
     async def get_state(self) -> StateT:
         """Return a deep copy of the whole state."""
@@ -264,6 +271,7 @@ class InMemoryStateStore(Generic[StateT]):
             return
         async with self._guard:
             self._state = state
+            self._changes.replaced()
 
     async def clear(self) -> None:
         """Reset the state to a fresh default instance."""
@@ -271,6 +279,7 @@ class InMemoryStateStore(Generic[StateT]):
             return
         async with self._guard:
             self._state = self._factory()
+            self._changes.replaced()
 
     @asynccontextmanager
     async def edit_state(self) -> AsyncIterator[StateT]:
@@ -289,6 +298,7 @@ class InMemoryStateStore(Generic[StateT]):
             draft = _draft_of(self._state)
             yield draft
             if not replaying:  # a restored step re-running an edit it already made
+                self._changes.compared(self._state, draft)
                 self._state = draft
 
     # -- used by snapshots -------------------------------------------------------------
@@ -297,3 +307,76 @@ class InMemoryStateStore(Generic[StateT]):
 
     def _restore_state(self, state: StateT) -> None:
         self._state = state
+        self._changes.replaced()
+
+
+class StateChangeLog:
+    """Which top-level keys of a state changed since the last durable commit took them.
+
+    Kept by every state store at the cost of one set insertion per write; the durable
+    engine reads it at a step boundary to write only the changed keys, then calls
+    :meth:`taken`.
+    """
+
+    __slots__ = ("removed", "touched_keys", "whole")
+
+    def __init__(self) -> None:
+        self.touched_keys: dict[str, None] = {}
+        """Keys written (or handed out mutable), in the order first touched."""
+        self.removed: set[str] = set()
+        """Keys deleted (some may have been written again since: see ``touched_keys``)."""
+        self.whole = True
+        """The state was replaced (or never taken): every key must be written."""
+
+    def touched(self, key: str) -> None:
+        """``key`` may have changed."""
+        self.touched_keys[key] = None
+
+    def replaced(self) -> None:
+        """The whole state was replaced."""
+        self.whole = True
+        self.touched_keys.clear()
+        self.removed.clear()
+
+    def compared(self, before: Any, after: Any) -> None:
+        """Record what an edit changed: ``after`` is an edited copy of ``before``."""
+        old, new = _entries(before), _entries(after)
+        if old is None or new is None:
+            self.replaced()
+            return
+        if len(old) != len(new) or list(old) != list(new):
+            gone = [key for key in old if key not in new]
+            kept_order = [key for key in new if key in old]
+            if kept_order != [key for key in old if key in new]:
+                self.replaced()  # keys moved (deleted and added again): rewrite all
+                return
+            for key in gone:
+                self.removed.add(key)
+                self.touched_keys.pop(key, None)
+        for key, value in new.items():
+            was = old.get(key, _MISSING)
+            if was is not value and (was is _MISSING or not _same(was, value)):
+                self.touched_keys[key] = None
+
+    def taken(self) -> None:
+        """A commit holds every change recorded so far."""
+        self.whole = False
+        self.touched_keys.clear()
+        self.removed.clear()
+
+
+def _entries(state: Any) -> dict[str, Any] | None:
+    """The top-level entries of a state, or None for a state without keys."""
+    if isinstance(state, DictState):
+        return state.to_dict()
+    if isinstance(state, BaseModel):
+        extra = state.__pydantic_extra__
+        return {**state.__dict__, **extra} if extra else state.__dict__
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # a value whose comparison fails or is ambiguous (arrays)
+        return False

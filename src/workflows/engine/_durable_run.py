@@ -22,8 +22,9 @@ from ..events import (
     WorkflowFailedEvent,
     WorkflowTimedOutEvent,
 )
-from ..stores import InputRequest
+from ..stores import STATE_ROWS_KEY, InputRequest, StateChanges
 from ..workflow import Workflow
+from ._state_commit import merge_state_changes, snapshot_for_commit
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -43,6 +44,7 @@ class CommitPart:
 
     snapshot: dict[str, Any]
     status: str
+    state: StateChanges | None = None
     result: Any = None
     error: dict[str, Any] | None = None
     stream: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
@@ -54,6 +56,7 @@ class CommitPart:
     def merge(self, later: CommitPart) -> None:
         """Fold a later boundary into this pending commit."""
         self.snapshot = later.snapshot
+        self.state = merge_state_changes(self.state, later.state)
         self.status = later.status
         self.result = later.result
         self.error = later.error
@@ -124,6 +127,9 @@ class DurableRun:
         self.last_snapshot: dict[str, Any] = {}
         self.first_snapshot: dict[str, Any] | None = None
         """The state right after the start event was queued: what ``create_run`` stores."""
+        self.rows_stored = False
+        """The run's state rows are as the boundaries built so far leave them (False
+        until one wrote them all: a new or loaded run's rows are rewritten once)."""
 
     def attach(self, handler: Any) -> None:
         """Take the in-memory run behind ``handler``. Its outcome reaches callers through
@@ -158,9 +164,14 @@ class DurableRun:
         encode = self.serializer.encode
         # Everything that can fail to encode comes first; the run and this object are
         # changed only once the whole commit is built.
-        snapshot = snapshot_to_dict(run.ctx, self.serializer, self.name)
+        if self.created or self.first_snapshot is not None:
+            snapshot, state_changes = snapshot_for_commit(
+                run.ctx, self.serializer, self.name, rows_stored=self.rows_stored
+            )
+        else:  # the first boundary of a new run: created whole, in one row
+            snapshot, state_changes = snapshot_to_dict(run.ctx, self.serializer, self.name), None
         events = list(run.unpublished)
-        part = CommitPart(snapshot=snapshot, status=status)
+        part = CommitPart(snapshot=snapshot, status=status, state=state_changes)
         waiter_events = {id(w.waiter_event) for w in state.waiters.values() if w.waiter_event}
         first_seq = state.stream_seq - len(events) + 1
         now = time.time()
@@ -206,6 +217,8 @@ class DurableRun:
             part.result, part.error = self._outcome(state.stop_event, run)
         # -- the commit is built: record it -----------------------------------------------
         del run.unpublished[: len(events)]
+        run.ctx._store._changes.taken()
+        self.rows_stored = STATE_ROWS_KEY in snapshot
         self.last_snapshot = snapshot
         if self.first_snapshot is None:
             self.first_snapshot = snapshot
@@ -243,7 +256,10 @@ class DurableRun:
         snapshot = self.last_snapshot or snapshot_to_dict(
             type(run.ctx)(self.workflow), self.serializer, self.name
         )
-        part = CommitPart(snapshot=snapshot, status="failed")
+        # The state rows are as the last snapshot built left them; a fresh snapshot
+        # holds its state whole.
+        state = StateChanges(reset=True) if self.rows_stored and not self.last_snapshot else None
+        part = CommitPart(snapshot=snapshot, status="failed", state=state)
         part.error = {"type": type(exc).__name__, "message": str(exc), "step": _UNSTORABLE_STEP}
         events, run.unpublished = run.unpublished, []
         first_seq = run.state.stream_seq - len(events) + 1

@@ -242,6 +242,7 @@ class CommitWriter:
             new_requests=part.new_requests,
             closed_requests=part.closed_requests,  # type: ignore[arg-type]
             consumed_inbound=part.consumed_inbound,
+            state=part.state,
         )
 
     def _fail(

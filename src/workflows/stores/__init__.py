@@ -22,6 +22,7 @@ from workflows.stores._memory import MemoryStore
 from workflows.stores._records import (
     REQUEST_STATUSES,
     RUN_STATUSES,
+    STATE_ROWS_KEY,
     TERMINAL_STATUSES,
     Commit,
     InboundEvent,
@@ -29,6 +30,7 @@ from workflows.stores._records import (
     RequestStatus,
     RunRecord,
     RunStatus,
+    StateChanges,
     StreamEntry,
     StreamItem,
 )
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REQUEST_STATUSES",
     "RUN_STATUSES",
+    "STATE_ROWS_KEY",
     "TERMINAL_STATUSES",
     "Commit",
     "InboundEvent",
@@ -55,6 +58,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "SqliteStore",
+    "StateChanges",
     "StreamEntry",
     "StreamItem",
     "open_store",

@@ -48,6 +48,7 @@ from workflows.stores._rules import (
     is_repeat_answer,
     lease_lost_message,
 )
+from workflows.stores._state_rows import encoded_state_changes, with_state_rows
 
 __all__ = ["MemoryStore"]
 
@@ -62,6 +63,7 @@ class _Run:
     stream: list[tuple[int, str, str, float]] = field(default_factory=list)
     inbound: dict[int, tuple[str, str | None, float]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    state: dict[str, str] = field(default_factory=dict)  # state rows: key -> JSON text
 
 
 @dataclass(slots=True)
@@ -131,7 +133,8 @@ class MemoryStore(StoreLifecycle):
             r.owner,
             r.lease_expires_at,
         )
-        return run_from_row(row, listing=listing)
+        record = run_from_row(row, listing=listing)
+        return with_state_rows(record, run.state.items(), listing=listing)
 
     async def create_run(self, run: RunRecord) -> None:
         """See :meth:`RunStore.create_run`."""
@@ -264,6 +267,7 @@ class MemoryStore(StoreLifecycle):
             for seq, event_type, payload in commit.stream
         ]
         new_requests = [self._encode_request(request) for request in commit.new_requests]
+        reset, deleted, keys, values = encoded_state_changes(commit)
 
         now = self._clock()
         finished = commit.status in TERMINAL_STATUSES
@@ -276,6 +280,11 @@ class MemoryStore(StoreLifecycle):
             owner=None if finished else record.owner,
             lease_expires_at=None if finished else record.lease_expires_at,
         )
+        if reset:
+            run.state.clear()
+        for key in deleted:
+            run.state.pop(key, None)
+        run.state.update(zip(keys, values, strict=True))
         for seq, event_type, payload in stream:
             bisect.insort(run.stream, (seq, event_type, payload, now))
         for new in new_requests:

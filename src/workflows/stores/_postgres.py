@@ -67,6 +67,7 @@ from workflows.stores._rules import (
     is_repeat_answer,
     lease_lost_message,
 )
+from workflows.stores._state_rows import encoded_state_changes, uses_state_rows, with_state_rows
 from workflows.stores._url import mask_url
 
 __all__ = ["PostgresStore"]
@@ -74,7 +75,12 @@ __all__ = ["PostgresStore"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
 _COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 23)) + ")"
-_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 28)) + ")"
+_COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $23, $24, $25, $26)"
+"""One commit with state changes: both calls in one statement, so one transaction."""
+_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 34)) + ")"
+_STATE_ROWS_SQL = (
+    "SELECT run_id, key, value FROM wf_state WHERE run_id = ANY ($1::text[]) ORDER BY run_id, pos"
+)
 
 
 class PostgresStore(StoreLifecycle):
@@ -239,7 +245,26 @@ class PostgresStore(StoreLifecycle):
             )
         if row is None:
             raise RunNotFoundError(run_id)
-        return run_from_row(row)
+        return (await self._with_state(pool, [run_from_row(row)]))[0]
+
+    async def _with_state(
+        self, pool: Any, records: list[RunRecord], *, listing: bool = False
+    ) -> list[RunRecord]:
+        """``records`` with their snapshots' state filled from their state rows (one
+        read for all of them; none when no snapshot leaves its state to rows)."""
+        ids = [record.run_id for record in records if uses_state_rows(record.snapshot)]
+        if not ids:
+            return records
+        rows: dict[str, list[tuple[str, str]]] = {run_id: [] for run_id in ids}
+        with self._errors():
+            for row in await pool.fetch(_STATE_ROWS_SQL, ids):
+                rows[row[0]].append((row[1], row[2]))
+        return [
+            with_state_rows(record, rows[record.run_id], listing=listing)
+            if record.run_id in rows
+            else record
+            for record in records
+        ]
 
     async def load_many(self, run_ids: Sequence[str]) -> dict[str, LoadedRun]:
         """See :meth:`RunStore.load_many`: one statement (one round trip, one snapshot
@@ -254,7 +279,7 @@ class PostgresStore(StoreLifecycle):
         for row in rows:
             run_id = row[0]
             found = loaded_run(
-                partial(run_from_row, row),
+                partial(_run_with_state, row),
                 partial(_inbound_of, run_id, row["inbound"]),
                 partial(_requests_of, row["requests"]),
             )
@@ -280,7 +305,8 @@ class PostgresStore(StoreLifecycle):
         )
         with self._errors():
             rows = await pool.fetch(sql, *args, limit, offset)
-        return [run_from_row(row, listing=True) for row in rows]
+        records = [run_from_row(row, listing=True) for row in rows]
+        return await self._with_state(pool, records, listing=True)
 
     async def delete_run(self, run_id: str) -> None:
         """See :meth:`RunStore.delete_run`."""
@@ -292,7 +318,7 @@ class PostgresStore(StoreLifecycle):
                 )
                 if found is None:
                     raise RunNotFoundError(run_id)
-                for table in ("wf_stream", "wf_requests", "wf_inbound"):
+                for table in ("wf_stream", "wf_requests", "wf_inbound", "wf_state"):
                     await conn.execute(f"DELETE FROM {table} WHERE run_id = $1", run_id)
 
     # -- commits -----------------------------------------------------------------------
@@ -303,15 +329,19 @@ class PostgresStore(StoreLifecycle):
         args, new_schemas = self._commit_args(commit)
         with self._errors():
             try:
-                version = await pool.fetchval(_COMMIT_SQL, *args)
+                if commit.state is None:
+                    version = await pool.fetchval(_COMMIT_SQL, *args[:22])
+                else:
+                    version = await pool.fetchval(_COMMIT_STATE_SQL, *args)
             except asyncpg.PostgresError as exc:
                 raise _commit_refusal(commit.run_id, exc) from None
         self._known_schemas.update(new_schemas)
         return int(version)
 
     def _commit_args(self, commit: Commit) -> tuple[tuple[Any, ...], dict[str, str]]:
-        """The arguments of ``wf_commit`` for ``commit``, and the response schemas it
-        adds that this store has not written yet (no I/O)."""
+        """The arguments of ``wf_commit`` for ``commit`` followed by those of
+        ``wf_commit_state`` (reset, deleted keys, keys, values), and the response
+        schemas it adds that this store has not written yet (no I/O)."""
         check_commit(commit)
         run_id = commit.run_id
         what = f"run {run_id!r}"
@@ -347,6 +377,7 @@ class PostgresStore(StoreLifecycle):
             [item[0] for item in commit.closed_requests],
             [item[1] for item in commit.closed_requests],
             list(commit.consumed_inbound),
+            *encoded_state_changes(commit),
         )
         return args, new_schemas
 
@@ -695,8 +726,8 @@ class PostgresStore(StoreLifecycle):
                 stamp,
                 float(lease_seconds),
             )
-        if row is not None:
-            return run_from_row(row)  # a damaged row raises with the claim made
+        if row is not None:  # a damaged row raises with the claim made
+            return (await self._with_state(pool, [run_from_row(row)]))[0]
         status, holder, expires = await self._lease_of(run_id)
         if status in TERMINAL_STATUSES:
             raise RunFinishedError(run_id, status)
@@ -779,7 +810,8 @@ class PostgresStore(StoreLifecycle):
             rows = await pool.fetch(
                 _CLAIM_RUNS_SQL, owner, stamp, float(lease_seconds), limit, ids, list(exclude)
             )
-        return [run_from_row(row, listing=True) for row in rows]
+        records = [run_from_row(row, listing=True) for row in rows]
+        return await self._with_state(pool, records, listing=True)
 
     async def release_run(self, run_id: str, owner: str) -> None:
         """See :meth:`RunStore.release_run`."""
@@ -1074,9 +1106,17 @@ SELECT {RUN_COLUMNS},
           WHERE i.run_id = w.run_id ORDER BY i.id) AS inbound,
     ARRAY(SELECT ROW({REQUEST_COLUMNS}) FROM {REQUEST_FROM}
           WHERE r.run_id = w.run_id
-          ORDER BY r.created_at DESC, r.request_id DESC) AS requests
+          ORDER BY r.created_at DESC, r.request_id DESC) AS requests,
+    ARRAY(SELECT ROW(s.key, s.value) FROM wf_state s
+          WHERE s.run_id = w.run_id ORDER BY s.pos) AS state
 FROM wf_runs w WHERE w.run_id = ANY ($1::text[])
 """
+
+
+def _run_with_state(row: Any) -> RunRecord:
+    """The run of a ``_LOAD_MANY_SQL`` row, its snapshot filled from the row's state rows
+    (read in the same statement, so from the same commit)."""
+    return with_state_rows(run_from_row(row), [(key, value) for key, value in row["state"]])
 
 
 def _inbound_of(run_id: str, rows: list[tuple[Any, ...]]) -> list[InboundEvent]:
@@ -1099,11 +1139,12 @@ refused and the batch must run again isolated."""
 def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) -> tuple[Any, ...]:
     """The arguments of ``wf_commit_many`` (after ``p_isolate``) for ``wf_commit``
     argument tuples (see ``PostgresStore._commit_args``)."""
-    columns: list[list[Any]] = [[] for _ in range(25)]
+    columns: list[list[Any]] = [[] for _ in range(31)]
     (run_ids, expected, snapshots, statuses, results, errors, stream_ends, seqs, types,
      payloads, req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
      req_deadlines, req_digests, closed_ends, closed_ids, closed_statuses, consumed_ends,
-     consumed, schema_digests, schema_bodies) = columns  # fmt: skip
+     consumed, schema_digests, schema_bodies, state_resets, state_del_ends, state_deleted,
+     state_ends, state_keys, state_values) = columns  # fmt: skip
     schemas: dict[str, str] = {}
     now = batch[0][1][6]
     for _, args, new_schemas in batch:
@@ -1130,6 +1171,12 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         closed_ends.append(len(closed_ids))
         consumed.extend(args[21])
         consumed_ends.append(len(consumed))
+        state_resets.append(args[22])
+        state_deleted.extend(args[23])
+        state_del_ends.append(len(state_deleted))
+        state_keys.extend(args[24])
+        state_values.extend(args[25])
+        state_ends.append(len(state_keys))
         schemas.update(new_schemas)
     schema_digests.extend(schemas)
     schema_bodies.extend(schemas.values())
@@ -1139,6 +1186,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
         req_deadlines, req_digests, schema_digests, schema_bodies,
         closed_ends, closed_ids, closed_statuses, consumed_ends, consumed,
+        state_resets, state_del_ends, state_deleted, state_ends, state_keys, state_values,
     )  # fmt: skip
 
 

@@ -12,7 +12,9 @@ run has finished); a duplicate stream seq or request id is a unique violation.
 
 Versions: 1 creates the tables and ``wf_commit``; 2 adds the terminal status
 ``quarantined`` (``wf_commit`` is replaced so that it refuses such runs); 3 adds
-``wf_commit_many``, the group commit of many runs in one statement.
+``wf_commit_many``, the group commit of many runs in one statement; a later one adds
+``wf_state`` (a run's state, one row per key) and ``wf_commit_state``, which a commit
+calls to write the keys that changed (``wf_commit_many`` is replaced to take them).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ $$
 """
 
 
-def _commit_many_function() -> str:
+def _commit_many_function(*, with_state: bool = False) -> str:
     """The ``wf_commit_many`` function (migration 3): a group commit in one statement.
 
     The commits come as parallel arrays, one element per commit; their stream entries,
@@ -123,7 +125,9 @@ def _commit_many_function() -> str:
     statement (nothing written: the caller runs it again isolated); with ``p_isolate``
     true, each commit runs in a block of its own (a subtransaction), so a refused
     commit is undone alone and reported in its row (SQLSTATE, message, constraint,
-    detail) while the others are written.
+    detail) while the others are written. ``with_state``: each commit also writes its
+    state rows (``wf_commit_state``), from ``p_state_resets[i]`` and the flat arrays of
+    deleted keys and of written keys and values (ends as above).
     """
     call = """wf_commit(
                 p_run_ids[i], p_expected[i], p_snapshots[i], p_statuses[i], p_results[i],
@@ -137,6 +141,22 @@ def _commit_many_function() -> str:
                 p_closed_ids[c0 + 1 : p_closed_ends[i]],
                 p_closed_statuses[c0 + 1 : p_closed_ends[i]],
                 p_consumed[u0 + 1 : p_consumed_ends[i]])"""
+    state_params = state_call = state_vars = state_next = ""
+    if with_state:
+        state_params = """,
+    p_state_resets boolean[], p_state_del_ends integer[], p_state_deleted text[],
+    p_state_ends integer[], p_state_keys text[], p_state_values text[]"""
+        state_call = """
+                PERFORM wf_commit_state(p_run_ids[i], p_state_resets[i],
+                    p_state_deleted[d0 + 1 : p_state_del_ends[i]],
+                    p_state_keys[k0 + 1 : p_state_ends[i]],
+                    p_state_values[k0 + 1 : p_state_ends[i]]);"""
+        state_vars = """
+    d0 integer := 0;
+    k0 integer := 0;"""
+        state_next = """
+        d0 := p_state_del_ends[i];
+        k0 := p_state_ends[i];"""
     return f"""
 CREATE FUNCTION wf_commit_many(
     p_isolate boolean, p_now double precision,
@@ -148,7 +168,7 @@ CREATE FUNCTION wf_commit_many(
     p_req_deadlines double precision[], p_req_digests text[],
     p_schema_digests text[], p_schema_bodies text[],
     p_closed_ends integer[], p_closed_ids text[], p_closed_statuses text[],
-    p_consumed_ends integer[], p_consumed bigint[]
+    p_consumed_ends integer[], p_consumed bigint[]{state_params}
 ) RETURNS TABLE (o_version bigint, o_code text, o_message text, o_constraint text,
                  o_detail text) LANGUAGE plpgsql AS $$
 DECLARE
@@ -156,7 +176,7 @@ DECLARE
     s0 integer := 0;
     r0 integer := 0;
     c0 integer := 0;
-    u0 integer := 0;
+    u0 integer := 0;{state_vars}
     v_none text[] := '{{}}';
 BEGIN
     IF cardinality(p_schema_digests) > 0 THEN
@@ -172,24 +192,54 @@ BEGIN
         o_detail := NULL;
         IF p_isolate THEN
             BEGIN
-                o_version := {call};
+                o_version := {call};{state_call}
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS o_code = RETURNED_SQLSTATE, o_message = MESSAGE_TEXT,
                     o_constraint = CONSTRAINT_NAME, o_detail = PG_EXCEPTION_DETAIL;
             END;
         ELSE
-            o_version := {call};
+            o_version := {call};{state_call}
         END IF;
         s0 := p_stream_ends[i];
         r0 := p_req_ends[i];
         c0 := p_closed_ends[i];
-        u0 := p_consumed_ends[i];
+        u0 := p_consumed_ends[i];{state_next}
         RETURN NEXT;
     END LOOP;
 END
 $$
 """
 
+
+_STATE_FUNCTION = """
+CREATE FUNCTION wf_commit_state(
+    p_run_id text, p_reset boolean, p_deleted text[], p_keys text[], p_values text[]
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_reset THEN
+        DELETE FROM wf_state WHERE run_id = p_run_id;
+    ELSIF cardinality(p_deleted) > 0 THEN
+        DELETE FROM wf_state WHERE run_id = p_run_id AND key = ANY (p_deleted);
+    END IF;
+    IF cardinality(p_keys) > 0 THEN
+        INSERT INTO wf_state (run_id, key, value)
+        SELECT p_run_id, u.k, u.v
+        FROM unnest(p_keys, p_values) WITH ORDINALITY AS u(k, v, n) ORDER BY u.n
+        ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value;
+    END IF;
+END
+$$
+"""
+"""Writes one commit's state rows (``StateChanges``): a reset or the deleted keys
+first, then the written keys (a stored key keeps its ``pos``, a new one gets the next)."""
+
+_COMMIT_MANY_V3_SIGNATURE = (
+    "wf_commit_many(boolean, double precision, text[], bigint[], text[], text[], text[], "
+    "text[], integer[], bigint[], text[], text[], integer[], text[], text[], text[], "
+    "text[], double precision[], double precision[], text[], text[], text[], integer[], "
+    "text[], text[], integer[], bigint[])"
+)
+"""The argument types of ``wf_commit_many`` as migration 3 created it."""
 
 _COMMIT_FUNCTION = _commit_function("CREATE FUNCTION", _TERMINAL)
 """``wf_commit`` as migration 1 created it (migrations never change once released)."""
@@ -256,6 +306,23 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 3: group commit: wf_commit_many writes the commits of many runs in one statement
     # (one transaction), each refused commit undone alone (RunStore.commit_many).
     (_commit_many_function(),),
+    # State rows (workflows.stores.StateChanges): one row per top-level key of a run's
+    # state, so that a commit writes the keys that changed, not the whole state; ``pos``
+    # keeps the order in which the keys were first written. wf_commit_many takes each
+    # commit's state changes (wf_commit_state, in the commit's own block). Existing runs
+    # keep their state in the snapshot column and load as before.
+    (
+        """CREATE TABLE wf_state (
+            run_id text NOT NULL,
+            key text NOT NULL,
+            pos bigint GENERATED ALWAYS AS IDENTITY,
+            value text NOT NULL,
+            PRIMARY KEY (run_id, key)
+        )""",
+        _STATE_FUNCTION,
+        f"DROP FUNCTION {_COMMIT_MANY_V3_SIGNATURE}",
+        _commit_many_function(with_state=True),
+    ),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
 

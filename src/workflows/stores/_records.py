@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, TypeAlias
 __all__ = [
     "REQUEST_STATUSES",
     "RUN_STATUSES",
+    "STATE_ROWS_KEY",
     "TERMINAL_STATUSES",
     "Commit",
     "InboundEvent",
@@ -21,6 +22,7 @@ __all__ = [
     "RequestStatus",
     "RunRecord",
     "RunStatus",
+    "StateChanges",
     "StreamEntry",
     "StreamItem",
 ]
@@ -209,6 +211,35 @@ class InboundEvent:
     created_at: float
 
 
+STATE_ROWS_KEY: Final[str] = "$state_rows"
+"""The snapshot key that marks a state kept in rows (see :class:`StateChanges`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanges:
+    """What a commit changes in its run's state rows.
+
+    A snapshot may leave its state's entries out: then ``snapshot["$state_rows"]`` is
+    the path (a list of keys) of the mapping inside the snapshot that the run's state
+    rows fill, one row per key, in the order the keys were first written. Stores keep
+    the rows apart from the snapshot, so a commit writes only the entries that changed,
+    and return the snapshot whole (the marker removed, the mapping filled) wherever a
+    run is read. A snapshot without the marker holds its whole state, as before.
+
+    Attributes:
+        reset: Remove every row of the run first (the state was replaced, or is
+            written in rows for the first time).
+        deleted: Keys to remove (then ``values`` are written: a key in both moves to
+            the end of the order, as in a dict deleted from and written again).
+        values: Keys to write with their JSON-safe values; a stored key keeps its
+            place, a new one goes last, in the order given.
+    """
+
+    reset: bool = False
+    deleted: tuple[str, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class Commit:
     """Everything one step boundary of a run changes, written all at once or not at all.
@@ -226,6 +257,7 @@ class Commit:
         closed_requests: ``(request_id, status)`` pairs moving pending requests of this
             run to ``answered``, ``expired`` or ``cancelled``.
         consumed_inbound: Ids of this run's inbound events the commit has taken in.
+        state: Changes to the run's state rows (``None``: the rows stay as they are).
     """
 
     run_id: str
@@ -238,3 +270,4 @@ class Commit:
     new_requests: list[InputRequest] = field(default_factory=list)
     closed_requests: list[tuple[str, RequestStatus]] = field(default_factory=list)
     consumed_inbound: list[int] = field(default_factory=list)
+    state: StateChanges | None = None

@@ -52,6 +52,7 @@ from workflows.stores._rules import (
     is_repeat_answer,
     lease_lost_message,
 )
+from workflows.stores._state_rows import encoded_state_changes, uses_state_rows, with_state_rows
 
 __all__ = ["SqliteOps"]
 
@@ -70,6 +71,7 @@ class _Prepared:
     stream: list[tuple[str, int, str, str]]
     requests: list[tuple[Any, ...]]
     new_schemas: dict[str, str]
+    state: tuple[bool, list[str], list[tuple[str, str, str]]]  # reset, deleted, rows
 
 
 class SqliteOps:
@@ -95,6 +97,15 @@ class SqliteOps:
             raise
         conn.execute("COMMIT")
 
+    def _with_state(self, record: RunRecord, *, listing: bool = False) -> RunRecord:
+        """``record`` with its snapshot's state filled from its state rows."""
+        if not uses_state_rows(record.snapshot):
+            return record
+        rows = self.conn.execute(
+            "SELECT key, value FROM wf_state WHERE run_id = ? ORDER BY rowid", (record.run_id,)
+        )
+        return with_state_rows(record, rows, listing=listing)
+
     def _require_run(self, run_id: str) -> None:
         row = self.conn.execute("SELECT 1 FROM wf_runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
@@ -119,7 +130,7 @@ class SqliteOps:
         ).fetchone()
         if row is None:
             raise RunNotFoundError(run_id)
-        return run_from_row(row)
+        return self._with_state(run_from_row(row))
 
     def load_many(self, run_ids: list[str]) -> dict[str, LoadedRun]:
         # One read transaction: every run is seen as one commit left it.
@@ -153,13 +164,13 @@ class SqliteOps:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
         rows = self.conn.execute(sql, (*args, limit, offset))
-        return [run_from_row(row, listing=True) for row in rows]
+        return [self._with_state(run_from_row(row, listing=True), listing=True) for row in rows]
 
     def delete_run(self, run_id: str) -> None:
         with self._write() as conn:
             if conn.execute("DELETE FROM wf_runs WHERE run_id = ?", (run_id,)).rowcount == 0:
                 raise RunNotFoundError(run_id)
-            for table in ("wf_stream", "wf_requests", "wf_inbound"):
+            for table in ("wf_stream", "wf_requests", "wf_inbound", "wf_state"):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
     # -- commits -----------------------------------------------------------------------
@@ -208,6 +219,7 @@ class SqliteOps:
         run_id = commit.run_id
         what = f"run {run_id!r}"
         requests = [self._encode_request(request) for request in commit.new_requests]
+        reset, deleted, keys, values = encoded_state_changes(commit)
         return _Prepared(
             commit,
             encode(commit.snapshot, f"snapshot of {what}"),
@@ -219,6 +231,7 @@ class SqliteOps:
             ],
             requests,
             {d: body for *_, d, body in requests if d not in self._known_schemas},
+            (reset, deleted, [(run_id, k, v) for k, v in zip(keys, values, strict=True)]),
         )
 
     def _apply_commit(self, prepared: _Prepared, now: float) -> int:
@@ -248,6 +261,20 @@ class SqliteOps:
         ).rowcount
         if updated == 0:
             self._refuse_commit(commit)
+        reset, deleted_keys, state_rows = prepared.state
+        if reset:
+            conn.execute("DELETE FROM wf_state WHERE run_id = ?", (run_id,))
+        elif deleted_keys:
+            conn.executemany(
+                "DELETE FROM wf_state WHERE run_id = ? AND key = ?",
+                [(run_id, key) for key in deleted_keys],
+            )
+        if state_rows:
+            conn.executemany(
+                "INSERT INTO wf_state (run_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                state_rows,
+            )
         for entry in prepared.stream:
             try:
                 conn.execute(
@@ -535,7 +562,7 @@ class SqliteOps:
             ).fetchone()
         # Decoded once the claim is written: a damaged row raises with the claim made,
         # as in every store (the caller holds the lease and knows the new version).
-        return run_from_row(row)
+        return self._with_state(run_from_row(row))
 
     def _lease_of(self, run_id: str) -> tuple[str, str | None, float | None]:
         """The run's status, lease owner and expiry (no JSON column is read)."""
@@ -617,7 +644,7 @@ class SqliteOps:
                 ).fetchone()
                 for run_id in ids
             ]
-        return [run_from_row(row, listing=True) for row in rows]
+        return [self._with_state(run_from_row(row, listing=True), listing=True) for row in rows]
 
     def release_run(self, run_id: str, owner: str) -> None:
         with self._write() as conn:

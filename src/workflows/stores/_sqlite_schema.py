@@ -13,7 +13,7 @@ are interned in ``wf_schemas`` by digest, since every request of one waiter type
 same schema.
 
 Versions: 1 creates the tables; 2 marks that runs may have the terminal status
-``quarantined``.
+``quarantined``; a later one adds ``wf_state``, a run's state kept one row per key.
 """
 
 from __future__ import annotations
@@ -84,6 +84,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # older versions of the library, which would take such a run for an unfinished
     # one, from opening the file.
     (),
+    # State rows (workflows.stores.StateChanges): one row per top-level key of a run's
+    # state, so that a commit writes the keys that changed, not the whole state. A rowid
+    # table: the rowid keeps the order in which the keys were first written (an upsert
+    # keeps it). Existing runs keep their state in the snapshot column and load as
+    # before, until a commit moves it into rows.
+    (
+        """CREATE TABLE wf_state (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        )""",
+    ),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
 
