@@ -17,6 +17,9 @@ is missing, answers go one ``respond()`` at a time. Workloads (metric names):
   boundary's snapshot + store commit alone (``commit_ms@K``: as the engine builds it,
   the changed keys only where the checkout keeps state rows); ``to_dict`` of a state
   of 1,000 dict values (``to_dict_1000_dicts_ms``).
+- ``handoff``: 4,000 store calls that do almost nothing, one at a time and 16 at once:
+  wall and CPU µs per call (``call_us@1``, ``call_cpu_us@16``...); on SQLite the
+  hand-off to the store's thread and back.
 
 Prints one JSON line. Each figure is the median of ``--repeat`` measurements (default
 3) in this process; CPU seconds of this process are reported next to wall time where
@@ -304,7 +307,41 @@ async def state(kind: str, workdir: Path, out: dict[str, Any], repeat: int) -> N
     await drop(url)
 
 
-WORKLOADS = {"kill9": kill9, "answer2000": answer2000, "hitl": hitl, "state": state}
+async def handoff(kind: str, workdir: Path, out: dict[str, Any], repeat: int) -> None:
+    """The cost of one store call that does almost nothing (``list_runs(limit=1)`` on an
+    empty store): on SQLite, the hand-off to the store's thread and back."""
+    from workflows.stores import open_store
+
+    url = await store_url(kind, workdir, "handoff")
+    calls = 4000
+    store = await open_store(url)
+    try:
+        for concurrency in (1, 16):
+            walls, cpus = [], []
+            for _ in range(repeat):
+
+                async def caller() -> None:
+                    for _ in range(calls // concurrency):
+                        await store.list_runs(limit=1)
+
+                began, cpu = time.perf_counter(), time.process_time()
+                await asyncio.gather(*(caller() for _ in range(concurrency)))
+                walls.append((time.perf_counter() - began) / calls)
+                cpus.append((time.process_time() - cpu) / calls)
+            out[f"call_us@{concurrency}"] = statistics.median(walls) * 1e6
+            out[f"call_cpu_us@{concurrency}"] = statistics.median(cpus) * 1e6
+    finally:
+        await store.close()
+    await drop(url)
+
+
+WORKLOADS = {
+    "kill9": kill9,
+    "answer2000": answer2000,
+    "hitl": hitl,
+    "state": state,
+    "handoff": handoff,
+}
 
 
 async def main() -> None:
