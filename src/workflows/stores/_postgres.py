@@ -36,6 +36,7 @@ from workflows.stores._postgres_owners import EXPIRE_GONE_OWNERS_SQL, take_owner
 from workflows.stores._postgres_schema import migrate
 from workflows.stores._records import (
     TERMINAL_STATUSES,
+    Answer,
     Commit,
     InboundEvent,
     InputRequest,
@@ -56,7 +57,9 @@ from workflows.stores._rows import (
     stream_entry,
 )
 from workflows.stores._rules import (
+    answer_parts,
     answer_payload,
+    check_answered_by,
     check_commit,
     check_new_run_status,
     check_paging,
@@ -71,8 +74,8 @@ __all__ = ["PostgresStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
-_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 23)) + ")"
-_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 28)) + ")"
+_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 24)) + ")"
+_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 29)) + ")"
 
 
 class PostgresStore(StoreLifecycle):
@@ -222,7 +225,7 @@ class PostgresStore(StoreLifecycle):
             try:
                 await pool.execute(
                     f"INSERT INTO wf_runs ({RUN_COLUMNS}) "
-                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
                     *values,
                 )
             except asyncpg.UniqueViolationError:
@@ -324,6 +327,7 @@ class PostgresStore(StoreLifecycle):
             [item[0] for item in commit.closed_requests],
             [item[1] for item in commit.closed_requests],
             list(commit.consumed_inbound),
+            [commit.answered_by.get(item[0]) for item in commit.closed_requests],
         )
         return args, new_schemas
 
@@ -521,9 +525,11 @@ class PostgresStore(StoreLifecycle):
         response: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        answered_by: str | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         pool = self._use()
+        check_answered_by(answered_by)
         request = await self.get_request(request_id)
         check_intact(request, "response_schema", "response")
         if request.status == "pending":
@@ -536,7 +542,7 @@ class PostgresStore(StoreLifecycle):
                 # answers exactly one finds it pending.
                 row = await pool.fetchrow(
                     "WITH answered AS (UPDATE wf_requests SET status = 'answered', "
-                    "response = $2, idempotency_key = $3, answered_at = $4 "
+                    "response = $2, idempotency_key = $3, answered_at = $4, answered_by = $6 "
                     "WHERE request_id = $1 AND status = 'pending' RETURNING run_id) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
                     "SELECT run_id, $1, $4, $5 FROM answered RETURNING id, run_id",
@@ -545,6 +551,7 @@ class PostgresStore(StoreLifecycle):
                     idempotency_key,
                     now,
                     payload,
+                    answered_by,
                 )
             if row is not None:
                 return InboundEvent(row[0], row[1], decode(payload), request_id, now)
@@ -553,7 +560,7 @@ class PostgresStore(StoreLifecycle):
         return None
 
     async def answer_requests(
-        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+        self, answers: Sequence[Answer]
     ) -> list[InboundEvent | Exception | None]:
         """See :meth:`RunStore.answer_requests`: the requests are read in one statement
         and every pending one is answered in one more (one transaction): each
@@ -562,7 +569,8 @@ class PostgresStore(StoreLifecycle):
         pool = self._use()
         if not answers:
             return []
-        ids = list(dict.fromkeys(request_id for request_id, _, _ in answers))
+        items = [answer_parts(answer) for answer in answers]
+        ids = list(dict.fromkeys(item[0] for item in items))
         with self._errors():
             rows = await pool.fetch(
                 f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ANY ($1)",
@@ -570,11 +578,12 @@ class PostgresStore(StoreLifecycle):
             )
         found = {row[0]: request_from_row(row) for row in rows}
         outcomes: list[InboundEvent | Exception | None] = [None] * len(answers)
-        pending: dict[str, tuple[int, str, str | None, str]] = {}
+        pending: dict[str, tuple[int, str, str | None, str, str | None]] = {}
         later: list[int] = []  # a request answered twice in this call: decided after
-        for index, (request_id, response, key) in enumerate(answers):
+        for index, (request_id, response, key, by) in enumerate(items):
             request = found.get(request_id)
             try:
+                check_answered_by(by)
                 if request is None:
                     raise InputRequestNotFoundError(request_id)
                 if request_id in pending:
@@ -590,15 +599,16 @@ class PostgresStore(StoreLifecycle):
             except (StoreError, ValueError) as exc:
                 outcomes[index] = exc
                 continue
-            pending[request_id] = (index, text, key, payload)
+            pending[request_id] = (index, text, key, payload, by)
         if pending:
             now = self._clock()
             with self._errors():
                 answered = await pool.fetch(
                     "WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
-                    "$4::text[]) AS a(id, response, key, payload)), "
+                    "$4::text[], $6::text[]) AS a(id, response, key, payload, who)), "
                     "answered AS (UPDATE wf_requests r SET status = 'answered', "
-                    "response = a.response, idempotency_key = a.key, answered_at = $5 "
+                    "response = a.response, idempotency_key = a.key, answered_at = $5, "
+                    "answered_by = a.who "
                     "FROM a WHERE r.request_id = a.id AND r.status = 'pending' "
                     "RETURNING r.request_id, r.run_id, a.payload) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
@@ -609,16 +619,17 @@ class PostgresStore(StoreLifecycle):
                     [item[2] for item in pending.values()],
                     [item[3] for item in pending.values()],
                     now,
+                    [item[4] for item in pending.values()],
                 )
             for inbound_id, run_id, request_id in answered:
-                index, _, _, payload = pending.pop(request_id)
+                index, _, _, payload, _ = pending.pop(request_id)
                 outcomes[index] = InboundEvent(inbound_id, run_id, decode(payload), request_id, now)
-            later.extend(index for index, _, _, _ in pending.values())  # others got there first
+            later.extend(item[0] for item in pending.values())  # others got there first
         for index in sorted(later):
-            request_id, response, key = answers[index]
+            request_id, response, key, by = items[index]
             try:
                 outcomes[index] = await self.answer_request(
-                    request_id, response, idempotency_key=key
+                    request_id, response, idempotency_key=key, answered_by=by
                 )
             except StoreConnectionError:
                 raise
@@ -1057,11 +1068,11 @@ refused and the batch must run again isolated."""
 def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) -> tuple[Any, ...]:
     """The arguments of ``wf_commit_many`` (after ``p_isolate``) for ``wf_commit``
     argument tuples (see ``PostgresStore._commit_args``)."""
-    columns: list[list[Any]] = [[] for _ in range(25)]
+    columns: list[list[Any]] = [[] for _ in range(26)]
     (run_ids, expected, snapshots, statuses, results, errors, stream_ends, seqs, types,
      payloads, req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
      req_deadlines, req_digests, closed_ends, closed_ids, closed_statuses, consumed_ends,
-     consumed, schema_digests, schema_bodies) = columns  # fmt: skip
+     consumed, schema_digests, schema_bodies, closed_by) = columns  # fmt: skip
     schemas: dict[str, str] = {}
     now = batch[0][1][6]
     for _, args, new_schemas in batch:
@@ -1085,6 +1096,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         req_ends.append(len(req_ids))
         closed_ids.extend(args[19])
         closed_statuses.extend(args[20])
+        closed_by.extend(args[22])
         closed_ends.append(len(closed_ids))
         consumed.extend(args[21])
         consumed_ends.append(len(consumed))
@@ -1096,7 +1108,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         stream_ends, seqs, types, payloads,
         req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
         req_deadlines, req_digests, schema_digests, schema_bodies,
-        closed_ends, closed_ids, closed_statuses, consumed_ends, consumed,
+        closed_ends, closed_ids, closed_statuses, consumed_ends, consumed, closed_by,
     )  # fmt: skip
 
 

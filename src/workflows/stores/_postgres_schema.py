@@ -12,7 +12,8 @@ run has finished); a duplicate stream seq or request id is a unique violation.
 
 Versions: 1 creates the tables and ``wf_commit``; 2 adds the terminal status
 ``quarantined`` (``wf_commit`` is replaced so that it refuses such runs); 3 adds
-``wf_commit_many``, the group commit of many runs in one statement.
+``wf_commit_many``, the group commit of many runs in one statement; 4 keeps who answered
+each request and each run's start input.
 """
 
 from __future__ import annotations
@@ -27,8 +28,17 @@ _TERMINAL = "('completed', 'failed', 'cancelled', 'timed_out')"
 _TERMINAL_V2 = "('completed', 'failed', 'cancelled', 'timed_out', 'quarantined')"
 
 
-def _commit_function(create: str, terminal: str) -> str:
-    """The ``wf_commit`` function, finishing runs in the ``terminal`` statuses."""
+def _commit_function(create: str, terminal: str, *, closed_by: bool = False) -> str:
+    """The ``wf_commit`` function, finishing runs in the ``terminal`` statuses; with
+    ``closed_by`` (migration 4) it takes who answered each closed request as its last
+    argument (``p_closed_by``, parallel to ``p_closed_ids``)."""
+    by_param = ", p_closed_by text[]" if closed_by else ""
+    by_set = ", answered_by = c.who" if closed_by else ""
+    by_unnest = (
+        "unnest(p_closed_ids, p_closed_statuses, p_closed_by) AS c(id, st, who)"
+        if closed_by
+        else "unnest(p_closed_ids, p_closed_statuses) AS c(id, st)"
+    )
     return f"""
 {create} wf_commit(
     p_run_id text, p_expected bigint, p_snapshot text, p_status text, p_result text,
@@ -37,7 +47,7 @@ def _commit_function(create: str, terminal: str) -> str:
     p_req_ids text[], p_req_workflows text[], p_req_types text[], p_req_payloads text[],
     p_req_created double precision[], p_req_deadlines double precision[],
     p_req_digests text[], p_schema_digests text[], p_schema_bodies text[],
-    p_closed_ids text[], p_closed_statuses text[], p_consumed bigint[]
+    p_closed_ids text[], p_closed_statuses text[], p_consumed bigint[]{by_param}
 ) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     v_finished boolean := p_status IN {terminal};
@@ -80,8 +90,8 @@ BEGIN
                     p_req_deadlines, p_req_digests, p_req_payloads) AS u(i, w, t, c, d, g, p);
     END IF;
     IF cardinality(p_closed_ids) > 0 THEN
-        UPDATE wf_requests r SET status = c.st, answered_at = p_now
-        FROM unnest(p_closed_ids, p_closed_statuses) AS c(id, st)
+        UPDATE wf_requests r SET status = c.st, answered_at = p_now{by_set}
+        FROM {by_unnest}
         WHERE r.request_id = c.id AND r.run_id = p_run_id AND r.status = 'pending';
         SELECT format('input request %L is %s', c.id,
                       coalesce('already ' || r.status, 'not a request of this run'))
@@ -113,8 +123,10 @@ $$
 """
 
 
-def _commit_many_function() -> str:
-    """The ``wf_commit_many`` function (migration 3): a group commit in one statement.
+def _commit_many_function(*, closed_by: bool = False) -> str:
+    """The ``wf_commit_many`` function (migration 3): a group commit in one statement;
+    with ``closed_by`` (migration 4) it takes who answered each closed request as its
+    last argument, parallel to ``p_closed_ids``, and passes it on to ``wf_commit``.
 
     The commits come as parallel arrays, one element per commit; their stream entries,
     requests, closed requests and consumed inbound ids as flat arrays, commit ``i``
@@ -125,7 +137,8 @@ def _commit_many_function() -> str:
     commit is undone alone and reported in its row (SQLSTATE, message, constraint,
     detail) while the others are written.
     """
-    call = """wf_commit(
+    by_arg = ", p_closed_by[c0 + 1 : p_closed_ends[i]]" if closed_by else ""
+    call = f"""wf_commit(
                 p_run_ids[i], p_expected[i], p_snapshots[i], p_statuses[i], p_results[i],
                 p_errors[i], p_now,
                 p_seqs[s0 + 1 : p_stream_ends[i]], p_types[s0 + 1 : p_stream_ends[i]],
@@ -136,7 +149,8 @@ def _commit_many_function() -> str:
                 p_req_digests[r0 + 1 : p_req_ends[i]], v_none, v_none,
                 p_closed_ids[c0 + 1 : p_closed_ends[i]],
                 p_closed_statuses[c0 + 1 : p_closed_ends[i]],
-                p_consumed[u0 + 1 : p_consumed_ends[i]])"""
+                p_consumed[u0 + 1 : p_consumed_ends[i]]{by_arg})"""
+    by_param = ", p_closed_by text[]" if closed_by else ""
     return f"""
 CREATE FUNCTION wf_commit_many(
     p_isolate boolean, p_now double precision,
@@ -148,7 +162,7 @@ CREATE FUNCTION wf_commit_many(
     p_req_deadlines double precision[], p_req_digests text[],
     p_schema_digests text[], p_schema_bodies text[],
     p_closed_ends integer[], p_closed_ids text[], p_closed_statuses text[],
-    p_consumed_ends integer[], p_consumed bigint[]
+    p_consumed_ends integer[], p_consumed bigint[]{by_param}
 ) RETURNS TABLE (o_version bigint, o_code text, o_message text, o_constraint text,
                  o_detail text) LANGUAGE plpgsql AS $$
 DECLARE
@@ -256,6 +270,18 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 3: group commit: wf_commit_many writes the commits of many runs in one statement
     # (one transaction), each refused commit undone alone (RunStore.commit_many).
     (_commit_many_function(),),
+    # 4: the audit trail: who answered each request (free text the answering client
+    # gives; stored with the answer, or by the commit that closes a request answered by
+    # an event) and the start event each run was started with. wf_commit and
+    # wf_commit_many take who answered as a new last argument, so both are replaced.
+    (
+        "ALTER TABLE wf_requests ADD COLUMN answered_by text",
+        "ALTER TABLE wf_runs ADD COLUMN input text",
+        "DROP FUNCTION wf_commit_many",
+        "DROP FUNCTION wf_commit",
+        _commit_function("CREATE FUNCTION", _TERMINAL_V2, closed_by=True),
+        _commit_many_function(closed_by=True),
+    ),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
 

@@ -13,7 +13,7 @@ are interned in ``wf_schemas`` by digest, since every request of one waiter type
 same schema.
 
 Versions: 1 creates the tables; 2 marks that runs may have the terminal status
-``quarantined``.
+``quarantined``; 3 keeps who answered each request and each run's start input.
 """
 
 from __future__ import annotations
@@ -84,6 +84,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # older versions of the library, which would take such a run for an unfinished
     # one, from opening the file.
     (),
+    # 3: the audit trail: who answered each request (free text the answering client
+    # gives, stored with the answer) and the start event each run was started with
+    # (JSON, as the engine encodes events). Both NULL for rows written before.
+    (
+        "ALTER TABLE wf_requests ADD COLUMN answered_by TEXT",
+        "ALTER TABLE wf_runs ADD COLUMN input TEXT",
+    ),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""
 
