@@ -30,10 +30,18 @@ def start_waiting(cli: Cli, store: str, employee: str = "ada", amount: str = "42
     return match.group(1)
 
 
-def answer(cli: Cli, store: str, run_id: str, approved: bool = True) -> Result:
+def answer(cli: Cli, store: str, run_id: str, approved: bool = True, *more: str) -> Result:
     body = json.dumps({"approved": approved, "reason": "ok"})
     return cli(
-        "respond", f"{run_id}:1", "--json", body, "--store", store, "--app", "app.py:WORKFLOWS"
+        "respond",
+        f"{run_id}:1",
+        "--json",
+        body,
+        "--store",
+        store,
+        "--app",
+        "app.py:WORKFLOWS",
+        *more,
     )
 
 
@@ -55,20 +63,29 @@ def test_runs_show_and_events_of_a_run(cli: Cli, store: str) -> None:
     assert fields["status"] == "waiting" and fields["events"].startswith("1 ")
     assert f"  {run_id}:1  pending" in shown.out
     assert "prompt    Approve 420.00 for ada?" in shown.out
+    # The start input, one field a line under its event type.
+    assert re.search(r"^input     \w+$", shown.out, re.M), shown.out
+    assert re.search(r"^  employee  ada$", shown.out, re.M), shown.out
+    assert re.search(r"^  amount\s+420(\.0)?$", shown.out, re.M), shown.out
 
-    assert answer(cli, store, run_id).code == 0
+    refused = answer(cli, store, run_id, True, "--as", "bad\x07name")
+    assert refused.code == 2 and "--as" in refused.err and "U+0007" in refused.err
+    assert answer(cli, store, run_id, True, "--as", "Grace Hopper").code == 0
 
     shown = cli("show", run_id, "--store", store)
     assert "status    completed" in shown.out
     assert "result    approved 420.00 for ada: ok" in shown.out
     assert re.search(r"duration  [\d.]+s", shown.out), shown.out
     assert re.search(r"answered  \S+ \S+ \(after [\d.]+s\)", shown.out), shown.out
+    assert "    by        Grace Hopper" in shown.out
     assert 'response  {"approved": true, "reason": "ok"}' in shown.out
     details = json.loads(cli("show", run_id, "--store", store, "--json").out)
     assert details["run"]["status"] == "completed" and details["events"] == 2
     assert details["run"]["duration"] >= 0
     (request,) = details["requests"]
     assert request["status"] == "answered" and request["answered_at"] >= request["created_at"]
+    assert request["answered_by"] == "Grace Hopper"
+    assert details["run"]["input"]["data"] == {"employee": "ada", "amount": 420.0}
     assert request["response"] == {"approved": True, "reason": "ok"}
 
     row = cli("runs", "--store", store).out.splitlines()[1]

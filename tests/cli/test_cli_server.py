@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -237,3 +239,30 @@ def test_the_server_refuses_invalid_start_input_in_one_line(cli: Cli) -> None:
         assert "amount: Input should be a valid number" in message
         assert "\n" not in message and "errors.pydantic.dev" not in message
         assert httpx.get(f"{url}/runs").json()["runs"] == []
+
+
+def test_respond_on_a_server_records_who_answered_and_show_says_so(cli: Cli) -> None:
+    target = cli.add_example()
+    cli.env["WORKFLOWS_TOKEN"] = "s3cret"  # a token is no identity: the user name is
+    with serving(cli, target, "--store", cli.store) as url:
+        started = cli(
+            "run", "expense", "--url", url, "--arg", "employee=ada", "--arg", "amount=5",
+            "--no-input",
+        )  # fmt: skip
+        assert started.code == 0, started.err
+        (run,) = json.loads(cli("runs", "--url", url, "--json").out)
+        run_id = run["run_id"]
+        body = json.dumps({"approved": True, "reason": "fine"})
+        answered = cli("respond", f"{run_id}:1", "--json", body, "--url", url)  # no --as
+        assert answered.code == 0, answered.err
+
+        shown = cli("show", run_id, "--url", url)
+        assert shown.code == 0, shown.err
+        assert f"    by        {getpass.getuser()}" in shown.out
+        assert re.search(r"^  employee  ada$", shown.out, re.M), shown.out
+        assert re.search(r"answered  \S+ \S+ \(after [\d.]+s\)", shown.out), shown.out
+        details = json.loads(cli("show", run_id, "--url", url, "--json").out)
+        (request,) = details["requests"]
+        assert request["answered_by"] == getpass.getuser()
+        assert request["answered_at"] >= request["created_at"]
+        assert details["run"]["input"]["data"]["employee"] == "ada"

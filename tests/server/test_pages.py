@@ -130,6 +130,7 @@ class Hostile(Workflow):
 
 
 HOSTILE_NAME = f"wf {HOSTILE}"
+ANSWERER = "Grace Hopper (Zoë)"
 
 
 def _workflows() -> dict[str, Workflow]:
@@ -296,6 +297,8 @@ async def test_answer_is_confirmed_and_the_run_page_keeps_the_record(
     await approved.check()
     await reason.fill("Within budget")
     await escalate.select_option(label="No")
+    # Who answers: typed once, remembered by the browser, sent with every answer.
+    await page.get_by_label("Answering as").fill(ANSWERER)
     await card.get_by_role("button", name="Send answer").click()
 
     # The card goes, and a confirmation stays with a link to the run.
@@ -318,12 +321,14 @@ async def test_answer_is_confirmed_and_the_run_page_keeps_the_record(
     [request] = (await client.get("/requests", params={"run_id": run_id, "status": "all"})).json()[
         "requests"
     ]
+    assert request["answered_by"] == ANSWERER
 
     await confirmation.get_by_role("link", name=f"Open run {run_id[:12]}…").click()
     await expect(page).to_have_url(f"{server.url}/runs/{run_id}/page")
     await expect(page.locator("#run-status")).to_have_text("completed")
     await expect(page.locator("#run-current")).to_contain_text("none: the run is completed")
     await expect(page.locator("#run-duration")).to_contain_text("start to finish")
+    await expect(page.locator("#answering-as")).to_have_value(ANSWERER)  # remembered
 
     # Every answer, what it said and when (the exact instant, in the time element).
     answer = page.locator("#answers > li")
@@ -335,6 +340,16 @@ async def test_answer_is_confirmed_and_the_run_page_keeps_the_record(
         "datetime", _iso(request["answered_at"])
     )
     await expect(answer.locator(".answer-after")).to_contain_text("after it was asked")
+    await expect(answer.locator(".answer-by")).to_have_text(f" by {ANSWERER}")
+
+    # The start input, a row a field.
+    start = page.locator("#run-input")
+    await expect(start).to_be_visible()
+    await expect(page.locator("#run-input-missing")).to_be_hidden()
+    await expect(start.locator("caption")).to_have_text("StartEvent")
+    await expect(start.locator("tbody tr")).to_have_count(2)
+    await expect(start.locator("tr", has_text="employee").locator("td")).to_have_text("ada")
+    await expect(start.locator("tr", has_text="amount").locator("td")).to_have_text("420")
 
     # The timeline: start, the prompt, the answer, the result, each with its delay.
     entries = page.locator("#timeline > li")
@@ -343,6 +358,7 @@ async def test_answer_is_confirmed_and_the_run_page_keeps_the_record(
     await expect(entries.nth(1)).to_contain_text("InputRequiredEvent")
     await expect(entries.nth(2)).to_contain_text("Answer")
     await expect(entries.nth(2)).to_contain_text("Within budget")
+    await expect(entries.nth(2).locator(".answer-by")).to_contain_text(ANSWERER)
     await expect(entries.nth(3)).to_contain_text("StopEvent")
     for i in (1, 2, 3):
         await expect(entries.nth(i).locator(".delta")).to_have_text(
@@ -357,7 +373,6 @@ async def test_answer_is_confirmed_and_the_run_page_keeps_the_record(
     await expect(graph.locator("g.node.current")).to_have_count(0)
     await expect(graph.locator("g.node.seen", has_text="StopEvent")).to_have_count(1)
     await expect(page.locator("#graph-caption")).to_contain_text("Current step: none")
-    await expect(page.locator("#run-input-missing")).to_be_visible()
     await page.screenshot(path=str(artifacts / "run-page-completed.png"), full_page=True)
 
 
@@ -392,6 +407,7 @@ async def test_run_page_highlights_the_current_step_and_takes_the_answer(
     await expect(page.locator("#run-status")).to_have_text("completed")
     await expect(current).to_have_count(0)
     await expect(page.locator("#answers > li")).to_contain_text("from the run page")
+    await expect(page.locator("#answers > li .answer-by")).to_have_text(" by someone not named")
     await expect(page.locator("#cancel-run")).to_be_hidden()
     await expect(page.locator("#live-state")).to_have_attribute("data-state", "done")
 
@@ -577,3 +593,20 @@ async def test_every_value_shown_is_text_not_markup(
     await expect(page.locator("#timeline > li", has_text="Answer")).to_contain_text(HOSTILE)
     await no_markup()
     await page.screenshot(path=str(artifacts / "run-page-escaped.png"), full_page=True)
+
+
+async def test_run_page_says_when_the_start_input_was_not_recorded(
+    server: LiveServer, page: Any, tmp_path: Path
+) -> None:
+    """A run stored before start inputs were kept: the page says so instead of a table."""
+    from playwright.async_api import expect
+
+    from workflows.stores import RunRecord, SqliteStore
+
+    async with SqliteStore(tmp_path / "pages.db") as store:  # the server's own file
+        await store.create_run(RunRecord.new("legacy-run", "support", {}, status="completed"))
+    await page.goto(f"{server.url}/runs/legacy-run/page")
+    await expect(page.locator("#run-status")).to_have_text("completed")
+    await expect(page.locator("#run-input-missing")).to_be_visible()
+    await expect(page.locator("#run-input-missing")).to_contain_text("Not recorded")
+    await expect(page.locator("#run-input")).to_be_hidden()

@@ -1472,3 +1472,115 @@ async def test_load_many_on_a_closed_store_is_refused(make_store: StoreFactory) 
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.load_many(["run-1"])
+
+
+# -- the audit trail: who answered, and each run's start input ----------------------------
+
+START_INPUT = {"$event": "app.Expense", "data": {"amount": 12.5, "who": "Ada", "tags": ["a"]}}
+
+
+async def test_a_run_keeps_its_start_input(store: Any) -> None:
+    with_input = new_run(input=START_INPUT)
+    without = new_run()
+    await store.create_run(with_input)
+    await store.create_run(without)
+    assert (await store.get_run(with_input.run_id)).input == START_INPUT
+    assert (await store.get_run(without.run_id)).input is None
+    listed = {r.run_id: r.input for r in await store.list_runs()}
+    assert listed == {with_input.run_id: START_INPUT, without.run_id: None}
+    await store.commit(Commit(with_input.run_id, 0, {"n": 1}, "completed", result=3))
+    assert (await store.get_run(with_input.run_id)).input == START_INPUT  # commits keep it
+    with pytest.raises(StoreError):
+        await store.create_run(new_run(input={"bad": object()}))
+
+
+async def test_an_answer_records_who_gave_it(store: Any) -> None:
+    run, request = await paused_run(store)
+    _, anonymous = await paused_run(store)
+    await store.answer_request(request.request_id, {"name": "Ann"}, answered_by="ada@example")
+    await store.answer_request(anonymous.request_id, {"name": "Bo"})
+    stored = await store.get_request(request.request_id)
+    assert (stored.status, stored.answered_by) == ("answered", "ada@example")
+    assert stored.answered_at is not None
+    assert (await store.get_request(anonymous.request_id)).answered_by is None
+    # A repeat of the accepted answer changes nothing, whoever repeats it.
+    repeat = await store.answer_request(request.request_id, {"name": "Ann"}, answered_by="eve")
+    assert repeat is None
+    assert (await store.get_request(request.request_id)).answered_by == "ada@example"
+    [listed] = await store.list_requests(run_id=run.run_id, status="answered")
+    assert listed.answered_by == "ada@example"
+    with pytest.raises(StoreError, match="answered_by"):
+        await store.answer_request(request.request_id, {"name": "Ann"}, answered_by=7)
+
+
+async def test_bulk_answers_record_who_gave_each(store: Any) -> None:
+    (_, q0), (_, q1), (_, q2) = [await paused_run(store) for _ in range(3)]
+    outcomes = await store.answer_requests(
+        [
+            (q0.request_id, {"name": "Ann"}, None, "ada"),
+            (q1.request_id, {"name": "Bo"}, "k1"),  # three parts: nobody named
+            (q2.request_id, {"name": "Cy"}, None, "grace"),
+        ]
+    )
+    assert all(isinstance(outcome, InboundEvent) for outcome in outcomes)
+    who = [(await store.get_request(q.request_id)).answered_by for q in (q0, q1, q2)]
+    assert who == ["ada", None, "grace"]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["commit", "commit_many"])
+async def test_a_commit_that_closes_a_request_as_answered_records_who(
+    store: Any, many: bool
+) -> None:
+    run, request = await paused_run(store)
+    other = new_request(run.run_id)
+    await store.commit(Commit(run.run_id, 1, {}, "waiting", new_requests=[other]))
+    closing = Commit(
+        run.run_id,
+        2,
+        {},
+        "running",
+        closed_requests=[(request.request_id, "answered"), (other.request_id, "answered")],
+        answered_by={request.request_id: "lin"},
+    )
+    assert (await store.commit_many([closing]) if many else [await store.commit(closing)]) == [3]
+    stored = await store.get_request(request.request_id)
+    assert (stored.status, stored.answered_by) == ("answered", "lin")
+    assert stored.answered_at is not None
+    assert (await store.get_request(other.request_id)).answered_by is None
+
+
+async def test_a_commit_keeps_who_answered_through_the_inbox(store: Any) -> None:
+    run, request = await paused_run(store)
+    await store.answer_request(request.request_id, {"name": "Ann"}, answered_by="ada")
+    await store.commit(
+        Commit(
+            run.run_id,
+            1,
+            {},
+            "running",
+            closed_requests=[(request.request_id, "answered")],
+            answered_by={request.request_id: "someone else"},
+            consumed_inbound=[e.id for e in await store.list_inbound(run.run_id)],
+        )
+    )
+    assert (await store.get_request(request.request_id)).answered_by == "ada"
+
+
+async def test_a_commit_names_who_answered_only_requests_it_closes_as_answered(
+    store: Any,
+) -> None:
+    run, request = await paused_run(store)
+    for closed in ([], [(request.request_id, "expired")]):
+        with pytest.raises(StoreError, match="does not close as answered"):
+            await store.commit(
+                Commit(
+                    run.run_id,
+                    1,
+                    {},
+                    "running",
+                    closed_requests=closed,
+                    answered_by={request.request_id: "x"},
+                )
+            )
+    assert (await store.get_request(request.request_id)).status == "pending"
+    assert (await store.get_run(run.run_id)).version == 1

@@ -13,8 +13,10 @@ from workflows.errors import StoreSchemaError
 from workflows.stores import (
     STATE_ROWS_KEY,
     Commit,
+    InputRequest,
     RunFinishedError,
     RunRecord,
+    RunStore,
     SqliteStore,
     StateChanges,
 )
@@ -98,23 +100,49 @@ async def test_postgres_workers_starting_together_migrate_once(
 # -- version 2: the terminal status 'quarantined' ---------------------------------------
 
 
+def _old_sqlite_file(path: Path, version: int, *rows: str) -> None:
+    """A file as ``version`` of the library left it, holding ``rows`` (SQL inserts)."""
+    with sqlite3.connect(path) as conn:
+        for statements in sqlite_schema.MIGRATIONS[:version]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("CREATE TABLE wf_schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO wf_schema_version VALUES (?)", (version,))
+        for statement in rows:
+            conn.execute(statement)
+    conn.close()
+
+
+def _sqlite_versions(path: Path) -> list[tuple[int]]:
+    with sqlite3.connect(path) as conn:
+        versions = conn.execute("SELECT version FROM wf_schema_version").fetchall()
+    conn.close()
+    return versions
+
+
 async def test_sqlite_upgrades_a_version_1_file(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
-    with sqlite3.connect(path) as conn:  # a file as version 1 of the library left it
-        for statement in sqlite_schema.MIGRATIONS[0]:
-            conn.execute(statement)
-        conn.execute("CREATE TABLE wf_schema_version (version INTEGER NOT NULL)")
-        conn.execute("INSERT INTO wf_schema_version VALUES (1)")
-    conn.close()
+    _old_sqlite_file(path, 1)
     async with SqliteStore(path) as store:
         await store.create_run(RunRecord.new("r1", "flow", {"x": 1}))
         assert await store.quarantine_run("r1", 0, {"type": "T", "message": "m"}) == 1
         with pytest.raises(RunFinishedError, match="quarantined"):
             await store.commit(Commit("r1", 1, {}, "running"))
-    with sqlite3.connect(path) as conn:
-        versions = conn.execute("SELECT version FROM wf_schema_version").fetchall()
-        assert versions == [(sqlite_schema.SCHEMA_VERSION,)]
-    conn.close()
+    assert _sqlite_versions(path) == [(sqlite_schema.SCHEMA_VERSION,)]
+
+
+async def _old_postgres_schema(conn: Any, schema: str, version: int, *rows: str) -> None:
+    """Make ``schema`` as ``version`` of the library left it, holding ``rows``; the
+    connection's search path stays on it."""
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.execute(f'SET search_path TO "{schema}"')
+    for statements in pg_schema.MIGRATIONS[:version]:
+        for statement in statements:
+            await conn.execute(statement)
+    await conn.execute("CREATE TABLE wf_schema_version (version integer NOT NULL)")
+    await conn.execute("INSERT INTO wf_schema_version VALUES ($1)", version)
+    for statement in rows:
+        await conn.execute(statement)
 
 
 async def test_postgres_upgrades_a_version_1_schema(
@@ -157,13 +185,7 @@ async def test_postgres_upgrades_a_version_2_schema_to_group_commits(
 
     conn = await asyncpg.connect(postgres_url)
     try:  # a schema as version 2 of the library left it: no wf_commit_many
-        await conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
-        await conn.execute(f'SET search_path TO "{postgres_schema}"')
-        for statements in pg_schema.MIGRATIONS[:2]:
-            for statement in statements:
-                await conn.execute(statement)
-        await conn.execute("CREATE TABLE wf_schema_version (version integer NOT NULL)")
-        await conn.execute("INSERT INTO wf_schema_version VALUES (2)")
+        await _old_postgres_schema(conn, postgres_schema, 2)
         async with PostgresStore(postgres_url, schema=postgres_schema) as store:
             await store.create_run(RunRecord.new("r1", "flow", {"x": 1}))
             await store.create_run(RunRecord.new("r2", "flow", {"x": 2}))
@@ -172,6 +194,90 @@ async def test_postgres_upgrades_a_version_2_schema_to_group_commits(
             )
             assert outcomes == [1, 1]
             assert (await store.get_run("r2")).status == "completed"
+        assert (
+            await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
+        )
+    finally:
+        await conn.close()
+
+
+# -- version 3 (SQLite) / 4 (PostgreSQL): who answered, and each run's start input -------
+
+_START = {"$event": "app.Expense", "data": {"amount": 12, "employee": "ada"}}
+
+
+async def _check_upgraded(store: RunStore) -> None:
+    """Old rows read as not recorded; new writes keep the start input and who answered."""
+    old = await store.get_run("old")
+    assert old.input is None and old.snapshot == {"x": 2}
+    answered = await store.get_request("old:1")
+    assert answered.status == "answered" and answered.response == {"response": "yes"}
+    assert answered.answered_by is None
+    assert await store.answer_request("old:2", {"response": "no"}, answered_by="ops") is not None
+    assert (await store.get_request("old:2")).answered_by == "ops"
+    await store.create_run(RunRecord.new("new", "flow", {}, input=_START))
+    assert (await store.get_run("new")).input == _START
+    ask = InputRequest.new("new:1", "new", "flow", "Ask", {})
+    await store.commit(Commit("new", 0, {}, "waiting", new_requests=[ask]))
+    closing = Commit(
+        "new",
+        1,
+        {},
+        "running",
+        closed_requests=[("new:1", "answered")],
+        answered_by={"new:1": "grace"},
+    )
+    assert await store.commit_many([closing]) == [2]
+    assert (await store.get_request("new:1")).answered_by == "grace"
+
+
+_OLD_ROWS = (
+    "INSERT INTO wf_runs (run_id, workflow, status, version, created_at, updated_at, "
+    "snapshot) VALUES ('old', 'flow', 'waiting', 1, 1, 1, '{\"x\": 2}')",
+    "INSERT INTO wf_schemas VALUES ('d', '{}')",
+    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, status, created_at, "
+    "answered_at, schema_digest, payload, response) VALUES "
+    "('old:1', 'old', 'flow', 'Ask', 'answered', 1, 2, 'd', '{}', '{\"response\": \"yes\"}'), "
+    "('old:2', 'old', 'flow', 'Ask', 'pending', 1, NULL, 'd', '{}', NULL)",
+)
+"""A run with an answered and a pending request, as the version before wrote them."""
+
+
+async def test_sqlite_upgrades_a_version_2_file_with_data(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    _old_sqlite_file(path, 2, *_OLD_ROWS)
+    async with SqliteStore(path) as store:
+        await _check_upgraded(store)
+    assert _sqlite_versions(path) == [(sqlite_schema.SCHEMA_VERSION,)]
+
+
+async def test_postgres_upgrades_a_version_3_schema_with_data(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    import asyncpg
+
+    from workflows.stores import PostgresStore
+
+    conn = await asyncpg.connect(postgres_url)
+    try:  # a schema as version 3 of the library left it, with a run and its requests
+        await _old_postgres_schema(conn, postgres_schema, 3, *_OLD_ROWS)
+        async with PostgresStore(postgres_url, schema=postgres_schema) as store:
+            await _check_upgraded(store)
+            # the one-run commit (wf_commit) records who answered as well
+            await store.create_run(RunRecord.new("one", "flow", {}))
+            ask = InputRequest.new("one:1", "one", "flow", "Ask", {})
+            await store.commit(Commit("one", 0, {}, "waiting", new_requests=[ask]))
+            await store.commit(
+                Commit(
+                    "one",
+                    1,
+                    {},
+                    "running",
+                    closed_requests=[("one:1", "answered")],
+                    answered_by={"one:1": "lin"},
+                )
+            )
+            assert (await store.get_request("one:1")).answered_by == "lin"
         assert (
             await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
         )

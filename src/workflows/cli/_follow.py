@@ -65,6 +65,8 @@ def request_info(request: InputRequest) -> InputRequestInfo:
         prompt=prompt,
         response_schema=request.response_schema,
         response=request.response,
+        answered_at=request.answered_at,
+        answered_by=request.answered_by,
     )
 
 

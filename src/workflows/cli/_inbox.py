@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 from typing import Any
 
 import click
 
+from .._user_name import check_user_name
 from ..client import InputRequestInfo, RunInfo
 from ..engine import Engine
 from ..errors import InvalidResponseError
@@ -31,7 +33,37 @@ def run_info(record: RunRecord) -> RunInfo:
         record.updated_at,
         record.result,
         record.error,
+        None if record.input is None else stored_event_json(record.input),
     )
+
+
+def stored_event_json(encoded: dict[str, Any]) -> dict[str, Any]:
+    """An event as the engine stores it (``{"$event": key, "data": {...}}``) in the
+    server's shape (``{"type", "type_key", "data"}``), without decoding it."""
+    key = str(encoded.get("$event", ""))
+    data = encoded.get("data")
+    return {
+        "type": key.rpartition(".")[2] or "Event",
+        "type_key": key,
+        "data": data if isinstance(data, dict) else {},
+    }
+
+
+def answerer(name: str | None) -> str | None:
+    """Who answers: ``name`` (``--as``) checked, else the OS user name, else ``None``."""
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except Exception:  # no user name known (no USER variable, no passwd entry)
+            return None
+        try:
+            return check_user_name(name)
+        except ValueError:
+            return None
+    try:
+        return check_user_name(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as") from None
 
 
 async def _list_runs(where: Where, **filters: Any) -> list[RunInfo]:
@@ -194,17 +226,18 @@ async def _request_schema(where: Where, request_id: str) -> dict[str, Any]:
 
 
 async def _respond_remote(
-    where: Where, request_id: str, fields: dict[str, Any], key: str | None
+    where: Where, request_id: str, fields: dict[str, Any], key: str | None, by: str | None
 ) -> bool:
     async with where.client() as client:
-        return await client.respond(request_id, fields, idempotency_key=key)
+        return await client.respond(request_id, fields, idempotency_key=key, answered_by=by)
 
 
 async def _respond_store(
-    store: str, request_id: str, fields: dict[str, Any], key: str | None
+    store: str, request_id: str, fields: dict[str, Any], key: str | None, by: str | None
 ) -> bool:
     async with opened_store(store) as db:
-        delivered = await db.answer_request(request_id, fields, idempotency_key=key) is not None
+        answer = await db.answer_request(request_id, fields, idempotency_key=key, answered_by=by)
+        delivered = answer is not None
         if not delivered:
             _check_same_answer(await db.get_request(request_id), key, fields)
         return delivered
@@ -226,6 +259,7 @@ async def _respond_and_continue(
     request_id: str,
     fields: dict[str, Any],
     key: str | None,
+    by: str | None,
     wait: float,
 ) -> bool:
     workflows = load_many(apps)
@@ -233,7 +267,7 @@ async def _respond_and_continue(
         request = await engine.store.get_request(request_id)
         entries = await engine.store.read_stream(request.run_id)
         after = entries[-1].seq if entries else 0
-        delivered = await engine.respond(request_id, fields, idempotency_key=key)
+        delivered = await engine.respond(request_id, fields, idempotency_key=key, answered_by=by)
         if not delivered:
             _check_same_answer(await engine.store.get_request(request_id), key, fields)
         _report(request_id, delivered)
@@ -274,6 +308,12 @@ def _report(request_id: str, delivered: bool) -> None:
 @where_options
 @click.option("--idempotency-key", help="Makes retrying this answer safe.")
 @click.option(
+    "--as",
+    "answered_by",
+    metavar="NAME",
+    help="Who answers, recorded with the answer (default: your user name on this machine).",
+)
+@click.option(
     "--app",
     "apps",
     multiple=True,
@@ -297,10 +337,12 @@ def respond_command(
     url: str | None,
     token: str | None,
     idempotency_key: str | None,
+    answered_by: str | None,
     apps: tuple[str, ...],
     wait: float,
 ) -> None:
-    """Answer input request REQUEST_ID with VALUE.
+    """Answer input request REQUEST_ID with VALUE, recorded as answered by --as NAME
+    (by default the user name you are logged in as).
 
     Without --json, VALUE is text, sent as {"response": VALUE} (text starting with
     '{' or '[' is refused: add --json). With --json, VALUE is JSON: an object gives the
@@ -310,24 +352,28 @@ def respond_command(
     Examples:
         workflows respond 3f2c...:1 Grace
         workflows respond 3f2c...:1 --json '{"approved": true, "reason": "ok"}'
+        workflows respond 3f2c...:1 yes --as grace
     """
     fields = response_fields(value, as_json)
+    by = answerer(answered_by)
     where = pick(store, url, token)
     if where.url is not None and apps:
         raise click.UsageError("--app only applies with --store")
     try:
         if where.url is not None:
-            delivered = asyncio.run(_respond_remote(where, request_id, fields, idempotency_key))
+            delivered = asyncio.run(_respond_remote(where, request_id, fields, idempotency_key, by))
             _report(request_id, delivered)
         elif apps:
             assert where.store is not None
             asyncio.run(
-                _respond_and_continue(where.store, apps, request_id, fields, idempotency_key, wait)
+                _respond_and_continue(
+                    where.store, apps, request_id, fields, idempotency_key, by, wait
+                )
             )
         else:
             assert where.store is not None
             delivered = asyncio.run(
-                _respond_store(where.store, request_id, fields, idempotency_key)
+                _respond_store(where.store, request_id, fields, idempotency_key, by)
             )
             _report(request_id, delivered)
     except InvalidResponseError as exc:

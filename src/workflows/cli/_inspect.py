@@ -69,15 +69,14 @@ async def _details(where: Where, run_id: str) -> RunDetails:
         async with where.client() as client:
             run = await _remote_info(client, run_id)
             requests = await client.inbox(run_id=run.run_id, status="all", limit=1000)
-            return RunDetails(run, list(reversed(requests)), {}, None)
+            return RunDetails(run, list(reversed(requests)), None)
     assert where.store is not None
     async with opened_store(where.store) as db:
         record = await _store_record(db, run_id)
         stored = await db.list_requests(run_id=record.run_id, status=None, limit=1000)
         entries = await db.read_stream(record.run_id)
-    answered = {r.request_id: r.answered_at for r in stored if r.answered_at is not None}
     requests = [request_info(r) for r in reversed(stored)]
-    return RunDetails(run_info(record), requests, answered, len(entries))
+    return RunDetails(run_info(record), requests, len(entries))
 
 
 @click.command("show")
@@ -87,7 +86,8 @@ async def _details(where: Where, run_id: str) -> RunDetails:
 def show_command(
     run_id: str, store: str | None, url: str | None, token: str | None, as_json: bool
 ) -> None:
-    """Show one run: status, workflow, times, result or error, and its input requests.
+    """Show one run: status, workflow, times, start input, result or error, and its
+    input requests with each answer, who gave it and when.
 
     RUN_ID may be abbreviated to its first characters when no other recent run shares
     them.

@@ -230,27 +230,21 @@ class RunDetails:
     """Everything ``workflows show`` prints about a run.
 
     Attributes:
-        run: The run.
-        requests: Its input requests, every status, oldest first.
-        answered_at: When each answered request was answered (``request_id`` → time),
-            where the source knows it (a store does; the HTTP API does not say).
+        run: The run (with its start input, when recorded).
+        requests: Its input requests, every status, oldest first (each with when it
+            was answered and who answered it).
         events: How many events its stream holds (None when unknown).
     """
 
     run: RunInfo
     requests: list[InputRequestInfo]
-    answered_at: dict[str, float]
     events: int | None
 
     def to_json(self) -> dict[str, Any]:
         """The details as plain JSON (``show --json``)."""
         run = asdict(self.run)
         run["duration"] = _run_duration(self.run)
-        requests = []
-        for request in self.requests:
-            item = _request_json(request)
-            item["answered_at"] = self.answered_at.get(request.request_id)
-            requests.append(item)
+        requests = [_request_json(request) for request in self.requests]
         return {"run": run, "requests": requests, "events": self.events}
 
 
@@ -276,6 +270,7 @@ def show_details(details: RunDetails, as_json: bool) -> None:
     else:
         line("updated", f"{_when(run.updated_at)} ({ago(run.updated_at, now)} ago)")
         line("running", f"for {format_duration(now - run.created_at)}")
+    _show_input(run.input)
     if run.status == "completed":
         line("result", format_value(run.result))
     elif run.error:
@@ -291,17 +286,34 @@ def show_details(details: RunDetails, as_json: bool) -> None:
         click.echo(f"  {request.request_id}  {status}", color=color)
         click.echo(f"    prompt    {_short(request.prompt_text, 200)}")
         click.echo(f"    asked     {_when(request.created_at)}")
-        answered = details.answered_at.get(request.request_id)
+        answered = request.answered_at
         if answered is not None:
             waited = format_duration(answered - request.created_at)
             verb = "answered" if request.status == "answered" else request.status
             click.echo(f"    {verb:<10}{_when(answered)} (after {waited})")
+            if request.status == "answered":
+                click.echo(f"    by        {request.answered_by or '(not named)'}")
         elif request.status == "pending":
             click.echo(f"    waiting   for {format_duration(now - request.created_at)}")
         if request.deadline is not None:
             click.echo(f"    deadline  {_when(request.deadline)}")
         if request.response is not None:
             click.echo(f"    response  {format_value(request.response)}")
+
+
+def _show_input(start: dict[str, Any] | None) -> None:
+    """The start input: its event type and one line per field (or "not recorded")."""
+    if start is None:
+        click.echo(f"{'input':<10}not recorded (the run was stored before runs kept it)")
+        return
+    data = start.get("data")
+    fields = data if isinstance(data, dict) else {}
+    click.echo(
+        f"{'input':<10}{start.get('type') or 'StartEvent'}" + ("" if fields else " (no fields)")
+    )
+    width = max((len(str(name)) for name in fields), default=0)
+    for name, value in fields.items():
+        click.echo(f"  {name!s:<{width}}  {_short(format_value(value), 200)}")
 
 
 @dataclass(frozen=True)

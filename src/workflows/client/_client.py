@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from .._user_name import user_headers
 from ..errors import WorkflowRuntimeError
 from ..events import Event, StartEvent
 from ..workflow import Workflow
@@ -98,7 +99,7 @@ class WorkflowClient:
         *,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
     ) -> Any:
         self._check_open()
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -108,7 +109,7 @@ class WorkflowClient:
         for attempt in range(attempts):
             try:
                 response = await self._http.request(
-                    method, path, json=json, params=query, headers=headers
+                    method, path, json=json, params=query, headers=_raw_headers(headers)
                 )
                 break
             except httpx.TransportError as exc:
@@ -212,7 +213,11 @@ class WorkflowClient:
         return InputRequestInfo.from_json(data, self._decoder)
 
     async def respond(
-        self, request_id: str, response: Any, idempotency_key: str | None = None
+        self,
+        request_id: str,
+        response: Any,
+        idempotency_key: str | None = None,
+        answered_by: str | None = None,
     ) -> bool:
         """Answer an input request; its run gets the answer exactly once.
 
@@ -223,6 +228,8 @@ class WorkflowClient:
             idempotency_key: Makes retries of this answer safe: a retry with the same
                 key and response is a no-op; the same key with another response is
                 refused (the accepted answer stands).
+            answered_by: Who answers (a user name), sent in the ``X-Workflows-User``
+                header and recorded with the answer (``answered_by`` of the request).
 
         Returns:
             True if this call delivered the answer, False if the same answer had already
@@ -234,14 +241,18 @@ class WorkflowClient:
                 (also when ``idempotency_key`` was used for another response).
             InputRequestClosedError: it expired or was cancelled.
             InvalidResponseError: the response does not fit the request's schema.
+            ValueError: ``answered_by`` is empty, over 200 characters or holds a
+                control character (nothing is sent).
         """
+        headers = user_headers(answered_by)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         if isinstance(response, Event):
             body = response.model_dump(mode="json")
         elif isinstance(response, dict):
             body = response
         else:
             body = {"response": response}
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         data = await self._request(
             "POST",
             f"/requests/{request_id}/response",
@@ -254,3 +265,13 @@ class WorkflowClient:
 
     def __repr__(self) -> str:
         return f"<WorkflowClient {self.base_url} {self._state}>"
+
+
+def _raw_headers(headers: Mapping[str, str | bytes] | None) -> list[tuple[bytes, bytes]] | None:
+    """``headers`` as bytes: a value given as bytes (a UTF-8 user name) is sent as is."""
+    if headers is None:
+        return None
+    return [
+        (name.encode("ascii"), value if isinstance(value, bytes) else value.encode("ascii"))
+        for name, value in headers.items()
+    ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .._user_name import user_headers
 from ..errors import WorkflowCancelledByUser, WorkflowRuntimeError, WorkflowTimeoutError
 from ..events import Event, StopEvent
 from ._errors import RunFailedError, ServerUnreachableError, error_for_response
@@ -175,8 +176,13 @@ class RemoteHandle:
             failures += 1
             await asyncio.sleep(min(0.05 * 2 ** min(failures, 6), 1.0))
 
-    async def send_event(self, event: Event, step: str | None = None) -> None:
+    async def send_event(
+        self, event: Event, step: str | None = None, sent_by: str | None = None
+    ) -> None:
         """Send ``event`` into the run (stored durably by the server first).
+
+        ``sent_by`` (a user name, sent in the ``X-Workflows-User`` header) is recorded
+        as who answered when the event answers one of the run's input requests.
 
         The server takes only events the run can receive: a type some step accepts (or
         that a ``wait_for_event`` of the run waits for), and with ``step``, one that
@@ -194,7 +200,12 @@ class RemoteHandle:
         name, data = event_to_json(event)
         body = {"type": name, "data": data, "step": step}
         await self._client._request(
-            "POST", f"/runs/{self.run_id}/events", "run", self.run_id, json=body
+            "POST",
+            f"/runs/{self.run_id}/events",
+            "run",
+            self.run_id,
+            json=body,
+            headers=user_headers(sent_by),
         )
 
     async def cancel_run(self) -> None:

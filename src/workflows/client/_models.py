@@ -38,6 +38,8 @@ class RunInfo:
     """A run and where it stands (``RunOut``).
 
     ``error`` is ``{"type": ..., "message": ...}`` for runs that did not complete.
+    ``input`` is the start event it was started with, ``{"type": "Name", "type_key":
+    "module.Name", "data": {...fields}}``, or ``None`` when it was not recorded.
     """
 
     run_id: str
@@ -47,6 +49,7 @@ class RunInfo:
     updated_at: float
     result: Any = None
     error: dict[str, Any] | None = None
+    input: dict[str, Any] | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -64,12 +67,17 @@ class RunInfo:
             updated_at=float(data["updated_at"]),
             result=data.get("result"),
             error=data.get("error"),
+            input=data.get("input") if isinstance(data.get("input"), dict) else None,
         )
 
 
 @dataclass(frozen=True)
 class InputRequestInfo:
-    """One entry of the human inbox (``RequestOut``); ``prompt`` is the waiter event."""
+    """One entry of the human inbox (``RequestOut``); ``prompt`` is the waiter event.
+
+    ``answered_at`` is when it left ``pending``; ``answered_by`` who answered, as the
+    answering client named them (``None`` when not named).
+    """
 
     request_id: str
     run_id: str
@@ -80,6 +88,8 @@ class InputRequestInfo:
     prompt: Event
     response_schema: dict[str, Any]
     response: dict[str, Any] | None = None
+    answered_at: float | None = None
+    answered_by: str | None = None
 
     @property
     def prompt_type(self) -> str:
@@ -105,6 +115,8 @@ class InputRequestInfo:
     def from_json(cls, data: dict[str, Any], decoder: EventDecoder) -> InputRequestInfo:
         """Build from the server's JSON, decoding the prompt with ``decoder``."""
         deadline = data.get("deadline")
+        answered_at = data.get("answered_at")
+        answered_by = data.get("answered_by")
         return cls(
             request_id=str(data["request_id"]),
             run_id=str(data["run_id"]),
@@ -115,4 +127,6 @@ class InputRequestInfo:
             prompt=decoder.decode(data.get("prompt")),
             response_schema=dict(data.get("response_schema") or {}),
             response=data.get("response"),
+            answered_at=None if answered_at is None else float(answered_at),
+            answered_by=None if answered_by is None else str(answered_by),
         )

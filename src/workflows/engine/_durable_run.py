@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 WAITER_PREFIX = "w"
 CANCEL_PAYLOAD: dict[str, Any] = {"cancel": True}
 """The inbound payload that asks a run's executor to cancel it."""
+SENT_BY = "sent_by"
+"""The key of an inbound event's payload that says who sent it (recorded as who
+answered the request the event answers, if it answers one)."""
 _UNSTORABLE_STEP = "(snapshot)"
 """The step name of the failure of a run whose state cannot be encoded."""
 
@@ -52,6 +55,7 @@ class CommitPart:
     closed_requests: list[tuple[str, str]] = field(default_factory=list)
     consumed_inbound: list[int] = field(default_factory=list)
     publish: list[Event] = field(default_factory=list)
+    answered_by: dict[str, str] = field(default_factory=dict)
 
     def merge(self, later: CommitPart) -> None:
         """Fold a later boundary into this pending commit."""
@@ -65,6 +69,7 @@ class CommitPart:
         self.closed_requests.extend(later.closed_requests)
         self.consumed_inbound.extend(later.consumed_inbound)
         self.publish.extend(later.publish)
+        self.answered_by.update(later.answered_by)
 
 
 def status_of(run: Run) -> str:
@@ -114,9 +119,14 @@ class DurableRun:
         self.pending_requests: dict[str, str | None] = {}
         """Open request ids of this run -> waiter key (None for a returned prompt)."""
         self.consumed_inbound: list[int] = []
-        self.prompts_answered: list[str] = []
+        self.prompts_answered: list[tuple[str, str | None]] = []
         """Prompt requests answered by a response event sent to the run (not through the
-        inbox): closed as answered by the next commit."""
+        inbox), with who sent it: closed as answered by the next commit."""
+        self.sending: tuple[Event, str] | None = None
+        """The event being delivered from outside and who sent it, while it is handed to
+        the run: a waiter it resolves is closed as answered by that sender."""
+        self.start_input: dict[str, Any] | None = None
+        """The encoded start event, stored with the run when it is created."""
         self.delivered: set[int] = set()
         """Inbound ids handed to the run (so a wake-up does not deliver one twice)."""
         self.created = False
@@ -227,9 +237,12 @@ class DurableRun:
         for request_id, pending_key in list(self.pending_requests.items()):
             if pending_key is not None and pending_key not in state.open_waiters:
                 gone = state.waiters.get(pending_key)
-                part.closed_requests.append(
-                    (request_id, "answered" if gone is not None and gone.resolved else "expired")
-                )
+                resolved = gone.resolved if gone is not None else None
+                closed_as = "answered" if resolved is not None else "expired"
+                part.closed_requests.append((request_id, closed_as))
+                sending = self.sending
+                if resolved is not None and sending is not None and resolved is sending[0]:
+                    part.answered_by[request_id] = sending[1]
                 del self.pending_requests[request_id]
         if state.stop_event is not None:
             self._close_pending_requests(part)
@@ -280,9 +293,10 @@ class DurableRun:
     def _take_inbound(self, part: CommitPart) -> None:
         """Put the inbound events taken in since the last commit into ``part``."""
         part.consumed_inbound, self.consumed_inbound = self.consumed_inbound, []
-        part.closed_requests.extend(
-            (request_id, "answered") for request_id in self.prompts_answered
-        )
+        for request_id, sender in self.prompts_answered:
+            part.closed_requests.append((request_id, "answered"))
+            if sender is not None:
+                part.answered_by[request_id] = sender
         self.prompts_answered.clear()
 
     def _close_pending_requests(self, part: CommitPart) -> None:
@@ -324,13 +338,13 @@ class DurableRun:
             raise TypeError(f"payload is not an event: {type(event).__name__}")
         return event
 
-    def _answer_oldest_prompt(self) -> None:
+    def _answer_oldest_prompt(self, sender: str | None) -> None:
         """A response event reached the run without naming a request: it answers the
         oldest open prompt, which must leave the inbox (and accept no other answer)."""
         for request_id, waiter_key in self.pending_requests.items():
             if waiter_key is None:
                 del self.pending_requests[request_id]
-                self.prompts_answered.append(request_id)
+                self.prompts_answered.append((request_id, sender))
                 return
 
     def deliver(self, inbound_id: int, payload: dict[str, Any]) -> None:
@@ -362,9 +376,15 @@ class DurableRun:
                 delivered = True
         else:
             event = self.decode_event(payload.get("event"))
+            sender = payload.get(SENT_BY)
+            sender = sender if isinstance(sender, str) else None
             if isinstance(event, HumanResponseEvent):
-                self._answer_oldest_prompt()
-            run.send_from_outside(event, payload.get("step"))
+                self._answer_oldest_prompt(sender)
+            self.sending = None if sender is None else (event, sender)
+            try:
+                run.send_from_outside(event, payload.get("step"))
+            finally:
+                self.sending = None
             delivered = True
         if not delivered and not run.done:
             self.boundary(run)

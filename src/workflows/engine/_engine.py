@@ -21,6 +21,7 @@ from .._snapshot import registry_for, snapshot_from_dict
 from ..context.context import Context, new_run_id
 from ..context.serializers import BaseSerializer, JsonSerializer, type_key
 from ..errors import (
+    ContextSerdeError,
     CorruptRecordError,
     InvalidResponseError,
     RunNotFoundError,
@@ -45,6 +46,7 @@ from ._batch_reads import BatchReader
 from ._coordination import Coordinator, notify, notify_many
 from ._durable_run import (
     CANCEL_PAYLOAD,
+    SENT_BY,
     CommitPart,
     DurableRun,
     response_type_for_prompts,
@@ -272,7 +274,9 @@ class Engine:
         ctx: Context[Any] = Context(wf)
         self._loaded[run_id] = durable
         try:
-            durable_start = wf._launch(ctx, start_event, kwargs, durable, run_id=run_id)
+            made = wf._make_start_event(start_event, kwargs)
+            durable.start_input = _encoded_input(durable, made)
+            durable_start = wf._launch(ctx, made, {}, durable, run_id=run_id)
         except BaseException:
             # Bad start input (WorkflowValidationError naming the fields): nothing was
             # stored, and nothing may stay in memory either.
@@ -310,13 +314,22 @@ class Engine:
         self._check_open()
         return await self.store.list_runs(status=status, workflow=workflow, limit=limit)  # type: ignore[arg-type]
 
-    async def send_event(self, run_id: str, event: Event, step: str | None = None) -> None:
-        """Store ``event`` for the run (durable before this returns) and deliver it."""
+    async def send_event(
+        self, run_id: str, event: Event, step: str | None = None, sent_by: str | None = None
+    ) -> None:
+        """Store ``event`` for the run (durable before this returns) and deliver it.
+
+        ``sent_by`` says who sent it: when the event answers an input request of the run
+        (a response a ``wait_for_event`` waits for, or a ``HumanResponseEvent`` answering
+        a prompt), the request is stored as answered by them.
+        """
         self._check_open()
         record = await self.store.get_run(run_id)
         wf = self.workflow(record.workflow)
         durable = DurableRun(self, record.workflow, wf, run_id, 0, self.serializer_for(wf))
         payload = {"event": durable.serializer.encode(event, durable.types), "step": step}
+        if sent_by is not None:
+            payload[SENT_BY] = sent_by
         inbound = await self.store.add_inbound(run_id, payload)
         await notify(self, f"work:{run_id}")
         loaded = await self._ensure_loaded(run_id, skip_inbound={inbound.id})
@@ -366,12 +379,17 @@ class Engine:
         self._known_requests.update((r.request_id, r) for r in requests)
 
     async def respond(
-        self, request_id: str, response: Any, idempotency_key: str | None = None
+        self,
+        request_id: str,
+        response: Any,
+        idempotency_key: str | None = None,
+        answered_by: str | None = None,
     ) -> bool:
         """Answer an input request; its run gets the answer exactly once.
 
         ``response`` is a dict of the response event's fields, or a plain value that
-        becomes ``{"response": value}``.
+        becomes ``{"response": value}``. ``answered_by`` (who answers: a user name, as
+        the caller knows it) is stored with the answer, for the run's audit trail.
 
         Returns:
             True if this call delivered the answer, False if the same answer had already
@@ -391,7 +409,7 @@ class Engine:
         wf = self.workflow(request.workflow)
         self._check_response(wf, request, fields)
         inbound = await self.store.answer_request(
-            request_id, fields, idempotency_key=idempotency_key
+            request_id, fields, idempotency_key=idempotency_key, answered_by=answered_by
         )
         self._inbox_changed()
         if inbound is None:
@@ -403,14 +421,18 @@ class Engine:
         return True
 
     async def respond_many(
-        self, answers: Iterable[tuple[str, Any] | tuple[str, Any, str | None]]
+        self,
+        answers: Iterable[
+            tuple[str, Any] | tuple[str, Any, str | None] | tuple[str, Any, str | None, str | None]
+        ],
     ) -> list[bool | Exception]:
         """Answer many input requests at once: stored in one store call (one transaction
         on the SQL stores), then delivered to their runs as :meth:`respond` delivers one.
 
-        Each answer is ``(request_id, response)`` or ``(request_id, response,
-        idempotency_key)``, ``response`` as for :meth:`respond`, and is decided on its
-        own: a refused answer keeps no other from being stored.
+        Each answer is ``(request_id, response)``, ``(request_id, response,
+        idempotency_key)`` or ``(request_id, response, idempotency_key, answered_by)``,
+        as for :meth:`respond`, and is decided on its own: a refused answer keeps no
+        other from being stored.
 
         Returns:
             One outcome per answer, in order: True if it was delivered, False if the same
@@ -423,21 +445,26 @@ class Engine:
                 answers were stored is then unknown (repeat them: a repeat is a no-op).
         """
         self._check_open()
-        items = [(a[0], a[1], a[2] if len(a) > 2 else None) for a in answers]
+        items = [
+            (a[0], a[1], a[2] if len(a) > 2 else None, a[3] if len(a) > 3 else None)
+            for a in answers
+        ]
         outcomes: list[bool | Exception] = [False] * len(items)
         requests: dict[str, InputRequest | BaseException] = {}
-        for request_id in dict.fromkeys(rid for rid, _, _ in items):
+        for request_id in dict.fromkeys(rid for rid, _, _, _ in items):
             known = self._known_requests.pop(request_id, None)
             if known is not None:
                 requests[request_id] = known
-        missing = [rid for rid in dict.fromkeys(rid for rid, _, _ in items) if rid not in requests]
+        missing = [
+            rid for rid in dict.fromkeys(rid for rid, _, _, _ in items) if rid not in requests
+        ]
         found = await asyncio.gather(
             *(self.store.get_request(rid) for rid in missing), return_exceptions=True
         )
         requests.update(zip(missing, found, strict=True))
-        to_store: list[tuple[str, dict[str, Any], str | None]] = []
+        to_store: list[tuple[str, dict[str, Any], str | None, str | None]] = []
         positions: list[int] = []
-        for index, (request_id, response, key) in enumerate(items):
+        for index, (request_id, response, key, by) in enumerate(items):
             request = requests[request_id]
             try:
                 if isinstance(request, BaseException):
@@ -450,7 +477,7 @@ class Engine:
             except (StoreError, WorkflowConfigurationError) as exc:
                 outcomes[index] = exc
                 continue
-            to_store.append((request_id, fields, key))
+            to_store.append((request_id, fields, key, by))
             positions.append(index)
         if not to_store:
             return outcomes
@@ -459,10 +486,12 @@ class Engine:
             results = await answer_requests(to_store)
         else:  # a store without the bulk call
             results = []
-            for request_id, fields, key in to_store:
+            for request_id, fields, key, by in to_store:
                 try:
                     results.append(
-                        await self.store.answer_request(request_id, fields, idempotency_key=key)
+                        await self.store.answer_request(
+                            request_id, fields, idempotency_key=key, answered_by=by
+                        )
                     )
                 except StoreError as exc:
                     results.append(exc)
@@ -955,6 +984,16 @@ class Engine:
         self._finished[run_id] = outcome
         if len(self._finished) > _OUTCOMES_KEPT:
             del self._finished[next(iter(self._finished))]
+
+
+def _encoded_input(durable: DurableRun, start_event: StartEvent) -> dict[str, Any] | None:
+    """The start event as the run's serializer encodes events, to keep with the run;
+    ``None`` when it cannot be encoded (the run's first commit then fails and says why)."""
+    try:
+        encoded = durable.serializer.encode(start_event, durable.types)
+    except ContextSerdeError:
+        return None
+    return encoded if isinstance(encoded, dict) else {"value": encoded}
 
 
 def _damage_of(record: RunRecord) -> CorruptRecordError:

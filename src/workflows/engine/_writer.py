@@ -205,7 +205,13 @@ class CommitWriter:
                 # below, the stored run is still consistent and simply starts over.
                 first = durable.first_snapshot or part.snapshot
                 await store.create_run(
-                    RunRecord.new(durable.run_id, durable.name, first, status="running")
+                    RunRecord.new(
+                        durable.run_id,
+                        durable.name,
+                        first,
+                        status="running",
+                        input=durable.start_input,
+                    )
                 )
                 durable.created = True
                 durable.version = 0
@@ -243,6 +249,7 @@ class CommitWriter:
             closed_requests=part.closed_requests,  # type: ignore[arg-type]
             consumed_inbound=part.consumed_inbound,
             state=part.state,
+            answered_by=part.answered_by,
         )
 
     def _fail(

@@ -204,6 +204,11 @@ class RunOut(BaseModel):
         description="Steps of an unfinished run that are running or queued, else (a run "
         "waiting for a person) the steps that take the answer; empty once finished.",
     )
+    input: EventOut | None = Field(
+        default=None,
+        description="The start event the run was started with; null when it was not "
+        "recorded (runs stored before the server kept it).",
+    )
 
 
 class RunList(BaseModel):
@@ -227,6 +232,11 @@ class RequestOut(BaseModel):
     answered_at: float | None = Field(
         default=None,
         description="When the request left `pending` (answered, expired or cancelled).",
+    )
+    answered_by: str | None = Field(
+        default=None,
+        description="Who answered, as the answering client named them in the "
+        "`X-Workflows-User` header; null when not named (or not answered).",
     )
 
 

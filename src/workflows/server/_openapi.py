@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from .._user_name import MAX_USER_NAME, USER_HEADER
 from ..stores import REQUEST_STATUSES, RUN_STATUSES
 from . import _models as m
 from ._limits import MAX_INT
@@ -86,6 +87,21 @@ _OFFSET = _q(
 _FILTER = {"type": "string", "maxLength": 512}
 _RUN_ID = _path("run_id", "The run's id.")
 _REQUEST_ID = _path("request_id", "The input request's id.")
+_USER: dict[str, Any] = {
+    "name": USER_HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_USER_NAME,
+        "pattern": "^[\\x20-\\x7e]+$",
+    },
+    "description": "Who answers (a user name, UTF-8): recorded with the answer as "
+    "`answered_by`. Set by the client, the CLI (`--as`), the inbox page or a trusted "
+    "reverse proxy; it is not checked against the bearer token, which is no identity. "
+    "Empty, too long or with control characters: a 400.",
+}
 
 OPERATIONS: tuple[Op, ...] = (
     Op(
@@ -223,7 +239,7 @@ OPERATIONS: tuple[Op, ...] = (
         "is a 422 and is not stored. No Idempotency-Key (a 400).",
         {202: ("Stored and delivered.", m.AcceptedOut)},
         (400, 404, 409, 422),
-        (_RUN_ID,),
+        (_RUN_ID, _USER),
         m.SendEventIn,
     ),
     Op(
@@ -298,6 +314,7 @@ OPERATIONS: tuple[Op, ...] = (
                 },
                 "description": "Makes a retried answer a no-op.",
             },
+            _USER,
         ),
         {
             "type": "object",

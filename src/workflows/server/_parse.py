@@ -9,12 +9,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
+from .._user_name import USER_HEADER, read_header
 from ._errors import ApiError
 from ._limits import MAX_INT, parse_json, read_limited
 from ._state import state_of
 
 __all__ = [
     "MAX_INT",
+    "answering_user",
     "json_body",
     "model_body",
     "parse_int",
@@ -141,3 +143,22 @@ def query_str(request: Request, name: str) -> str | None:
     if raw is not None and "\x00" in raw:
         raise ApiError(400, f"query parameter {name!r} must not contain NUL")
     return raw
+
+
+def answering_user(request: Request) -> str | None:
+    """Who answers, from the ``X-Workflows-User`` header (``None`` without it): the
+    name the client gives, recorded with the answer (not an identity the server checks).
+
+    Raises:
+        ApiError: 400 for a header given twice, empty, longer than 200 characters, or
+            holding a control character.
+    """
+    values = request.headers.getlist(USER_HEADER)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ApiError(400, f"header {USER_HEADER} given more than once")
+    try:
+        return read_header(values[0])
+    except ValueError as exc:
+        raise ApiError(400, f"header {USER_HEADER}: {exc}") from None

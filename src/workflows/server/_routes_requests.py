@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..stores import REQUEST_STATUSES, InputRequest
 from ._errors import ApiError
 from ._models import RequestList, RespondOut
-from ._parse import json_body, path_id, query_choice, query_int, query_str
+from ._parse import answering_user, json_body, path_id, query_choice, query_int, query_str
 from ._sse import requests_stream
 from ._state import state_of
 from ._views import ok
@@ -74,11 +74,13 @@ def _check_same_answer(found: InputRequest, key: str | None, body: dict[str, Any
 
 
 async def respond(request: Request) -> Response:
-    """Answer an input request; a repeat of the accepted answer is a no-op, the same
-    Idempotency-Key with another body a 409."""
+    """Answer an input request as the ``X-Workflows-User`` header names (if given); a
+    repeat of the accepted answer is a no-op, the same Idempotency-Key with another body
+    a 409."""
     state = state_of(request)
     request_id = path_id(request, "request_id", "input request")
     key = _idempotency_key(request)
+    user = answering_user(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(422, "the response must be a JSON object of the response's fields")
@@ -86,7 +88,7 @@ async def respond(request: Request) -> Response:
     if found.workflow not in state.engine.workflows:
         raise ApiError(409, f"workflow {found.workflow!r} is not registered on this server")
     _check_same_answer(found, key, body)
-    delivered = await state.engine.respond(request_id, body, idempotency_key=key)
+    delivered = await state.engine.respond(request_id, body, idempotency_key=key, answered_by=user)
     if not delivered and key is not None:
         # The store takes a repeated key as a repeat without comparing bodies; it was
         # pending when read above, so compare with what was accepted meanwhile.

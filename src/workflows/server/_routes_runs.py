@@ -26,6 +26,7 @@ from ..workflow import Workflow
 from ._errors import ApiError
 from ._models import AcceptedOut, RunHistoryOut, RunList, SendEventIn, StartRunIn
 from ._parse import (
+    answering_user,
     model_body,
     path_id,
     query_bool,
@@ -125,7 +126,8 @@ def _check_open_run(record: RunRecord) -> None:
 
 async def send_event(request: Request) -> Response:
     """Store an event for a run and deliver it, if the run can take it (checked first:
-    a refused event is never stored)."""
+    a refused event is never stored). An event that answers an input request records
+    the ``X-Workflows-User`` header as who answered."""
     state = state_of(request)
     engine = state.engine
     record = await _record(state, path_id(request, "run_id", "run"))
@@ -135,6 +137,7 @@ async def send_event(request: Request) -> Response:
             "POST /runs/{run_id}/events takes no Idempotency-Key: sent events are not "
             "deduplicated (answer input requests with POST /requests/{id}/response for that)",
         )
+    user = answering_user(request)
     body = await model_body(request, SendEventIn)
     _check_open_run(record)
     wf = engine.workflows.get(record.workflow)
@@ -152,7 +155,7 @@ async def send_event(request: Request) -> Response:
     except ValidationError as exc:
         summary = validation_summary(exc, limit=1, where="data")
         raise ApiError(422, f"invalid {event_type.__name__}: {summary}") from None
-    await engine.send_event(record.run_id, event, body.step)
+    await engine.send_event(record.run_id, event, body.step, sent_by=user)
     return ok(AcceptedOut(accepted=True), 202)
 
 

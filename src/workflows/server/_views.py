@@ -115,6 +115,9 @@ class Views:
             result=result,
             error=error,
             current_steps=current_steps(record, self.engine.workflows.get(record.workflow)),
+            input=None
+            if record.input is None
+            else self.stored_event(record.workflow, "", record.input),
         )
 
     def history_event(self, workflow: str, entry: StreamEntry) -> HistoryEventOut:
@@ -148,6 +151,7 @@ class Views:
             response_schema=request.response_schema,
             response=request.response,
             answered_at=request.answered_at,
+            answered_by=request.answered_by,
         )
 
     @staticmethod

@@ -10,6 +10,7 @@ from typing_extensions import Self
 
 from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
+    Answer,
     Commit,
     InboundEvent,
     InputRequest,
@@ -82,7 +83,9 @@ class RunStore(Protocol):
         "response": ...}`` for its run. Exactly one of many concurrent answers wins; a
         repeat with the same idempotency key or the identical response is a no-op
         (returns ``None``); a different second answer raises
-        ``InputRequestAlreadyAnsweredError``.
+        ``InputRequestAlreadyAnsweredError``. Who answered is stored with the answer
+        (``answered_by``), or with the commit that closes a request as answered
+        (``Commit.answered_by``, for an answer sent to the run as an event).
 
     Leases:
         :meth:`claim_run` gives one worker ownership of a run until its lease expires.
@@ -118,7 +121,7 @@ class RunStore(Protocol):
         ...
 
     async def create_run(self, run: RunRecord) -> None:
-        """Store a new run as given.
+        """Store a new run as given (with its start ``input``, if the record has one).
 
         Raises:
             RunAlreadyExistsError: a run with this id exists.
@@ -290,8 +293,12 @@ class RunStore(Protocol):
         response: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        answered_by: str | None = None,
     ) -> InboundEvent | None:
         """Answer a pending request: deliver ``response`` to its run exactly once.
+
+        ``answered_by`` (who answers, as the caller says) is stored with the answer, in
+        the same write; a repeat of the accepted answer changes nothing.
 
         Returns:
             The stored inbound event, or ``None`` when this exact answer (same
@@ -308,11 +315,12 @@ class RunStore(Protocol):
         ...
 
     async def answer_requests(
-        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+        self, answers: Sequence[Answer]
     ) -> list[InboundEvent | Exception | None]:
         """:meth:`answer_request` for many answers at once (SQL stores: one transaction).
 
-        ``answers`` holds ``(request_id, response, idempotency_key)`` triples. Each is
+        ``answers`` holds ``(request_id, response, idempotency_key)`` triples, each
+        optionally followed by ``answered_by`` (see :data:`Answer`). Each is
         decided as :meth:`answer_request` decides it, on its own: one that is refused
         writes nothing and keeps no other from being stored.
 

@@ -23,6 +23,7 @@ from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._records import (
     TERMINAL_STATUSES,
+    Answer,
     Commit,
     InboundEvent,
     InputRequest,
@@ -39,7 +40,9 @@ from workflows.stores._rows import (
     stream_entry,
 )
 from workflows.stores._rules import (
+    answer_parts,
     answer_payload,
+    check_answered_by,
     check_commit,
     check_new_run_status,
     check_paging,
@@ -60,6 +63,7 @@ class _Run:
     record: RunRecord  # dict fields hold JSON text in ``texts``; the record's are stale
     texts: tuple[str, str | None, str | None]  # snapshot, result, error
     order: int
+    input: str | None = None  # the start input, as JSON text
     stream: list[tuple[int, str, str, float]] = field(default_factory=list)
     inbound: dict[int, tuple[str, str | None, float]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
@@ -132,6 +136,7 @@ class MemoryStore(StoreLifecycle):
             error,
             r.owner,
             r.lease_expires_at,
+            run.input,
         )
         record = run_from_row(row, listing=listing)
         return with_state_rows(record, run.state.items(), listing=listing)
@@ -148,8 +153,9 @@ class MemoryStore(StoreLifecycle):
             encode_opt(run.error, f"error of run {run.run_id!r}"),
         )
         # The record keeps only the small fields; the JSON texts are the stored values.
-        stripped = replace(run, snapshot=_EMPTY, result=None, error=None, corrupt=None)
-        self._runs[run.run_id] = _Run(stripped, texts, next(self._counter))
+        start_input = encode_opt(run.input, f"start input of run {run.run_id!r}")
+        stripped = replace(run, snapshot=_EMPTY, result=None, error=None, corrupt=None, input=None)
+        self._runs[run.run_id] = _Run(stripped, texts, next(self._counter), input=start_input)
 
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`RunStore.get_run`."""
@@ -291,7 +297,7 @@ class MemoryStore(StoreLifecycle):
             self._requests[new.record.request_id] = new
             run.requests.append(new.record.request_id)
         for request_id, status in commit.closed_requests:
-            self._close_request(request_id, status, now)
+            self._close_request(request_id, status, now, commit.answered_by.get(request_id))
         for inbound_id in commit.consumed_inbound:
             del run.inbound[inbound_id]
         if finished:
@@ -310,10 +316,12 @@ class MemoryStore(StoreLifecycle):
             next(self._counter),
         )
 
-    def _close_request(self, request_id: str, status: RequestStatus, now: float) -> None:
+    def _close_request(
+        self, request_id: str, status: RequestStatus, now: float, by: str | None = None
+    ) -> None:
         stored = self._requests[request_id]
         if stored.record.status == "pending":
-            stored.record = replace(stored.record, status=status, answered_at=now)
+            stored.record = replace(stored.record, status=status, answered_at=now, answered_by=by)
 
     # -- stream log ----------------------------------------------------------------------
 
@@ -377,6 +385,7 @@ class MemoryStore(StoreLifecycle):
             stored.response,
             r.idempotency_key,
             r.answered_at,
+            r.answered_by,
         )
         return request_from_row(row)
 
@@ -422,9 +431,11 @@ class MemoryStore(StoreLifecycle):
         response: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        answered_by: str | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         self._check_open()
+        check_answered_by(answered_by)
         stored = self._requests.get(request_id)
         if stored is None:
             raise InputRequestNotFoundError(request_id)
@@ -444,19 +455,23 @@ class MemoryStore(StoreLifecycle):
             status="answered",
             idempotency_key=idempotency_key,
             answered_at=event.created_at,
+            answered_by=answered_by,
         )
         return event
 
     async def answer_requests(
-        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+        self, answers: Sequence[Answer]
     ) -> list[InboundEvent | Exception | None]:
         """See :meth:`RunStore.answer_requests`."""
         self._check_open()
         outcomes: list[InboundEvent | Exception | None] = []
-        for request_id, response, key in answers:
+        for answer in answers:
+            request_id, response, key, by = answer_parts(answer)
             try:
                 outcomes.append(
-                    await self.answer_request(request_id, response, idempotency_key=key)
+                    await self.answer_request(
+                        request_id, response, idempotency_key=key, answered_by=by
+                    )
                 )
             except (StoreError, ValueError) as exc:
                 outcomes.append(exc)

@@ -38,6 +38,7 @@ from workflows.stores._postgres_owners import EXPIRE_GONE_OWNERS_SQL, take_owner
 from workflows.stores._postgres_schema import migrate
 from workflows.stores._records import (
     TERMINAL_STATUSES,
+    Answer,
     Commit,
     InboundEvent,
     InputRequest,
@@ -58,7 +59,9 @@ from workflows.stores._rows import (
     stream_entry,
 )
 from workflows.stores._rules import (
+    answer_parts,
     answer_payload,
+    check_answered_by,
     check_commit,
     check_new_run_status,
     check_paging,
@@ -74,10 +77,10 @@ __all__ = ["PostgresStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
-_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 23)) + ")"
-_COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $23, $24, $25, $26)"
+_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 24)) + ")"
+_COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $24, $25, $26, $27)"
 """One commit with state changes: both calls in one statement, so one transaction."""
-_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 34)) + ")"
+_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 35)) + ")"
 _STATE_ROWS_SQL = (
     "SELECT run_id, key, value FROM wf_state WHERE run_id = ANY ($1::text[]) ORDER BY run_id, pos"
 )
@@ -230,7 +233,7 @@ class PostgresStore(StoreLifecycle):
             try:
                 await pool.execute(
                     f"INSERT INTO wf_runs ({RUN_COLUMNS}) "
-                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
                     *values,
                 )
             except asyncpg.UniqueViolationError:
@@ -330,7 +333,7 @@ class PostgresStore(StoreLifecycle):
         with self._errors():
             try:
                 if commit.state is None:
-                    version = await pool.fetchval(_COMMIT_SQL, *args[:22])
+                    version = await pool.fetchval(_COMMIT_SQL, *args[:23])
                 else:
                     version = await pool.fetchval(_COMMIT_STATE_SQL, *args)
             except asyncpg.PostgresError as exc:
@@ -377,6 +380,7 @@ class PostgresStore(StoreLifecycle):
             [item[0] for item in commit.closed_requests],
             [item[1] for item in commit.closed_requests],
             list(commit.consumed_inbound),
+            [commit.answered_by.get(item[0]) for item in commit.closed_requests],
             *encoded_state_changes(commit),
         )
         return args, new_schemas
@@ -575,9 +579,11 @@ class PostgresStore(StoreLifecycle):
         response: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        answered_by: str | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         pool = self._use()
+        check_answered_by(answered_by)
         request = await self.get_request(request_id)
         check_intact(request, "response_schema", "response")
         if request.status == "pending":
@@ -590,7 +596,7 @@ class PostgresStore(StoreLifecycle):
                 # answers exactly one finds it pending.
                 row = await pool.fetchrow(
                     "WITH answered AS (UPDATE wf_requests SET status = 'answered', "
-                    "response = $2, idempotency_key = $3, answered_at = $4 "
+                    "response = $2, idempotency_key = $3, answered_at = $4, answered_by = $6 "
                     "WHERE request_id = $1 AND status = 'pending' RETURNING run_id) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
                     "SELECT run_id, $1, $4, $5 FROM answered RETURNING id, run_id",
@@ -599,6 +605,7 @@ class PostgresStore(StoreLifecycle):
                     idempotency_key,
                     now,
                     payload,
+                    answered_by,
                 )
             if row is not None:
                 return InboundEvent(row[0], row[1], decode(payload), request_id, now)
@@ -607,7 +614,7 @@ class PostgresStore(StoreLifecycle):
         return None
 
     async def answer_requests(
-        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+        self, answers: Sequence[Answer]
     ) -> list[InboundEvent | Exception | None]:
         """See :meth:`RunStore.answer_requests`: the requests are read in one statement
         and every pending one is answered in one more (one transaction): each
@@ -616,7 +623,8 @@ class PostgresStore(StoreLifecycle):
         pool = self._use()
         if not answers:
             return []
-        ids = list(dict.fromkeys(request_id for request_id, _, _ in answers))
+        items = [answer_parts(answer) for answer in answers]
+        ids = list(dict.fromkeys(item[0] for item in items))
         with self._errors():
             rows = await pool.fetch(
                 f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ANY ($1)",
@@ -624,11 +632,12 @@ class PostgresStore(StoreLifecycle):
             )
         found = {row[0]: request_from_row(row) for row in rows}
         outcomes: list[InboundEvent | Exception | None] = [None] * len(answers)
-        pending: dict[str, tuple[int, str, str | None, str]] = {}
+        pending: dict[str, tuple[int, str, str | None, str, str | None]] = {}
         later: list[int] = []  # a request answered twice in this call: decided after
-        for index, (request_id, response, key) in enumerate(answers):
+        for index, (request_id, response, key, by) in enumerate(items):
             request = found.get(request_id)
             try:
+                check_answered_by(by)
                 if request is None:
                     raise InputRequestNotFoundError(request_id)
                 if request_id in pending:
@@ -644,15 +653,16 @@ class PostgresStore(StoreLifecycle):
             except (StoreError, ValueError) as exc:
                 outcomes[index] = exc
                 continue
-            pending[request_id] = (index, text, key, payload)
+            pending[request_id] = (index, text, key, payload, by)
         if pending:
             now = self._clock()
             with self._errors():
                 answered = await pool.fetch(
                     "WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
-                    "$4::text[]) AS a(id, response, key, payload)), "
+                    "$4::text[], $6::text[]) AS a(id, response, key, payload, who)), "
                     "answered AS (UPDATE wf_requests r SET status = 'answered', "
-                    "response = a.response, idempotency_key = a.key, answered_at = $5 "
+                    "response = a.response, idempotency_key = a.key, answered_at = $5, "
+                    "answered_by = a.who "
                     "FROM a WHERE r.request_id = a.id AND r.status = 'pending' "
                     "RETURNING r.request_id, r.run_id, a.payload) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
@@ -663,16 +673,17 @@ class PostgresStore(StoreLifecycle):
                     [item[2] for item in pending.values()],
                     [item[3] for item in pending.values()],
                     now,
+                    [item[4] for item in pending.values()],
                 )
             for inbound_id, run_id, request_id in answered:
-                index, _, _, payload = pending.pop(request_id)
+                index, _, _, payload, _ = pending.pop(request_id)
                 outcomes[index] = InboundEvent(inbound_id, run_id, decode(payload), request_id, now)
-            later.extend(index for index, _, _, _ in pending.values())  # others got there first
+            later.extend(item[0] for item in pending.values())  # others got there first
         for index in sorted(later):
-            request_id, response, key = answers[index]
+            request_id, response, key, by = items[index]
             try:
                 outcomes[index] = await self.answer_request(
-                    request_id, response, idempotency_key=key
+                    request_id, response, idempotency_key=key, answered_by=by
                 )
             except StoreConnectionError:
                 raise
@@ -1139,12 +1150,12 @@ refused and the batch must run again isolated."""
 def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) -> tuple[Any, ...]:
     """The arguments of ``wf_commit_many`` (after ``p_isolate``) for ``wf_commit``
     argument tuples (see ``PostgresStore._commit_args``)."""
-    columns: list[list[Any]] = [[] for _ in range(31)]
+    columns: list[list[Any]] = [[] for _ in range(32)]
     (run_ids, expected, snapshots, statuses, results, errors, stream_ends, seqs, types,
      payloads, req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
      req_deadlines, req_digests, closed_ends, closed_ids, closed_statuses, consumed_ends,
-     consumed, schema_digests, schema_bodies, state_resets, state_del_ends, state_deleted,
-     state_ends, state_keys, state_values) = columns  # fmt: skip
+     consumed, schema_digests, schema_bodies, closed_by, state_resets, state_del_ends,
+     state_deleted, state_ends, state_keys, state_values) = columns  # fmt: skip
     schemas: dict[str, str] = {}
     now = batch[0][1][6]
     for _, args, new_schemas in batch:
@@ -1168,14 +1179,15 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         req_ends.append(len(req_ids))
         closed_ids.extend(args[19])
         closed_statuses.extend(args[20])
+        closed_by.extend(args[22])
         closed_ends.append(len(closed_ids))
         consumed.extend(args[21])
         consumed_ends.append(len(consumed))
-        state_resets.append(args[22])
-        state_deleted.extend(args[23])
+        state_resets.append(args[23])
+        state_deleted.extend(args[24])
         state_del_ends.append(len(state_deleted))
-        state_keys.extend(args[24])
-        state_values.extend(args[25])
+        state_keys.extend(args[25])
+        state_values.extend(args[26])
         state_ends.append(len(state_keys))
         schemas.update(new_schemas)
     schema_digests.extend(schemas)
@@ -1185,7 +1197,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         stream_ends, seqs, types, payloads,
         req_ends, req_ids, req_workflows, req_types, req_payloads, req_created,
         req_deadlines, req_digests, schema_digests, schema_bodies,
-        closed_ends, closed_ids, closed_statuses, consumed_ends, consumed,
+        closed_ends, closed_ids, closed_statuses, consumed_ends, consumed, closed_by,
         state_resets, state_del_ends, state_deleted, state_ends, state_keys, state_values,
     )  # fmt: skip
 

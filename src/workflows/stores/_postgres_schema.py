@@ -12,9 +12,10 @@ run has finished); a duplicate stream seq or request id is a unique violation.
 
 Versions: 1 creates the tables and ``wf_commit``; 2 adds the terminal status
 ``quarantined`` (``wf_commit`` is replaced so that it refuses such runs); 3 adds
-``wf_commit_many``, the group commit of many runs in one statement; a later one adds
-``wf_state`` (a run's state, one row per key) and ``wf_commit_state``, which a commit
-calls to write the keys that changed (``wf_commit_many`` is replaced to take them).
+``wf_commit_many``, the group commit of many runs in one statement; 4 keeps who answered
+each request and each run's start input; 5 adds ``wf_state`` (a run's state, one row per
+key) and ``wf_commit_state``, which a commit calls to write the keys that changed
+(``wf_commit_many`` is replaced to take them).
 """
 
 from __future__ import annotations
@@ -29,8 +30,17 @@ _TERMINAL = "('completed', 'failed', 'cancelled', 'timed_out')"
 _TERMINAL_V2 = "('completed', 'failed', 'cancelled', 'timed_out', 'quarantined')"
 
 
-def _commit_function(create: str, terminal: str) -> str:
-    """The ``wf_commit`` function, finishing runs in the ``terminal`` statuses."""
+def _commit_function(create: str, terminal: str, *, closed_by: bool = False) -> str:
+    """The ``wf_commit`` function, finishing runs in the ``terminal`` statuses; with
+    ``closed_by`` (migration 4) it takes who answered each closed request as its last
+    argument (``p_closed_by``, parallel to ``p_closed_ids``)."""
+    by_param = ", p_closed_by text[]" if closed_by else ""
+    by_set = ", answered_by = c.who" if closed_by else ""
+    by_unnest = (
+        "unnest(p_closed_ids, p_closed_statuses, p_closed_by) AS c(id, st, who)"
+        if closed_by
+        else "unnest(p_closed_ids, p_closed_statuses) AS c(id, st)"
+    )
     return f"""
 {create} wf_commit(
     p_run_id text, p_expected bigint, p_snapshot text, p_status text, p_result text,
@@ -39,7 +49,7 @@ def _commit_function(create: str, terminal: str) -> str:
     p_req_ids text[], p_req_workflows text[], p_req_types text[], p_req_payloads text[],
     p_req_created double precision[], p_req_deadlines double precision[],
     p_req_digests text[], p_schema_digests text[], p_schema_bodies text[],
-    p_closed_ids text[], p_closed_statuses text[], p_consumed bigint[]
+    p_closed_ids text[], p_closed_statuses text[], p_consumed bigint[]{by_param}
 ) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     v_finished boolean := p_status IN {terminal};
@@ -82,8 +92,8 @@ BEGIN
                     p_req_deadlines, p_req_digests, p_req_payloads) AS u(i, w, t, c, d, g, p);
     END IF;
     IF cardinality(p_closed_ids) > 0 THEN
-        UPDATE wf_requests r SET status = c.st, answered_at = p_now
-        FROM unnest(p_closed_ids, p_closed_statuses) AS c(id, st)
+        UPDATE wf_requests r SET status = c.st, answered_at = p_now{by_set}
+        FROM {by_unnest}
         WHERE r.request_id = c.id AND r.run_id = p_run_id AND r.status = 'pending';
         SELECT format('input request %L is %s', c.id,
                       coalesce('already ' || r.status, 'not a request of this run'))
@@ -115,8 +125,10 @@ $$
 """
 
 
-def _commit_many_function(*, with_state: bool = False) -> str:
-    """The ``wf_commit_many`` function (migration 3): a group commit in one statement.
+def _commit_many_function(*, closed_by: bool = False, with_state: bool = False) -> str:
+    """The ``wf_commit_many`` function (migration 3): a group commit in one statement;
+    with ``closed_by`` (migration 4) it takes who answered each closed request as an
+    argument parallel to ``p_closed_ids``, and passes it on to ``wf_commit``.
 
     The commits come as parallel arrays, one element per commit; their stream entries,
     requests, closed requests and consumed inbound ids as flat arrays, commit ``i``
@@ -129,7 +141,8 @@ def _commit_many_function(*, with_state: bool = False) -> str:
     state rows (``wf_commit_state``), from ``p_state_resets[i]`` and the flat arrays of
     deleted keys and of written keys and values (ends as above).
     """
-    call = """wf_commit(
+    by_arg = ", p_closed_by[c0 + 1 : p_closed_ends[i]]" if closed_by else ""
+    call = f"""wf_commit(
                 p_run_ids[i], p_expected[i], p_snapshots[i], p_statuses[i], p_results[i],
                 p_errors[i], p_now,
                 p_seqs[s0 + 1 : p_stream_ends[i]], p_types[s0 + 1 : p_stream_ends[i]],
@@ -140,7 +153,8 @@ def _commit_many_function(*, with_state: bool = False) -> str:
                 p_req_digests[r0 + 1 : p_req_ends[i]], v_none, v_none,
                 p_closed_ids[c0 + 1 : p_closed_ends[i]],
                 p_closed_statuses[c0 + 1 : p_closed_ends[i]],
-                p_consumed[u0 + 1 : p_consumed_ends[i]])"""
+                p_consumed[u0 + 1 : p_consumed_ends[i]]{by_arg})"""
+    by_param = ",\n    p_closed_by text[]" if closed_by else ""
     state_params = state_call = state_vars = state_next = ""
     if with_state:
         state_params = """,
@@ -168,7 +182,7 @@ CREATE FUNCTION wf_commit_many(
     p_req_deadlines double precision[], p_req_digests text[],
     p_schema_digests text[], p_schema_bodies text[],
     p_closed_ends integer[], p_closed_ids text[], p_closed_statuses text[],
-    p_consumed_ends integer[], p_consumed bigint[]{state_params}
+    p_consumed_ends integer[], p_consumed bigint[]{by_param}{state_params}
 ) RETURNS TABLE (o_version bigint, o_code text, o_message text, o_constraint text,
                  o_detail text) LANGUAGE plpgsql AS $$
 DECLARE
@@ -232,14 +246,6 @@ $$
 """
 """Writes one commit's state rows (``StateChanges``): a reset or the deleted keys
 first, then the written keys (a stored key keeps its ``pos``, a new one gets the next)."""
-
-_COMMIT_MANY_V3_SIGNATURE = (
-    "wf_commit_many(boolean, double precision, text[], bigint[], text[], text[], text[], "
-    "text[], integer[], bigint[], text[], text[], integer[], text[], text[], text[], "
-    "text[], double precision[], double precision[], text[], text[], text[], integer[], "
-    "text[], text[], integer[], bigint[])"
-)
-"""The argument types of ``wf_commit_many`` as migration 3 created it."""
 
 _COMMIT_FUNCTION = _commit_function("CREATE FUNCTION", _TERMINAL)
 """``wf_commit`` as migration 1 created it (migrations never change once released)."""
@@ -306,7 +312,19 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 3: group commit: wf_commit_many writes the commits of many runs in one statement
     # (one transaction), each refused commit undone alone (RunStore.commit_many).
     (_commit_many_function(),),
-    # State rows (workflows.stores.StateChanges): one row per top-level key of a run's
+    # 4: the audit trail: who answered each request (free text the answering client
+    # gives; stored with the answer, or by the commit that closes a request answered by
+    # an event) and the start event each run was started with. wf_commit and
+    # wf_commit_many take who answered as a new last argument, so both are replaced.
+    (
+        "ALTER TABLE wf_requests ADD COLUMN answered_by text",
+        "ALTER TABLE wf_runs ADD COLUMN input text",
+        "DROP FUNCTION wf_commit_many",
+        "DROP FUNCTION wf_commit",
+        _commit_function("CREATE FUNCTION", _TERMINAL_V2, closed_by=True),
+        _commit_many_function(closed_by=True),
+    ),
+    # 5: state rows (workflows.stores.StateChanges): one row per top-level key of a run's
     # state, so that a commit writes the keys that changed, not the whole state; ``pos``
     # keeps the order in which the keys were first written. wf_commit_many takes each
     # commit's state changes (wf_commit_state, in the commit's own block). Existing runs
@@ -320,8 +338,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (run_id, key)
         )""",
         _STATE_FUNCTION,
-        f"DROP FUNCTION {_COMMIT_MANY_V3_SIGNATURE}",
-        _commit_many_function(with_state=True),
+        "DROP FUNCTION wf_commit_many",
+        _commit_many_function(closed_by=True, with_state=True),
     ),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""

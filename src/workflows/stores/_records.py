@@ -16,6 +16,7 @@ __all__ = [
     "RUN_STATUSES",
     "STATE_ROWS_KEY",
     "TERMINAL_STATUSES",
+    "Answer",
     "Commit",
     "InboundEvent",
     "InputRequest",
@@ -51,6 +52,12 @@ RequestStatus: TypeAlias = Literal["pending", "answered", "expired", "cancelled"
 REQUEST_STATUSES: Final[frozenset[str]] = frozenset({"pending", "answered", "expired", "cancelled"})
 """Every valid input request status."""
 
+Answer: TypeAlias = (
+    tuple[str, dict[str, Any], str | None] | tuple[str, dict[str, Any], str | None, str | None]
+)
+"""One answer of ``RunStore.answer_requests``: ``(request_id, response,
+idempotency_key)``, optionally followed by who answered (``answered_by``)."""
+
 StreamItem: TypeAlias = tuple[int, str, dict[str, Any]]
 """One stream entry to append in a :class:`Commit`: ``(seq, event_type, payload)``."""
 
@@ -78,6 +85,11 @@ class RunRecord:
             Those fields are then empty (``snapshot`` ``{}``, ``result`` ``None``), and
             ``error``, unless it was itself readable, is ``{"type":
             "CorruptRecordError", "message": ...}`` naming the run and the damage.
+        input: The start event the run was started with, encoded as the engine encodes
+            events (``{"$event": "module.Name", "data": {...}}`` with the default
+            serializer), or ``None`` when it was not recorded (runs stored before the
+            store kept it) or cannot be decoded (it is only shown, so a damaged one
+            never keeps the run from loading).
     """
 
     run_id: str
@@ -92,6 +104,7 @@ class RunRecord:
     owner: str | None = None
     lease_expires_at: float | None = None
     corrupt: dict[str, str] | None = None
+    input: dict[str, Any] | None = None
 
     @classmethod
     def new(
@@ -102,10 +115,12 @@ class RunRecord:
         *,
         status: RunStatus = "running",
         now: float | None = None,
+        input: dict[str, Any] | None = None,
     ) -> RunRecord:
-        """Build the record of a run about to be created (version 0, no owner)."""
+        """Build the record of a run about to be created (version 0, no owner), with
+        the encoded start event it was started with, if given."""
         stamp = time.time() if now is None else now
-        return cls(run_id, workflow, status, snapshot, 0, stamp, stamp)
+        return cls(run_id, workflow, status, snapshot, 0, stamp, stamp, input=input)
 
     @property
     def is_finished(self) -> bool:
@@ -147,6 +162,8 @@ class InputRequest:
         response: The accepted response once answered through the store, else ``None``.
         idempotency_key: The key given with the accepted answer, if any.
         answered_at: When the request left ``pending``, else ``None``.
+        answered_by: Who answered it, as the answering client said (free text, e.g.
+            a user name), else ``None``.
         corrupt: ``None`` for an intact row. For a request whose stored payload,
             response schema or response cannot be decoded: those fields, each with why;
             they are then empty (``{}``, or ``None`` for ``response``). Such a request
@@ -167,6 +184,7 @@ class InputRequest:
     idempotency_key: str | None = None
     answered_at: float | None = None
     corrupt: dict[str, str] | None = None
+    answered_by: str | None = None
 
     @classmethod
     def new(
@@ -258,6 +276,9 @@ class Commit:
             run to ``answered``, ``expired`` or ``cancelled``.
         consumed_inbound: Ids of this run's inbound events the commit has taken in.
         state: Changes to the run's state rows (``None``: the rows stay as they are).
+        answered_by: Who answered requests this commit closes as ``answered`` (an
+            answer sent to the run as an event): ``request_id -> name``; requests not
+            named here are stored with ``answered_by`` ``None``.
     """
 
     run_id: str
@@ -271,3 +292,4 @@ class Commit:
     closed_requests: list[tuple[str, RequestStatus]] = field(default_factory=list)
     consumed_inbound: list[int] = field(default_factory=list)
     state: StateChanges | None = None
+    answered_by: dict[str, str] = field(default_factory=dict)

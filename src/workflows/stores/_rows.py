@@ -19,11 +19,11 @@ from workflows.stores._records import InboundEvent, InputRequest, RunRecord, Str
 
 RUN_COLUMNS = (
     "run_id, workflow, status, snapshot, version, created_at, updated_at, result, error, "
-    "owner, lease_expires_at"
+    "owner, lease_expires_at, input"
 )
 REQUEST_COLUMNS = (
     "r.request_id, r.run_id, r.workflow, r.event_type, r.payload, s.body, r.created_at, "
-    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at"
+    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at, r.answered_by"
 )
 REQUEST_FROM = "wf_requests r JOIN wf_schemas s ON s.digest = r.schema_digest"
 
@@ -43,11 +43,15 @@ def run_values(run: RunRecord) -> tuple[Any, ...]:
         encode_opt(run.error, f"error of {what}"),
         run.owner,
         run.lease_expires_at,
+        encode_opt(run.input, f"start input of {what}"),
     )
 
 
 def run_from_row(row: Sequence[Any], *, listing: bool = False) -> RunRecord:
     """A run read with :data:`RUN_COLUMNS`.
+
+    The start input is only shown, never executed: one that cannot be decoded reads as
+    ``None`` (not recorded) and never keeps the run from loading.
 
     Raises:
         CorruptRecordError: (unless ``listing``) the snapshot, result or error cannot be
@@ -75,6 +79,7 @@ def run_from_row(row: Sequence[Any], *, listing: bool = False) -> RunRecord:
         column(8, "error", None, nullable=True, any_json=False),
         row[9],
         row[10],
+        input=_start_input(row[11], run_id),
     )
     if not damaged:
         return record
@@ -87,6 +92,14 @@ def run_from_row(row: Sequence[Any], *, listing: bool = False) -> RunRecord:
     if listing:
         return marked
     raise CorruptRecordError(run_id, first.column, first.cause, record=marked)
+
+
+def _start_input(text: Any, run_id: str) -> dict[str, Any] | None:
+    try:
+        value = decode_column(text, run_id, "input", nullable=True)
+    except CorruptRecordError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def request_from_row(row: Sequence[Any]) -> InputRequest:
@@ -117,6 +130,7 @@ def request_from_row(row: Sequence[Any]) -> InputRequest:
         row[10],
         row[11],
         damaged or None,
+        row[12],
     )
 
 

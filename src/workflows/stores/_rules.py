@@ -14,13 +14,16 @@ from workflows.stores._errors import InputRequestClosedError
 from workflows.stores._records import (
     REQUEST_STATUSES,
     RUN_STATUSES,
+    Answer,
     Commit,
     InputRequest,
 )
 from workflows.stores._schema_check import SchemaViolation, check_response
 
 __all__ = [
+    "answer_parts",
     "answer_payload",
+    "check_answered_by",
     "check_commit",
     "check_new_run_status",
     "check_paging",
@@ -91,6 +94,32 @@ def check_commit(commit: Commit) -> None:
                 f"input request {request_id!r} cannot be closed as {status!r} "
                 "(expected answered, expired or cancelled)"
             )
+    if commit.answered_by:
+        answered = {
+            request_id for request_id, status in commit.closed_requests if status == "answered"
+        }
+        for request_id, name in commit.answered_by.items():
+            if request_id not in answered:
+                raise StoreError(
+                    f"commit of run {commit.run_id!r} names who answered input request "
+                    f"{request_id!r}, which it does not close as answered"
+                )
+            check_answered_by(name)
+
+
+def check_answered_by(name: Any) -> None:
+    """Refuse an ``answered_by`` that is neither ``None`` nor a string."""
+    if name is not None and not isinstance(name, str):
+        raise StoreError(f"answered_by must be a string or None, got {type(name).__name__}")
+
+
+def answer_parts(answer: Answer) -> tuple[str, dict[str, Any], str | None, str | None]:
+    """``(request_id, response, idempotency_key, answered_by)`` of one answer of
+    ``answer_requests`` (``answered_by`` is ``None`` when the answer has three parts)."""
+    if len(answer) == 4:
+        return answer
+    request_id, response, key = answer[:3]
+    return request_id, response, key, None
 
 
 def check_quarantine(run_id: str, error: Any) -> str:

@@ -15,6 +15,7 @@ from workflows.errors import StoreConnectionError, StoreError, StoreSchemaError
 from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
+    Answer,
     Commit,
     InboundEvent,
     InputRequest,
@@ -243,12 +244,15 @@ class SqliteStore(StoreLifecycle):
         response: dict[str, Any],
         *,
         idempotency_key: str | None = None,
+        answered_by: str | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
-        return await self._call(self._use().answer_request, request_id, response, idempotency_key)
+        return await self._call(
+            self._use().answer_request, request_id, response, idempotency_key, answered_by
+        )
 
     async def answer_requests(
-        self, answers: Sequence[tuple[str, dict[str, Any], str | None]]
+        self, answers: Sequence[Answer]
     ) -> list[InboundEvent | Exception | None]:
         """See :meth:`RunStore.answer_requests`: one transaction, one hand-off."""
         ops = self._use()

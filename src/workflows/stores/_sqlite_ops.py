@@ -26,6 +26,7 @@ from workflows.stores._errors import RunFinishedError
 from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._records import (
     TERMINAL_STATUSES,
+    Answer,
     Commit,
     InboundEvent,
     InputRequest,
@@ -44,7 +45,9 @@ from workflows.stores._rows import (
     stream_entry,
 )
 from workflows.stores._rules import (
+    answer_parts,
     answer_payload,
+    check_answered_by,
     check_commit,
     check_new_run_status,
     check_quarantine,
@@ -119,7 +122,7 @@ class SqliteOps:
         try:
             with self._write() as conn:
                 conn.execute(
-                    f"INSERT INTO wf_runs ({RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values
+                    f"INSERT INTO wf_runs ({RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values
                 )
         except sqlite3.IntegrityError:
             raise RunAlreadyExistsError(run.run_id) from None
@@ -302,7 +305,8 @@ class SqliteOps:
             except sqlite3.IntegrityError:
                 raise StoreError(f"input request {request[0]!r} already exists") from None
         for request_id, status in commit.closed_requests:
-            self._close_request(run_id, request_id, status, now)
+            by = commit.answered_by.get(request_id)
+            self._close_request(run_id, request_id, status, now, by)
         if commit.consumed_inbound:
             ids = list(commit.consumed_inbound)
             marks = ",".join("?" * len(ids))
@@ -347,11 +351,13 @@ class SqliteOps:
             commit.run_id, f"stored version {row[1]}, expected {commit.expected_version}"
         )
 
-    def _close_request(self, run_id: str, request_id: str, status: str, now: float) -> None:
+    def _close_request(
+        self, run_id: str, request_id: str, status: str, now: float, by: str | None
+    ) -> None:
         changed = self.conn.execute(
-            "UPDATE wf_requests SET status = ?, answered_at = ? "
+            "UPDATE wf_requests SET status = ?, answered_at = ?, answered_by = ? "
             "WHERE request_id = ? AND run_id = ? AND status = 'pending'",
-            (status, now, request_id, run_id),
+            (status, now, by, request_id, run_id),
         ).rowcount
         if changed:
             return
@@ -468,20 +474,22 @@ class SqliteOps:
         return [request_from_row(row) for row in self.conn.execute(sql, (*args, limit, offset))]
 
     def answer_request(
-        self, request_id: str, response: dict[str, Any], idempotency_key: str | None
+        self,
+        request_id: str,
+        response: dict[str, Any],
+        idempotency_key: str | None,
+        answered_by: str | None,
     ) -> InboundEvent | None:
         with self._write():
-            return self._answer(request_id, response, idempotency_key)
+            return self._answer(request_id, response, idempotency_key, answered_by)
 
-    def answer_requests(
-        self, answers: list[tuple[str, dict[str, Any], str | None]]
-    ) -> list[InboundEvent | Exception | None]:
+    def answer_requests(self, answers: list[Answer]) -> list[InboundEvent | Exception | None]:
         outcomes: list[InboundEvent | Exception | None] = []
         with self._write() as conn:
-            for request_id, response, key in answers:
+            for answer in answers:
                 conn.execute("SAVEPOINT wf_answer")
                 try:
-                    outcomes.append(self._answer(request_id, response, key))
+                    outcomes.append(self._answer(*answer_parts(answer)))
                 except (StoreError, ValueError) as exc:
                     conn.execute("ROLLBACK TO wf_answer")
                     outcomes.append(exc)
@@ -489,9 +497,14 @@ class SqliteOps:
         return outcomes
 
     def _answer(
-        self, request_id: str, response: dict[str, Any], idempotency_key: str | None
+        self,
+        request_id: str,
+        response: dict[str, Any],
+        idempotency_key: str | None,
+        answered_by: str | None,
     ) -> InboundEvent | None:
         """One answer, inside the open write transaction."""
+        check_answered_by(answered_by)
         conn = self.conn
         row = conn.execute(
             f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
@@ -513,8 +526,8 @@ class SqliteOps:
         )
         conn.execute(
             "UPDATE wf_requests SET status = 'answered', response = ?, "
-            "idempotency_key = ?, answered_at = ? WHERE request_id = ?",
-            (text, idempotency_key, event.created_at, request_id),
+            "idempotency_key = ?, answered_at = ?, answered_by = ? WHERE request_id = ?",
+            (text, idempotency_key, event.created_at, answered_by, request_id),
         )
         return event
 

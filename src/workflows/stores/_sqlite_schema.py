@@ -13,7 +13,8 @@ are interned in ``wf_schemas`` by digest, since every request of one waiter type
 same schema.
 
 Versions: 1 creates the tables; 2 marks that runs may have the terminal status
-``quarantined``; a later one adds ``wf_state``, a run's state kept one row per key.
+``quarantined``; 3 keeps who answered each request and each run's start input; 4 adds
+``wf_state``, a run's state kept one row per key.
 """
 
 from __future__ import annotations
@@ -84,7 +85,14 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # older versions of the library, which would take such a run for an unfinished
     # one, from opening the file.
     (),
-    # State rows (workflows.stores.StateChanges): one row per top-level key of a run's
+    # 3: the audit trail: who answered each request (free text the answering client
+    # gives, stored with the answer) and the start event each run was started with
+    # (JSON, as the engine encodes events). Both NULL for rows written before.
+    (
+        "ALTER TABLE wf_requests ADD COLUMN answered_by TEXT",
+        "ALTER TABLE wf_runs ADD COLUMN input TEXT",
+    ),
+    # 4: state rows (workflows.stores.StateChanges): one row per top-level key of a run's
     # state, so that a commit writes the keys that changed, not the whole state. A rowid
     # table: the rowid keeps the order in which the keys were first written (an upsert
     # keeps it). Existing runs keep their state in the snapshot column and load as

@@ -10,6 +10,7 @@
   // The app root: this script lives at <root>/static/app.js.
   const BASE = new URL("..", document.currentScript.src);
   const TOKEN_KEY = "workflows.token";
+  const USER_KEY = "workflows.user";
   const TERMINAL = new Set(["completed", "failed", "cancelled", "timed_out"]);
 
   // ---------------------------------------------------------------------------- helpers
@@ -209,6 +210,40 @@
     },
   };
   auth.init();
+
+  /* Who answers: the "Answering as" field, remembered in localStorage and sent as the
+   * X-Workflows-User header (UTF-8 bytes: header values are byte strings). The server
+   * records it with the answer; it is the person's own word, not a checked identity. */
+  const identity = {
+    input: document.getElementById("answering-as"),
+    stored() {
+      try {
+        return localStorage.getItem(USER_KEY) || "";
+      } catch {
+        return "";
+      }
+    },
+    name() {
+      return (this.input ? this.input.value : this.stored()).trim();
+    },
+    headers() {
+      const name = this.name();
+      if (!name) return {};
+      return { "X-Workflows-User": String.fromCharCode(...new TextEncoder().encode(name)) };
+    },
+    init() {
+      if (!this.input) return;
+      this.input.value = this.stored();
+      this.input.addEventListener("input", () => {
+        try {
+          localStorage.setItem(USER_KEY, this.input.value.trim());
+        } catch {
+          /* storage off: the name still goes with this page's answers */
+        }
+      });
+    },
+  };
+  identity.init();
 
   async function api(path, { method = "GET", body, headers = {}, query } = {}) {
     const h = { Accept: "application/json", ...auth.headers(), ...headers };
@@ -959,7 +994,7 @@
           await api(`requests/${encodeURIComponent(request.request_id)}/response`, {
             method: "POST",
             body,
-            headers: { "Idempotency-Key": key },
+            headers: { "Idempotency-Key": key, ...identity.headers() },
           });
           status.textContent = "Answer sent.";
           announce(`Answer sent${text ? `: ${text}` : ""}.`);
@@ -1590,7 +1625,6 @@
     });
     const seenEvents = new Set(); // graph node ids of the event types written so far
     const graphKinds = new Map(); // graph node id -> kind
-    let startInput = null;
     let run = null;
     let lastSeq = null; // of the SSE stream
     let historySeq = 0; // of GET /runs/{id}/history
@@ -1628,12 +1662,23 @@
       return r.status === "waiting" ? `${names} (waiting for an answer)` : names;
     }
 
-    function showStartInput() {
-      const box = document.getElementById("run-input");
+    /* The start event as a compact table: one row a field (or "not recorded"). */
+    function showStartInput(input) {
+      const table = document.getElementById("run-input");
       const missing = document.getElementById("run-input-missing");
-      box.hidden = startInput === null;
-      missing.hidden = startInput !== null;
-      if (startInput !== null) box.textContent = display(startInput);
+      const recorded = Boolean(input && typeof input === "object");
+      table.hidden = !recorded;
+      missing.hidden = recorded;
+      if (!recorded) return;
+      const caption = document.getElementById("run-input-type");
+      caption.textContent = input.type || "StartEvent";
+      caption.title = input.type_key || "";
+      const entries = Object.entries(input.data && typeof input.data === "object" ? input.data : {});
+      const rows = entries.map(([k, v]) =>
+        el("tr", {}, el("th", { scope: "row", text: k }), el("td", { class: typeof v === "string" ? "" : "json", text: display(v) })),
+      );
+      if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "2", class: "hint", text: "No fields." })));
+      table.tBodies[0].replaceChildren(...rows);
     }
 
     function updateGraph() {
@@ -1675,6 +1720,7 @@
       const took = typeof r.updated_at === "number" && typeof r.created_at === "number" ? formatDuration(r.updated_at - r.created_at) : "";
       document.getElementById("run-duration").textContent = done ? `${took} (start to finish)` : `${took} so far (start to last change)`;
       document.getElementById("run-current").textContent = describeCurrent(r);
+      showStartInput(r.input);
       const resultBox = document.getElementById("run-result-box");
       resultBox.hidden = !(r.status === "completed" || (r.result !== null && r.result !== undefined));
       document.getElementById("run-result").textContent = display(r.result === undefined ? null : r.result);
@@ -1742,11 +1788,6 @@
       });
       if (typeof ev.created_at === "number") timeline.setTime(e, ev.created_at);
       if (ev.type_key) seenEvents.add(`event:${ev.type_key}`);
-      const isStart = graphKinds.get(`event:${ev.type_key}`) === "start" || type === "StartEvent";
-      if (isStart && startInput === null) {
-        startInput = data;
-        showStartInput();
-      }
     }
 
     const loadHistory = coalesced(async () => {
@@ -1768,6 +1809,10 @@
       }
     });
 
+    function answererEl(r) {
+      return r.answered_by ? el("strong", { class: "who", text: r.answered_by }) : el("span", { class: "who unnamed", text: "someone not named" });
+    }
+
     function answerCard(r) {
       const text = promptText(r) || "Input requested";
       const verb = { answered: "answered", expired: "expired", cancelled: "cancelled" }[r.status] || r.status;
@@ -1783,6 +1828,7 @@
           "Asked ",
           absoluteTimeEl(r.created_at),
           el("span", { class: "answer-when" }, ` · ${verb} `, at !== null ? absoluteTimeEl(at) : "(time not recorded)"),
+          r.status === "answered" ? el("span", { class: "answer-by" }, " by ", answererEl(r)) : null,
           waited ? el("span", { class: "answer-after" }, ` · ${waited} after it was asked`) : null,
         ),
         r.response ? factList(r.response, "answer-fields") : el("p", { class: "hint", text: r.status === "answered" ? "Answered without fields." : "No answer was given." }),
@@ -1810,6 +1856,7 @@
                 el("strong", { class: "etype", text: r.status === "answered" ? "Answer" : `Request ${r.status}` }),
                 " ",
                 el("span", { class: "answer-to" }, "to ", el("q", { text: promptText(r) || "Input requested" })),
+                r.status === "answered" ? el("span", { class: "answer-by" }, " by ", answererEl(r)) : null,
                 " ",
                 when,
                 " ",
@@ -1922,7 +1969,6 @@
     }
 
     auth.onToken(refreshAll);
-    showStartInput();
     refreshAll();
     stream();
   }
