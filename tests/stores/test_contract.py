@@ -549,6 +549,34 @@ async def test_repeated_answers(store: Any) -> None:
     assert (await store.get_request(rid)).response == {"name": "Ann"}
 
 
+async def test_an_answer_given_the_request_as_known_is_decided_by_the_store(
+    store: Any,
+) -> None:
+    """``known`` (the request as the caller last saw it) may spare a read; a stale copy
+    changes no outcome: the store's write decides whether the request is still pending."""
+    run, request = await paused_run(store)
+    rid = request.request_id
+    stale = await store.get_request(rid)  # pending, as the caller saw it
+    assert await store.answer_request(rid, {"name": "Ann"}, known=stale) is not None
+    assert await store.answer_request(rid, {"name": "Ann"}, known=stale) is None  # repeat
+    with pytest.raises(InputRequestAlreadyAnsweredError, match=rid):
+        await store.answer_request(rid, {"name": "Bob"}, known=stale)
+    with pytest.raises(InputRequestAlreadyAnsweredError):  # the stored status comes first
+        await store.answer_request(rid, {"wrong": 1}, known=stale)
+    other_run, other = await paused_run(store)
+    with pytest.raises(InvalidResponseError):  # the schema still decides what fits
+        await store.answer_request(other.request_id, {"wrong": 1}, known=other)
+    with pytest.raises(InputRequestClosedError):  # a copy of another request is not used
+        await store.commit(
+            Commit(
+                other_run.run_id, 1, {}, "running", closed_requests=[(other.request_id, "expired")]
+            )
+        )
+        await store.answer_request(other.request_id, {"name": "late"}, known=stale)
+    assert len(await store.list_inbound(run.run_id)) == 1
+    assert await store.list_inbound(other_run.run_id) == []
+
+
 async def test_answer_unknown_or_closed_request(store: Any) -> None:
     with pytest.raises(InputRequestNotFoundError):
         await store.answer_request("ghost", {})

@@ -409,7 +409,11 @@ class Engine:
         wf = self.workflow(request.workflow)
         self._check_response(wf, request, fields)
         inbound = await self.store.answer_request(
-            request_id, fields, idempotency_key=idempotency_key, answered_by=answered_by
+            request_id,
+            fields,
+            idempotency_key=idempotency_key,
+            answered_by=answered_by,
+            known=request,
         )
         self._inbox_changed()
         if inbound is None:

@@ -294,11 +294,18 @@ class RunStore(Protocol):
         *,
         idempotency_key: str | None = None,
         answered_by: str | None = None,
+        known: InputRequest | None = None,
     ) -> InboundEvent | None:
         """Answer a pending request: deliver ``response`` to its run exactly once.
 
         ``answered_by`` (who answers, as the caller says) is stored with the answer, in
         the same write; a repeat of the accepted answer changes nothing.
+
+        ``known`` is the request as the caller last read or wrote it (the engine knows
+        the requests its own commits created). A store may check the response against
+        its schema (which never changes) instead of reading the request again: a
+        round trip less on a networked store. Its status is not trusted: the write
+        itself decides whether the request is still pending.
 
         Returns:
             The stored inbound event, or ``None`` when this exact answer (same

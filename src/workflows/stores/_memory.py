@@ -432,6 +432,7 @@ class MemoryStore(StoreLifecycle):
         *,
         idempotency_key: str | None = None,
         answered_by: str | None = None,
+        known: InputRequest | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         self._check_open()

@@ -23,7 +23,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     ) from None
 
 from workflows.errors import (
+    CorruptRecordError,
     InputRequestNotFoundError,
+    InvalidResponseError,
     RunAlreadyExistsError,
     RunNotFoundError,
     StaleRunError,
@@ -580,11 +582,20 @@ class PostgresStore(StoreLifecycle):
         *,
         idempotency_key: str | None = None,
         answered_by: str | None = None,
+        known: InputRequest | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         pool = self._use()
         check_answered_by(answered_by)
-        request = await self.get_request(request_id)
+        request = known if known is not None and known.request_id == request_id else None
+        if request is not None:  # its schema is the stored one; the write decides the status
+            try:
+                check_intact(request, "response_schema", "response")
+                check_response_fits(request, response)
+            except (CorruptRecordError, InvalidResponseError):
+                request = None  # decided on the stored request, as without ``known``
+        if request is None:
+            request = await self.get_request(request_id)
         check_intact(request, "response_schema", "response")
         if request.status == "pending":
             check_response_fits(request, response)

@@ -245,6 +245,7 @@ class SqliteStore(StoreLifecycle):
         *,
         idempotency_key: str | None = None,
         answered_by: str | None = None,
+        known: InputRequest | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         return await self._call(
