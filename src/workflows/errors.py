@@ -6,29 +6,42 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     ├── WorkflowValidationError        bad step signature or workflow graph
     ├── WorkflowConfigurationError     bad options (a step config, a serializer, ...)
     ├── WorkflowRuntimeError           misuse while a run is going on
-    │   └── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
+    │   ├── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
+    │   ├── RunFinishedError           the run has finished (also a StoreError)
+    │   └── RunFailedError             awaiting a remote run that failed (client)
     ├── ContextStateError              the state store was used wrongly
     ├── WorkflowTimeoutError           the run exceeded ``Workflow(timeout=...)``
     ├── WorkflowCancelledByUser        the run was cancelled with ``cancel_run()``
     ├── WorkflowDone                   (compatibility name; never raised to callers)
     ├── ContextSerdeError              a snapshot could not be encoded or decoded
     ├── UnreconstructedException       stands in for an exception that could not be rebuilt
-    └── StoreError                     a run store failed or refused an operation
-        ├── StoreConnectionError       the store URL is wrong or the store unreachable
-        ├── StoreSchemaError           the store's schema is of a version we cannot use
-        ├── RunNotFoundError
-        ├── RunAlreadyExistsError
-        ├── StaleRunError              a commit lost a race (version / lease fencing)
-        ├── CorruptRecordError         a stored value of a run cannot be decoded
-        ├── InputRequestNotFoundError
-        ├── InputRequestAlreadyAnsweredError
-        └── InvalidResponseError       a response does not fit the request's schema
+    ├── StoreError                     a run store failed or refused an operation
+    │   ├── StoreConnectionError       the store URL is wrong or the store unreachable
+    │   ├── StoreSchemaError           the store's schema is of a version we cannot use
+    │   ├── RunNotFoundError
+    │   ├── RunAlreadyExistsError
+    │   ├── RunFinishedError           (see above)
+    │   ├── StaleRunError              a commit lost a race (version / lease fencing)
+    │   ├── CorruptRecordError         a stored value of a run cannot be decoded
+    │   ├── InputRequestNotFoundError
+    │   ├── InputRequestAlreadyAnsweredError
+    │   │   └── IdempotencyConflictError  an answer's Idempotency-Key came with another body
+    │   ├── InputRequestClosedError    the request expired or was cancelled
+    │   └── InvalidResponseError       a response does not fit the request's schema
+    └── ClientError                    an HTTP error of the client with no better class
+        ├── UnauthorizedError          401: no bearer token, or the wrong one
+        └── ServerUnreachableError     the server could not be reached (after retries)
 
 The names shared with the reference API (``WorkflowValidationError`` ...
 ``ContextStateError``, ``WorkflowDone``) are siblings under the root, as there, so
 ``except`` clauses written for the reference catch the same errors here. One exception:
 ``WorkflowStepDoesNotExistError`` is a ``WorkflowRuntimeError``, because the reference
 raises a plain ``WorkflowRuntimeError`` for an event sent to an unknown step.
+
+Every class is importable from here; the store's and the client's own modules
+(``workflows.stores``, ``workflows.client``) re-export the ones they raise. The HTTP
+API names each error kind with a code (``run_not_found``, ...): the table of codes,
+classes and statuses is :mod:`workflows.error_codes`.
 """
 
 from __future__ import annotations
@@ -36,18 +49,25 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ClientError",
     "ContextSerdeError",
     "ContextStateError",
     "CorruptRecordError",
+    "IdempotencyConflictError",
     "InputRequestAlreadyAnsweredError",
+    "InputRequestClosedError",
     "InputRequestNotFoundError",
     "InvalidResponseError",
     "RunAlreadyExistsError",
+    "RunFailedError",
+    "RunFinishedError",
     "RunNotFoundError",
+    "ServerUnreachableError",
     "StaleRunError",
     "StoreConnectionError",
     "StoreError",
     "StoreSchemaError",
+    "UnauthorizedError",
     "UnreconstructedException",
     "WorkflowCancelledByUser",
     "WorkflowConfigurationError",
@@ -163,6 +183,19 @@ class RunAlreadyExistsError(StoreError):
         super().__init__(f"run {run_id!r} already exists")
 
 
+class RunFinishedError(StoreError, WorkflowRuntimeError):
+    """The run has finished, so it takes no more events, answers or commits.
+
+    Also a :class:`WorkflowRuntimeError`, which is what the local handler raises when
+    an event is sent to a run that has ended.
+    """
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(f"run {run_id!r} is {status}; it accepts no more events")
+
+
 class StaleRunError(StoreError):
     """A commit was refused because the run changed since it was loaded (or the lease was lost)."""
 
@@ -188,6 +221,29 @@ class InputRequestAlreadyAnsweredError(StoreError):
         super().__init__(
             f"input request {request_id!r} was already answered with a different response"
         )
+
+
+class IdempotencyConflictError(InputRequestAlreadyAnsweredError):
+    """An answer repeated the accepted answer's Idempotency-Key with a different body.
+
+    A retry must repeat the same body; a new answer needs a new key.
+    """
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.args = (
+            f"input request {request_id!r} was already answered with a different "
+            "response under this Idempotency-Key",
+        )
+
+
+class InputRequestClosedError(StoreError):
+    """The input request was expired or cancelled, so it can no longer be answered."""
+
+    def __init__(self, request_id: str, status: str) -> None:
+        self.request_id = request_id
+        self.status = status
+        super().__init__(f"input request {request_id!r} is {status}; it can no longer be answered")
 
 
 class InvalidResponseError(StoreError):
@@ -237,3 +293,57 @@ class CorruptRecordError(StoreError):
         self.record = record
         where = f"{column} of {key}" if key else column
         super().__init__(f"run {run_id!r}: the stored {where} cannot be decoded: {cause}")
+
+
+class ClientError(WorkflowError):
+    """The server answered with an error the library has no more specific class for.
+
+    Raised by :mod:`workflows.client`, also for an error code it does not know (a newer
+    server's), keeping that code.
+
+    Attributes:
+        status_code: The HTTP status (``None`` when no response came).
+        code: The error code of the body (``bad_parameter``, ``body_too_large``, ...).
+        message: The server's message.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None, code: str = "") -> None:
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        prefix = f"HTTP {status_code}" if status_code is not None else "request failed"
+        super().__init__(f"{prefix}: {message}" if code != "unreachable" else message)
+
+
+class UnauthorizedError(ClientError):
+    """The server needs a bearer token and got none, or a wrong one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 401, "unauthorized")
+        self.args = (f"unauthorized: {message} (give the server's token with token=...)",)
+
+
+class ServerUnreachableError(ClientError):
+    """No connection to the server could be made (or kept) within the retry budget."""
+
+    def __init__(self, base_url: str, detail: str) -> None:
+        self.base_url = base_url
+        super().__init__(
+            f"cannot reach the workflows server at {base_url}: {detail}", None, "unreachable"
+        )
+
+
+class RunFailedError(WorkflowRuntimeError):
+    """A remote run failed: a step raised and nothing recovered.
+
+    Attributes:
+        run_id: The run.
+        error_type: The class name of the exception that ended it (on the server).
+        error_message: That exception's message.
+    """
+
+    def __init__(self, run_id: str, error_type: str, error_message: str) -> None:
+        self.run_id = run_id
+        self.error_type = error_type
+        self.error_message = error_message
+        super().__init__(f"run {run_id} failed: {error_type}: {error_message}")

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from _wait import until
+from workflows.error_codes import lookup
 
 
 async def pending_requests(
@@ -36,11 +37,13 @@ async def finished_run(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is the JSON error of the contract with this status and code."""
+    """The response is the JSON error of the contract with this status and code, which
+    the one table of codes answers with this status."""
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
     assert set(body) == {"error"}
-    assert body["error"]["code"] == code
+    assert body["error"]["code"] == code, (body["error"]["code"], body["error"]["message"])
+    assert lookup(code).status == status
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     return body

@@ -45,7 +45,7 @@ async def test_workflows(client: httpx.AsyncClient) -> None:
     assert "Nudge" in nudged["event_types"]
     assert nudged["mermaid"].startswith("flowchart")
     assert nudged["start_schema"]["type"] == "object"
-    assert_error(await client.get("/workflows/nope"), 404, "not_found")
+    assert_error(await client.get("/workflows/nope"), 404, "unknown_workflow")
 
 
 async def test_start_prompt_respond_result(client: httpx.AsyncClient) -> None:
@@ -64,7 +64,7 @@ async def test_start_prompt_respond_result(client: httpx.AsyncClient) -> None:
     assert again.json() == {"accepted": True, "duplicate": True}
     same_body = await client.post(url, json={"response": "yes"})
     assert same_body.json() == {"accepted": True, "duplicate": True}
-    assert_error(await client.post(url, json={"response": "no"}), 409, "conflict")
+    assert_error(await client.post(url, json={"response": "no"}), 409, "request_already_answered")
 
     done = await finished_run(client, run["run_id"])
     assert done["status"] == "completed"
@@ -76,18 +76,18 @@ async def test_start_prompt_respond_result(client: httpx.AsyncClient) -> None:
 
 
 async def test_respond_errors(client: httpx.AsyncClient) -> None:
-    assert_error(await client.post("/requests/nope/response", json={}), 404, "not_found")
+    assert_error(await client.post("/requests/nope/response", json={}), 404, "request_not_found")
     run = await start(client, "nudged")
     [request] = await pending_requests(client, run_id=run["run_id"])
     url = f"/requests/{request['request_id']}/response"
-    assert_error(await client.post(url, json={"value": "many"}), 422, "invalid")
-    assert_error(await client.post(url, json=[1, 2]), 422, "invalid")
-    assert_error(await client.post(url, content=b"{not json"), 400, "bad_request")
-    assert_error(await client.post(url, content=b""), 400, "bad_request")
+    assert_error(await client.post(url, json={"value": "many"}), 422, "invalid_response")
+    assert_error(await client.post(url, json=[1, 2]), 422, "invalid_response")
+    assert_error(await client.post(url, content=b"{not json"), 400, "malformed_json")
+    assert_error(await client.post(url, content=b""), 400, "body_required")
     assert_error(
         await client.post(url, json={"value": 1}, headers={"Idempotency-Key": ""}),
         400,
-        "bad_request",
+        "bad_parameter",
     )
     assert (await client.post(url, json={"value": 41})).json()["duplicate"] is False
     assert (await finished_run(client, run["run_id"]))["result"] == 42
@@ -96,7 +96,7 @@ async def test_respond_errors(client: httpx.AsyncClient) -> None:
     [request] = await pending_requests(client, run_id=run["run_id"])
     assert (await client.post(f"/runs/{run['run_id']}/cancel")).status_code == 200
     url = f"/requests/{request['request_id']}/response"
-    assert_error(await client.post(url, json={"response": "late"}), 409, "conflict")
+    assert_error(await client.post(url, json={"response": "late"}), 409, "request_closed")
     closed = (await client.get(f"/requests/{request['request_id']}")).json()
     assert closed["status"] == "cancelled"
 
@@ -117,15 +117,15 @@ async def test_wait_for_result(client: httpx.AsyncClient) -> None:
 
 
 async def test_start_errors(client: httpx.AsyncClient) -> None:
-    assert_error(await client.post("/workflows/nope/runs"), 404, "not_found")
+    assert_error(await client.post("/workflows/nope/runs"), 404, "unknown_workflow")
     url = "/workflows/double/runs"
-    assert_error(await client.post(url, content=b"[1,"), 400, "bad_request")
-    assert_error(await client.post(url, content=b'{"input": NaN}'), 422, "invalid")
-    assert_error(await client.post(url, json={"input": 3}), 422, "invalid")
-    assert_error(await client.post(url, json={"other": 3}), 422, "invalid")
-    assert_error(await client.post(url, params={"wait": "maybe"}), 400, "bad_request")
-    assert_error(await client.post(url, params={"timeout": "-1"}), 400, "bad_request")
-    assert_error(await client.post(url, params={"timeout": "nan"}), 400, "bad_request")
+    assert_error(await client.post(url, content=b"[1,"), 400, "malformed_json")
+    assert_error(await client.post(url, content=b'{"input": NaN}'), 422, "json_bad_number")
+    assert_error(await client.post(url, json={"input": 3}), 422, "validation_failed")
+    assert_error(await client.post(url, json={"other": 3}), 422, "validation_failed")
+    assert_error(await client.post(url, params={"wait": "maybe"}), 400, "bad_parameter")
+    assert_error(await client.post(url, params={"timeout": "-1"}), 400, "bad_parameter")
+    assert_error(await client.post(url, params={"timeout": "nan"}), 400, "bad_parameter")
 
 
 async def test_list_and_get_runs(client: httpx.AsyncClient) -> None:
@@ -142,7 +142,7 @@ async def test_list_and_get_runs(client: httpx.AsyncClient) -> None:
     assert [r["run_id"] for r in page] == [first["run_id"]]
     got = (await client.get(f"/runs/{first['run_id']}")).json()
     assert got["result"] == 2 and got["status"] == "completed"
-    assert_error(await client.get("/runs/nope"), 404, "not_found")
+    assert_error(await client.get("/runs/nope"), 404, "run_not_found")
     for params in (
         {"limit": 0},
         {"limit": 1001},
@@ -150,32 +150,36 @@ async def test_list_and_get_runs(client: httpx.AsyncClient) -> None:
         {"offset": -1},
         {"status": "sleeping"},
     ):
-        assert_error(await client.get("/runs", params=params), 400, "bad_request")
+        assert_error(await client.get("/runs", params=params), 400, "bad_parameter")
     for params in ({"status": "weird"}, {"limit": "0"}):
-        assert_error(await client.get("/requests", params=params), 400, "bad_request")
+        assert_error(await client.get("/requests", params=params), 400, "bad_parameter")
 
 
 async def test_send_event(client: httpx.AsyncClient) -> None:
     run = await start(client, "nudged")
     await pending_requests(client, run_id=run["run_id"])
     url = f"/runs/{run['run_id']}/events"
-    assert_error(await client.post(url, json={"type": "Nope"}), 422, "invalid")
+    assert_error(await client.post(url, json={"type": "Nope"}), 422, "unknown_event_type")
     assert_error(
-        await client.post(url, json={"type": "Nudge", "data": {"value": "x"}}), 422, "invalid"
+        await client.post(url, json={"type": "Nudge", "data": {"value": "x"}}),
+        422,
+        "validation_failed",
     )
     assert_error(
         await client.post(url, json={"type": "Nudge", "data": {"value": 1}, "step": "nostep"}),
         422,
-        "invalid",
+        "unknown_step",
     )
-    assert_error(await client.post(url, json={"data": {}}), 422, "invalid")
-    assert_error(await client.post(url, content=b"nope"), 400, "bad_request")
-    assert_error(await client.post("/runs/nope/events", json={"type": "Nudge"}), 404, "not_found")
+    assert_error(await client.post(url, json={"data": {}}), 422, "validation_failed")
+    assert_error(await client.post(url, content=b"nope"), 400, "malformed_json")
+    assert_error(
+        await client.post("/runs/nope/events", json={"type": "Nudge"}), 404, "run_not_found"
+    )
     sent = await client.post(url, json={"type": "Nudge", "data": {"value": 1}, "step": "take"})
     assert sent.status_code == 202 and sent.json() == {"accepted": True}
     assert (await finished_run(client, run["run_id"]))["result"] == 2
     assert_error(
-        await client.post(url, json={"type": "Nudge", "data": {"value": 1}}), 409, "conflict"
+        await client.post(url, json={"type": "Nudge", "data": {"value": 1}}), 409, "run_finished"
     )
 
 
@@ -198,11 +202,11 @@ async def test_cancel(client: httpx.AsyncClient) -> None:
     body = cancelled.json()
     assert body["status"] == "cancelled"
     assert body["error"]["type"] == "WorkflowCancelledByUser"
-    assert_error(await client.post(f"/runs/{run['run_id']}/cancel"), 409, "conflict")
-    assert_error(await client.post("/runs/nope/cancel"), 404, "not_found")
+    assert_error(await client.post(f"/runs/{run['run_id']}/cancel"), 409, "run_finished")
+    assert_error(await client.post("/runs/nope/cancel"), 404, "run_not_found")
 
 
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/nowhere"), 404, "not_found")
     assert_error(await client.delete("/runs"), 405, "method_not_allowed")
-    assert_error(await client.get("/requests/nope"), 404, "not_found")
+    assert_error(await client.get("/requests/nope"), 404, "request_not_found")

@@ -85,7 +85,9 @@ async def test_a_bad_user_header_is_a_400_and_answers_nothing(
     [asked] = await pending_requests(client, run_id=run["run_id"])
     url = f"/requests/{asked['request_id']}/response"
     body = assert_error(
-        await client.post(url, json={"response": "yes"}, headers={USER: value}), 400, "bad_request"
+        await client.post(url, json={"response": "yes"}, headers={USER: value}),
+        400,
+        "bad_parameter",
     )
     assert "X-Workflows-User" in body["error"]["message"] and why in body["error"]["message"]
     event = await client.post(
@@ -93,7 +95,7 @@ async def test_a_bad_user_header_is_a_400_and_answers_nothing(
         json={"type": "HumanResponseEvent", "data": {"response": "x"}},
         headers={USER: value},
     )
-    assert_error(event, 400, "bad_request")
+    assert_error(event, 400, "bad_parameter")
     assert (await client.get(f"/requests/{asked['request_id']}")).json()["status"] == "pending"
 
 
@@ -114,7 +116,7 @@ async def test_the_header_given_twice_is_a_400(client: httpx.AsyncClient) -> Non
         json={"response": "yes"},
         headers=[(USER, "ada"), (USER, "bo")],
     )
-    body = assert_error(response, 400, "bad_request")
+    body = assert_error(response, 400, "bad_parameter")
     assert "more than once" in body["error"]["message"]
 
 

@@ -169,23 +169,26 @@ async def test_nul_in_ids(served: Served, client: httpx.AsyncClient) -> None:
             ("POST", f"/runs/{bad_run}/cancel", None),
         ):
             response = await client.request(method, path, json=body)
-            message = assert_error(response, 404, "not_found")["error"]["message"]
+            message = assert_error(response, 404, "run_not_found")["error"]["message"]
             assert "NUL" in message, message
     for bad_request in ("a%00b", f"{request_id}%00"):
         response = await client.get(f"/requests/{bad_request}")
-        assert "NUL" in assert_error(response, 404, "not_found")["error"]["message"]
+        assert "NUL" in assert_error(response, 404, "request_not_found")["error"]["message"]
         response = await client.post(f"/requests/{bad_request}/response", json={"response": 1})
-        assert "NUL" in assert_error(response, 404, "not_found")["error"]["message"]
+        assert "NUL" in assert_error(response, 404, "request_not_found")["error"]["message"]
     for path, name in (("/runs", "workflow"), ("/requests", "workflow"), ("/requests", "run_id")):
         response = await client.get(path, params={name: f"{run_id}\x00"})
-        assert "NUL" in assert_error(response, 400, "bad_request")["error"]["message"]
+        assert "NUL" in assert_error(response, 400, "bad_parameter")["error"]["message"]
     # NUL in names inside a body: no such type, no such step.
     url = f"/runs/{run_id}/events"
-    for body in (
-        {"type": "HumanResponse\x00Event", "data": {"response": "x"}},
-        {"type": "HumanResponseEvent", "data": {"response": "x"}, "step": "dec\x00ide"},
+    for body, code in (
+        ({"type": "HumanResponse\x00Event", "data": {"response": "x"}}, "unknown_event_type"),
+        (
+            {"type": "HumanResponseEvent", "data": {"response": "x"}, "step": "dec\x00ide"},
+            "unknown_step",
+        ),
     ):
-        assert_error(await client.post(url, json=body), 422, "invalid")
+        assert_error(await client.post(url, json=body), 422, code)
     assert await stored(served.url) == before
     await restart_and_finish(served, request_id, {"response": "ok"}, {"amount": 3, "verdict": "ok"})
 
@@ -210,7 +213,7 @@ async def test_huge_and_odd_integers(served: Served, client: httpx.AsyncClient) 
             ("offset", "-0x1"),
         ):
             response = await client.get(path, params={name: value})
-            message = assert_error(response, 400, "bad_request")["error"]["message"]
+            message = assert_error(response, 400, "bad_parameter")["error"]["message"]
             assert repr(name) in message, message
         # The largest allowed value is a valid, empty page on every store.
         page = await client.get(path, params={"offset": str(MAX_INT)})
@@ -227,7 +230,7 @@ async def test_huge_and_odd_integers(served: Served, client: httpx.AsyncClient) 
         ({}, {"Last-Event-ID": "-1"}),
     ):
         response = await client.get(events, params=params, headers=headers)
-        assert_error(response, 400, "bad_request")
+        assert_error(response, 400, "bad_parameter")
     for params, headers in (({"after": str(MAX_INT)}, {}), ({}, {"Last-Event-ID": str(MAX_INT)})):
         async with client.stream("GET", events, params=params, headers=headers) as response:
             assert response.status_code == 200
@@ -252,14 +255,14 @@ async def test_lone_surrogates(served: Served, client: httpx.AsyncClient) -> Non
     ]
     for path, body in cases:
         response = await client.post(path, content=raw(body))
-        message = assert_error(response, 422, "invalid")["error"]["message"]
+        message = assert_error(response, 422, "json_bad_string")["error"]["message"]
         assert "surrogate" in message, message
     for path, body in (
         ("/workflows/approval/runs", b'{"input": {"amount": "\xed\xa0\x80"}}'),  # CESU bytes
         (f"/requests/{request_id}/response", b'{"response": "\xff"}'),
     ):
         response = await client.post(path, content=body)
-        assert "UTF-8" in assert_error(response, 400, "bad_request")["error"]["message"]
+        assert "UTF-8" in assert_error(response, 400, "malformed_json")["error"]["message"]
     assert await stored(served.url) == before
     # A proper pair is a character like any other.
     pair = await client.post(
@@ -284,7 +287,7 @@ async def test_non_finite_numbers(served: Served, client: httpx.AsyncClient, lit
         (f"/runs/{nudged}/events", f'{{"type": "Nudge", "data": {{"value": {literal}}}}}'),
     ):
         response = await client.post(path, content=raw(body))
-        message = assert_error(response, 422, "invalid")["error"]["message"]
+        message = assert_error(response, 422, "json_bad_number")["error"]["message"]
         assert "finite" in message and literal.lstrip("-") in message, message
     assert await stored(served.url) == before
     await restart_and_finish(served, request_id, {"response": 1.5}, {"amount": 6, "verdict": "1.5"})
@@ -311,11 +314,11 @@ async def test_deep_nesting(served: Served, client: httpx.AsyncClient) -> None:
         (f"/runs/{nudged}/events", '{"data": ' + '{"a": ' * 70 + "1" + "}" * 71),
     ):
         response = await client.post(path, content=raw(body))
-        message = assert_error(response, 422, "invalid")["error"]["message"]
+        message = assert_error(response, 422, "json_too_deep")["error"]["message"]
         assert "nested deeper than the limit of 64" in message, message
     # 1 MB of brackets: every inner array is an item of the one around it.
     response = await client.post("/workflows/double/runs", content=raw(nested(500_000)))
-    message = assert_error(response, 422, "invalid")["error"]["message"]
+    message = assert_error(response, 422, "json_too_many_items")["error"]["message"]
     assert "499999 items, more than the limit of 100000" in message, message
     assert await stored(served.url) == before
     # Exactly at the limit: taken, stored and finished.
@@ -334,17 +337,17 @@ async def test_item_and_number_limits(served: Served, client: httpx.AsyncClient)
     response = await client.post(
         "/workflows/double/runs", content=raw(f'{{"input": {{"x": {many}}}}}')
     )
-    message = assert_error(response, 422, "invalid")["error"]["message"]
+    message = assert_error(response, 422, "json_too_many_items")["error"]["message"]
     assert "more than the limit of 100000" in message, message
     response = await client.post(
         f"/requests/{request_id}/response", content=raw(f'{{"response": {many}}}')
     )
-    assert "100002 items" in assert_error(response, 422, "invalid")["error"]["message"]
+    assert "100002 items" in assert_error(response, 422, "json_too_many_items")["error"]["message"]
     for literal in ("1" * 101, "0." + "1" * 99, "1e" + "0" * 99, "-" + "9" * 100):
         response = await client.post(
             "/workflows/double/runs", content=raw(f'{{"input": {{"x": {literal}}}}}')
         )
-        message = assert_error(response, 422, "invalid")["error"]["message"]
+        message = assert_error(response, 422, "json_bad_number")["error"]["message"]
         assert "longer than the limit of 100" in message, message
     assert await stored(served.url) == before
     big = await client.post("/workflows/double/runs?wait=true", json={"input": {"x": 10**99}})
@@ -358,13 +361,16 @@ async def test_configured_limits(served: Served) -> None:
         run_id, request_id = await waiting(client, "approval", amount=9)
         before = await stored(served.url)
         response = await client.post(f"/requests/{request_id}/response", content=b" " * 201)
-        assert "limit of 200 bytes" in assert_error(response, 413, "too_large")["error"]["message"]
+        assert (
+            "limit of 200 bytes"
+            in assert_error(response, 413, "body_too_large")["error"]["message"]
+        )
         deep = await client.post("/workflows/double/runs", content=raw('{"input": {"x": [[[1]]]}}'))
-        assert "limit of 4 levels" in assert_error(deep, 422, "invalid")["error"]["message"]
+        assert "limit of 4 levels" in assert_error(deep, 422, "json_too_deep")["error"]["message"]
         wide = await client.post(
             "/workflows/double/runs", content=raw('{"input": {"x": [1,2,3,4,5]}}')
         )
-        assert "limit of 5" in assert_error(wide, 422, "invalid")["error"]["message"]
+        assert "limit of 5" in assert_error(wide, 422, "json_too_many_items")["error"]["message"]
         assert await stored(served.url) == before
         ok = await client.post("/workflows/double/runs?wait=true", json={"input": {"x": [[2]]}})
         assert ok.status_code == 200, ok.text
@@ -449,10 +455,10 @@ async def test_huge_bodies_streamed_in_chunks(served: Served, client: httpx.Asyn
 
     with PeakRss() as rss:
         response = await client.post("/workflows/double/runs", content=body())
-        message = assert_error(response, 413, "too_large")["error"]["message"]
+        message = assert_error(response, 413, "body_too_large")["error"]["message"]
         assert "limit of 1048576 bytes" in message, message
         response = await client.post(f"/requests/{request_id}/response", content=body())
-        assert_error(response, 413, "too_large")
+        assert_error(response, 413, "body_too_large")
     # 2 x 100 MB went through without being held: the process grew by far less.
     assert rss.peak - rss.base < 40 * MIB, (rss.base, rss.peak)
 
@@ -467,7 +473,7 @@ async def test_huge_bodies_streamed_in_chunks(served: Served, client: httpx.Asyn
     framed = b"%x\r\n%s\r\n" % (len(data), data)
     answer, sent = await _raw_request(port, head, 1600, framed)  # up to 100 MB
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert b'"code":"too_large"' in answer and b"limit of 1048576 bytes" in answer
+    assert b'"code":"body_too_large"' in answer and b"limit of 1048576 bytes" in answer
     assert sent < 400, sent  # answered within the first ~25 MB, not after 100 MB
     head = (
         f"POST /requests/{request_id}/response HTTP/1.1\r\nHost: x\r\n"
@@ -475,7 +481,7 @@ async def test_huge_bodies_streamed_in_chunks(served: Served, client: httpx.Asyn
     ).encode()
     answer, sent = await _raw_request(port, head, 1600, data)
     assert answer.startswith(b"HTTP/1.1 413") and sent < 400, (answer[:200], sent)
-    assert b'"code":"too_large"' in answer and b"the body is 104857600 bytes" in answer
+    assert b'"code":"body_too_large"' in answer and b"the body is 104857600 bytes" in answer
     assert (await client.get("/health")).status_code == 200
     assert await stored(served.url) == before
     await restart_and_finish(served, request_id, {"response": "b"}, {"amount": 10, "verdict": "b"})
@@ -501,29 +507,31 @@ async def test_control_and_unaccepted_events(served: Served, client: httpx.Async
     url = f"/runs/{run_id}/events"
     for type_name, data in CONTROL:
         response = await client.post(url, json={"type": type_name, "data": data})
-        message = assert_error(response, 422, "invalid")["error"]["message"]
+        message = assert_error(response, 422, "control_events_disabled")["error"]["message"]
         assert "control event" in message and "control_events" in message, message
     # A step that exists but does not accept the event: refused before it is stored.
     response = await client.post(
         url, json={"type": "HumanResponseEvent", "data": {"response": "x"}, "step": "ask"}
     )
-    assert "does not accept" in assert_error(response, 422, "invalid")["error"]["message"]
+    assert (
+        "does not accept" in assert_error(response, 422, "event_not_accepted")["error"]["message"]
+    )
     # No step of `nudged` accepts a plain HumanResponseEvent, and it waits in no waiter.
     response = await client.post(
         f"/runs/{nudged}/events", json={"type": "HumanResponseEvent", "data": {"response": 1}}
     )
-    assert "no step" in assert_error(response, 422, "invalid")["error"]["message"]
+    assert "no step" in assert_error(response, 422, "event_not_accepted")["error"]["message"]
     # A known class that is not an event at all, and an unknown one.
     for type_name in ("DictLikeModel", "Nope"):
         response = await client.post(url, json={"type": type_name, "data": {}})
-        assert_error(response, 422, "invalid")
+        assert_error(response, 422, "unknown_event_type")
     # Sent events are not deduplicated: a key would promise what is not done.
     response = await client.post(
         url,
         json={"type": "HumanResponseEvent", "data": {"response": "x"}},
         headers={"Idempotency-Key": "k"},
     )
-    assert "Idempotency-Key" in assert_error(response, 400, "bad_request")["error"]["message"]
+    assert "Idempotency-Key" in assert_error(response, 400, "bad_parameter")["error"]["message"]
     assert await stored(served.url) == before
     assert (await client.get(f"/runs/{run_id}")).json()["status"] == "waiting"
 
@@ -545,7 +553,7 @@ async def test_control_and_unaccepted_events(served: Served, client: httpx.Async
     async with httpx.AsyncClient(base_url=served.base, timeout=60) as opted:
         other, _ = await waiting(opted, "chatty")
         response = await opted.post(f"/runs/{other}/events", json={"type": "StopEvent"})
-        assert_error(response, 422, "invalid")  # chatty did not opt in
+        assert_error(response, 422, "control_events_disabled")  # chatty did not opt in
         stop = await opted.post(url, json={"type": "StopEvent", "data": {"result": "stopped"}})
         assert stop.status_code == 202, stop.text
         run = await finished_run(opted, run_id)
@@ -568,20 +576,20 @@ async def test_idempotency_key_with_another_body(served: Served, client: httpx.A
     repeat = await client.post(url, json={"response": "A"}, headers={"Idempotency-Key": "k1"})
     assert repeat.json() == {"accepted": True, "duplicate": True}
     other = await client.post(url, json={"response": "B"}, headers={"Idempotency-Key": "k1"})
-    message = assert_error(other, 409, "conflict")["error"]["message"]
+    message = assert_error(other, 409, "idempotency_conflict")["error"]["message"]
     assert "different response under this Idempotency-Key" in message and "k1" in message
     extra = await client.post(
         url, json={"response": "A", "more": 1}, headers={"Idempotency-Key": "k1"}
     )
-    assert_error(extra, 409, "conflict")
+    assert_error(extra, 409, "idempotency_conflict")
     assert_error(
         await client.post(url, json={"response": "B"}, headers={"Idempotency-Key": "k2"}),
         409,
-        "conflict",
+        "request_already_answered",
     )
     for key in ("ключ".encode(), b"k\xe9", "x" * 201):
         response = await client.post(url, json={"response": "A"}, headers={"Idempotency-Key": key})
-        assert_error(response, 400, "bad_request")
+        assert_error(response, 400, "bad_parameter")
     assert await stored(served.url) == before
     answered = (await client.get(f"/requests/{request_id}")).json()
     assert answered["response"] == {"response": "A"}

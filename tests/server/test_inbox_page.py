@@ -416,7 +416,15 @@ async def test_form_covers_the_schema_subset(serve: Any, page: Any) -> None:
     server = serve()
     sent: list[tuple[Any, str | None]] = []
     replies = [
-        (409, {"error": {"code": "conflict", "message": "already answered differently"}}),
+        (
+            409,
+            {
+                "error": {
+                    "code": "request_already_answered",
+                    "message": "already answered differently",
+                }
+            },
+        ),
         (200, {"accepted": True, "duplicate": False}),
     ]
 

@@ -19,11 +19,13 @@ async def test_memory_store_flow(start_server: Any) -> None:
         [request] = await pending_requests(client, run_id=run_id)
         url = f"/requests/{request['request_id']}/response"
         assert (await client.post(url, json={"response": "no"})).json()["duplicate"] is False
-        assert_error(await client.post(url, json={"response": "yes"}), 409, "conflict")
+        assert_error(
+            await client.post(url, json={"response": "yes"}), 409, "request_already_answered"
+        )
         assert (await finished_run(client, run_id))["result"]["verdict"] == "no"
         waited = await client.post("/workflows/double/runs?wait=true", json={"input": {"x": 4}})
         assert waited.json()["result"] == 8
         async with client.stream("GET", f"/runs/{run_id}/events") as response:
             lines = [line async for line in response.aiter_lines() if line.startswith("event:")]
         assert lines[-1] == "event: StopEvent"
-        assert_error(await client.get("/runs/none"), 404, "not_found")
+        assert_error(await client.get("/runs/none"), 404, "run_not_found")

@@ -265,9 +265,9 @@ async def test_graph_history_current_steps_and_answered_at(client: httpx.AsyncCl
     first = (await client.get(f"/runs/{run_id}/history", params={"limit": 1})).json()
     assert [e["seq"] for e in first["events"]] == [1]
 
-    assert_error(await client.get("/runs/nope/history"), 404, "not_found")
-    assert_error(await client.get(f"/runs/{run_id}/history?after=-1"), 400, "bad_request")
-    assert_error(await client.get(f"/runs/{run_id}/history?limit=0"), 400, "bad_request")
+    assert_error(await client.get("/runs/nope/history"), 404, "run_not_found")
+    assert_error(await client.get(f"/runs/{run_id}/history?after=-1"), 400, "bad_parameter")
+    assert_error(await client.get(f"/runs/{run_id}/history?limit=0"), 400, "bad_parameter")
     document = (await client.get("/openapi.json")).json()
     assert "/runs/{run_id}/history" in document["paths"]
     assert "graph" in document["components"]["schemas"]["WorkflowOut"]["properties"]

@@ -104,7 +104,7 @@ async def test_heartbeat_while_idle(client: httpx.AsyncClient) -> None:
 
 
 async def test_stream_errors(client: httpx.AsyncClient) -> None:
-    assert_error(await client.get("/runs/nope/events"), 404, "not_found")
+    assert_error(await client.get("/runs/nope/events"), 404, "run_not_found")
     run_id = await start(client, "double")
     for headers, params in (
         ({"Last-Event-ID": "x"}, {}),
@@ -112,7 +112,7 @@ async def test_stream_errors(client: httpx.AsyncClient) -> None:
         ({}, {"after": "one"}),
     ):
         response = await client.get(f"/runs/{run_id}/events", headers=headers, params=params)
-        assert_error(response, 400, "bad_request")
+        assert_error(response, 400, "bad_parameter")
 
 
 async def test_inbox_stream(client: httpx.AsyncClient) -> None:

@@ -11,7 +11,7 @@ from .._user_name import user_headers
 from ..errors import WorkflowRuntimeError
 from ..events import Event, StartEvent
 from ..workflow import Workflow
-from ._errors import ServerUnreachableError, Subject, error_for_response
+from ._errors import ServerUnreachableError, error_for_response
 from ._events import EventDecoder
 from ._handle import RemoteHandle
 from ._models import InputRequestInfo, RunInfo, WorkflowInfo
@@ -94,7 +94,6 @@ class WorkflowClient:
         self,
         method: str,
         path: str,
-        subject: Subject,
         key: str = "",
         *,
         json: Any = None,
@@ -117,18 +116,18 @@ class WorkflowClient:
                     detail = str(exc) or type(exc).__name__
                     raise ServerUnreachableError(self.base_url, detail) from None
         if response.status_code >= 400:
-            raise error_for_response(response, subject, key)
+            raise error_for_response(response, key)
         return response.json()
 
     # -- API -------------------------------------------------------------------------------
     async def health(self) -> dict[str, Any]:
         """``{"status": "ok", "store": <scheme>}`` when the server is up."""
-        data: dict[str, Any] = await self._request("GET", "/health", "other")
+        data: dict[str, Any] = await self._request("GET", "/health")
         return data
 
     async def workflows(self) -> list[WorkflowInfo]:
         """The workflows the server runs, with their start and response schemas."""
-        data = await self._request("GET", "/workflows", "other")
+        data = await self._request("GET", "/workflows")
         return [WorkflowInfo.from_json(item) for item in data["workflows"]]
 
     async def workflow(self, name: str) -> WorkflowInfo:
@@ -137,7 +136,7 @@ class WorkflowClient:
         Raises:
             WorkflowConfigurationError: the server has no workflow ``name``.
         """
-        data = await self._request("GET", f"/workflows/{name}", "workflow", name)
+        data = await self._request("GET", f"/workflows/{name}", name)
         return WorkflowInfo.from_json(data)
 
     async def start(
@@ -161,7 +160,6 @@ class WorkflowClient:
         data = await self._request(
             "POST",
             f"/workflows/{workflow_name}/runs",
-            "workflow",
             workflow_name,
             json={"input": fields},
         )
@@ -181,7 +179,7 @@ class WorkflowClient:
     ) -> list[RunInfo]:
         """Runs, newest first, optionally of one status and/or workflow."""
         params = {"status": status, "workflow": workflow, "limit": limit, "offset": offset}
-        data = await self._request("GET", "/runs", "other", params=params)
+        data = await self._request("GET", "/runs", params=params)
         return [RunInfo.from_json(item) for item in data["runs"]]
 
     async def inbox(
@@ -200,7 +198,7 @@ class WorkflowClient:
             "limit": limit,
             "offset": offset,
         }
-        data = await self._request("GET", "/requests", "other", params=params)
+        data = await self._request("GET", "/requests", params=params)
         return [InputRequestInfo.from_json(item, self._decoder) for item in data["requests"]]
 
     async def request(self, request_id: str) -> InputRequestInfo:
@@ -209,7 +207,7 @@ class WorkflowClient:
         Raises:
             InputRequestNotFoundError: no such request.
         """
-        data = await self._request("GET", f"/requests/{request_id}", "request", request_id)
+        data = await self._request("GET", f"/requests/{request_id}", request_id)
         return InputRequestInfo.from_json(data, self._decoder)
 
     async def respond(
@@ -238,7 +236,8 @@ class WorkflowClient:
         Raises:
             InputRequestNotFoundError: no such request.
             InputRequestAlreadyAnsweredError: it was answered with another response
-                (also when ``idempotency_key`` was used for another response).
+                (an IdempotencyConflictError when ``idempotency_key`` was used for
+                another response).
             InputRequestClosedError: it expired or was cancelled.
             InvalidResponseError: the response does not fit the request's schema.
             ValueError: ``answered_by`` is empty, over 200 characters or holds a
@@ -256,7 +255,6 @@ class WorkflowClient:
         data = await self._request(
             "POST",
             f"/requests/{request_id}/response",
-            "request",
             request_id,
             json=body,
             headers=headers,

@@ -58,7 +58,7 @@ class RemoteHandle:
         Raises:
             RunNotFoundError: no such run.
         """
-        data = await self._client._request("GET", f"/runs/{self.run_id}", "run", self.run_id)
+        data = await self._client._request("GET", f"/runs/{self.run_id}", self.run_id)
         return RunInfo.from_json(data)
 
     async def status(self) -> str:
@@ -137,7 +137,7 @@ class RemoteHandle:
                     if response.status_code >= 400:
                         await response.aread()
                         if response.status_code not in _RETRY_STATUSES:
-                            raise error_for_response(response, "run", self.run_id)
+                            raise error_for_response(response, self.run_id)
                         problem = f"HTTP {response.status_code}"
                     else:
                         async for message in iter_sse(response):
@@ -202,7 +202,6 @@ class RemoteHandle:
         await self._client._request(
             "POST",
             f"/runs/{self.run_id}/events",
-            "run",
             self.run_id,
             json=body,
             headers=user_headers(sent_by),
@@ -212,7 +211,7 @@ class RemoteHandle:
         """Cancel the run; its stream ends with WorkflowCancelledEvent. Cancelling a
         finished run does nothing, as with the local handler."""
         try:
-            await self._client._request("POST", f"/runs/{self.run_id}/cancel", "run", self.run_id)
+            await self._client._request("POST", f"/runs/{self.run_id}/cancel", self.run_id)
         except WorkflowRuntimeError:
             if not (await self.info()).is_finished:
                 raise

@@ -21,51 +21,17 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptRecordError, StoreError, WorkflowRuntimeError
+from ..stores import LivenessStore, NotifyingStore, WatchedStore
 from ._leases import Leases
 
 if TYPE_CHECKING:
     from ._engine import Engine
 
 logger = logging.getLogger("workflows.engine")
-
-
-@runtime_checkable
-class NotifyingStore(Protocol):
-    """A store that can wake other processes (PostgreSQL)."""
-
-    async def notify_work(self, run_id: str) -> None:
-        """Send a wake-up message."""
-
-    def work_notifications(
-        self,
-        *,
-        on_listening: Callable[[], object] | None = None,
-        hold_owner_lock: str | None = None,
-    ) -> AsyncIterator[str]:
-        """Receive wake-up messages (holding ``hold_owner_lock``'s liveness lock)."""
-
-
-@runtime_checkable
-class LivenessStore(Protocol):
-    """A store that can tell when a worker's session is gone (PostgreSQL)."""
-
-    async def expire_gone_owners(
-        self, owner: str, *, now: float | None = None, grace: float = 5.0
-    ) -> list[str]:
-        """End the leases of owners whose session is gone; return the freed runs."""
-
-
-@runtime_checkable
-class WatchedStore(Protocol):
-    """A store that can tell cheaply whether another process wrote to it (SQLite)."""
-
-    async def changed_elsewhere(self) -> bool:
-        """True if another process committed since the last call."""
 
 
 class Coordinator:

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,7 +16,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from ..engine import Engine
-from ..stores import RunStore
+from ..stores import RunStore, store_scheme
 from ..workflow import Workflow
 from ._auth import BearerAuth
 from ._errors import exception_handlers
@@ -36,18 +35,6 @@ TOKEN_ENV = "WORKFLOWS_TOKEN"
 """Environment variable read for the bearer token when none is given."""
 
 Workflows = Mapping[str, Workflow] | Sequence[Workflow]
-
-
-def _scheme(store: Engine | RunStore | str) -> str:
-    if isinstance(store, str):
-        return urlsplit(store).scheme or "unknown"
-    if isinstance(store, Engine):
-        return _scheme(store._store_arg)
-    name = type(store).__name__.lower()
-    for scheme in ("memory", "sqlite", "postgresql"):
-        if name.startswith(scheme[:6]):
-            return scheme
-    return name
 
 
 def _page_routes() -> list[BaseRoute]:
@@ -117,7 +104,7 @@ def create_app(
         control_events = frozenset(control_events)
     state = ServerState(
         engine,
-        _scheme(engine_or_store_url),
+        "",  # the store's scheme, known once the engine opened its store
         heartbeat=heartbeat,
         limits=limits if limits is not None else InputLimits(),
         control_events=control_events,
@@ -131,6 +118,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.open()
+        state.store_scheme = store_scheme(engine.store)
         logger.info(
             "engine open on %s store with workflows: %s",
             state.store_scheme,

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..error_codes import error_body
+
 __all__ = ["BearerAuth"]
 
 
@@ -39,7 +41,7 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         message = "missing bearer token" if not given else "invalid bearer token"
-        body = json.dumps({"error": {"code": "unauthorized", "message": message}}).encode()
+        body = json.dumps(error_body("unauthorized", message)).encode()
         await send(
             {
                 "type": "http.response.start",

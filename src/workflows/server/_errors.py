@@ -1,8 +1,9 @@
-"""Errors as HTTP responses: every known failure maps to its 4xx (or 503).
+"""Errors as HTTP responses: every known failure is answered with its code's status.
 
-Routes raise :class:`ApiError` for what they detect themselves; library errors that
-reach the app are mapped by class in :data:`STATUS_OF`. The last-resort handler (a
-genuine bug) logs the traceback and answers a JSON 500.
+Routes raise :class:`ApiError` naming the code of what they detect themselves; library
+errors that reach the app are answered with the code of their class. Codes, statuses
+and classes come from the one table, :mod:`workflows.error_codes`. The last-resort
+handler (a genuine bug) logs the traceback and answers a JSON 500.
 """
 
 from __future__ import annotations
@@ -18,98 +19,72 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._validation_text import validation_summary
-from ..errors import (
-    ContextSerdeError,
-    CorruptRecordError,
-    InputRequestAlreadyAnsweredError,
-    InputRequestNotFoundError,
-    InvalidResponseError,
-    RunAlreadyExistsError,
-    RunNotFoundError,
-    StaleRunError,
-    StoreConnectionError,
-    StoreError,
-    WorkflowConfigurationError,
-    WorkflowError,
-    WorkflowRuntimeError,
-)
-from ..stores import InputRequestClosedError, RunFinishedError
+from ..error_codes import code_for, error_body, lookup
+from ..errors import StoreError, WorkflowError
 
 logger = logging.getLogger("workflows.server")
 
-__all__ = ["ApiError", "error_response", "exception_handlers"]
-
-CODES: dict[int, str] = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "invalid",
-    503: "unavailable",
-    500: "internal",
-}
-
-# Most specific first: the first class an error is an instance of decides.
-STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
-    (RunNotFoundError, 404),
-    (InputRequestNotFoundError, 404),
-    (InputRequestAlreadyAnsweredError, 409),
-    (InputRequestClosedError, 409),
-    (RunFinishedError, 409),
-    (StaleRunError, 409),
-    (CorruptRecordError, 409),  # stored data of the run cannot be decoded
-    (RunAlreadyExistsError, 409),
-    (InvalidResponseError, 422),
-    (ContextSerdeError, 422),
-    (StoreConnectionError, 503),
-    (WorkflowConfigurationError, 404),  # an unknown workflow name
-    (WorkflowRuntimeError, 503),  # the engine is not open (starting or shutting down)
-)
+__all__ = ["ApiError", "error_response", "exception_handlers", "stream_error_body"]
 
 
 class ApiError(Exception):
-    """An error answer decided by a route: HTTP status plus a message.
+    """An error answer decided by a route: an error code plus a message.
 
     Attributes:
-        status: the HTTP status (its code in the body comes from :data:`CODES`).
+        code: the error code (see :mod:`workflows.error_codes`).
+        status: the HTTP status of that code.
         message: what was wrong, for people.
         headers: extra response headers (``Connection: close`` on a 413).
+
+    Raises:
+        KeyError: ``code`` is not in the table.
     """
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.code = code
+        self.status = lookup(code).status
         self.message = message
         self.headers = dict(headers or {})
 
 
-def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    """The JSON error body of the API contract."""
-    body = {"error": {"code": CODES.get(status, "bad_request"), "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+def error_response(code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """The JSON error response of the API contract for ``code``."""
+    return JSONResponse(error_body(code, message), status_code=lookup(code).status, headers=headers)
 
 
 def _validation_message(exc: ValidationError) -> str:
     return validation_summary(exc, limit=5) if exc.errors() else "invalid body"
 
 
+def stream_error_body(exc: WorkflowError) -> dict[str, Any]:
+    """The error body an SSE stream sends when reading on fails: the store went away
+    (``store_unavailable``) or a stored value cannot be decoded (``corrupt_record``)."""
+    row = code_for(exc)
+    return error_body(row.code if row is not None else "store_unavailable", str(exc))
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, headers=exc.headers or None)
+    return error_response(exc.code, exc.message, headers=exc.headers or None)
+
+
+# Starlette's own refusals (routing): the code of their status.
+_HTTP_CODES = {405: "method_not_allowed", 413: "body_too_large"}
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return error_response(404, f"no route {request.method} {request.url.path}")
-    return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
+        return error_response("not_found", f"no route {request.method} {request.url.path}")
+    code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal")
+    body = error_body(code, str(exc.detail))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ValidationError)
-    return error_response(422, _validation_message(exc))
+    return error_response("validation_failed", _validation_message(exc))
 
 
 # What a store says when it refuses a value it cannot hold (PostgreSQL and NUL, say):
@@ -122,17 +97,18 @@ _REFUSED_VALUE = re.compile(
 
 
 async def _workflow_error(request: Request, exc: Exception) -> Response:
-    for cls, status in STATUS_OF:
-        if isinstance(exc, cls):
-            return error_response(status, str(exc))
+    row = code_for(exc)
+    if row is not None:
+        return error_response(row.code, str(exc))
     if isinstance(exc, StoreError) and _REFUSED_VALUE.search(str(exc)):
-        return error_response(422, f"the store cannot hold a value of this request: {exc}")
+        message = f"the store cannot hold a value of this request: {exc}"
+        return error_response("value_not_storable", message)
     return await _last_resort(request, exc)
 
 
 async def _last_resort(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal server error (logged on the server)")
+    return error_response("internal", "internal server error (logged on the server)")
 
 
 def exception_handlers() -> dict[Any, Any]:

@@ -24,7 +24,7 @@ import logging
 from ..engine import Engine
 from ..errors import WorkflowError
 from ..stores import InputRequest
-from ._errors import ApiError
+from ._errors import ApiError, stream_error_body
 from ._views import Views
 
 logger = logging.getLogger("workflows.server")
@@ -166,7 +166,7 @@ class InboxFanout:
         """
         if self._task is None or self._task.done():
             raise ApiError(
-                503, "the inbox stream is not running (the server is starting or stopping)"
+                "not_ready", "the inbox stream is not running (the server is starting or stopping)"
             )
         async with self._lock:
             if self._known is None:
@@ -207,8 +207,8 @@ class InboxFanout:
         except WorkflowError as exc:  # the store went away or a record cannot be decoded
             logger.warning("inbox stream: cannot read the inbox: %s", exc)
             self._known = None  # compared afresh (with a resync) once the store answers
-            body = {"error": {"code": "unavailable", "message": str(exc)}}
-            await self._broadcast([format_event("error", json.dumps(body)).encode()])
+            body = json.dumps(stream_error_body(exc))
+            await self._broadcast([format_event("error", body).encode()])
             return
         if len(messages) > self._queue_size:
             # More than a queue holds: one re-list each is cheaper than that many deltas.

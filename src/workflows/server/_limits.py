@@ -100,7 +100,7 @@ async def read_limited(
 
 
 def _too_large(message: str) -> ApiError:
-    return ApiError(413, message)
+    return ApiError("body_too_large", message)
 
 
 # A JSON string literal (escapes included); removing these leaves the structure only.
@@ -113,7 +113,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _Refused(Exception):
-    """Raised from inside the parser's hooks; becomes a 422."""
+    """Raised from inside the parser's hooks (a number refused); becomes a 422."""
 
 
 def parse_json(raw: bytes, limits: InputLimits) -> Any:
@@ -127,7 +127,9 @@ def parse_json(raw: bytes, limits: InputLimits) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, f"the body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        raise ApiError(
+            "malformed_json", f"the body is not UTF-8: {exc.reason} at byte {exc.start}"
+        ) from None
     _check_structure(text, limits)
     try:
         value = json.loads(
@@ -137,9 +139,9 @@ def parse_json(raw: bytes, limits: InputLimits) -> Any:
             parse_constant=_constant,
         )
     except _Refused as exc:
-        raise ApiError(422, str(exc)) from None
+        raise ApiError("json_bad_number", str(exc)) from None
     except (ValueError, RecursionError) as exc:
-        raise ApiError(400, f"malformed JSON body: {str(exc)[:200]}") from None
+        raise ApiError("malformed_json", f"malformed JSON body: {str(exc)[:200]}") from None
     if _SURROGATE_ESCAPE.search(text):
         _check_strings(value)
     return value
@@ -156,7 +158,8 @@ def _check_structure(text: str, limits: InputLimits) -> None:
     items = skeleton.count(",") + openers - empty
     if items > limits.max_items:
         raise ApiError(
-            422, f"the JSON body has {items} items, more than the limit of {limits.max_items}"
+            "json_too_many_items",
+            f"the JSON body has {items} items, more than the limit of {limits.max_items}",
         )
     if openers <= limits.max_depth:
         return
@@ -166,7 +169,7 @@ def _check_structure(text: str, limits: InputLimits) -> None:
             depth += 1
             if depth > limits.max_depth:
                 raise ApiError(
-                    422,
+                    "json_too_deep",
                     f"the JSON body is nested deeper than the limit of {limits.max_depth} levels",
                 )
         else:
@@ -216,7 +219,7 @@ def _check_strings(value: Any) -> None:
             found = _LONE_SURROGATE.search(text)
             if found is not None:
                 raise ApiError(
-                    422,
+                    "json_bad_string",
                     f"a string holds a lone surrogate (\\u{ord(found.group()):04x}), "
                     "which is not valid Unicode",
                 )

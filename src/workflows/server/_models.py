@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..error_codes import ERROR_CODES
+
 __all__ = [
     "AcceptedOut",
     "ErrorBody",
@@ -32,18 +34,6 @@ __all__ = [
     "WorkflowGraphOut",
     "WorkflowList",
     "WorkflowOut",
-]
-
-ErrorCode = Literal[
-    "bad_request",
-    "unauthorized",
-    "not_found",
-    "method_not_allowed",
-    "conflict",
-    "too_large",
-    "invalid",
-    "unavailable",
-    "internal",
 ]
 
 
@@ -77,7 +67,11 @@ class SendEventIn(_In):
 class ErrorBody(BaseModel):
     """What went wrong: a stable snake_case code and a message for people."""
 
-    code: ErrorCode
+    code: str = Field(
+        description="What kind of error (see `workflows.error_codes`); a client should "
+        "treat a code it does not know by the HTTP status.",
+        json_schema_extra={"enum": [row.code for row in ERROR_CODES]},
+    )
     message: str
 
 

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..error_codes import error_body
+
 __all__ = ["page_routes"]
 
 _CONTENT_TYPES: dict[str, str] = {
@@ -58,8 +60,7 @@ def _static_files() -> dict[str, tuple[bytes, str, str]]:
 
 
 def _not_found(message: str) -> Response:
-    body = {"error": {"code": "not_found", "message": message}}
-    return JSONResponse(body, status_code=404)
+    return JSONResponse(error_body("not_found", message), status_code=404)
 
 
 def _file_response(request: Request, name: str, body: bytes | None = None) -> Response:

@@ -48,7 +48,7 @@ async def json_body(request: Request, *, optional: bool = False) -> Any:
     if not raw.strip():
         if optional:
             return None
-        raise ApiError(400, "a JSON body is required")
+        raise ApiError("body_required", "a JSON body is required")
     return parse_json(raw, limits)
 
 
@@ -57,7 +57,8 @@ def path_id(request: Request, name: str, what: str) -> str:
     no id does and some databases cannot even compare."""
     value: str = request.path_params[name]
     if "\x00" in value:
-        raise ApiError(404, f"no {what} {value[:200]!r}: ids never contain NUL")
+        code = "run_not_found" if name == "run_id" else "request_not_found"
+        raise ApiError(code, f"no {what} {value[:200]!r}: ids never contain NUL")
     return value
 
 
@@ -70,7 +71,7 @@ async def model_body(request: Request, model: type[M], *, optional: bool = False
 def _value(request: Request, name: str) -> str | None:
     values = request.query_params.getlist(name)
     if len(values) > 1:
-        raise ApiError(400, f"query parameter {name!r} given more than once")
+        raise ApiError("bad_parameter", f"query parameter {name!r} given more than once")
     return values[0] if values else None
 
 
@@ -84,7 +85,7 @@ def parse_int(raw: str, what: str, low: int, high: int | None = None) -> int:
     top = MAX_INT if high is None else min(high, MAX_INT)
     value = int(raw) if _INTEGER.fullmatch(raw) else None
     if value is None or not (low <= value <= top):
-        raise ApiError(400, f"{what} must be an integer {low}..{top}, got {raw[:40]!r}")
+        raise ApiError("bad_parameter", f"{what} must be an integer {low}..{top}, got {raw[:40]!r}")
     return value
 
 
@@ -106,7 +107,7 @@ def query_float(request: Request, name: str, default: float, low: float, high: f
     except ValueError:
         value = None
     if value is None or not (low <= value <= high):  # also rejects nan
-        raise ApiError(400, f"query parameter {name!r} must be a number {low}..{high}")
+        raise ApiError("bad_parameter", f"query parameter {name!r} must be a number {low}..{high}")
     return value
 
 
@@ -120,7 +121,7 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise ApiError(400, f"query parameter {name!r} must be true or false")
+    raise ApiError("bad_parameter", f"query parameter {name!r} must be true or false")
 
 
 def query_choice(
@@ -131,7 +132,9 @@ def query_choice(
     if raw is None:
         return default
     if raw not in choices:
-        raise ApiError(400, f"query parameter {name!r} must be one of {', '.join(sorted(choices))}")
+        raise ApiError(
+            "bad_parameter", f"query parameter {name!r} must be one of {', '.join(sorted(choices))}"
+        )
     return raw
 
 
@@ -139,9 +142,9 @@ def query_str(request: Request, name: str) -> str | None:
     """A free-text query value (a filter), at most 512 characters, without NUL."""
     raw = _value(request, name)
     if raw is not None and len(raw) > 512:
-        raise ApiError(400, f"query parameter {name!r} is too long")
+        raise ApiError("bad_parameter", f"query parameter {name!r} is too long")
     if raw is not None and "\x00" in raw:
-        raise ApiError(400, f"query parameter {name!r} must not contain NUL")
+        raise ApiError("bad_parameter", f"query parameter {name!r} must not contain NUL")
     return raw
 
 
@@ -157,8 +160,8 @@ def answering_user(request: Request) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise ApiError(400, f"header {USER_HEADER} given more than once")
+        raise ApiError("bad_parameter", f"header {USER_HEADER} given more than once")
     try:
         return read_header(values[0])
     except ValueError as exc:
-        raise ApiError(400, f"header {USER_HEADER}: {exc}") from None
+        raise ApiError("bad_parameter", f"header {USER_HEADER}: {exc}") from None

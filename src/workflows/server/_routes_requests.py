@@ -52,7 +52,8 @@ def _idempotency_key(request: Request) -> str | None:
         0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()
     ):
         raise ApiError(
-            400, f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+            "bad_parameter",
+            f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters",
         )
     return key
 
@@ -66,7 +67,7 @@ def _check_same_answer(found: InputRequest, key: str | None, body: dict[str, Any
         and found.response != body
     ):
         raise ApiError(
-            409,
+            "idempotency_conflict",
             f"input request {found.request_id!r} was already answered with a different "
             f"response under this Idempotency-Key ({key[:40]!r}); a retry must repeat the "
             "same body, a new answer needs a new key",
@@ -83,10 +84,15 @@ async def respond(request: Request) -> Response:
     user = answering_user(request)
     body = await json_body(request)
     if not isinstance(body, dict):
-        raise ApiError(422, "the response must be a JSON object of the response's fields")
+        raise ApiError(
+            "invalid_response", "the response must be a JSON object of the response's fields"
+        )
     found = await state.engine.store.get_request(request_id)  # -> 404
     if found.workflow not in state.engine.workflows:
-        raise ApiError(409, f"workflow {found.workflow!r} is not registered on this server")
+        raise ApiError(
+            "workflow_not_registered",
+            f"workflow {found.workflow!r} is not registered on this server",
+        )
     _check_same_answer(found, key, body)
     delivered = await state.engine.respond(request_id, body, idempotency_key=key, answered_by=user)
     if not delivered and key is not None:

@@ -67,7 +67,7 @@ async def start_run(request: Request) -> Response:
     timeout = query_float(request, "timeout", 30.0, 0.0, state.max_wait)
     wf = state.engine.workflows.get(name)
     if wf is None:
-        raise ApiError(404, f"no workflow named {name[:200]!r}")
+        raise ApiError("unknown_workflow", f"no workflow named {name[:200]!r}")
     body = await model_body(request, StartRunIn, optional=True)
     start_event = wf.start_event_class.model_validate(body.input)  # ValidationError -> 422
     handle = await state.engine.start(name, start_event)
@@ -121,7 +121,7 @@ async def run_history(request: Request) -> Response:
 
 def _check_open_run(record: RunRecord) -> None:
     if record.is_finished:
-        raise ApiError(409, f"run {record.run_id!r} is {record.status}")
+        raise ApiError("run_finished", f"run {record.run_id!r} is {record.status}")
 
 
 async def send_event(request: Request) -> Response:
@@ -133,7 +133,7 @@ async def send_event(request: Request) -> Response:
     record = await _record(state, path_id(request, "run_id", "run"))
     if request.headers.get("idempotency-key") is not None:
         raise ApiError(
-            400,
+            "bad_parameter",
             "POST /runs/{run_id}/events takes no Idempotency-Key: sent events are not "
             "deduplicated (answer input requests with POST /requests/{id}/response for that)",
         )
@@ -142,19 +142,22 @@ async def send_event(request: Request) -> Response:
     _check_open_run(record)
     wf = engine.workflows.get(record.workflow)
     if wf is None:
-        raise ApiError(409, f"workflow {record.workflow!r} is not registered on this server")
+        raise ApiError(
+            "workflow_not_registered",
+            f"workflow {record.workflow!r} is not registered on this server",
+        )
     try:
         event_type = engine.event_type(record.workflow, body.type)
     except WorkflowConfigurationError as exc:  # an unknown type name
-        raise ApiError(422, str(exc)) from None
+        raise ApiError("unknown_event_type", str(exc)) from None
     if not (isinstance(event_type, type) and issubclass(event_type, Event)):
-        raise ApiError(422, f"{body.type[:200]!r} is not an event type")
+        raise ApiError("unknown_event_type", f"{body.type[:200]!r} is not an event type")
     await _check_taken(state, record, wf, event_type, body.step)
     try:
         event = event_type.model_validate(body.data)
     except ValidationError as exc:
         summary = validation_summary(exc, limit=1, where="data")
-        raise ApiError(422, f"invalid {event_type.__name__}: {summary}") from None
+        raise ApiError("validation_failed", f"invalid {event_type.__name__}: {summary}") from None
     await engine.send_event(record.run_id, event, body.step, sent_by=user)
     return ok(AcceptedOut(accepted=True), 202)
 
@@ -169,7 +172,7 @@ async def _check_taken(
     control = issubclass(event_type, CONTROL_EVENTS)
     if control and not state.takes_control_events(record.workflow):
         raise ApiError(
-            422,
+            "control_events_disabled",
             f"{name} is a control event of the engine and is not taken over HTTP: workflow "
             f"{record.workflow!r} has not opted in (create_app(control_events=...))",
         )
@@ -177,11 +180,16 @@ async def _check_taken(
     if step is not None:
         spec = steps.get(step)
         if spec is None:
-            raise ApiError(422, f"workflow {record.workflow!r} has no step {step[:200]!r}")
+            raise ApiError(
+                "unknown_step", f"workflow {record.workflow!r} has no step {step[:200]!r}"
+            )
         if spec.collect is not None or spec.catch_for_steps is not None:
-            raise ApiError(422, f"step {step!r} cannot be sent events (it only gathers or catches)")
+            raise ApiError(
+                "event_not_accepted",
+                f"step {step!r} cannot be sent events (it only gathers or catches)",
+            )
         if not spec.accepts_type(event_type):
-            raise ApiError(422, f"step {step!r} does not accept {name}")
+            raise ApiError("event_not_accepted", f"step {step!r} does not accept {name}")
         return
     if control:
         return  # opted in: the engine handles it (a StopEvent ends the run)
@@ -193,7 +201,7 @@ async def _check_taken(
     if await _has_open_waiter(state, record.run_id):
         return
     raise ApiError(
-        422,
+        "event_not_accepted",
         f"no step of workflow {record.workflow!r} accepts {name}, and run "
         f"{record.run_id!r} is not waiting in wait_for_event",
     )
@@ -212,7 +220,7 @@ async def cancel_run(request: Request) -> Response:
     await state.engine.get(record.run_id).cancel_run()
     record = await _record(state, record.run_id)
     if record.status != "cancelled":
-        raise ApiError(409, f"run {record.run_id!r} is {record.status}")
+        raise ApiError("run_finished", f"run {record.run_id!r} is {record.status}")
     return ok(state.views.run(record))
 
 

@@ -22,11 +22,11 @@ async def health(request: Request) -> Response:
     if engine_health.status == "failed":
         failure = state.engine.failure
         why = f": {failure}" if failure is not None else ""
-        raise ApiError(503, f"engine {engine_health.engine}{why}")
+        raise ApiError("not_ready", f"engine {engine_health.engine}{why}")
     try:
         await state.engine.store.list_runs(limit=1)
     except WorkflowError as exc:
-        raise ApiError(503, f"store unavailable: {exc}") from None
+        raise ApiError("store_unavailable", f"store unavailable: {exc}") from None
     return ok(
         HealthOut(
             status=engine_health.status,
@@ -49,7 +49,7 @@ async def get_workflow(request: Request) -> Response:
     name = request.path_params["name"]
     wf = state.engine.workflows.get(name)
     if wf is None:
-        raise ApiError(404, f"no workflow named {name[:200]!r}")
+        raise ApiError("unknown_workflow", f"no workflow named {name[:200]!r}")
     return ok(state.views.workflow(name, wf))
 
 

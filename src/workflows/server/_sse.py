@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..errors import CorruptRecordError, WorkflowError
 from ..stores import RunRecord
-from ._errors import ApiError
+from ._errors import ApiError, stream_error_body
 from ._inbox import HEARTBEAT, InboxFanout, Subscription, format_event
 from ._models import StreamEventOut
 from ._parse import parse_int, path_id, query_int
@@ -90,7 +90,10 @@ async def run_events(request: Request) -> Response:
     after = _resume_point(request)
     record = await stored_run(state, run_id)
     if record.workflow not in state.engine.workflows:
-        raise ApiError(409, f"workflow {record.workflow!r} is not registered on this server")
+        raise ApiError(
+            "workflow_not_registered",
+            f"workflow {record.workflow!r} is not registered on this server",
+        )
     return StreamingResponse(
         _run_messages(state, run_id, record.workflow, after),
         media_type="text/event-stream",
@@ -111,9 +114,7 @@ async def _run_messages(
             item = StreamEventOut(seq=handle.last_seq, **out.model_dump())
             yield format_event(out.type, item.model_dump_json(), handle.last_seq)
     except WorkflowError as exc:  # the store went away or a payload cannot be decoded
-        yield format_event(
-            "error", json.dumps({"error": {"code": "unavailable", "message": str(exc)}})
-        )
+        yield format_event("error", json.dumps(stream_error_body(exc)))
 
 
 async def requests_stream(request: Request) -> Response:

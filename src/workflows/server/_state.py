@@ -21,7 +21,8 @@ class ServerState:
 
     Attributes:
         engine: the engine the app serves (opened and closed by the app's lifespan).
-        store_scheme: the store's URL scheme, reported by ``/health``.
+        store_scheme: the store's URL scheme, reported by ``/health`` (set once the
+            engine opened its store).
         heartbeat: seconds between SSE heartbeat comments.
         max_wait: upper bound of ``?timeout=`` in wait-for-result mode.
         limits: bounds on request bodies (see :class:`~workflows.server.InputLimits`).

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workflows.stores._base import RunStore
+from workflows.stores._capabilities import LivenessStore, NotifyingStore, WatchedStore
 from workflows.stores._errors import InputRequestClosedError, RunFinishedError
 from workflows.stores._loading import LoadedRun
 from workflows.stores._memory import MemoryStore
@@ -34,6 +35,9 @@ from workflows.stores._records import (
     StreamEntry,
     StreamItem,
 )
+from workflows.stores._schemes import scheme_for_url as _scheme_for_url
+from workflows.stores._schemes import scheme_named as _scheme_named
+from workflows.stores._schemes import scheme_of as _scheme_of
 from workflows.stores._sqlite import SqliteStore
 from workflows.stores._url import parse_store_url as _parse_store_url
 
@@ -49,8 +53,10 @@ __all__ = [
     "InboundEvent",
     "InputRequest",
     "InputRequestClosedError",
+    "LivenessStore",
     "LoadedRun",
     "MemoryStore",
+    "NotifyingStore",
     "PostgresStore",
     "RequestStatus",
     "RunFinishedError",
@@ -61,8 +67,10 @@ __all__ = [
     "StateChanges",
     "StreamEntry",
     "StreamItem",
+    "WatchedStore",
     "open_store",
     "store_from_url",
+    "store_scheme",
 ]
 
 
@@ -87,29 +95,30 @@ def store_from_url(url: str) -> RunStore:
         ImportError: a ``postgresql://`` URL without the ``postgres`` extra installed.
     """
     parsed = _parse_store_url(url)
-    options = parsed.options
     try:
-        if parsed.kind == "memory":
-            return MemoryStore()
-        if parsed.kind == "sqlite":
-            return SqliteStore(
-                parsed.target,
-                synchronous=options.get("synchronous", "NORMAL").upper(),  # type: ignore[arg-type]
-                busy_timeout=float(options.get("busy_timeout", 5.0)),
-            )
-        from workflows.stores._postgres import PostgresStore
-
-        return PostgresStore(
-            parsed.target,
-            schema=options.get("schema", "public"),
-            min_size=int(options.get("min_size", 1)),
-            max_size=int(options.get("max_size", 10)),
-            connect_timeout=float(options.get("connect_timeout", 10.0)),
-        )
+        return _scheme_named(parsed.kind).build(parsed)
     except ValueError as exc:
         from workflows.errors import StoreConnectionError
 
         raise StoreConnectionError(f"bad option in store URL {parsed.masked!r}: {exc}") from None
+
+
+def store_scheme(store: RunStore | str) -> str:
+    """The canonical URL scheme of a store, or of the store a URL names: ``memory``,
+    ``sqlite`` or ``postgresql`` (a subclass counts as its base). A store of another
+    type is named by its class; a URL with an unknown scheme by that scheme.
+
+    Example::
+
+        store_scheme(SqliteStore("runs.db"))  # "sqlite"
+        store_scheme("postgres://db/app")  # "postgresql"
+    """
+    if isinstance(store, str):
+        scheme = store.partition("://")[0]
+        entry = _scheme_for_url(scheme)
+        return entry.name if entry is not None else (scheme.lower() or "unknown")
+    found = _scheme_of(store)
+    return found.name if found is not None else type(store).__name__.lower()
 
 
 async def open_store(url: str) -> RunStore:

@@ -1,4 +1,7 @@
-"""Parsing of store URLs: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``."""
+"""Parsing of store URLs: ``memory://``, ``sqlite:///path.db``, ``postgresql://...``.
+
+The schemes and each store's query options come from the registry in ``_schemes.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,9 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from workflows.errors import StoreConnectionError
+from workflows.stores._schemes import SCHEMES, scheme_for_url
 
 __all__ = ["StoreURL", "mask_url", "parse_store_url"]
-
-_SCHEMES = {
-    "memory": "memory",
-    "sqlite": "sqlite",
-    "sqlite3": "sqlite",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-}
 
 
 @dataclass(frozen=True)
@@ -49,13 +45,6 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
 
 
-_STORE_OPTIONS = {
-    "sqlite": {"synchronous", "busy_timeout"},
-    "postgres": {"schema", "min_size", "max_size", "connect_timeout"},
-    "memory": set(),
-}
-
-
 def parse_store_url(url: str) -> StoreURL:
     """Parse a store URL.
 
@@ -72,19 +61,20 @@ def parse_store_url(url: str) -> StoreURL:
             f"malformed store URL {masked!r}: expected memory://, sqlite:///path.db "
             "or postgresql://user@host:port/database"
         )
-    kind = _SCHEMES.get(scheme.lower())
-    if kind is None:
+    entry = scheme_for_url(scheme)
+    if entry is None:
+        expected = ", ".join(e.name for e in SCHEMES[:-1]) + f" or {SCHEMES[-1].name}"
         raise StoreConnectionError(
-            f"unknown store URL scheme {scheme!r} in {masked!r} "
-            "(expected memory, sqlite or postgresql)"
+            f"unknown store URL scheme {scheme!r} in {masked!r} (expected {expected})"
         )
+    kind = entry.kind
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
         raise StoreConnectionError(f"malformed store URL {masked!r}: {exc}") from None
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    options = {k: v for k, v in query.items() if k in _STORE_OPTIONS[kind]}
+    options = {k: v for k, v in query.items() if k in entry.options}
     rest = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in options]
     if kind == "memory":
         if parts.netloc or parts.path not in ("", "/") or rest:
