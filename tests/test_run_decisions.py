@@ -23,6 +23,7 @@ from hypothesis.stateful import (
 )
 
 from workflows import Workflow, catch_error, step
+from workflows._collection import CollectionStream
 from workflows._run_decisions import (
     Answer,
     CatchWith,
@@ -38,9 +39,13 @@ from workflows._run_decisions import (
     next_work,
     on_step_failure,
     plan_resume,
+    register_wait,
     route,
     settle,
     staff,
+    stuck_streams,
+    timed_out,
+    wait_timed_out,
     workers_to_start,
 )
 from workflows._run_state import Invocation, QueuedEvent, RunState, Waiter, waiter_key
@@ -361,8 +366,11 @@ class ClockMachine(RuleBasedStateMachine):
         self.state.enqueue("ask", QueuedEvent(Job()))
         work = next_work(self.state, "ask", None, self.now)
         assert isinstance(work, Invocation)
-        key = waiter_key(work.id, work.attempts, 0)
-        self.state.add_waiter(Waiter(key, work.id, HumanResponseEvent, {}))
+        prompt = InputRequiredEvent(prefix="?")
+        waiter, written = register_wait(
+            self.state, work, HumanResponseEvent, prompt, "q", None, None, self.now
+        )
+        assert written is prompt and waiter.key == waiter_key(work.id, 0, 0)
         work.blocked = True
         self.waiting = work
         if queued_too:
@@ -530,3 +538,58 @@ def test_a_budget_without_limit_never_arms() -> None:
     assert budget.start(0.0) is None
     budget.pause(5.0)
     assert budget.resume(9.0) is None
+
+
+def test_a_replayed_or_retried_wait_asks_only_once_per_waiter_id() -> None:
+    state = RunState(run_id="run")
+    state.enqueue("ask", QueuedEvent(Job()))
+    inv = next_work(state, "ask", None, 10.0)
+    assert isinstance(inv, Invocation)
+    prompt = InputRequiredEvent(prefix="?")
+    first, written = register_wait(state, inv, HumanResponseEvent, prompt, "q", None, 5.0, 10.0)
+    assert written is prompt and first.deadline == 15.0
+    inv.wait_calls = 0  # the step is replayed after a restore: same key, same waiter
+    again, written = register_wait(state, inv, HumanResponseEvent, prompt, "q", None, 5.0, 11.0)
+    assert again is first and written is None and again.deadline == 15.0
+    inv.attempts, inv.wait_calls = 1, 0  # a retry: a new waiter, asked again only in the inbox
+    retried, written = register_wait(state, inv, HumanResponseEvent, prompt, "q", None, None, 12.0)
+    assert retried is not first and written is None
+    other = InputRequiredEvent(prefix="other")
+    _, written = register_wait(state, inv, HumanResponseEvent, other, "r", {"a": 1}, None, 12.0)
+    assert written is other
+    wait_timed_out(state, retried.key)
+    assert retried.key not in state.waiters and retried.key not in state.open_waiters
+
+
+def test_an_answered_wait_replays_its_answer_without_asking() -> None:
+    state = RunState(run_id="run")
+    state.enqueue("ask", QueuedEvent(Job()))
+    inv = next_work(state, "ask", None, 0.0)
+    assert isinstance(inv, Invocation)
+    waiter, _ = register_wait(state, inv, HumanResponseEvent, None, None, None, None, 0.0)
+    answer = HumanResponseEvent(response="yes")
+    assert state.resolve_waiter(answer) is waiter
+    inv.wait_calls = 0
+    replayed, written = register_wait(state, inv, HumanResponseEvent, None, None, None, None, 1.0)
+    assert replayed.resolved is answer and written is None
+
+
+def test_streams_left_open_with_no_work_fail_the_run() -> None:
+    state = RunState(run_id="run")
+    state.open_stream(CollectionStream("stream-1", "split", (), (), open=2))
+    state.enqueue("gather", QueuedEvent(Job()))
+    assert stuck_streams(state) is None
+    state.queues.clear()
+    state.queued_count = 0
+    failure = stuck_streams(state)
+    assert failure is not None and failure.step == "split"
+    assert "stream 'stream-1' of step 'split' with 2 open work item(s)" in str(failure.error)
+
+
+def test_a_timeout_names_each_running_step_once() -> None:
+    state = RunState(run_id="run")
+    for name in ("b", "a", "b"):
+        state.enqueue(name, QueuedEvent(Job()))
+        next_work(state, name, None, 0.0)
+    event = timed_out(state, 3.0)
+    assert event.active_steps == ["a", "b"] and event.timeout == 3.0

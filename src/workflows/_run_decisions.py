@@ -4,7 +4,8 @@ The asyncio shell (:mod:`._runtime`) owns tasks, futures, timers and the stream;
 choice about the run is taken here, over :class:`~._run_state.RunState` and the static
 :class:`~._graph.WorkflowGraph`: where an event goes, whether a step whose queue grew
 needs a worker woken or started, what a worker does next, what a failed attempt leads
-to, which restored work is resumed. Each function updates the run's plain data (that is
+to, how a wait is recorded, which restored work is resumed, how a run that cannot go on
+ends. Each function updates the run's plain data (that is
 the state transition) and returns small immutable commands that the shell executes.
 Nothing here touches asyncio or reads a clock (``now`` is passed in), so tests drive the
 whole of it without an event loop (``tests/test_run_decisions.py``).
@@ -25,9 +26,9 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-from ._run_state import Invocation, QueuedEvent, RunState, Waiter
+from ._run_state import Invocation, QueuedEvent, RunState, Waiter, waiter_key
 from .errors import WorkflowRuntimeError, WorkflowStepDoesNotExistError
 from .events import (
     CollectionReleaseEvent,
@@ -36,6 +37,7 @@ from .events import (
     InputRequiredEvent,
     StepFailedEvent,
     StopEvent,
+    WorkflowTimedOutEvent,
 )
 
 if TYPE_CHECKING:
@@ -494,3 +496,76 @@ class TimeoutBudget:
             self.since = now
             self.running = True
         return max(self.left - (now - self.since), 0.0)
+
+
+# -- waits -----------------------------------------------------------------------------
+def register_wait(
+    state: RunState,
+    inv: Invocation,
+    event_type: type[Event],
+    waiter_event: Event | None,
+    waiter_id: str | None,
+    requirements: dict[str, Any] | None,
+    timeout: float | None,
+    now: float,
+) -> tuple[Waiter, Event | None]:
+    """Record the next ``ctx.wait_for_event`` call of ``inv``; return its waiter and the
+    event to write to the stream for it (``None``: nothing to write).
+
+    The waiter is keyed by invocation, attempt and call index, so a replayed step finds
+    its earlier waits (answered ones included) again. ``waiter_event`` is written once
+    per waiter, and once per ``waiter_id`` across retries: a retried wait asks again only
+    in the inbox.
+    """
+    key = waiter_key(inv.id, inv.attempts, inv.wait_calls)
+    inv.wait_calls += 1
+    waiter = state.waiters.get(key)
+    if waiter is None:
+        waiter = Waiter(
+            key=key,
+            invocation_id=inv.id,
+            event_type=event_type,
+            requirements=dict(requirements or {}),
+            waiter_id=waiter_id,
+            waiter_event=waiter_event,
+            deadline=now + timeout if timeout is not None else None,
+        )
+        state.add_waiter(waiter)
+    if waiter.resolved is not None or waiter.emitted:
+        return waiter, None
+    waiter.emitted = True
+    if waiter_event is None or waiter_id in inv.prompted:
+        return waiter, None
+    if waiter_id is not None:
+        inv.prompted.append(waiter_id)
+    return waiter, waiter_event
+
+
+def wait_timed_out(state: RunState, key: str) -> None:
+    """Forget the waiter ``key``, whose own timeout passed unanswered."""
+    state.waiters.pop(key, None)
+    state.open_waiters.pop(key, None)
+
+
+# -- the end ---------------------------------------------------------------------------
+def stuck_streams(state: RunState) -> FailRun | None:
+    """The failure of a run whose collection streams can never close (nothing queued or
+    running is left to close them; only a damaged or foreign snapshot gets there)."""
+    streams = state.streams
+    if not streams or state.queued_count or state.in_flight:
+        return None
+    details = "; ".join(
+        f"stream {s.id!r} of step {s.source!r} with {s.open} open work item(s)"
+        for s in streams.values()
+    )
+    error = WorkflowRuntimeError(
+        "the run has no work left but collection streams are still open, so it can "
+        f"never finish: {details} (a snapshot from another version of the workflow?)"
+    )
+    return FailRun(next(iter(streams.values())).source, error, 0, 0.0)
+
+
+def timed_out(state: RunState, timeout: float | None) -> WorkflowTimedOutEvent:
+    """The stop event of a run whose timeout ran out, naming the steps still running."""
+    active = sorted({inv.step for inv in state.in_flight.values()})
+    return WorkflowTimedOutEvent(timeout=timeout, active_steps=active)

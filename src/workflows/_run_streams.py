@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from . import _run_decisions
 from ._collection import CollectionStream
 from ._run_state import Invocation
-from .errors import WorkflowRuntimeError
 from .events import Event
 
 if TYPE_CHECKING:
@@ -50,17 +49,8 @@ def settle(run: Run, stream_id: str, delta: int) -> None:
 
 def check_streams(run: Run) -> None:
     """Fail a run whose streams can never close: nothing queued or running is left."""
-    state = run.state
-    streams = state.streams
-    if not streams or state.queued_count or state.in_flight or run.done:
+    if run.done:
         return
-    details = "; ".join(
-        f"stream {s.id!r} of step {s.source!r} with {s.open} open work item(s)"
-        for s in streams.values()
-    )
-    error = WorkflowRuntimeError(
-        "the run has no work left but collection streams are still open, so it can "
-        f"never finish: {details} (a snapshot from another version of the workflow?)"
-    )
-    first = next(iter(streams.values()))
-    run.fail(first.source, error, attempts=0, elapsed=0.0)
+    failure = _run_decisions.stuck_streams(run.state)
+    if failure is not None:
+        run.fail(failure.step, failure.error, failure.attempts, failure.elapsed)

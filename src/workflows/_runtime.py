@@ -45,6 +45,7 @@ from ._run_decisions import (
     plan_resume,
     route,
     staff,
+    timed_out,
     workers_to_start,
 )
 from ._run_state import Invocation, RunState, current_invocation
@@ -66,7 +67,6 @@ from .events import (
     WorkflowCancelledEvent,
     WorkflowFailedEvent,
     WorkflowIdleEvent,
-    WorkflowTimedOutEvent,
 )
 
 if TYPE_CHECKING:
@@ -464,10 +464,8 @@ class Run:
 
     # -- the end -----------------------------------------------------------------------
     def _on_timeout(self) -> None:
-        active = sorted({inv.step for inv in self.state.in_flight.values()})
-        event = WorkflowTimedOutEvent(timeout=self._timeout, active_steps=active)
         self.finish(
-            event,
+            timed_out(self.state, self._timeout),
             WorkflowTimeoutError(f"Operation timed out after {self._timeout} seconds"),
         )
 
