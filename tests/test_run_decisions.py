@@ -186,7 +186,7 @@ class RoutingMachine(RuleBasedStateMachine):
             return
         self.ready[name] -= 1
         self.now += 1.0
-        work = next_work(self.state, name, None, self.now)
+        work = next_work(self.state, name, None, lambda: self.now)
         if isinstance(work, Invocation):
             assert work.event is self.queues[name].popleft()
             assert work.step == name and work.first_started_at == self.now
@@ -286,7 +286,7 @@ class RetryMachine(RuleBasedStateMachine):
     @rule(lineage=st.integers(0, 3))
     def start(self, lineage: int) -> None:
         self.state.enqueue("work", QueuedEvent(Job(tag=str(lineage)), lineage))
-        work = next_work(self.state, "work", None, self.now)
+        work = next_work(self.state, "work", None, lambda: self.now)
         assert isinstance(work, Invocation)
         self.inv, self.started_at, self.failures = work, self.now, 0
 
@@ -364,7 +364,7 @@ class ClockMachine(RuleBasedStateMachine):
     @rule(queued_too=st.booleans())
     def step_waits_for_a_human(self, queued_too: bool) -> None:
         self.state.enqueue("ask", QueuedEvent(Job()))
-        work = next_work(self.state, "ask", None, self.now)
+        work = next_work(self.state, "ask", None, lambda: self.now)
         assert isinstance(work, Invocation)
         prompt = InputRequiredEvent(prefix="?")
         waiter, written = register_wait(
@@ -377,7 +377,7 @@ class ClockMachine(RuleBasedStateMachine):
             # Other work is still queued: the run is not only waiting.
             self.state.enqueue("other", QueuedEvent(Job()))
             assert not clock_should_pause(self.state)
-            next_work(self.state, "other", None, self.now)
+            next_work(self.state, "other", None, lambda: self.now)
             assert not clock_should_pause(self.state)  # ... nor while it runs
             self.state.finish(next(i for i in self.state.in_flight.values() if i.step == "other"))
         assert clock_should_pause(self.state)
@@ -442,7 +442,7 @@ def test_a_bad_target_raises_and_counts_no_prompt() -> None:
 def test_a_waiter_takes_the_event_before_any_step() -> None:
     state, graph = _fresh()
     state.enqueue("human", QueuedEvent(Job()))
-    inv = next_work(state, "human", None, 0.0)
+    inv = next_work(state, "human", None, lambda: 0.0)
     assert isinstance(inv, Invocation)
     waiter = Waiter(waiter_key(inv.id, 0, 0), inv.id, Ping, {"n": 2})
     state.add_waiter(waiter)
@@ -468,9 +468,9 @@ def test_only_an_outside_answer_settles_a_prompt() -> None:
 
 def test_a_worker_retires_when_only_outside_input_can_help() -> None:
     state, graph = _fresh()
-    assert next_work(state, "first", None, 0.0) is Idle.PARK
+    assert next_work(state, "first", None, lambda: 0.0) is Idle.PARK
     route(state, graph, InputRequiredEvent(prefix="?"), None, 0, (), False)
-    assert next_work(state, "first", None, 0.0) is Idle.RETIRE
+    assert next_work(state, "first", None, lambda: 0.0) is Idle.RETIRE
 
 
 def test_a_policy_that_raises_fails_the_step_with_its_own_error() -> None:
@@ -486,7 +486,7 @@ def test_a_policy_that_raises_fails_the_step_with_its_own_error() -> None:
     graph = Flaky._graph()
     state = RunState(run_id="run")
     state.enqueue("work", QueuedEvent(Job()))
-    inv = next_work(state, "work", None, 5.0)
+    inv = next_work(state, "work", None, lambda: 5.0)
     assert isinstance(inv, Invocation)
     cause = RuntimeError("boom")
     outcome = on_step_failure(state, graph, graph.specs["work"], inv, cause, 7.0)
@@ -500,7 +500,7 @@ def test_a_catch_error_step_that_fails_is_not_caught_again() -> None:
     graph = workflow._graph()
     state = RunState(run_id="run")
     state.enqueue("recover", QueuedEvent(Job(), 0))
-    inv = next_work(state, "recover", None, 0.0)
+    inv = next_work(state, "recover", None, lambda: 0.0)
     assert isinstance(inv, Invocation)
     outcome = on_step_failure(state, graph, graph.specs["recover"], inv, RuntimeError("x"), 1.0)
     assert isinstance(outcome, FailRun) and outcome.step == "recover"
@@ -510,14 +510,14 @@ def test_a_restored_state_resumes_in_flight_work_first_within_num_workers() -> N
     state, graph = _fresh()
     for n in range(3):
         state.enqueue("pong", QueuedEvent(Pong(n=n)))
-    started = next_work(state, "pong", None, 0.0)
+    started = next_work(state, "pong", None, lambda: 0.0)
     assert isinstance(started, Invocation)
     started.blocked = True
     resume = plan_resume(state, graph)
     assert list(resume) == ["pong"] and not started.blocked
     assert list(workers_to_start(state, graph, resume)) == [("pong", 2)]
-    assert next_work(state, "pong", resume["pong"], 1.0) is started
-    again = next_work(state, "pong", resume["pong"], 1.0)
+    assert next_work(state, "pong", resume["pong"], lambda: 1.0) is started
+    again = next_work(state, "pong", resume["pong"], lambda: 1.0)
     assert isinstance(again, Invocation) and again.event == Pong(n=1)
 
 
@@ -543,7 +543,7 @@ def test_a_budget_without_limit_never_arms() -> None:
 def test_a_replayed_or_retried_wait_asks_only_once_per_waiter_id() -> None:
     state = RunState(run_id="run")
     state.enqueue("ask", QueuedEvent(Job()))
-    inv = next_work(state, "ask", None, 10.0)
+    inv = next_work(state, "ask", None, lambda: 10.0)
     assert isinstance(inv, Invocation)
     prompt = InputRequiredEvent(prefix="?")
     first, written = register_wait(state, inv, HumanResponseEvent, prompt, "q", None, 5.0, 10.0)
@@ -564,7 +564,7 @@ def test_a_replayed_or_retried_wait_asks_only_once_per_waiter_id() -> None:
 def test_an_answered_wait_replays_its_answer_without_asking() -> None:
     state = RunState(run_id="run")
     state.enqueue("ask", QueuedEvent(Job()))
-    inv = next_work(state, "ask", None, 0.0)
+    inv = next_work(state, "ask", None, lambda: 0.0)
     assert isinstance(inv, Invocation)
     waiter, _ = register_wait(state, inv, HumanResponseEvent, None, None, None, None, 0.0)
     answer = HumanResponseEvent(response="yes")
@@ -590,6 +590,6 @@ def test_a_timeout_names_each_running_step_once() -> None:
     state = RunState(run_id="run")
     for name in ("b", "a", "b"):
         state.enqueue(name, QueuedEvent(Job()))
-        next_work(state, name, None, 0.0)
+        next_work(state, name, None, lambda: 0.0)
     event = timed_out(state, 3.0)
     assert event.active_steps == ["a", "b"] and event.timeout == 3.0

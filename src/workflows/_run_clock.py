@@ -39,7 +39,7 @@ class RunClock:
 
     def start(self) -> None:
         """Arm the timer with the whole budget."""
-        if not self.stopped:
+        if not self.stopped and self.budget.left is not None:
             self._arm(self.budget.start(self.loop.time()))
 
     def maybe_pause(self) -> None:

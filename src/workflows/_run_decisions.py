@@ -23,7 +23,7 @@ import enum
 import hashlib
 import inspect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -200,8 +200,12 @@ def route(
             for target in targets:
                 state.enqueue(target, QueuedEvent(event, lineage, scope))
             routed = targets
+        elif isinstance(event, InputRequiredEvent):
+            # For the caller: no step taking it is the normal case.
+            state.pending_prompts += 1
+            return (Write(event),)
         else:
-            routed = _unhandled(state, event)
+            routed = (Unhandled(event, state.is_quiescent),)
     if isinstance(event, InputRequiredEvent):
         state.pending_prompts += 1
         return (Write(event), *routed)
@@ -329,10 +333,11 @@ def staff(parked: int, running: int, limit: int) -> Staffing:
 
 
 def next_work(
-    state: RunState, step: str, resume: deque[Invocation] | None, now: float
+    state: RunState, step: str, resume: deque[Invocation] | None, clock: Callable[[], float]
 ) -> Invocation | Idle:
     """What a worker of ``step`` runs next: a restored invocation first, then the oldest
-    queued event (begun at ``now``); with neither, whether it parks or retires."""
+    queued event (begun at ``clock()``, read only then); with neither, whether it parks
+    or retires."""
     if resume:
         return resume.popleft()
     queues = state.queues
@@ -341,7 +346,7 @@ def next_work(
         item = queue.popleft()
         if not queue:
             del queues[step]  # an empty deque costs ~600 bytes per step per run
-        return state.begin(step, item, now)
+        return state.begin(step, item, clock())
     return RETIRE if state.awaits_outside_input else PARK
 
 

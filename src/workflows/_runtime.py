@@ -363,8 +363,9 @@ class Run:
         resume = self._resume.get(step)
         loop = self.loop
         me = asyncio.current_task()
+        clock = time.time
         while not self.done:
-            work = next_work(state, step, resume, time.time())
+            work = next_work(state, step, resume, clock)
             if type(work) is Invocation:
                 await self._invoke(spec, work, slot)
             elif work is PARK:
@@ -445,7 +446,8 @@ class Run:
                     self.internal(WorkflowIdleEvent())
                 if self.state.streams:
                     _run_streams.check_streams(self)
-                self.boundary()
+                if self.listener is not None:  # self.boundary(), without a call per step
+                    self.listener.boundary(self)
 
     def _handle_result(self, spec: StepSpec, result: Any, inv: Invocation) -> None:
         scope = inv.scope
