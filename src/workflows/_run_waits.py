@@ -1,9 +1,10 @@
-"""``ctx.wait_for_event`` in a run: registering a wait, parking the step, answering it.
+"""``ctx.wait_for_event`` in a run: parking the step on a future, waking it.
 
-A wait is a :class:`~workflows._run_state.Waiter` in the run's state, keyed by invocation,
-attempt and call index (so a replayed step finds its earlier waits again), plus a future
-the step awaits. :meth:`Run.emit` answers the oldest open waiter an event matches; the
-engine answers one by key (:func:`deliver_to_waiter`). Rules: docs/human-in-the-loop.md.
+A wait is a :class:`~workflows._run_state.Waiter` in the run's state, recorded by
+:func:`~workflows._run_decisions.register_wait` (keyed by invocation, attempt and call
+index, so a replayed step finds its earlier waits again), plus a future the step awaits.
+:meth:`Run.emit` answers the oldest open waiter an event matches; the engine answers one
+by key (:func:`deliver_to_waiter`). Rules: docs/human-in-the-loop.md.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._run_state import Waiter, current_invocation, waiter_key
+from ._run_decisions import register_wait, wait_timed_out
+from ._run_state import Waiter, current_invocation
 from .errors import WorkflowRuntimeError
 from .events import Event, WorkflowIdleEvent
 
@@ -33,29 +35,14 @@ async def wait_for_event(
     state = run.state
     if inv is None or state.in_flight.get(inv.id) is not inv:
         raise WorkflowRuntimeError("wait_for_event can only be called from inside a step")
-    key = waiter_key(inv.id, inv.attempts, inv.wait_calls)
-    inv.wait_calls += 1
-    waiter = state.waiters.get(key)
-    if waiter is None:
-        waiter = Waiter(
-            key=key,
-            invocation_id=inv.id,
-            event_type=event_type,
-            requirements=dict(requirements or {}),
-            waiter_id=waiter_id,
-            waiter_event=waiter_event,
-            deadline=time.time() + timeout if timeout is not None else None,
-        )
-        state.add_waiter(waiter)
+    waiter, prompt = register_wait(
+        state, inv, event_type, waiter_event, waiter_id, requirements, timeout, time.time()
+    )
     if waiter.resolved is not None:
         return waiter.resolved
-    if not waiter.emitted:
-        waiter.emitted = True
-        # Written once per waiter_id: a retried wait asks again only in the inbox.
-        if waiter_event is not None and waiter_id not in inv.prompted:
-            run.write(waiter_event)
-            if waiter_id is not None:
-                inv.prompted.append(waiter_id)
+    if prompt is not None:
+        run.write(prompt)
+    key = waiter.key
     future: asyncio.Future[Event] = run.loop.create_future()
     run.waiter_futures[key] = future
     inv.blocked = True
@@ -71,8 +58,7 @@ async def wait_for_event(
             raise asyncio.TimeoutError
         return await asyncio.wait_for(future, remaining)
     except asyncio.TimeoutError:
-        state.waiters.pop(key, None)
-        state.open_waiters.pop(key, None)
+        wait_timed_out(state, key)
         raise
     finally:
         inv.blocked = False

@@ -1,14 +1,18 @@
-"""The asyncio shell of a run: routing, worker tasks, step invocations and the end.
+"""The asyncio shell of a run: it executes what :mod:`._run_decisions` decides.
+
+The decisions (where an event goes, whether a step needs a worker, what a worker runs
+next, what a failed attempt leads to, when the timeout pauses) are functions of the
+run's data in :class:`~workflows._run_state.RunState`; this module owns what they cannot:
+worker tasks, the futures that park them, timers, the stream and the listener.
 
 Each step gets long-lived worker tasks (started on its first event, at most
-``num_workers``), fed from the step's queue in :class:`~workflows._run_state.RunState`;
-an idle worker sleeps on a future that the next enqueue resolves. No task is created per
-event. Every task a run starts is owned by the run and cancelled and awaited when it ends.
+``num_workers``), fed from the step's queue; an idle worker sleeps on a future that the
+next enqueue resolves. No task is created per event. Every task a run starts is owned by
+the run and cancelled and awaited when it ends.
 
-Split by concern: the timeout clock is :mod:`._run_clock`, ``wait_for_event`` is
+Split by concern: the timeout timer is :mod:`._run_clock`, ``wait_for_event`` is
 :mod:`._run_waits`, collection streams are :mod:`._run_streams`, calling one step is
-:mod:`._step_call`; join buffers are plain data in :mod:`._join`, filled from
-:meth:`Run.emit`.
+:mod:`._step_call`; join buffers are plain data in :mod:`._join`.
 """
 
 from __future__ import annotations
@@ -18,28 +22,45 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable
-from datetime import datetime, timezone
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _run_streams, _run_waits
 from ._run_clock import RunClock
-from ._run_state import Invocation, QueuedEvent, RunState, current_invocation
-from ._step_call import call_step, check_result, retry_delay
+from ._run_decisions import (
+    PARK,
+    SPAWN,
+    WAKE,
+    Answer,
+    CatchWith,
+    Command,
+    Finish,
+    NotGathered,
+    Release,
+    Retry,
+    Unhandled,
+    Write,
+    check_target,
+    next_work,
+    on_step_failure,
+    plan_resume,
+    route,
+    staff,
+    timed_out,
+    workers_to_start,
+)
+from ._run_state import Invocation, RunState, current_invocation
+from ._step_call import call_step, check_result
 from ._step_spec import StepSpec
 from ._stream import EventStream
 from ._tracing import step_span
 from .errors import (
     WorkflowCancelledByUser,
-    WorkflowRuntimeError,
-    WorkflowStepDoesNotExistError,
     WorkflowTimeoutError,
 )
 from .events import (
     Event,
-    HumanResponseEvent,
-    InputRequiredEvent,
     StartEvent,
-    StepFailedEvent,
     StepState,
     StepStateChanged,
     StopEvent,
@@ -47,7 +68,6 @@ from .events import (
     WorkflowCancelledEvent,
     WorkflowFailedEvent,
     WorkflowIdleEvent,
-    WorkflowTimedOutEvent,
 )
 
 if TYPE_CHECKING:
@@ -149,39 +169,17 @@ class Run:
         return False
 
     def _resume_restored(self) -> None:
-        state = self.state
-        if state.joins:
-            self._fire_ready_joins()
-        for inv in sorted(state.in_flight.values(), key=lambda i: i.id):
-            inv.blocked = False
-            inv.wait_calls = 0
-            self._resume.setdefault(inv.step, deque()).append(inv)
-        steps = set(self._resume) | {s for s, q in state.queues.items() if q}
-        for step_name in sorted(steps):
-            if step_name not in self.graph.specs:
-                raise WorkflowStepDoesNotExistError(step_name, list(self.graph.specs))
-            wanted = len(self._resume.get(step_name, ())) + len(state.queues.get(step_name, ()))
-            for _ in range(min(wanted, self.graph.specs[step_name].num_workers)):
-                self._spawn(step_name)
-
-    def _fire_ready_joins(self) -> None:
-        """Queue the batches a restored join buffer already holds (a translated snapshot's
-        pending events can complete one; this library's own buffers never hold one)."""
-        joins = self.state.joins or {}
-        for step, buffer in list(joins.items()):
-            spec = self.graph.specs[step]
-            while (ready := buffer.take_ready(spec)) is not None:
-                trigger, batch = ready
-                self.state.enqueue(step, QueuedEvent(trigger, 0, (), batch))
-            if not buffer.size:
-                del joins[step]
+        self._resume = plan_resume(self.state, self.graph)
+        for step, count in workers_to_start(self.state, self.graph, self._resume):
+            for _ in range(count):
+                self._spawn(step)
 
     # -- events from outside -----------------------------------------------------------
     def send_from_outside(self, event: Event, step: str | None = None) -> None:
         """Deliver an event from the caller (a boundary in durable mode)."""
         self.emit(event, step, 0, outside=True)
-        if not self.done:
-            self.boundary()
+        if not self.done and self.listener is not None:
+            self.listener.boundary(self)
 
     def deliver_to_waiter(self, key: str, event: Event) -> bool:
         """Resolve the waiter ``key`` with ``event``; False if it no longer waits."""
@@ -221,40 +219,37 @@ class Run:
         outside: bool = False,
         scope: tuple[str, ...] = (),
     ) -> int:
-        """Route ``event`` to a waiter, a targeted step, or every accepting step.
+        """Route ``event`` (see :func:`~._run_decisions.route`) and carry out the result.
 
         ``scope`` is the collection streams the event was produced in. Returns how many
         step deliveries were queued (each is a work item of the innermost stream).
         """
         if self.done:
             return 0
-        state = self.state
-        if isinstance(event, StopEvent) and step is None:
-            self.finish(event)
-            return 0
-        if isinstance(event, InputRequiredEvent):
-            state.pending_prompts += 1
-            self.write(event)
-        if step is not None:
-            return self._send_to(step, event, lineage, scope)
-        if state.open_waiters:
-            waiter = state.resolve_waiter(event)
-            if waiter is not None:
-                _run_waits.answer(self, waiter, event)
-                return 0
-        if outside and state.pending_prompts and isinstance(event, HumanResponseEvent):
-            state.pending_prompts -= 1
-        graph = self.graph
-        targets = graph.routes(type(event))
-        if graph.gathering:
-            return self._route_gathering(event, targets, lineage, scope)
-        if not targets:
-            if not isinstance(event, InputRequiredEvent):
-                self._unhandled(event)
-            return 0
-        for target in targets:
-            self.enqueue(target, QueuedEvent(event, lineage, scope))
-        return len(targets)
+        delivered = 0
+        for command in route(self.state, self.graph, event, step, lineage, scope, outside):
+            if type(command) is str:
+                delivered += 1
+                self.ensure_worker(command)
+            elif type(command) is Write:  # an InputRequiredEvent: once per human round
+                self.write(command.event)
+            else:
+                self._execute(command)
+        return delivered
+
+    def _execute(self, command: Command) -> None:
+        if isinstance(command, Write):
+            self.write(command.event)
+        elif isinstance(command, Answer):
+            _run_waits.answer(self, command.waiter, command.event)
+        elif isinstance(command, Release):
+            self.ensure_worker(command.step)
+        elif isinstance(command, Finish):
+            self.finish(command.stop_event)
+        elif isinstance(command, Unhandled):
+            self._unhandled(command.event, command.idle)
+        elif isinstance(command, NotGathered):
+            self._not_gathered(command)
 
     def check_target(self, step: str, event: Event) -> StepSpec:
         """The spec of ``step`` if ``event`` may be sent to it (``send_event(ev, step=)``).
@@ -265,61 +260,9 @@ class Run:
             WorkflowStepDoesNotExistError: no such step.
             WorkflowRuntimeError: the step does not take ``event``.
         """
-        spec = self.graph.specs.get(step)
-        if spec is None:
-            raise WorkflowStepDoesNotExistError(step, list(self.graph.specs))
-        if not spec.accepts(event):
-            raise WorkflowRuntimeError(f"step {step!r} does not accept {type(event).__name__}")
-        if spec.collect is not None:
-            raise WorkflowRuntimeError(
-                f"{type(event).__name__} was sent to step {step!r}, which takes a "
-                "list[...]: such a step only gathers events produced inside a "
-                "fan-out stream, it cannot be sent one"
-            )
-        return spec
+        return check_target(self.graph, step, event)
 
-    def _send_to(self, step: str, event: Event, lineage: int, scope: tuple[str, ...]) -> int:
-        """Deliver a targeted event (``send_event(ev, step=...)``) to that step only."""
-        spec = self.check_target(step, event)
-        if spec.join is not None:
-            return self._join(step, event, lineage, scope)
-        self.enqueue(step, QueuedEvent(event, lineage, scope))
-        return 1
-
-    def _route_gathering(
-        self, event: Event, targets: tuple[str, ...], lineage: int, scope: tuple[str, ...]
-    ) -> int:
-        """:meth:`emit` in a workflow with collectors (``list[E]``) or joins."""
-        graph = self.graph
-        cls = type(event)
-        collectors = graph.collectors(cls) if graph.collecting else ()
-        joins = graph.joins(cls) if graph.joining else ()
-        if collectors:
-            _run_streams.gather(self, event, collectors, scope)
-        elif not (targets or joins):
-            if not isinstance(event, InputRequiredEvent):
-                self._unhandled(event)
-            return 0
-        for target in targets:
-            self.enqueue(target, QueuedEvent(event, lineage, scope))
-        delivered = len(targets)
-        for name in joins:
-            delivered += self._join(name, event, lineage, scope)
-        return delivered
-
-    def _join(self, step: str, event: Event, lineage: int, scope: tuple[str, ...]) -> int:
-        """Buffer ``event`` for a join step; queue the step once a batch is full.
-
-        The call is queued with the lineage and scope of ``event``, the last to arrive;
-        a buffered event is finished as far as its stream is concerned (returns 0).
-        """
-        batch = self.state.join(step, event, self.graph.specs[step])
-        if batch is None:
-            return 0
-        self.enqueue(step, QueuedEvent(event, lineage, scope, batch))
-        return 1
-
-    def _unhandled(self, event: Event) -> None:
+    def _unhandled(self, event: Event, idle: bool) -> None:
         logger.warning(
             "workflow %r run %s: no step accepts %s; event dropped",
             self.workflow.workflow_name,
@@ -327,7 +270,6 @@ class Run:
             type(event).__name__,
         )
         cls = type(event)
-        idle = self.state.is_quiescent
         self.write(
             UnhandledEvent(
                 event_type=cls.__name__,
@@ -338,20 +280,39 @@ class Run:
         if idle and self.stream.internal_wanted:
             self.internal(WorkflowIdleEvent())
 
-    def enqueue(self, step: str, item: QueuedEvent) -> None:
-        """Queue ``item`` for ``step`` and wake (or start) one of its workers."""
-        self.state.enqueue(step, item)
+    def _not_gathered(self, command: NotGathered) -> None:
+        logger.warning(
+            "workflow %r run %s: %s reaches step %r, which takes a list[...], but "
+            "it was produced %s; it is not gathered",
+            self.workflow.workflow_name,
+            self.state.run_id,
+            type(command.event).__name__,
+            command.collector,
+            "outside any fan-out stream (for example with ctx.send_event)"
+            if command.source is None
+            else f"in a stream of step {command.source!r}, which {command.collector!r} "
+            "does not gather",
+        )
+
+    def ensure_worker(self, step: str) -> None:
+        """See that ``step``, whose queue just grew, has a worker: wake or start one."""
         idle = self._idle.get(step)
-        while idle:
+        decision = staff(
+            len(idle) if idle else 0,
+            self._worker_count.get(step, 0),
+            self.graph.specs[step].num_workers,
+        )
+        if decision is WAKE:
+            assert idle
             waiter, _ = idle.pop()
             if not waiter.done():
                 waiter.set_result(None)
-                break
-        else:
-            if self._worker_count.get(step, 0) < self.graph.specs[step].num_workers:
-                self._spawn(step)
-            elif self.stream.internal_wanted:
-                self._step_state(step, StepState.PREPARING, "<enqueued>", type(item.event).__name__)
+        elif decision is SPAWN:
+            self._spawn(step)
+        elif self.stream.internal_wanted:
+            queue = self.state.queues.get(step)
+            name = type(queue[-1].event).__name__ if queue else "?"
+            self._step_state(step, StepState.PREPARING, "<enqueued>", name)
         if self.clock.paused:
             self.clock.resume()
 
@@ -401,29 +362,22 @@ class Run:
     async def _worker(self, step: str, slot: str) -> None:
         spec = self.graph.specs[step]
         state = self.state
-        queues = state.queues
         idle = self._idle.setdefault(step, [])
         resume = self._resume.get(step)
         loop = self.loop
         me = asyncio.current_task()
+        clock = time.time
         while not self.done:
-            if resume:
-                inv = resume.popleft()
-            elif queue := queues.get(step):
-                item = queue.popleft()
-                if not queue:
-                    del queues[step]  # an empty deque costs ~600 bytes per step per run
-                inv = state.begin(step, item, time.time())
-            elif state.awaits_outside_input:
-                # Only outside input can move the run on: hold no task while it waits.
-                self._worker_count[step] -= 1
-                return
-            else:
+            work = next_work(state, step, resume, clock)
+            if type(work) is Invocation:
+                await self._invoke(spec, work, slot)
+            elif work is PARK:
                 waiter = loop.create_future()
                 idle.append((waiter, me))
                 await waiter
-                continue
-            await self._invoke(spec, inv, slot)
+            else:
+                self._worker_count[step] -= 1
+                return
 
     def _dismiss_idle_workers(self) -> None:
         for idle in self._idle.values():
@@ -446,10 +400,16 @@ class Run:
                 if self.stream.internal_wanted:
                     self._step_state(spec.name, StepState.RUNNING, slot, type(inv.event).__name__)
                 try:
-                    with step_span(self.workflow.workflow_name, self.state.run_id, spec.name):
+                    span = step_span(self.workflow.workflow_name, self.state.run_id, spec.name)
+                    if type(span) is nullcontext:  # no tracing: spare two calls per step
                         result = await call_step(self, spec, inv)
                         if spec.fan_out or not (result is None or isinstance(result, Event)):
                             check_result(spec, result)
+                    else:
+                        with span:
+                            result = await call_step(self, spec, inv)
+                            if spec.fan_out or not (result is None or isinstance(result, Event)):
+                                check_result(spec, result)
                 except Exception as exc:
                     if self.done:
                         return
@@ -457,27 +417,21 @@ class Run:
                         self._step_state(
                             spec.name, StepState.NOT_RUNNING, slot, str(type(inv.event))
                         )
-                    try:
-                        delay = retry_delay(self.state.run_id, spec, inv, exc)
-                    except Exception as policy_error:
-                        # A policy that cannot decide stops the retries, and its error is
-                        # the step's failure (as in the reference).
-                        policy_error.__cause__ = exc
-                        delay, exc = None, policy_error
-                    inv.attempts += 1
-                    inv.last_error = f"{type(exc).__name__}: {exc}"
-                    inv.last_failed_at = time.time()
-                    inv.emits_done = 0
-                    inv.writes_done = 0
-                    self.state.drop_waiters(inv.id)
-                    if delay is None:
-                        self.state.finish(inv)
-                        self._step_failed(spec, inv, exc)
-                        return
-                    inv.last_exception = exc
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    continue
+                    outcome = on_step_failure(self.state, self.graph, spec, inv, exc, time.time())
+                    if isinstance(outcome, Retry):
+                        if outcome.delay > 0:
+                            await asyncio.sleep(outcome.delay)
+                        continue
+                    if isinstance(outcome, CatchWith):
+                        self.ensure_worker(outcome.handler)
+                    else:
+                        self.fail(
+                            outcome.step,
+                            outcome.error,
+                            attempts=outcome.attempts,
+                            elapsed=outcome.elapsed,
+                        )
+                    return
                 if self.done:
                     return
                 self.state.finish(inv)
@@ -494,14 +448,16 @@ class Run:
         finally:
             current_invocation.reset(token)
             if not self.done:
-                self.clock.maybe_pause()
+                if self._timeout is not None:
+                    self.clock.maybe_pause()
                 if self.state.awaits_outside_input:
                     self._dismiss_idle_workers()
                 if self.stream.internal_wanted and self.state.is_quiescent:
                     self.internal(WorkflowIdleEvent())
                 if self.state.streams:
                     _run_streams.check_streams(self)
-                self.boundary()
+                if self.listener is not None:  # self.boundary(), without a call per step
+                    self.listener.boundary(self)
 
     def _handle_result(self, spec: StepSpec, result: Any, inv: Invocation) -> None:
         scope = inv.scope
@@ -518,32 +474,10 @@ class Run:
         else:
             self.emit(result, None, inv.lineage)
 
-    def _step_failed(self, spec: StepSpec, inv: Invocation, exc: Exception) -> None:
-        elapsed = time.time() - (inv.first_started_at or time.time())
-        handler = self.graph.error_handler_for(spec.name)
-        if (
-            handler is not None
-            and spec.catch_for_steps is None
-            and inv.lineage < handler.max_recoveries
-        ):
-            failed = StepFailedEvent(
-                step_name=spec.name,
-                input_event=inv.event,
-                exception=exc,
-                attempts=inv.attempts,
-                elapsed_seconds=elapsed,
-                failed_at=datetime.now(timezone.utc),
-            )
-            self.enqueue(handler.name, QueuedEvent(failed, inv.lineage + 1, inv.scope))
-            return
-        self.fail(spec.name, exc, attempts=inv.attempts, elapsed=elapsed)
-
     # -- the end -----------------------------------------------------------------------
     def _on_timeout(self) -> None:
-        active = sorted({inv.step for inv in self.state.in_flight.values()})
-        event = WorkflowTimedOutEvent(timeout=self._timeout, active_steps=active)
         self.finish(
-            event,
+            timed_out(self.state, self._timeout),
             WorkflowTimeoutError(f"Operation timed out after {self._timeout} seconds"),
         )
 

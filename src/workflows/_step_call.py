@@ -1,4 +1,4 @@
-"""Calling one step: its arguments, the check of what it returned, the retry delay.
+"""Calling one step: its arguments and the check of what it returned.
 
 :func:`call_step` builds the keyword arguments of a step call (the event, or the batch of
 a ``list[E]`` collector or of a join, the context, the resources) and runs it: an
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import hashlib
-import inspect
-import time
 from typing import TYPE_CHECKING, Any
 
 from ._run_state import Invocation
@@ -80,24 +77,3 @@ def check_result(spec: StepSpec, result: Any) -> None:
             "annotation names only inside list[...]: return a one-element list to fan "
             "out, or add the type to the annotation (-> list[A] | B) to send it alone"
         )
-
-
-def retry_delay(run_id: str, spec: StepSpec, inv: Invocation, exc: Exception) -> float | None:
-    """Ask the step's retry policy how long to wait (``None``: no more retries).
-
-    A policy whose ``next`` takes ``seed`` gets the reference's: the low 32 bits of
-    ``sha256("<run id>:<step>:<failures>")``, so a failure draws the same jitter
-    wherever the run is replayed.
-    """
-    policy = spec.retry_policy
-    if policy is None:
-        return None
-    elapsed = time.time() - (inv.first_started_at or time.time())
-    failures = inv.attempts + 1
-    if "seed" in inspect.signature(policy.next).parameters:
-        digest = hashlib.sha256(f"{run_id}:{spec.name}:{failures}".encode())
-        seed = int.from_bytes(digest.digest()[-4:], "big")
-        delay = policy.next(elapsed, failures, exc, seed=seed)
-    else:
-        delay = policy.next(elapsed, failures, exc)
-    return None if delay is None else max(0.0, float(delay))
