@@ -42,6 +42,7 @@ from ..runtime.host import (
 from ..stores import (
     InboundEvent,
     InputRequest,
+    RequestStatus,
     RunFinishedError,
     RunRecord,
     RunStore,
@@ -88,6 +89,12 @@ class Engine:
             and leaves the execution to workers.
         poll_interval: how often a worker looks for runs with work it was not woken for
             (missed notifications, expired leases of dead workers).
+
+    Attributes:
+        store: the :class:`~workflows.stores.RunStore` (built from the URL on
+            :meth:`open`). The engine's own parts write through it; readers such as
+            the server and the CLI use the engine's methods (:meth:`runs`,
+            :meth:`requests`, :meth:`request`, :meth:`history`, ``get(run_id).record()``).
     """
 
     def __init__(
@@ -314,12 +321,40 @@ class Engine:
         self._check_open()
         return RunHandle(self, run_id)
 
+    @property
+    def store_url(self) -> str | None:
+        """The store URL the engine was made with (it may hold a password: mask it
+        before showing it), or None when it was given a store object."""
+        return self._store_arg if isinstance(self._store_arg, str) else None
+
     async def runs(
-        self, status: str | None = None, workflow: str | None = None, limit: int = 100
+        self,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Stored runs, newest first."""
+        """Stored runs, newest first (``limit`` of them after skipping ``offset``),
+        optionally only of one status and/or workflow."""
         self._check_open()
-        return await self.store.list_runs(status=status, workflow=workflow, limit=limit)  # type: ignore[arg-type]
+        return await self.store.list_runs(
+            status=status,  # type: ignore[arg-type]
+            workflow=workflow,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def history(
+        self, run_id: str, after: int = 0, limit: int | None = None
+    ) -> list[StreamEntry]:
+        """The run's committed stream entries with sequence > ``after``, oldest first,
+        each with the time it was committed (events as stored, not decoded).
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        self._check_open()
+        return await self.store.read_stream(run_id, after=after, limit=limit)
 
     async def send_event(
         self, run_id: str, event: Event, step: str | None = None, sent_by: str | None = None
@@ -377,6 +412,30 @@ class Engine:
         # Whoever lists the inbox usually answers from it next: keep what respond() needs.
         self._remember_requests(requests)
         return requests
+
+    async def requests(
+        self,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: RequestStatus | None = "pending",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InputRequest]:
+        """Input requests, newest first: pending ones, or those of ``status``
+        (``None``: every status); ``limit`` of them after skipping ``offset``."""
+        self._check_open()
+        return await self.store.list_requests(
+            workflow=workflow, run_id=run_id, status=status, limit=limit, offset=offset
+        )
+
+    async def request(self, request_id: str) -> InputRequest:
+        """One input request, whatever its status.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+        """
+        self._check_open()
+        return await self.store.get_request(request_id)
 
     def _remember_requests(self, requests: list[InputRequest]) -> None:
         """Keep what :meth:`respond` needs of ``requests`` (listed, or just committed by

@@ -42,7 +42,7 @@ def _scheme(store: Engine | RunStore | str) -> str:
     if isinstance(store, str):
         return urlsplit(store).scheme or "unknown"
     if isinstance(store, Engine):
-        return _scheme(store._store_arg)
+        return _scheme(store.store_url or store.store)
     name = type(store).__name__.lower()
     for scheme in ("memory", "sqlite", "postgresql"):
         if name.startswith(scheme[:6]):
