@@ -193,7 +193,6 @@ def test_the_scan_sees_every_layer(modules: list[_Module]) -> None:
     assert any(m.name == "workflows.engine._engine" for m in modules)
 
 
-@pytest.mark.xfail(strict=True, reason="the seams are not in place yet")
 def test_layers_import_only_the_layers_below_and_no_private_module(
     modules: list[_Module],
 ) -> None:
@@ -201,7 +200,6 @@ def test_layers_import_only_the_layers_below_and_no_private_module(
     assert not found, "\n".join(found)
 
 
-@pytest.mark.xfail(strict=True, reason="the seams are not in place yet")
 def test_no_layer_reads_another_layers_private_attributes(modules: list[_Module]) -> None:
     found = _attribute_violations(modules)
     assert not found, "\n".join(found)

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from .._user_name import check_user_name
 from ..client import InputRequestInfo, RunInfo
 from ..engine import Engine
 from ..errors import InvalidResponseError
+from ..runtime.user_name import check_user_name
 from ..stores import InputRequest, RunRecord
 from ._follow import finish, follow, request_info, show_waiting
 from ._loading import did_you_mean, load_many, parse_json

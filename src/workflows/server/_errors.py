@@ -17,7 +17,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._validation_text import validation_summary
 from ..errors import (
     ContextSerdeError,
     CorruptRecordError,
@@ -33,6 +32,7 @@ from ..errors import (
     WorkflowError,
     WorkflowRuntimeError,
 )
+from ..runtime.validation_text import validation_summary
 from ..stores import InputRequestClosedError, RunFinishedError
 
 logger = logging.getLogger("workflows.server")

@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .._validation_text import validation_summary
 from ..engine.views import waiter_key_of
 from ..errors import WorkflowConfigurationError
 from ..events import (
@@ -21,6 +20,7 @@ from ..events import (
     StepFailedEvent,
     StopEvent,
 )
+from ..runtime.validation_text import validation_summary
 from ..stores import RUN_STATUSES, RunRecord
 from ..workflow import Workflow
 from ._errors import ApiError

@@ -35,7 +35,7 @@ from workflows.stores._records import (
     StreamItem,
 )
 from workflows.stores._sqlite import SqliteStore
-from workflows.stores._url import parse_store_url as _parse_store_url
+from workflows.stores._url import StoreURL, parse_store_url
 
 if TYPE_CHECKING:
     from workflows.stores._postgres import PostgresStore
@@ -59,9 +59,11 @@ __all__ = [
     "RunStore",
     "SqliteStore",
     "StateChanges",
+    "StoreURL",
     "StreamEntry",
     "StreamItem",
     "open_store",
+    "parse_store_url",
     "store_from_url",
 ]
 
@@ -86,7 +88,7 @@ def store_from_url(url: str) -> RunStore:
             names the URL with any password masked.
         ImportError: a ``postgresql://`` URL without the ``postgres`` extra installed.
     """
-    parsed = _parse_store_url(url)
+    parsed = parse_store_url(url)
     options = parsed.options
     try:
         if parsed.kind == "memory":
