@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from .._user_name import check_user_name
 from ..client import InputRequestInfo, RunInfo
 from ..engine import Engine
 from ..errors import InvalidResponseError
+from ..runtime.user_name import check_user_name
 from ..stores import InputRequest, RunRecord
 from ._follow import finish, follow, request_info, show_waiting
 from ._loading import did_you_mean, load_many, parse_json
@@ -264,12 +264,12 @@ async def _respond_and_continue(
 ) -> bool:
     workflows = load_many(apps)
     async with Engine(store, workflows, idle_release_after=None) as engine:
-        request = await engine.store.get_request(request_id)
-        entries = await engine.store.read_stream(request.run_id)
+        request = await engine.request(request_id)
+        entries = await engine.history(request.run_id)
         after = entries[-1].seq if entries else 0
         delivered = await engine.respond(request_id, fields, idempotency_key=key, answered_by=by)
         if not delivered:
-            _check_same_answer(await engine.store.get_request(request_id), key, fields)
+            _check_same_answer(await engine.request(request_id), key, fields)
         _report(request_id, delivered)
         handle = engine.get(request.run_id)
         if (await handle.record()).is_finished and not delivered:

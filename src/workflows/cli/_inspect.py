@@ -233,7 +233,7 @@ async def _cancel_store(
             await handle.cancel_run(timeout=wait)
         else:
             await engine.cancel(record.run_id)
-        record = await engine.store.get_run(record.run_id)
+        record = await handle.record()
     return record.run_id, record.status, True
 
 

@@ -14,8 +14,7 @@ from typing import Any
 import click
 
 from ..errors import WorkflowError
-from ..stores import store_from_url
-from ..stores._url import parse_store_url
+from ..stores import parse_store_url, store_from_url
 from ..workflow import Workflow
 
 __all__ = [

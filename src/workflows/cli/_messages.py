@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .._validation_text import validation_summary
+from ..runtime.validation_text import validation_summary
 
 __all__ = ["condense", "one_line", "validation_summary"]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from .._user_name import user_headers
 from ..errors import WorkflowRuntimeError
 from ..events import Event, StartEvent
+from ..runtime.user_name import user_headers
 from ..workflow import Workflow
 from ._errors import ServerUnreachableError, error_for_response
 from ._events import EventDecoder

@@ -65,7 +65,7 @@ class EventDecoder:
         self._by_key: dict[str, type[Event]] = {type_key(cls): cls for cls in _BUILTIN}
         self._by_key[type_key(Event)] = Event
         for wf in workflows:
-            for cls in wf._graph().event_types:
+            for cls in wf.events:
                 self._by_key[type_key(cls)] = cls
 
     def decode(self, data: Any) -> Event:

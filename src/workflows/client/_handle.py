@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._user_name import user_headers
 from ..errors import WorkflowCancelledByUser, WorkflowRuntimeError, WorkflowTimeoutError
 from ..events import Event, StopEvent
+from ..runtime.user_name import user_headers
 from ._errors import RunFailedError, ServerUnreachableError, error_for_response
 from ._events import event_to_json
 from ._models import RunInfo

@@ -86,7 +86,7 @@ class Coordinator:
     @property
     def claiming(self) -> bool:
         """True while this engine may take up runs (open and not stopping)."""
-        return not self._stopping and self._engine._state == "open"
+        return not self._stopping and self._engine._phase == "open"
 
     def start(self) -> None:
         """Start the maintenance loop (and the listener, on a notifying store)."""

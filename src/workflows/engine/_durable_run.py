@@ -9,8 +9,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._runtime import Run
-from .._snapshot import registry_for, snapshot_to_dict
 from ..context.serializers import BaseSerializer, TypeRegistry, type_key
 from ..errors import ContextSerdeError, WorkflowCancelledByUser, WorkflowTimeoutError
 from ..events import (
@@ -22,11 +20,20 @@ from ..events import (
     WorkflowFailedEvent,
     WorkflowTimedOutEvent,
 )
+from ..runtime.host import (
+    Run,
+    graph_of,
+    registry_for,
+    run_of,
+    snapshot_to_dict,
+    state_changes,
+)
 from ..stores import STATE_ROWS_KEY, InputRequest, StateChanges
 from ..workflow import Workflow
 from ._state_commit import merge_state_changes, snapshot_for_commit
 
 if TYPE_CHECKING:
+    from ..handler import WorkflowHandler
     from ._engine import Engine
 
 WAITER_PREFIX = "w"
@@ -88,7 +95,7 @@ def status_of(run: Run) -> str:
 
 def response_type_for_prompts(workflow: Workflow) -> type[HumanResponseEvent]:
     """The HumanResponseEvent (sub)class the workflow's steps accept, for inbox answers."""
-    for spec in workflow._graph().specs.values():
+    for spec in graph_of(workflow).specs.values():
         for accepted in spec.accepted:
             if issubclass(accepted, HumanResponseEvent):
                 return accepted
@@ -141,11 +148,11 @@ class DurableRun:
         """The run's state rows are as the boundaries built so far leave them (False
         until one wrote them all: a new or loaded run's rows are rewritten once)."""
 
-    def attach(self, handler: Any) -> None:
+    def attach(self, handler: WorkflowHandler) -> None:
         """Take the in-memory run behind ``handler``. Its outcome reaches callers through
         the store (the engine's handles), so nobody awaits the handler itself: what it
         raises is marked retrieved instead of being logged as never retrieved."""
-        self.run = handler._run
+        self.run = run_of(handler)
         handler.add_done_callback(_retrieve_exception)
 
     # -- RunListener ---------------------------------------------------------------------
@@ -175,13 +182,13 @@ class DurableRun:
         # Everything that can fail to encode comes first; the run and this object are
         # changed only once the whole commit is built.
         if self.created or self.first_snapshot is not None:
-            snapshot, state_changes = snapshot_for_commit(
+            snapshot, row_changes = snapshot_for_commit(
                 run.ctx, self.serializer, self.name, rows_stored=self.rows_stored
             )
         else:  # the first boundary of a new run: created whole, in one row
-            snapshot, state_changes = snapshot_to_dict(run.ctx, self.serializer, self.name), None
+            snapshot, row_changes = snapshot_to_dict(run.ctx, self.serializer, self.name), None
         events = list(run.unpublished)
-        part = CommitPart(snapshot=snapshot, status=status, state=state_changes)
+        part = CommitPart(snapshot=snapshot, status=status, state=row_changes)
         waiter_events = {id(w.waiter_event) for w in state.waiters.values() if w.waiter_event}
         first_seq = state.stream_seq - len(events) + 1
         now = time.time()
@@ -227,7 +234,7 @@ class DurableRun:
             part.result, part.error = self._outcome(state.stop_event, run)
         # -- the commit is built: record it -----------------------------------------------
         del run.unpublished[: len(events)]
-        run.ctx._store._changes.taken()
+        state_changes(run.ctx).taken()
         self.rows_stored = STATE_ROWS_KEY in snapshot
         self.last_snapshot = snapshot
         if self.first_snapshot is None:

@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from .._snapshot import registry_for, snapshot_from_dict
 from ..context.context import Context, new_run_id
 from ..context.serializers import BaseSerializer, JsonSerializer, type_key
 from ..errors import (
@@ -32,9 +31,18 @@ from ..errors import (
     WorkflowRuntimeError,
 )
 from ..events import Event, StartEvent
+from ..runtime.host import (
+    context_run,
+    graph_of,
+    launch,
+    make_start_event,
+    registry_for,
+    snapshot_from_dict,
+)
 from ..stores import (
     InboundEvent,
     InputRequest,
+    RequestStatus,
     RunFinishedError,
     RunRecord,
     RunStore,
@@ -81,6 +89,12 @@ class Engine:
             and leaves the execution to workers.
         poll_interval: how often a worker looks for runs with work it was not woken for
             (missed notifications, expired leases of dead workers).
+
+    Attributes:
+        store: the :class:`~workflows.stores.RunStore` (built from the URL on
+            :meth:`open`). The engine's own parts write through it; readers such as
+            the server and the CLI use the engine's methods (:meth:`runs`,
+            :meth:`requests`, :meth:`request`, :meth:`history`, ``get(run_id).record()``).
     """
 
     def __init__(
@@ -125,7 +139,7 @@ class Engine:
         self._writer: CommitWriter
         self._inbox_signal = asyncio.Event()
         self._known_requests: dict[str, InputRequest] = {}
-        self._state = "new"
+        self._phase = "new"  # new, open, failed, closing, closed
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
 
@@ -139,15 +153,15 @@ class Engine:
 
     async def open(self) -> None:
         """Open the store, start the writer, and resume every unfinished run with work."""
-        if self._state != "new":
-            raise WorkflowRuntimeError(f"engine is {self._state}")
+        if self._phase != "new":
+            raise WorkflowRuntimeError(f"engine is {self._phase}")
         if isinstance(self._store_arg, str):
             self.store = await open_store(self._store_arg)
         else:
             await self.store.open()
         self._writer = CommitWriter(self)
         self._writer.start()
-        self._state = "open"
+        self._phase = "open"
         # Listen first: a wake-up sent while recovery runs must not be lost.
         self._coordinator.start()
         if self._coordinator.liveness is not None:
@@ -169,9 +183,9 @@ class Engine:
         cannot hold a stopping worker): whatever was not written by then is continued
         from the run's previous commit by whoever loads it next.
         """
-        if self._state not in ("open", "failed"):
+        if self._phase not in ("open", "failed"):
             return
-        self._state = "closing"
+        self._phase = "closing"
         await self._coordinator.halt(timeout)  # from here on, nothing new is claimed
         await self._writer.close(timeout)
         for durable in list(self._loaded.values()):
@@ -181,12 +195,12 @@ class Engine:
             await asyncio.wait_for(self.store.close(), timeout)
         except asyncio.TimeoutError:
             logger.warning("the store did not close within %.1f s", timeout)
-        self._state = "closed"
+        self._phase = "closed"
 
     def _check_open(self) -> None:
-        if self._state != "open":
+        if self._phase != "open":
             why = f": {self._failure}" if self._failure is not None else ""
-            raise WorkflowRuntimeError(f"engine is {self._state}, not open{why}")
+            raise WorkflowRuntimeError(f"engine is {self._phase}, not open{why}")
 
     # -- health ------------------------------------------------------------------------------
     def health(self) -> EngineHealth:
@@ -210,12 +224,12 @@ class Engine:
         """A background task crashed: stop serving loudly instead of half-working (a
         worker that renews leases of runs it can no longer commit would hold them
         forever)."""
-        if self._failure is not None or self._state != "open":
+        if self._failure is not None or self._phase != "open":
             return
         logger.critical("engine %s task crashed; the engine stops: %r", name, exc, exc_info=exc)
         self._failure = WorkflowRuntimeError(f"the engine's {name} task crashed: {exc!r}")
         self._failure.__cause__ = exc
-        self._state = "failed"
+        self._phase = "failed"
         self._failed.set()
         for durable in list(self._loaded.values()):
             self._release(durable)
@@ -274,9 +288,9 @@ class Engine:
         ctx: Context[Any] = Context(wf)
         self._loaded[run_id] = durable
         try:
-            made = wf._make_start_event(start_event, kwargs)
+            made = make_start_event(wf, start_event, kwargs)
             durable.start_input = _encoded_input(durable, made)
-            durable_start = wf._launch(ctx, made, {}, durable, run_id=run_id)
+            durable_start = launch(wf, ctx, made, durable, run_id=run_id)
         except BaseException:
             # Bad start input (WorkflowValidationError naming the fields): nothing was
             # stored, and nothing may stay in memory either.
@@ -307,12 +321,40 @@ class Engine:
         self._check_open()
         return RunHandle(self, run_id)
 
+    @property
+    def store_url(self) -> str | None:
+        """The store URL the engine was made with (it may hold a password: mask it
+        before showing it), or None when it was given a store object."""
+        return self._store_arg if isinstance(self._store_arg, str) else None
+
     async def runs(
-        self, status: str | None = None, workflow: str | None = None, limit: int = 100
+        self,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Stored runs, newest first."""
+        """Stored runs, newest first (``limit`` of them after skipping ``offset``),
+        optionally only of one status and/or workflow."""
         self._check_open()
-        return await self.store.list_runs(status=status, workflow=workflow, limit=limit)  # type: ignore[arg-type]
+        return await self.store.list_runs(
+            status=status,  # type: ignore[arg-type]
+            workflow=workflow,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def history(
+        self, run_id: str, after: int = 0, limit: int | None = None
+    ) -> list[StreamEntry]:
+        """The run's committed stream entries with sequence > ``after``, oldest first,
+        each with the time it was committed (events as stored, not decoded).
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        self._check_open()
+        return await self.store.read_stream(run_id, after=after, limit=limit)
 
     async def send_event(
         self, run_id: str, event: Event, step: str | None = None, sent_by: str | None = None
@@ -370,6 +412,30 @@ class Engine:
         # Whoever lists the inbox usually answers from it next: keep what respond() needs.
         self._remember_requests(requests)
         return requests
+
+    async def requests(
+        self,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: RequestStatus | None = "pending",
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InputRequest]:
+        """Input requests, newest first: pending ones, or those of ``status``
+        (``None``: every status); ``limit`` of them after skipping ``offset``."""
+        self._check_open()
+        return await self.store.list_requests(
+            workflow=workflow, run_id=run_id, status=status, limit=limit, offset=offset
+        )
+
+    async def request(self, request_id: str) -> InputRequest:
+        """One input request, whatever its status.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+        """
+        self._check_open()
+        return await self.store.get_request(request_id)
 
     def _remember_requests(self, requests: list[InputRequest]) -> None:
         """Keep what :meth:`respond` needs of ``requests`` (listed, or just committed by
@@ -535,7 +601,7 @@ class Engine:
             WorkflowConfigurationError: no such workflow or event type.
         """
         wf = self.workflow(workflow)
-        candidates = {*wf._graph().event_types, *_builtin_events()}
+        candidates = {*graph_of(wf).event_types, *_builtin_events()}
         for cls in candidates:
             if type_name in (cls.__name__, type_key(cls)):
                 return cls
@@ -551,7 +617,7 @@ class Engine:
         """Yield True when this engine changed the inbox, False every ``heartbeat`` seconds
         without a change (changes made by other processes show up at the next list)."""
         signal = self._inbox_signal
-        while self._state == "open":
+        while self._phase == "open":
             try:
                 await asyncio.wait_for(signal.wait(), heartbeat)
             except asyncio.TimeoutError:
@@ -717,7 +783,7 @@ class Engine:
             self._loaded[run_id] = durable
             if self.owner is not None:
                 self._coordinator.leases.acquired(run_id, claimed_at)
-            handler = wf._launch(ctx, None, {}, durable)
+            handler = launch(wf, ctx, None, durable)
             durable.attach(handler)
             for item in inbound:
                 if item.id not in skip_inbound:
@@ -744,7 +810,7 @@ class Engine:
             return
         self._writer.discard(durable)
         if durable.run is None and ctx is not None:
-            durable.run = ctx._run  # the launch itself failed after creating the run
+            durable.run = context_run(ctx)  # the launch failed after creating the run
         self._release(durable, give_back=False)
 
     async def _quarantine(
@@ -866,7 +932,7 @@ class Engine:
             part.status == "waiting"
             and self.idle_release_after is not None
             and durable.idle_timer is None
-            and self._state == "open"
+            and self._phase == "open"
         ):
             durable.idle_timer = asyncio.get_running_loop().call_later(
                 self.idle_release_after, self._maybe_release, durable
@@ -902,7 +968,7 @@ class Engine:
             signal = self._signals[run_id] = asyncio.Event()
         return signal
 
-    async def _result(self, run_id: str) -> Any:
+    async def _await_result(self, run_id: str) -> Any:
         self._check_open()
         # The future exists before the store is read, so a commit that finishes the run
         # in between still settles it.

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Generator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from .._snapshot import registry_for
 from ..events import Event, StopEvent
+from ..runtime.host import registry_for
 from ..stores import RunRecord, StreamEntry
 
 if TYPE_CHECKING:
@@ -71,11 +71,11 @@ class RunHandle:
         self.run_id = run_id
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._engine._result(self.run_id).__await__()
+        return self._engine._await_result(self.run_id).__await__()
 
     async def result(self) -> Any:
         """The run's result (waits for the end); raises what ended a failed run."""
-        return await self._engine._result(self.run_id)
+        return await self._engine._await_result(self.run_id)
 
     async def record(self) -> RunRecord:
         """The run's stored record (status, version, result...)."""

@@ -43,11 +43,11 @@ def health_of(engine: Engine) -> EngineHealth:
     coordinator = engine._coordinator
     leases = coordinator.leases
     failure = engine.failure
-    writer_alive = engine._state == "open" and engine._writer.alive
+    writer_alive = engine._phase == "open" and engine._writer.alive
     components: dict[str, dict[str, Any]] = {
         "writer": {
             "state": "running" if writer_alive else "stopped",
-            "backlog": engine._writer.backlog if engine._state != "new" else 0,
+            "backlog": engine._writer.backlog if engine._phase != "new" else 0,
         },
         "maintenance": {"last_turn_seconds_ago": _ago(coordinator.last_turn)},
         "listener": {"state": coordinator.listener_state, "error": coordinator.listener_error},
@@ -63,10 +63,10 @@ def health_of(engine: Engine) -> EngineHealth:
     if failure is not None:
         components["failure"] = {"error": f"{type(failure).__name__}: {failure}"}
     status: HealthStatus
-    if failure is not None or engine._state != "open" or not writer_alive:
+    if failure is not None or engine._phase != "open" or not writer_alive:
         status = "failed"
     elif coordinator.listener_state == "reconnecting" or leases.last_error:
         status = "degraded"
     else:
         status = "ok"
-    return EngineHealth(status=status, engine=engine._state, components=components)
+    return EngineHealth(status=status, engine=engine._phase, components=components)

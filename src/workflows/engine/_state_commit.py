@@ -9,15 +9,21 @@ than the JSON one is written whole in the snapshot, as before.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import Any
 
 from pydantic import BaseModel
 
-from .._snapshot import registry_for, snapshot_to_dict
 from ..context.context import Context
-from ..context.serializers import BaseSerializer, JsonSerializer
+from ..context.serializers import BaseSerializer
 from ..context.state_store import DictState
 from ..errors import ContextSerdeError
+from ..runtime.host import (
+    encodes_entries_as_json,
+    registry_for,
+    snapshot_to_dict,
+    state_changes,
+    state_value,
+)
 from ..stores import STATE_ROWS_KEY, StateChanges
 
 __all__ = ["merge_state_changes", "snapshot_for_commit"]
@@ -31,16 +37,15 @@ def snapshot_for_commit(
     ``rows_stored``: the store holds this run's state rows as this process last wrote
     them (False for a run just created or loaded: then every key is written, after
     removing whatever rows the store has). The context's change log is not cleared
-    here: call ``ctx._store._changes.taken()`` once the commit is queued.
+    here: call ``state_changes(ctx).taken()`` once the commit is queued.
 
     Raises:
         ContextSerdeError: the snapshot or a changed entry cannot be encoded.
     """
-    store = ctx._store
-    state = store._snapshot_state()
-    log = store._changes
-    if _writes_entries(serializer):
-        types = registry_for(ctx._workflow, serializer)
+    state = state_value(ctx)
+    log = state_changes(ctx)
+    if encodes_entries_as_json(serializer):
+        types = registry_for(ctx.workflow, serializer)
         layout = serializer.state_layout(state, types)
         if layout is not None:
             template, path = layout
@@ -75,17 +80,6 @@ def merge_state_changes(
         deleted[key] = None
     values.update(later.values)
     return StateChanges(earlier.reset, tuple(deleted), values)
-
-
-def _writes_entries(serializer: BaseSerializer) -> TypeGuard[JsonSerializer]:
-    """Whether ``serializer`` encodes a state as the JSON serializer does (a subclass
-    that changes the encoding, such as the pickle one, writes states whole)."""
-    kind = type(serializer)
-    return (
-        isinstance(serializer, JsonSerializer)
-        and kind.encode is JsonSerializer.encode
-        and getattr(kind, "_encode", None) is JsonSerializer._encode
-    )
 
 
 def _keys_of(state: Any) -> list[str]:

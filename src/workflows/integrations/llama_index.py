@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from ..context.serializers import JsonSerializer, ModelCodec
+from ..runtime.host import set_serializer
 from ..workflow import Workflow
 
 __all__ = ["agent_serializer", "agent_start_event", "agent_types", "durable_agent"]
@@ -127,7 +128,7 @@ def durable_agent(agent: W, extra_types: Iterable[type[Any]] = ()) -> W:
     An agent built by llama-index-core does not pass ``serializer=`` to the workflow
     constructor, so it is set here before the agent is registered with an engine.
     """
-    agent._serializer = agent_serializer(extra_types)
+    set_serializer(agent, agent_serializer(extra_types))
     return agent
 
 

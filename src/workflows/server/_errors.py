@@ -18,9 +18,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .._validation_text import validation_summary
 from ..error_codes import code_for, error_body, lookup
 from ..errors import StoreError, WorkflowError
+from ..runtime.validation_text import validation_summary
 
 logger = logging.getLogger("workflows.server")
 

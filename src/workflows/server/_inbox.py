@@ -217,12 +217,12 @@ class InboxFanout:
             await self._broadcast(messages)
 
     async def _read(self) -> set[str]:
-        requests = await self._engine.store.list_requests(status="pending", limit=self._window)
+        requests = await self._engine.requests(status="pending", limit=self._window)
         return {r.request_id for r in requests}
 
     async def _changes(self) -> list[bytes]:
         """The messages of what changed since the last read (``self._known`` updated)."""
-        requests = await self._engine.store.list_requests(status="pending", limit=self._window)
+        requests = await self._engine.requests(status="pending", limit=self._window)
         current = {r.request_id for r in requests}
         known, self._known = self._known, current
         if known is None:
@@ -234,7 +234,7 @@ class InboxFanout:
         del requests, created
         for request_id in known - current:
             try:
-                closed = await self._engine.store.get_request(request_id)
+                closed = await self._engine.request(request_id)
             except WorkflowError:  # deleted with its run: nothing to describe it with
                 messages.append(RESYNC)
                 continue

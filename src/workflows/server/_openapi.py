@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .._user_name import MAX_USER_NAME, USER_HEADER
+from ..runtime.user_name import MAX_USER_NAME, USER_HEADER
 from ..stores import REQUEST_STATUSES, RUN_STATUSES
 from . import _models as m
 from ._limits import MAX_INT

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from .._user_name import USER_HEADER, read_header
+from ..runtime.user_name import USER_HEADER, read_header
 from ._errors import ApiError
 from ._limits import MAX_INT, parse_json, read_limited
 from ._state import state_of

@@ -29,7 +29,7 @@ async def list_requests(request: Request) -> Response:
     run_id = query_str(request, "run_id")
     limit = query_int(request, "limit", 100, 1, 1000)
     offset = query_int(request, "offset", 0, 0, None)
-    requests = await state.engine.store.list_requests(
+    requests = await state.engine.requests(
         workflow=workflow,
         run_id=run_id,
         status=None if status == "all" else status,  # type: ignore[arg-type]
@@ -42,7 +42,7 @@ async def list_requests(request: Request) -> Response:
 async def get_request(request: Request) -> Response:
     """One input request, whatever its status."""
     state = state_of(request)
-    found = await state.engine.store.get_request(path_id(request, "request_id", "input request"))
+    found = await state.engine.request(path_id(request, "request_id", "input request"))
     return ok(state.views.request(found))
 
 
@@ -87,7 +87,7 @@ async def respond(request: Request) -> Response:
         raise ApiError(
             "invalid_response", "the response must be a JSON object of the response's fields"
         )
-    found = await state.engine.store.get_request(request_id)  # -> 404
+    found = await state.engine.request(request_id)  # -> 404
     if found.workflow not in state.engine.workflows:
         raise ApiError(
             "workflow_not_registered",
@@ -98,7 +98,7 @@ async def respond(request: Request) -> Response:
     if not delivered and key is not None:
         # The store takes a repeated key as a repeat without comparing bodies; it was
         # pending when read above, so compare with what was accepted meanwhile.
-        _check_same_answer(await state.engine.store.get_request(request_id), key, body)
+        _check_same_answer(await state.engine.request(request_id), key, body)
     return ok(RespondOut(accepted=True, duplicate=not delivered))
 
 

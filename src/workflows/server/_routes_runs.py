@@ -9,8 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .._validation_text import validation_summary
-from ..engine._durable_run import waiter_key_of
+from ..engine.views import waiter_key_of
 from ..errors import WorkflowConfigurationError
 from ..events import (
     CollectionReleaseEvent,
@@ -21,6 +20,7 @@ from ..events import (
     StepFailedEvent,
     StopEvent,
 )
+from ..runtime.validation_text import validation_summary
 from ..stores import RUN_STATUSES, RunRecord
 from ..workflow import Workflow
 from ._errors import ApiError
@@ -91,12 +91,7 @@ async def list_runs(request: Request) -> Response:
     workflow = query_str(request, "workflow")
     limit = query_int(request, "limit", 100, 1, 1000)
     offset = query_int(request, "offset", 0, 0, None)
-    records = await state.engine.store.list_runs(
-        status=status,  # type: ignore[arg-type]
-        workflow=workflow,
-        limit=limit,
-        offset=offset,
-    )
+    records = await state.engine.runs(status, workflow, limit, offset)
     return ok(RunList(runs=[state.views.run(r) for r in records]))
 
 
@@ -113,7 +108,7 @@ async def run_history(request: Request) -> Response:
     record = await _record(state, path_id(request, "run_id", "run"))
     after = query_int(request, "after", 0, 0, None)
     limit = query_int(request, "limit", 1000, 1, 1000)
-    entries = await state.engine.store.read_stream(record.run_id, after=after, limit=limit)
+    entries = await state.engine.history(record.run_id, after=after, limit=limit)
     return ok(
         RunHistoryOut(events=[state.views.history_event(record.workflow, e) for e in entries])
     )
@@ -208,7 +203,7 @@ async def _check_taken(
 
 
 async def _has_open_waiter(state: ServerState, run_id: str) -> bool:
-    pending = await state.engine.store.list_requests(run_id=run_id, status="pending", limit=1000)
+    pending = await state.engine.requests(run_id=run_id, status="pending", limit=1000)
     return any(waiter_key_of(run_id, r.request_id) is not None for r in pending)
 
 

@@ -24,7 +24,7 @@ async def health(request: Request) -> Response:
         why = f": {failure}" if failure is not None else ""
         raise ApiError("not_ready", f"engine {engine_health.engine}{why}")
     try:
-        await state.engine.store.list_runs(limit=1)
+        await state.engine.runs(limit=1)
     except WorkflowError as exc:
         raise ApiError("store_unavailable", f"store unavailable: {exc}") from None
     return ok(

@@ -69,7 +69,7 @@ async def stored_run(state: ServerState, run_id: str) -> RunRecord:
         CorruptRecordError: damaged beyond that (409).
     """
     try:
-        return await state.engine.store.get_run(run_id)
+        return await state.engine.get(run_id).record()
     except CorruptRecordError as exc:
         if isinstance(exc.record, RunRecord):
             return exc.record

@@ -8,10 +8,9 @@ from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 from starlette.responses import JSONResponse, Response
 
-from .._snapshot import registry_for
 from ..context.serializers import TypeRegistry, type_key
 from ..engine import Engine
-from ..engine._durable_run import response_type_for_prompts
+from ..engine.views import registry_for, response_type_for_prompts
 from ..errors import WorkflowError
 from ..events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from ..stores import InputRequest, RunRecord, StreamEntry
@@ -161,7 +160,7 @@ class Views:
             name=name,
             start_schema=wf.start_event_class.model_json_schema(),
             response_schema=response_type_for_prompts(wf).model_json_schema(),
-            event_types=sorted({cls.__name__ for cls in wf._graph().event_types}),
+            event_types=sorted({cls.__name__ for cls in wf.events}),
             mermaid=wf.draw_mermaid(),
             graph=workflow_graph(wf),
         )

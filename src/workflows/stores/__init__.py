@@ -39,7 +39,7 @@ from workflows.stores._schemes import scheme_for_url as _scheme_for_url
 from workflows.stores._schemes import scheme_named as _scheme_named
 from workflows.stores._schemes import scheme_of as _scheme_of
 from workflows.stores._sqlite import SqliteStore
-from workflows.stores._url import parse_store_url as _parse_store_url
+from workflows.stores._url import StoreURL, parse_store_url
 
 if TYPE_CHECKING:
     from workflows.stores._postgres import PostgresStore
@@ -65,10 +65,12 @@ __all__ = [
     "RunStore",
     "SqliteStore",
     "StateChanges",
+    "StoreURL",
     "StreamEntry",
     "StreamItem",
     "WatchedStore",
     "open_store",
+    "parse_store_url",
     "store_from_url",
     "store_scheme",
 ]
@@ -94,7 +96,7 @@ def store_from_url(url: str) -> RunStore:
             names the URL with any password masked.
         ImportError: a ``postgresql://`` URL without the ``postgres`` extra installed.
     """
-    parsed = _parse_store_url(url)
+    parsed = parse_store_url(url)
     try:
         return _scheme_named(parsed.kind).build(parsed)
     except ValueError as exc:

@@ -7,6 +7,9 @@ the server's bearer token says only that the caller may use the API.
 
 On the wire the header carries the name's UTF-8 bytes (HTTP header values are bytes);
 a server reads it back as UTF-8, or as Latin-1 when the bytes are not UTF-8.
+
+Shared by the server, the client and the CLI: for the layers of this package, not for
+users; may change between minor versions.
 """
 
 from __future__ import annotations
