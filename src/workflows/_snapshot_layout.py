@@ -42,7 +42,7 @@ _OMIT: Any = object()
 _CALL: Any = object()
 """``if_empty``: an empty value is written by calling ``write`` too."""
 _KEEP: Any = object()
-"""``if_empty``: an empty value is written as it is (``None`` for no event)."""
+"""``if_empty``: ``None`` is written as it is (no event)."""
 
 
 class _Writer:
@@ -70,9 +70,10 @@ class _Writer:
 class _Marker:
     """How one field is written: :meth:`write` turns the runtime value into the snapshot's.
 
-    ``if_empty`` says how an empty (falsy) value is written without calling ``write``:
-    ``_KEEP`` as it is, ``_OMIT`` left out, a factory of a new empty container, or
-    ``_CALL`` to call ``write`` anyway. Most sections of most snapshots are empty.
+    ``if_empty`` says how an empty value is written without calling ``write``: ``_KEEP``
+    ``None`` as it is, ``_OMIT`` an empty value left out, a factory of a new empty
+    container, or ``_CALL`` to call ``write`` anyway. Most sections of most snapshots
+    are empty.
     """
 
     if_empty: Any = _CALL
@@ -368,7 +369,7 @@ def _writer_source(model: type[BaseModel]) -> tuple[str, dict[str, Any]]:
         elif marker.if_empty is _CALL:
             items.append(f"{name!r}: m{i}(w, {read}, where)")
         elif marker.if_empty is _KEEP:
-            items.append(f"{name!r}: {write} if (v := {read}) else v")
+            items.append(f"{name!r}: None if (v := {read}) is None else {write}")
         else:
             items.append(f"{name!r}: {write} if (v := {read}) else f{i}()")
         if optional and not (marker is not None and marker.optional):
