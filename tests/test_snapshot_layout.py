@@ -211,16 +211,3 @@ def test_a_field_always_written_cannot_follow_one_that_may_be_left_out() -> None
 
     with pytest.raises(TypeError, match="Misordered.lineage: follows a field that may be left"):
         writer_of(Misordered)
-
-
-def test_every_declared_model_has_a_writer() -> None:
-    from workflows import _snapshot_layout as layout
-
-    models = [
-        value
-        for value in vars(layout).values()
-        if isinstance(value, type) and issubclass(value, _Strict) and value is not _Strict
-    ]
-    assert len(models) == 5
-    for model in models:
-        assert callable(writer_of(model))

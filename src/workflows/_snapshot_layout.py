@@ -337,6 +337,7 @@ def writer_of(model: type[BaseModel]) -> _EntryWriter:
     one dict display reading each field's attribute, with the marked fields written by
     their marker unless empty. Snapshots are written at every durable commit, so this
     costs what a hand-written literal would (a loop over the fields costs twice that).
+    The source is made of the declaration's field names only, never of snapshot data.
     Fields a snapshot may leave out must come after those it always holds.
     """
     found = _WRITERS.get(model)
@@ -399,3 +400,8 @@ def write_snapshot(
     elif "streams" in data:
         data["format_version"] = STREAMS_FORMAT_VERSION
     return data
+
+
+for _model in (_QueuedDoc, _InvocationDoc, _WaiterDoc, _StreamDoc, _SnapshotDoc):
+    writer_of(_model)  # built at import: a declaration that cannot be written fails here
+del _model
