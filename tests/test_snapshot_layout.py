@@ -147,15 +147,17 @@ class Joined(Workflow):
         return StopEvent(result=(a.n, b.n, answer.n))
 
 
-async def settled_snapshot(wf: Workflow, queued: int) -> dict[str, Any]:
-    """The run's snapshot, through JSON text, once one call waits and ``queued`` queue."""
+async def settled_snapshot(wf: Workflow, queued: int, buffered: int = 0) -> dict[str, Any]:
+    """The run's snapshot, through JSON text, once one call waits, ``queued`` events
+    queue and ``buffered`` events wait in collect buffers."""
     handler = wf.run()
 
     def snapshot() -> dict[str, Any] | None:
         data = handler.ctx.to_dict()
         waiting = len(data["in_flight"]) == 1 and len(data["waiters"]) == 1
         in_queues = sum(len(items) for items in data["queues"].values())
-        return data if waiting and in_queues == queued else None
+        collected = sum(len(events) for events in data["collect"].values())
+        return data if waiting and in_queues == queued and collected == buffered else None
 
     data = await until(snapshot, "one call waiting for an answer")
     await handler.cancel_run()
@@ -170,7 +172,8 @@ def serializer() -> JsonSerializer:
 
 
 async def test_version_1_writes_its_keys_in_the_declared_order() -> None:
-    data = await settled_snapshot(Waiting(timeout=TIMEOUT, serializer=serializer()), queued=1)
+    wf = Waiting(timeout=TIMEOUT, serializer=serializer())
+    data = await settled_snapshot(wf, queued=1, buffered=1)
     assert list(data) == V1_KEYS
     assert data["format_version"] == 1
     [queued] = data["queues"]["ask"]
