@@ -3,7 +3,7 @@
 ``Context.from_dict`` accepts what the reference's ``ctx.to_dict()`` writes with its
 default ``JsonSerializer``: the current layout (``"version": 2``), the one before it
 (``1``) and the legacy layout without a version. :func:`from_reference_snapshot`
-translates such a payload into this library's own snapshot layout (``_snapshot.py``),
+translates such a payload into this library's own snapshot layout (``_snapshot_layout.py``),
 which is then validated and decoded the usual way. Class names are resolved only
 through the workflow's allowlist (:class:`~workflows.context.serializers.TypeRegistry`):
 nothing is imported and no code runs.
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ._reference_streams import RefPayload, RefRelease, RefStream, StreamTranslator
 from ._reference_values import WHO, Translator, brief
 from ._run_state import waiter_key
+from ._snapshot_layout import FORMAT_VERSION, JOINS_FORMAT_VERSION, STREAMS_FORMAT_VERSION
 from ._validation_text import validation_summary
 from .context.context import new_run_id
 from .context.serializers import BaseSerializer, JsonSerializer, TypeRegistry
@@ -170,12 +171,6 @@ def from_reference_snapshot(
     Raises:
         ContextSerdeError: naming what is malformed or not supported in ``data``.
     """
-    from ._snapshot import (  # _snapshot imports this module
-        FORMAT_VERSION,
-        JOINS_FORMAT_VERSION,
-        STREAMS_FORMAT_VERSION,
-    )
-
     if not isinstance(serializer, JsonSerializer) or serializer.name != "json":
         raise ContextSerdeError(
             f"a {WHO} is decoded with JsonSerializer (it was written with the reference's "
