@@ -113,7 +113,7 @@ async def fill_inbox(url: str, pending: int) -> None:
 
     async with Engine(url, workflows(), idle_release_after=0) as engine:
         for _ in range(pending):
-            await engine.start("chat", turns=2)
+            await engine.start("chat", turns=1)
         for _ in range(1200):  # the last prompts are committed within a minute
             if len(await engine.inbox(limit=pending + 1)) >= pending:
                 return
