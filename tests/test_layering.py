@@ -11,7 +11,10 @@ convention). The rules, read from the AST of every module under ``src/workflows`
 - no module imports another layer's underscored module or underscored name;
 - no module outside the core reads a single-underscore attribute of an object other
   than ``self``/``cls``, unless its own layer defines that attribute and the core does
-  not (``_ALLOWED_ATTRIBUTES`` lists the few exceptions, with their reasons).
+  not (``_ALLOWED_ATTRIBUTES`` lists the few exceptions, with their reasons);
+- inside the engine, only ``_engine.py`` reads ``engine._x`` (or ``self._engine._x``,
+  ``self.engine._x``): the other parts use the ``EngineCore`` members of
+  ``workflows.engine._parts``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ _ALLOWED_ATTRIBUTES: dict[str, str] = {
     "_replace": "namedtuple._replace (urlsplit results): public API despite the underscore",
 }
 """Underscored attributes any layer may read, and why."""
+
+_ENGINE_NAMES = ("engine", "_engine")
+"""The names an engine part holds the engine under."""
+
+_ENGINE_PRIVATE_READS_ALLOWED: dict[tuple[str, str], str] = {
+    ("workflows.engine._durable_run", "_writer"): (
+        "DurableRun hands each boundary to the commit writer; EngineCore offers it as "
+        "engine.writer, which that module is to use next"
+    ),
+}
+"""``(module, attribute)`` reads of the engine's privates still allowed, and why."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,30 @@ def _attribute_violations(modules: list[_Module]) -> list[str]:
     return found
 
 
+def _engine_private_reads(modules: list[_Module]) -> list[str]:
+    """Reads of ``engine._x`` by engine modules other than ``_engine.py``."""
+    found = []
+    for module in modules:
+        if module.layer != "engine" or module.name == "workflows.engine._engine":
+            continue
+        for node in ast.walk(module.tree):
+            if not (isinstance(node, ast.Attribute) and _private(node.attr)):
+                continue
+            held = node.value
+            name = (
+                held.id
+                if isinstance(held, ast.Name)
+                else held.attr
+                if isinstance(held, ast.Attribute)
+                else None
+            )
+            if name in _ENGINE_NAMES and (module.name, node.attr) not in (
+                _ENGINE_PRIVATE_READS_ALLOWED
+            ):
+                found.append(f"{_where(module, node.lineno)}: reads {ast.unparse(node)}")
+    return found
+
+
 @pytest.fixture(scope="module")
 def modules() -> list[_Module]:
     return _modules()
@@ -202,6 +240,11 @@ def test_layers_import_only_the_layers_below_and_no_private_module(
 
 def test_no_layer_reads_another_layers_private_attributes(modules: list[_Module]) -> None:
     found = _attribute_violations(modules)
+    assert not found, "\n".join(found)
+
+
+def test_engine_parts_use_only_the_engine_core(modules: list[_Module]) -> None:
+    found = _engine_private_reads(modules)
     assert not found, "\n".join(found)
 
 
@@ -227,3 +270,13 @@ def test_the_rules_catch_what_they_forbid() -> None:
     ]
     getter = _parsed("def f(wf):\n    getattr(wf, '_launch', None)\n", engine)
     assert _attribute_violations(getter)
+    part = _parsed(
+        "def f(self, engine):\n    engine._loaded\n    self._engine._phase\n    engine.loaded\n",
+        engine,
+    )
+    assert _engine_private_reads(part) == [
+        f"{_where(part[0], 2)}: reads engine._loaded",
+        f"{_where(part[0], 3)}: reads self._engine._phase",
+    ]
+    inside = _parsed("def f(self):\n    self._engine._phase\n", "workflows.engine._engine")
+    assert not _engine_private_reads(inside)

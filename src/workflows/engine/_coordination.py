@@ -29,7 +29,7 @@ from ..stores import LivenessStore, NotifyingStore, WatchedStore
 from ._leases import Leases
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ._parts import EngineCore
 
 logger = logging.getLogger("workflows.engine")
 
@@ -37,7 +37,7 @@ logger = logging.getLogger("workflows.engine")
 class Coordinator:
     """The engine's background tasks for leases, wake-ups, polling and deadlines."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineCore) -> None:
         self._engine = engine
         self.leases = Leases(engine)
         self._releases: set[str] = set()
@@ -86,7 +86,7 @@ class Coordinator:
     @property
     def claiming(self) -> bool:
         """True while this engine may take up runs (open and not stopping)."""
-        return not self._stopping and self._engine._phase == "open"
+        return not self._stopping and self._engine.phase == "open"
 
     def start(self) -> None:
         """Start the maintenance loop (and the listener, on a notifying store)."""
@@ -104,7 +104,7 @@ class Coordinator:
         if task.cancelled() or self._stopping:
             return
         exc = task.exception()
-        self._engine._component_failed(
+        self._engine.component_failed(
             name, exc or WorkflowRuntimeError(f"the {name} task ended on its own")
         )
 
@@ -161,14 +161,14 @@ class Coordinator:
         # One at a time, forgotten only once sent: a flush cancelled by a stop leaves
         # the rest for the final flush.
         for run_id in list(self._releases):
-            if run_id not in self._engine._loaded:  # (else: loaded again meanwhile)
+            if run_id not in self._engine.loaded:  # (else: loaded again meanwhile)
                 with suppress(StoreError):
                     await self._engine.store.release_run(run_id, owner)
             self._releases.discard(run_id)
 
     def check_finished(self, run_id: str) -> None:
         """Settle the result future of ``run_id`` if the store says it finished."""
-        self._spawn(self._engine._settle_checked(run_id))
+        self._spawn(self._engine.settle_checked(run_id))
 
     def _spawn(self, coro: Any) -> None:
         self.adopt([asyncio.get_running_loop().create_task(coro)])
@@ -195,7 +195,7 @@ class Coordinator:
     async def _pick(self, run_id: str) -> None:
         engine = self._engine
         try:
-            durable = engine._loaded.get(run_id)
+            durable = engine.loaded.get(run_id)
             if (
                 durable is not None
                 and self.leases.overdue(run_id)
@@ -205,7 +205,7 @@ class Coordinator:
                 # lease is gone: this copy was dropped; a claim below loads it afresh.
                 durable = None
             if durable is None and engine.has_room() and self.claiming:
-                durable = await engine._ensure_loaded(run_id)
+                durable = await engine.ensure_loaded(run_id)
             if durable is not None:
                 # Inbound stored while the run was being loaded is read here too.
                 await durable.pull_inbound()
@@ -230,7 +230,7 @@ class Coordinator:
         engine = self._engine
         if engine.concurrency is None:
             return _CLAIM_BATCH
-        return min(_CLAIM_BATCH, engine.concurrency - len(engine._loaded) - len(engine._loading))
+        return min(_CLAIM_BATCH, engine.concurrency - len(engine.loaded) - len(engine.loading))
 
     def claim_soon(self, run_ids: list[str]) -> None:
         """Take up ``run_ids`` (woken for, or freed by a dead worker) soon: the runs held
@@ -242,7 +242,7 @@ class Coordinator:
         if not engine.execute or not self.claiming:
             return
         for run_id in run_ids:
-            if not self._batch_claims or run_id in engine._loaded or run_id in engine._loading:
+            if not self._batch_claims or run_id in engine.loaded or run_id in engine.loading:
                 self.pick(run_id)
             else:
                 self._to_claim.add(run_id)
@@ -284,7 +284,7 @@ class Coordinator:
                 engine.lease_seconds,
                 limit=limit,
                 run_ids=run_ids,
-                exclude=[*engine._loaded, *engine._loading],
+                exclude=[*engine.loaded, *engine.loading],
                 now=time.time(),
             )
         except asyncio.CancelledError:
@@ -301,12 +301,12 @@ class Coordinator:
         engine = self._engine
         run_id = record.run_id
         try:
-            durable = await engine._ensure_loaded(run_id, claimed=(record, claimed_at))
+            durable = await engine.ensure_loaded(run_id, claimed=(record, claimed_at))
             if durable is not None and durable.version < record.version:
                 # A copy loaded from an earlier claim of ours that this claim overtook:
                 # it can commit nothing more. Load the run again from this claim.
-                engine._release(durable, give_back=False)
-                durable = await engine._ensure_loaded(run_id, claimed=(record, claimed_at))
+                engine.release(durable, give_back=False)
+                durable = await engine.ensure_loaded(run_id, claimed=(record, claimed_at))
             if durable is not None:
                 await durable.pull_inbound()  # inbound stored while it was being loaded
         except asyncio.CancelledError:
@@ -330,8 +330,8 @@ class Coordinator:
                     if kind == "work":
                         self.claim_soon([run_id])
                     elif kind == "commit":
-                        self._engine._remote_commit(run_id)
-                        self._engine._inbox_changed()  # (inbox streams batch these)
+                        self._engine.remote_commit(run_id)
+                        self._engine.inbox_changed()  # (inbox streams batch these)
                 error = "the notification stream ended"
             except asyncio.CancelledError:
                 raise
@@ -366,13 +366,11 @@ class Coordinator:
     async def look_at_outside_changes(self) -> None:
         """Another process wrote to the store: deliver what it stored for our runs."""
         engine = self._engine
-        engine._inbox_changed()  # it may have answered, asked or closed requests
-        for run_id in {*engine._signals, *engine._results}:
-            engine._remote_commit(run_id)  # results and streams of runs finished elsewhere
+        engine.notice_outside_writes()  # answers, requests, results, streams
         if not engine.execute or not self.claiming:
             return
         for run_id in await engine.store.runs_with_work(now=time.time()):
-            if run_id in engine._loaded:
+            if run_id in engine.loaded:
                 self.pick(run_id)  # an answer, event or cancel for a run held here
             elif engine.owner is None and engine.has_room():
                 # Without leases, only a run at rest is taken up: a running one may be
@@ -415,7 +413,7 @@ class Coordinator:
                     next_poll = next_timers = 0.0  # look at once for what was missed
                     # ... including input for the runs held here: the poll skips them
                     # (their lease is valid), and their wake-up may have been lost.
-                    for run_id in list(engine._loaded):
+                    for run_id in list(engine.loaded):
                         self.pick(run_id)
                 if self.watched is not None and now >= next_watch:
                     next_watch = now + _WATCH_INTERVAL
@@ -440,8 +438,7 @@ class Coordinator:
                 if not engine.execute and now >= next_poll:
                     # Results of runs executed elsewhere, in case a wake-up was missed.
                     next_poll = now + engine.poll_interval
-                    for run_id in list(engine._results):
-                        await engine._settle_checked(run_id)
+                    await engine.settle_awaited()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failing store must not stop the loop
@@ -481,7 +478,7 @@ def _read_exceptions(tasks: list[asyncio.Task[Any]]) -> None:
                 logger.error("engine task %s failed: %r", task.get_name(), exc)
 
 
-async def notify(engine: Engine, message: str) -> None:
+async def notify(engine: EngineCore, message: str) -> None:
     """Send a wake-up message to other processes, if the store can."""
     store: Any = engine.store
     if isinstance(store, NotifyingStore) and (engine.owner is not None or not engine.execute):
@@ -493,7 +490,7 @@ async def notify(engine: Engine, message: str) -> None:
             logger.warning("could not send wake-up %r: %s", message, exc)
 
 
-async def notify_many(engine: Engine, messages: list[str]) -> None:
+async def notify_many(engine: EngineCore, messages: list[str]) -> None:
     """Send several wake-up messages to other processes at once, if the store can."""
     store: Any = engine.store
     if not isinstance(store, NotifyingStore) or (engine.owner is None and engine.execute):

@@ -1055,6 +1055,94 @@ class Engine:
         if len(self._finished) > _OUTCOMES_KEPT:
             del self._finished[next(iter(self._finished))]
 
+    # -- for the engine's parts (EngineCore, see ._parts): internal to this package -------
+    @property
+    def phase(self) -> str:
+        """``new``, ``open``, ``failed``, ``closing`` or ``closed`` (internal)."""
+        return self._phase
+
+    @property
+    def writer(self) -> CommitWriter:
+        """The commit writer, once open (internal)."""
+        return self._writer
+
+    @property
+    def coordinator(self) -> Coordinator:
+        """Leases, wake-ups and background tasks (internal)."""
+        return self._coordinator
+
+    @property
+    def loaded(self) -> Mapping[str, DurableRun]:
+        """The runs executing in memory, by id (internal; read-only)."""
+        return self._loaded
+
+    @property
+    def loading(self) -> Mapping[str, asyncio.Future[DurableRun | None]]:
+        """The runs being loaded, by id (internal; read-only)."""
+        return self._loading
+
+    async def ensure_loaded(
+        self, run_id: str, *, claimed: tuple[RunRecord, float] | None = None
+    ) -> DurableRun | None:
+        """The run in memory, loaded (claimed, in worker mode; ``claimed``: from a claim
+        already made) if needed; None if it is not ours to execute (internal)."""
+        return await self._ensure_loaded(run_id, claimed=claimed)
+
+    def release(self, durable: DurableRun, *, give_back: bool = True) -> None:
+        """Drop ``durable`` from memory; ``give_back``: its lease too (internal)."""
+        self._release(durable, give_back=give_back)
+
+    def committed(
+        self, durable: DurableRun, part: CommitPart, failed: BaseException | None
+    ) -> None:
+        """The writer wrote ``part`` of ``durable`` (``failed``: could not) (internal)."""
+        self._committed(durable, part, failed)
+
+    def component_failed(self, name: str, exc: BaseException) -> None:
+        """The background task ``name`` crashed: stop serving (internal)."""
+        self._component_failed(name, exc)
+
+    def inbox_changed(self) -> None:
+        """Wake this engine's inbox streams (internal)."""
+        self._inbox_changed()
+
+    def remote_commit(self, run_id: str) -> None:
+        """Another process committed ``run_id``: wake local readers and waiters
+        (internal)."""
+        self._remote_commit(run_id)
+
+    def notice_outside_writes(self) -> None:
+        """Another process wrote to the store: the inbox streams, stream readers and
+        result waiters of this engine look again (internal)."""
+        self._inbox_changed()  # it may have answered, asked or closed requests
+        for run_id in {*self._signals, *self._results}:
+            self._remote_commit(run_id)  # results and streams of runs finished elsewhere
+
+    async def settle_checked(self, run_id: str) -> None:
+        """Settle the awaiters of ``run_id`` if the store says it finished (internal)."""
+        await self._settle_checked(run_id)
+
+    async def settle_awaited(self) -> None:
+        """Settle, from the store, every run awaited here that finished (internal)."""
+        for run_id in list(self._results):
+            await self._settle_checked(run_id)
+
+    async def await_result(self, run_id: str) -> Any:
+        """The outcome of ``run_id``, waiting for its end (internal: ``RunHandle``)."""
+        return await self._await_result(run_id)
+
+    def signal(self, run_id: str) -> asyncio.Event:
+        """An event set at the next commit of ``run_id`` (internal)."""
+        return self._signal(run_id)
+
+    def open_feed(self, run_id: str) -> StreamFeed:
+        """Start feeding the entries committed here for ``run_id`` (internal)."""
+        return self._open_feed(run_id)
+
+    def close_feed(self, run_id: str, feed: StreamFeed) -> None:
+        """Stop feeding ``feed`` (internal)."""
+        self._close_feed(run_id, feed)
+
 
 def _encoded_input(durable: DurableRun, start_event: StartEvent) -> dict[str, Any] | None:
     """The start event as the run's serializer encodes events, to keep with the run;

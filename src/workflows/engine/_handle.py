@@ -14,7 +14,7 @@ from ..runtime.host import registry_for
 from ..stores import RunRecord, StreamEntry
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ._parts import EngineCore
 
 __all__ = ["RunHandle", "StreamFeed"]
 
@@ -66,16 +66,16 @@ class RunHandle:
     process sees the same run.
     """
 
-    def __init__(self, engine: Engine, run_id: str) -> None:
+    def __init__(self, engine: EngineCore, run_id: str) -> None:
         self._engine = engine
         self.run_id = run_id
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._engine._await_result(self.run_id).__await__()
+        return self._engine.await_result(self.run_id).__await__()
 
     async def result(self) -> Any:
         """The run's result (waits for the end); raises what ended a failed run."""
-        return await self._engine._await_result(self.run_id)
+        return await self._engine.await_result(self.run_id)
 
     async def record(self) -> RunRecord:
         """The run's stored record (status, version, result...)."""
@@ -100,11 +100,11 @@ class RunHandle:
         seq = after
         # What this engine commits for the run from now on comes through the feed, so a
         # reader woken by a local commit does not read back what was just written.
-        feed = engine._open_feed(self.run_id)
+        feed = engine.open_feed(self.run_id)
         from_store = True
         try:
             while True:
-                signal = engine._signal(self.run_id)
+                signal = engine.signal(self.run_id)
                 entries = None if from_store else feed.take(seq)
                 if entries is None:  # woken from elsewhere, or a gap: the store tells
                     entries = await engine.store.read_stream(self.run_id, after=seq)
@@ -127,7 +127,7 @@ class RunHandle:
                 if entries:
                     from_store = False
                     continue
-                if self.run_id not in engine._loaded:
+                if self.run_id not in engine.loaded:
                     # Not executing here: it may have finished, or be executed elsewhere.
                     record = await engine.store.get_run(self.run_id)
                     if record.is_finished:
@@ -143,7 +143,7 @@ class RunHandle:
                     await asyncio.wait_for(signal.wait(), engine.poll_interval)
                     from_store = False  # woken: by a local commit, unless the feed is stale
         finally:
-            engine._close_feed(self.run_id, feed)
+            engine.close_feed(self.run_id, feed)
 
     last_seq: int = 0
 

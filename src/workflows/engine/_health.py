@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ._parts import EngineCore
 
 __all__ = ["EngineHealth", "health_of"]
 
@@ -38,16 +38,16 @@ def _ago(moment: float | None) -> float | None:
     return None if moment is None else round(time.monotonic() - moment, 3)
 
 
-def health_of(engine: Engine) -> EngineHealth:
+def health_of(engine: EngineCore) -> EngineHealth:
     """Read ``engine``'s health without any I/O."""
-    coordinator = engine._coordinator
+    coordinator = engine.coordinator
     leases = coordinator.leases
     failure = engine.failure
-    writer_alive = engine._phase == "open" and engine._writer.alive
+    writer_alive = engine.phase == "open" and engine.writer.alive
     components: dict[str, dict[str, Any]] = {
         "writer": {
             "state": "running" if writer_alive else "stopped",
-            "backlog": engine._writer.backlog if engine._phase != "new" else 0,
+            "backlog": engine.writer.backlog if engine.phase != "new" else 0,
         },
         "maintenance": {"last_turn_seconds_ago": _ago(coordinator.last_turn)},
         "listener": {"state": coordinator.listener_state, "error": coordinator.listener_error},
@@ -63,10 +63,10 @@ def health_of(engine: Engine) -> EngineHealth:
     if failure is not None:
         components["failure"] = {"error": f"{type(failure).__name__}: {failure}"}
     status: HealthStatus
-    if failure is not None or engine._phase != "open" or not writer_alive:
+    if failure is not None or engine.phase != "open" or not writer_alive:
         status = "failed"
     elif coordinator.listener_state == "reconnecting" or leases.last_error:
         status = "degraded"
     else:
         status = "ok"
-    return EngineHealth(status=status, engine=engine._phase, components=components)
+    return EngineHealth(status=status, engine=engine.phase, components=components)

@@ -27,7 +27,7 @@ from ..stores import RunFinishedError
 
 if TYPE_CHECKING:
     from ._durable_run import DurableRun
-    from ._engine import Engine
+    from ._parts import EngineCore
 
 logger = logging.getLogger("workflows.engine")
 
@@ -35,7 +35,7 @@ logger = logging.getLogger("workflows.engine")
 class Leases:
     """Bookkeeping and renewal of this engine's leases (worker mode only)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineCore) -> None:
         self._engine = engine
         self._until: dict[str, float] = {}
         #: Monotonic time of the last renewal round that reached the store.
@@ -69,7 +69,7 @@ class Leases:
         self._round_failed = False
         engine = self._engine
         owner = engine.owner
-        held = [durable for durable in engine._loaded.values() if durable.created]
+        held = [durable for durable in engine.loaded.values() if durable.created]
         if owner is None or len(held) < 2:
             for durable in held:
                 await self.renew(durable)
@@ -88,7 +88,7 @@ class Leases:
                 for durable in held:
                     if durable.run_id in lost:
                         await self.renew(durable)  # refused again, with the reason
-                    elif engine._loaded.get(durable.run_id) is durable:
+                    elif engine.loaded.get(durable.run_id) is durable:
                         self._until[durable.run_id] = sent + engine.lease_seconds
         if not self._round_failed:
             self.last_error = None
@@ -105,18 +105,18 @@ class Leases:
         try:
             await engine.store.renew_lease(run_id, owner, engine.lease_seconds)
         except RunFinishedError:
-            if engine._loaded.get(run_id) is durable:
+            if engine.loaded.get(run_id) is durable:
                 # Finished by another worker after taking the run over.
                 self._lose(durable, "the run was finished by another worker")
             return False  # otherwise our own final commit won the race: nothing to do
         except (StaleRunError, RunNotFoundError) as exc:
-            if engine._loaded.get(run_id) is durable:
+            if engine.loaded.get(run_id) is durable:
                 self._lose(durable, str(exc))
             return False
         except StoreError as exc:
             self._unreachable(durable, exc)
             return False
-        if engine._loaded.get(run_id) is durable:
+        if engine.loaded.get(run_id) is durable:
             self._until[run_id] = sent + engine.lease_seconds
         return True
 
@@ -125,10 +125,10 @@ class Leases:
         lease period without one, another worker may own the run, so it counts as lost."""
         self._round_failed = True
         self.last_error = str(exc)
-        if self.overdue(durable.run_id) and self._engine._loaded.get(durable.run_id) is durable:
+        if self.overdue(durable.run_id) and self._engine.loaded.get(durable.run_id) is durable:
             self._lose(durable, f"could not renew it for a whole lease period: {exc}")
 
     def _lose(self, durable: DurableRun, why: str) -> None:
         self.lost += 1
         logger.warning("run %s: lease lost, no longer executing it here: %s", durable.run_id, why)
-        self._engine._release(durable, give_back=False)
+        self._engine.release(durable, give_back=False)

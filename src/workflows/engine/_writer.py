@@ -21,7 +21,7 @@ from ._coordination import notify_many
 from ._durable_run import CommitPart, DurableRun
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ._parts import EngineCore
 
 logger = logging.getLogger("workflows.engine")
 
@@ -29,7 +29,7 @@ logger = logging.getLogger("workflows.engine")
 class CommitWriter:
     """Owns the writer task; ``submit`` never blocks, ``flush`` waits for the backlog."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineCore) -> None:
         self._engine = engine
         self._pending: dict[str, tuple[DurableRun, CommitPart]] = {}
         self._wake = asyncio.Event()
@@ -123,7 +123,7 @@ class CommitWriter:
                             if not durable.stored.done():  # a start() waits on it
                                 durable.stored.set_exception(exc)
                                 durable.stored.exception()
-                        self._engine._component_failed("writer", exc)
+                        self._engine.component_failed("writer", exc)
             self._idle.set()
 
     async def _write_batch(self, items: list[tuple[DurableRun, CommitPart]]) -> None:
@@ -222,7 +222,7 @@ class CommitWriter:
                         durable.run_id, owner, self._engine.lease_seconds
                     )
                     durable.version = claimed.version
-                    self._engine._coordinator.leases.acquired(durable.run_id, claimed_at)
+                    self._engine.coordinator.leases.acquired(durable.run_id, claimed_at)
                 if (
                     part.snapshot is first
                     and not (part.stream or part.new_requests or part.closed_requests)
@@ -262,12 +262,12 @@ class CommitWriter:
         if not durable.stored.done():
             durable.stored.set_exception(exc)
             durable.stored.exception()  # retrieved by start(), if anyone waits
-        self._engine._committed(durable, part, failed=exc)
+        self._engine.committed(durable, part, failed=exc)
 
     def _succeeded(self, durable: DurableRun, part: CommitPart) -> None:
         if not durable.stored.done():
             durable.stored.set_result(None)
-        self._engine._committed(durable, part, failed=None)
+        self._engine.committed(durable, part, failed=None)
 
 
 MAX_BATCH = 256
