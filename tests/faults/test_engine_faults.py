@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+from _approval_flow import SlowApproval, expected_answer
 from _pgcluster import PgCluster
-from faults._approval import Approval, expected_answer
 from workflows.engine import Engine, RunHandle
 from workflows.errors import StoreError, WorkflowError
 from workflows.stores import PostgresStore
@@ -88,7 +88,7 @@ class Scenario:
         def store() -> RecordingStore:
             return RecordingStore(cluster.dsn, schema=schema, connect_timeout=2)
 
-        workflows = {"approval": Approval(timeout=None)}
+        workflows = {"approval": SlowApproval(timeout=None)}
         self.worker = Engine(
             store(), workflows, owner="w1", lease_seconds=LEASE, poll_interval=POLL
         )
