@@ -51,12 +51,7 @@ _ALLOWED_ATTRIBUTES: dict[str, str] = {
 _ENGINE_NAMES = ("engine", "_engine")
 """The names an engine part holds the engine under."""
 
-_ENGINE_PRIVATE_READS_ALLOWED: dict[tuple[str, str], str] = {
-    ("workflows.engine._durable_run", "_writer"): (
-        "DurableRun hands each boundary to the commit writer; EngineCore offers it as "
-        "engine.writer, which that module is to use next"
-    ),
-}
+_ENGINE_PRIVATE_READS_ALLOWED: dict[tuple[str, str], str] = {}
 """``(module, attribute)`` reads of the engine's privates still allowed, and why."""
 
 

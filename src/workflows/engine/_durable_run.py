@@ -255,7 +255,7 @@ class DurableRun:
             self._close_pending_requests(part)
         self._take_inbound(part)
         part.publish = events
-        self.engine._writer.submit(self, part)
+        self.engine.writer.submit(self, part)
 
     def _fail_unstorable(self, run: Run, exc: ContextSerdeError) -> None:
         """End a run whose end cannot be encoded: stored as ``failed`` with ``exc``.
@@ -295,7 +295,7 @@ class DurableRun:
         self._take_inbound(part)
         self._close_pending_requests(part)
         self.error = exc
-        self.engine._writer.submit(self, part)
+        self.engine.writer.submit(self, part)
 
     def _take_inbound(self, part: CommitPart) -> None:
         """Put the inbound events taken in since the last commit into ``part``."""
