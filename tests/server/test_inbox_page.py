@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,20 +27,7 @@ from workflows.server._pages import page_routes
 
 from .conftest import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path("/tmp/inbox.png")
-EXPECT_TIMEOUT_MS = 15_000
-READY_TIMEOUT = 30.0
 
 
 # -- the workflows --------------------------------------------------------------------------
@@ -162,46 +148,6 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
-
-
-# -- the browser ----------------------------------------------------------------------------
-def _unavailable(reason: str) -> None:
-    message = f"browser test needs {reason}"
-    if os.environ.get("WORKFLOWS_REQUIRE_BROWSER") == "1":
-        pytest.fail(message + " (WORKFLOWS_REQUIRE_BROWSER=1)")
-    pytest.skip(message)
-
-
-@pytest.fixture
-def chromium() -> str:
-    """The browser executable (skips, or fails in CI, when it or Playwright is missing)."""
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright (pip install playwright)")
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def page(chromium: str) -> AsyncIterator[Any]:
-    """A fresh page in headless Chromium; fails the test on JavaScript errors."""
-    from playwright.async_api import async_playwright, expect
-
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1100, "height": 1000})
-            tab = await context.new_page()
-            tab.set_default_timeout(EXPECT_TIMEOUT_MS)
-            errors: list[str] = []
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield tab
-            assert errors == [], f"JavaScript errors on the page: {errors}"
-        finally:
-            await browser.close()
 
 
 async def _start_run(client: httpx.AsyncClient, employee: str, amount: float) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
@@ -34,19 +33,7 @@ from workflows.server import create_app
 from ._helpers import assert_error, finished_run, pending_requests
 from .conftest import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".ci" / "artifacts"
-EXPECT_TIMEOUT_MS = 15_000
 HOSTILE = '<img src=x onerror="document.body.dataset.xss=1">'
 HOSTILE_SCRIPT = "<script>document.body.dataset.xss=2</script>"
 
@@ -157,50 +144,11 @@ async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _unavailable(reason: str) -> None:
-    message = f"browser test needs {reason}"
-    if os.environ.get("WORKFLOWS_REQUIRE_BROWSER") == "1":
-        pytest.fail(message + " (WORKFLOWS_REQUIRE_BROWSER=1)")
-    pytest.skip(message)
-
-
-@pytest.fixture
-def chromium() -> str:
-    """The browser executable (skips, or fails in CI, when it or Playwright is missing)."""
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright (pip install playwright)")
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"{CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
-
-
 @pytest.fixture
 def artifacts() -> Path:
     """Where screenshots go (``.ci/artifacts/`` at the repository's root)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-@pytest.fixture
-async def page(chromium: str) -> AsyncIterator[Any]:
-    """A fresh page in headless Chromium; fails the test on JavaScript errors."""
-    from playwright.async_api import async_playwright, expect
-
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1100, "height": 1000})
-            tab = await context.new_page()
-            tab.set_default_timeout(EXPECT_TIMEOUT_MS)
-            errors: list[str] = []
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield tab
-            assert errors == [], f"JavaScript errors on the page: {errors}"
-        finally:
-            await browser.close()
 
 
 async def _start(client: httpx.AsyncClient, workflow: str, **fields: Any) -> str:
