@@ -10,6 +10,14 @@ from _wait import until
 from workflows.error_codes import lookup
 
 
+async def started_run(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
+    """``POST /workflows/{name}/runs`` with ``fields`` as the input: the new run (201)."""
+    response = await client.post(f"/workflows/{name}/runs", json={"input": fields})
+    assert response.status_code == 201, response.text
+    run: dict[str, Any] = response.json()
+    return run
+
+
 async def pending_requests(
     client: httpx.AsyncClient, count: int = 1, **params: Any
 ) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from _live_server import LiveServer
@@ -117,6 +118,13 @@ def start_server() -> Iterator[Any]:
     for server in started:
         if server.thread.is_alive():
             server.stop()
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the test's ``server`` (a module may define its own server)."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
-import pytest
 
-from ._helpers import assert_error, finished_run, pending_requests
-from .conftest import LiveServer
-
-
-@pytest.fixture
-async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        yield client
-
-
-async def start(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
-    response = await client.post(f"/workflows/{name}/runs", json={"input": fields})
-    assert response.status_code == 201, response.text
-    run: dict[str, Any] = response.json()
-    return run
+from ._helpers import assert_error, finished_run, pending_requests, started_run
 
 
 async def test_health_and_openapi(client: httpx.AsyncClient) -> None:
@@ -49,7 +31,7 @@ async def test_workflows(client: httpx.AsyncClient) -> None:
 
 
 async def test_start_prompt_respond_result(client: httpx.AsyncClient) -> None:
-    run = await start(client, "approval", amount=420)
+    run = await started_run(client, "approval", amount=420)
     assert run["workflow"] == "approval" and run["status"] in ("running", "waiting")
     [request] = await pending_requests(client, run_id=run["run_id"])
     assert request["prompt"]["type"] == "InputRequiredEvent"
@@ -77,7 +59,7 @@ async def test_start_prompt_respond_result(client: httpx.AsyncClient) -> None:
 
 async def test_respond_errors(client: httpx.AsyncClient) -> None:
     assert_error(await client.post("/requests/nope/response", json={}), 404, "request_not_found")
-    run = await start(client, "nudged")
+    run = await started_run(client, "nudged")
     [request] = await pending_requests(client, run_id=run["run_id"])
     url = f"/requests/{request['request_id']}/response"
     assert_error(await client.post(url, json={"value": "many"}), 422, "invalid_response")
@@ -92,7 +74,7 @@ async def test_respond_errors(client: httpx.AsyncClient) -> None:
     assert (await client.post(url, json={"value": 41})).json()["duplicate"] is False
     assert (await finished_run(client, run["run_id"]))["result"] == 42
     # The run finished: a request of a cancelled run is closed.
-    run = await start(client, "approval")
+    run = await started_run(client, "approval")
     [request] = await pending_requests(client, run_id=run["run_id"])
     assert (await client.post(f"/runs/{run['run_id']}/cancel")).status_code == 200
     url = f"/requests/{request['request_id']}/response"
@@ -129,8 +111,8 @@ async def test_start_errors(client: httpx.AsyncClient) -> None:
 
 
 async def test_list_and_get_runs(client: httpx.AsyncClient) -> None:
-    first = await start(client, "double", x=1)
-    second = await start(client, "approval")
+    first = await started_run(client, "double", x=1)
+    second = await started_run(client, "approval")
     await finished_run(client, first["run_id"])
     runs = (await client.get("/runs")).json()["runs"]
     assert [r["run_id"] for r in runs] == [second["run_id"], first["run_id"]]
@@ -156,7 +138,7 @@ async def test_list_and_get_runs(client: httpx.AsyncClient) -> None:
 
 
 async def test_send_event(client: httpx.AsyncClient) -> None:
-    run = await start(client, "nudged")
+    run = await started_run(client, "nudged")
     await pending_requests(client, run_id=run["run_id"])
     url = f"/runs/{run['run_id']}/events"
     assert_error(await client.post(url, json={"type": "Nope"}), 422, "unknown_event_type")
@@ -184,7 +166,7 @@ async def test_send_event(client: httpx.AsyncClient) -> None:
 
 
 async def test_send_builtin_event_by_type_key(client: httpx.AsyncClient) -> None:
-    run = await start(client, "approval", amount=5)
+    run = await started_run(client, "approval", amount=5)
     await pending_requests(client, run_id=run["run_id"])
     sent = await client.post(
         f"/runs/{run['run_id']}/events",
@@ -195,7 +177,7 @@ async def test_send_builtin_event_by_type_key(client: httpx.AsyncClient) -> None
 
 
 async def test_cancel(client: httpx.AsyncClient) -> None:
-    run = await start(client, "approval")
+    run = await started_run(client, "approval")
     await pending_requests(client, run_id=run["run_id"])
     cancelled = await client.post(f"/runs/{run['run_id']}/cancel")
     assert cancelled.status_code == 200

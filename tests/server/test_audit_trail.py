@@ -3,35 +3,19 @@ run's start input, on a live server with a SQLite file; the Python client too.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import pytest
 
 from workflows.client import WorkflowClient
 
-from ._helpers import assert_error, finished_run, pending_requests
+from ._helpers import assert_error, finished_run, pending_requests, started_run
 from .conftest import LiveServer, Nudge
 
 USER = "X-Workflows-User"
 
 
-@pytest.fixture
-async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        yield client
-
-
-async def _start(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
-    response = await client.post(f"/workflows/{name}/runs", json={"input": fields})
-    assert response.status_code == 201, response.text
-    run: dict[str, Any] = response.json()
-    return run
-
-
 async def test_the_run_shows_its_start_input(client: httpx.AsyncClient) -> None:
-    run = await _start(client, "approval", amount=420, note="travel")
+    run = await started_run(client, "approval", amount=420, note="travel")
     assert run["input"] == {
         "type": "StartEvent",
         "type_key": "workflows.events.StartEvent",
@@ -46,8 +30,8 @@ async def test_the_run_shows_its_start_input(client: httpx.AsyncClient) -> None:
 
 
 async def test_an_answer_records_the_user_header(client: httpx.AsyncClient) -> None:
-    named = await _start(client, "approval", amount=1)
-    unnamed = await _start(client, "approval", amount=2)
+    named = await started_run(client, "approval", amount=1)
+    unnamed = await started_run(client, "approval", amount=2)
     [asked] = await pending_requests(client, run_id=named["run_id"])
     [other] = await pending_requests(client, run_id=unnamed["run_id"])
     assert asked["answered_by"] is None
@@ -81,7 +65,7 @@ async def test_an_answer_records_the_user_header(client: httpx.AsyncClient) -> N
 async def test_a_bad_user_header_is_a_400_and_answers_nothing(
     client: httpx.AsyncClient, value: bytes, why: str
 ) -> None:
-    run = await _start(client, "approval", amount=1)
+    run = await started_run(client, "approval", amount=1)
     [asked] = await pending_requests(client, run_id=run["run_id"])
     url = f"/requests/{asked['request_id']}/response"
     body = assert_error(
@@ -109,7 +93,7 @@ async def test_control_bytes_in_the_header_never_reach_the_app(server: LiveServe
 
 
 async def test_the_header_given_twice_is_a_400(client: httpx.AsyncClient) -> None:
-    run = await _start(client, "approval", amount=1)
+    run = await started_run(client, "approval", amount=1)
     [asked] = await pending_requests(client, run_id=run["run_id"])
     response = await client.post(
         f"/requests/{asked['request_id']}/response",
@@ -121,7 +105,7 @@ async def test_the_header_given_twice_is_a_400(client: httpx.AsyncClient) -> Non
 
 
 async def test_an_event_that_answers_records_who_sent_it(client: httpx.AsyncClient) -> None:
-    run = await _start(client, "nudged")
+    run = await started_run(client, "nudged")
     [asked] = await pending_requests(client, run_id=run["run_id"])
     sent = await client.post(
         f"/runs/{run['run_id']}/events",

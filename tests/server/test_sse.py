@@ -7,19 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from _wait import TIMEOUT
 
 from ._helpers import assert_error, pending_requests
 from ._sse import Message, messages
-from .conftest import LiveServer
-
-
-@pytest.fixture
-async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        yield client
 
 
 async def take(stream: AsyncIterator[Message], count: int) -> list[Message]:
