@@ -7,6 +7,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     ├── WorkflowConfigurationError     bad options (a step config, a serializer, ...)
     ├── WorkflowRuntimeError           misuse while a run is going on
     │   ├── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
+    │   ├── TaskFieldError             a task field of a prompt (assignee, due, ...) is wrong
     │   ├── RunFinishedError           the run has finished (also a StoreError)
     │   └── RunFailedError             awaiting a remote run that failed (client)
     ├── ContextStateError              the state store was used wrongly
@@ -67,6 +68,7 @@ __all__ = [
     "StoreConnectionError",
     "StoreError",
     "StoreSchemaError",
+    "TaskFieldError",
     "UnauthorizedError",
     "UnreconstructedException",
     "WorkflowCancelledByUser",
@@ -109,6 +111,16 @@ class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
         if self.available:
             message += f" (steps: {', '.join(self.available)})"
         super().__init__(message)
+
+
+class TaskFieldError(WorkflowRuntimeError, ValueError):
+    """A task field of a prompt or waiter event (``assignee``, ``due``, ...) cannot be
+    used; the message names the field and why (see :mod:`workflows.tasks`)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"task field {field!r}: {problem}")
 
 
 class ContextStateError(WorkflowError):
