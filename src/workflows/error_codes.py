@@ -22,6 +22,7 @@ from .errors import (
     ClientError,
     ContextSerdeError,
     CorruptRecordError,
+    ForbiddenError,
     IdempotencyConflictError,
     InputRequestAlreadyAnsweredError,
     InputRequestClosedError,
@@ -71,6 +72,13 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
         "a query value or header is malformed, out of range, repeated or not taken here",
     ),
     ErrorCode("unauthorized", 401, UnauthorizedError, "no bearer token, or the wrong one"),
+    ErrorCode(
+        "forbidden",
+        403,
+        ForbiddenError,
+        "the caller may not do this: answer or reassign another user's task, an admin-only "
+        "endpoint, an X-Workflows-User header naming someone else",
+    ),
     ErrorCode("run_not_found", 404, RunNotFoundError, "no run has this id"),
     ErrorCode("request_not_found", 404, InputRequestNotFoundError, "no input request has this id"),
     ErrorCode(
@@ -242,6 +250,8 @@ def error_from_code(code: str, message: str, status: int, key: str = "") -> Work
         return ClientError(message, status, code)
     if row.error is UnauthorizedError:
         return UnauthorizedError(message or "a bearer token is required")
+    if row.error is ForbiddenError:
+        return ForbiddenError(message or "forbidden")
     keyed = _KEYED.get(row.error)
     if keyed is None:
         return row.error(message)

@@ -31,6 +31,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     │   └── InvalidResponseError       a response does not fit the request's schema
     └── ClientError                    an HTTP error of the client with no better class
         ├── UnauthorizedError          401: no bearer token, or the wrong one
+        ├── ForbiddenError             403: the caller may not do this (another's task)
         └── ServerUnreachableError     the server could not be reached (after retries)
 
 The names shared with the reference API (``WorkflowValidationError`` ...
@@ -54,6 +55,7 @@ __all__ = [
     "ContextSerdeError",
     "ContextStateError",
     "CorruptRecordError",
+    "ForbiddenError",
     "IdempotencyConflictError",
     "InputRequestAlreadyAnsweredError",
     "InputRequestClosedError",
@@ -333,6 +335,15 @@ class UnauthorizedError(ClientError):
     def __init__(self, message: str) -> None:
         super().__init__(message, 401, "unauthorized")
         self.args = (f"unauthorized: {message} (give the server's token with token=...)",)
+
+
+class ForbiddenError(ClientError):
+    """The server knows the caller but refuses what they asked (403): answering or
+    reassigning a task assigned to someone else, an admin-only endpoint, or naming
+    another user in ``X-Workflows-User``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 403, "forbidden")
 
 
 class ServerUnreachableError(ClientError):

@@ -23,20 +23,37 @@ except ImportError:  # pragma: no cover - depends on the environment
     ) from None
 
 from ._client import WorkflowClient
-from ._errors import ClientError, RunFailedError, ServerUnreachableError, UnauthorizedError
+from ._errors import (
+    ClientError,
+    ForbiddenError,
+    RunFailedError,
+    ServerUnreachableError,
+    UnauthorizedError,
+)
 from ._events import GenericEvent
 from ._handle import RemoteHandle
-from ._models import InputRequestInfo, RunInfo, WorkflowInfo
+from ._models import (
+    AuditEntryInfo,
+    InputRequestInfo,
+    InputRequestPage,
+    RunInfo,
+    UserInfo,
+    WorkflowInfo,
+)
 
 __all__ = [
+    "AuditEntryInfo",
     "ClientError",
+    "ForbiddenError",
     "GenericEvent",
     "InputRequestInfo",
+    "InputRequestPage",
     "RemoteHandle",
     "RunFailedError",
     "RunInfo",
     "ServerUnreachableError",
     "UnauthorizedError",
+    "UserInfo",
     "WorkflowClient",
     "WorkflowInfo",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Literal
 
 import httpx
 
@@ -14,7 +15,14 @@ from ..workflow import Workflow
 from ._errors import ServerUnreachableError, error_for_response
 from ._events import EventDecoder
 from ._handle import RemoteHandle
-from ._models import InputRequestInfo, RunInfo, WorkflowInfo
+from ._models import (
+    AuditEntryInfo,
+    InputRequestInfo,
+    InputRequestPage,
+    RunInfo,
+    UserInfo,
+    WorkflowInfo,
+)
 
 __all__ = ["WorkflowClient"]
 
@@ -41,6 +49,11 @@ class WorkflowClient:
             stream counts as dropped and is re-opened.
         reconnect_for: Seconds an event stream keeps trying to reconnect without
             progress before raising :class:`ServerUnreachableError`.
+        user: Who this client acts as on a server without a users file (a single
+            token, or none): sent as the ``X-Workflows-User`` header with every call, it
+            is who claims, is "me" in ``requests(mine=True)`` and answers (unless
+            ``respond(answered_by=...)`` names another). With a users file the token
+            names the user and this must be left out or repeat that name.
         transport: An httpx transport to use instead of the network (for tests).
 
     The client may be used without ``async with``, but must then be closed with
@@ -56,15 +69,21 @@ class WorkflowClient:
         timeout: float = 30.0,
         stream_read_timeout: float = 60.0,
         reconnect_for: float = 30.0,
+        user: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.user = user
         self.reconnect_for = reconnect_for
         known = workflows.values() if isinstance(workflows, Mapping) else (workflows or ())
         self._decoder = EventDecoder(known)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers: dict[str, str | bytes] = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(user_headers(user))  # checked here: a bad name fails at once
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.base_url,
+            headers=_raw_headers(headers),
+            timeout=timeout,
+            transport=transport,
         )
         self._stream_timeout = httpx.Timeout(timeout, read=stream_read_timeout)
         self._state = "unopened"
@@ -201,6 +220,131 @@ class WorkflowClient:
         data = await self._request("GET", "/requests", params=params)
         return [InputRequestInfo.from_json(item, self._decoder) for item in data["requests"]]
 
+    async def requests(
+        self,
+        *,
+        mine: bool = False,
+        group: str | Iterable[str] | None = None,
+        assignee: str | None = None,
+        unassigned: bool = False,
+        priority_min: int | None = None,
+        due_before: float | datetime | None = None,
+        due_after: float | datetime | None = None,
+        sort: Literal["created", "due", "priority"] = "created",
+        cursor: str | None = None,
+        workflow: str | None = None,
+        run_id: str | None = None,
+        status: str = "pending",
+        limit: int = 100,
+    ) -> InputRequestPage:
+        """One page of the input requests the caller may see, with the cursor of the next.
+
+        ::
+
+            page = await client.requests(mine=True, sort="due")
+            while True:
+                for request in page.requests:
+                    ...
+                if page.next_cursor is None:
+                    break
+                page = await client.requests(mine=True, sort="due", cursor=page.next_cursor)
+
+        Args:
+            mine: Only the requests assigned to the caller.
+            group: Only requests with one of these candidate groups (``"mine"``: any
+                group of the caller's).
+            assignee: Only the requests assigned to this user.
+            unassigned: Only the requests nobody holds.
+            priority_min: Only requests of at least this priority.
+            due_before: Only requests due at or before this time (POSIX seconds or a
+                datetime; naive means UTC); requests without a due time are left out.
+            due_after: Only requests due at or after this time.
+            sort: ``created`` (newest first), ``due`` (earliest first, those without
+                a due time last) or ``priority`` (highest first, then newest).
+            cursor: The ``next_cursor`` of the previous page (with the same filters).
+            workflow: Only requests of this workflow.
+            run_id: Only requests of this run.
+            status: ``pending`` (default), ``answered``, ``expired``, ``cancelled`` or
+                ``all``.
+            limit: At most this many requests on the page (1..1000).
+        """
+        groups = [group] if isinstance(group, str) else list(group or ())
+        params: dict[str, Any] = {
+            "workflow": workflow,
+            "run_id": run_id,
+            "status": status,
+            "limit": limit,
+            "mine": "true" if mine else None,
+            "group": groups or None,
+            "assignee": assignee,
+            "unassigned": "true" if unassigned else None,
+            "priority_min": priority_min,
+            "due_before": _seconds(due_before),
+            "due_after": _seconds(due_after),
+            "sort": sort,
+            "cursor": cursor,
+        }
+        data = await self._request("GET", "/requests", params=params)
+        requests = [InputRequestInfo.from_json(item, self._decoder) for item in data["requests"]]
+        next_cursor = data.get("next_cursor")
+        return InputRequestPage(requests, None if next_cursor is None else str(next_cursor))
+
+    async def claim(self, request_id: str) -> InputRequestInfo:
+        """Take an unassigned request: it becomes the caller's (``assignee``).
+
+        Raises:
+            InputRequestNotFoundError: no such request, or the caller may not see it.
+            RequestAssigneeChangedError: someone holds it already (also when another
+                user claimed it a moment before).
+            InputRequestClosedError / InputRequestAlreadyAnsweredError: it is no
+                longer pending.
+        """
+        return await self._task_change(request_id, "claim")
+
+    async def unclaim(self, request_id: str) -> InputRequestInfo:
+        """Give a request the caller holds back (nobody holds it afterwards).
+
+        Raises:
+            InputRequestNotFoundError: no such request, or the caller may not see it.
+            ForbiddenError: someone else holds it (an admin may unclaim any).
+            RequestAssigneeChangedError: it changed hands meanwhile.
+        """
+        return await self._task_change(request_id, "unclaim")
+
+    async def assign(self, request_id: str, assignee: str | None) -> InputRequestInfo:
+        """Hand a request to ``assignee`` (``None``: to nobody).
+
+        Allowed to an admin and to the request's current assignee.
+
+        Raises:
+            InputRequestNotFoundError: no such request, or the caller may not see it.
+            ForbiddenError: the caller is neither an admin nor its assignee.
+            RequestAssigneeChangedError: it changed hands meanwhile.
+        """
+        return await self._task_change(request_id, "assign", {"assignee": assignee})
+
+    async def _task_change(
+        self, request_id: str, action: str, body: dict[str, Any] | None = None
+    ) -> InputRequestInfo:
+        data = await self._request(
+            "POST", f"/requests/{request_id}/{action}", request_id, json=body or {}
+        )
+        return InputRequestInfo.from_json(data, self._decoder)
+
+    async def audit(self, request_id: str) -> list[AuditEntryInfo]:
+        """A request's history, oldest first: created, claimed, assigned, answered, ...
+
+        Raises:
+            InputRequestNotFoundError: no such request, or the caller may not see it.
+        """
+        data = await self._request("GET", f"/requests/{request_id}/audit", request_id)
+        return [AuditEntryInfo.from_json(item) for item in data["audit"]]
+
+    async def me(self) -> UserInfo:
+        """Who the server takes this client for: user name, groups, admin."""
+        data = await self._request("GET", "/me")
+        return UserInfo.from_json(data)
+
     async def request(self, request_id: str) -> InputRequestInfo:
         """One input request.
 
@@ -263,6 +407,15 @@ class WorkflowClient:
 
     def __repr__(self) -> str:
         return f"<WorkflowClient {self.base_url} {self._state}>"
+
+
+def _seconds(value: float | datetime | None) -> float | None:
+    """A time as POSIX seconds (a naive datetime is UTC)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    return value
 
 
 def _raw_headers(headers: Mapping[str, str | bytes] | None) -> list[tuple[bytes, bytes]] | None:

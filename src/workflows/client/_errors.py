@@ -5,6 +5,7 @@ The classes live in the one exception tree of :mod:`workflows.errors`::
     WorkflowError
     ├── ClientError                  an HTTP error the library has no better name for
     │   ├── UnauthorizedError        401: no token, or the wrong one
+    │   ├── ForbiddenError           403: the caller may not do this (another's task)
     │   └── ServerUnreachableError   the server could not be reached (after retries)
     └── WorkflowRuntimeError
         └── RunFailedError           awaiting a remote run that failed
@@ -12,7 +13,9 @@ The classes live in the one exception tree of :mod:`workflows.errors`::
 An error response becomes the class its body's code names in
 :mod:`workflows.error_codes`, carrying the server's message: ``run_not_found`` is
 :class:`~workflows.errors.RunNotFoundError`, ``request_already_answered``
-:class:`~workflows.errors.InputRequestAlreadyAnsweredError`, ``run_finished``
+:class:`~workflows.errors.InputRequestAlreadyAnsweredError`, ``request_claimed``
+:class:`~workflows.errors.RequestAssigneeChangedError`, ``forbidden``
+:class:`ForbiddenError`, ``run_finished``
 :class:`~workflows.errors.RunFinishedError` (a ``WorkflowRuntimeError``, as the local
 handler raises), and so on. A code the table does not know (or a body that is not the
 server's) becomes a :class:`ClientError` keeping the status, code and message.
@@ -27,6 +30,7 @@ import httpx
 from ..error_codes import error_from_code
 from ..errors import (
     ClientError,
+    ForbiddenError,
     RunFailedError,
     ServerUnreachableError,
     UnauthorizedError,
@@ -35,6 +39,7 @@ from ..errors import (
 
 __all__ = [
     "ClientError",
+    "ForbiddenError",
     "RunFailedError",
     "ServerUnreachableError",
     "UnauthorizedError",

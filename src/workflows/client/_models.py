@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ..events import Event
 from ._events import EventDecoder
 
-__all__ = ["InputRequestInfo", "RunInfo", "WorkflowInfo"]
+__all__ = [
+    "AuditEntryInfo",
+    "InputRequestInfo",
+    "InputRequestPage",
+    "RunInfo",
+    "UserInfo",
+    "WorkflowInfo",
+]
+
+
+def _time(value: Any) -> float | None:
+    """A time of the server's JSON as POSIX seconds (``None`` stays ``None``); an ISO
+    8601 text is read too (naive: UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if stamp.tzinfo is None:
+            return stamp.replace(tzinfo=timezone.utc).timestamp()
+        return stamp.timestamp()
+    return float(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 @dataclass(frozen=True)
@@ -75,8 +100,14 @@ class RunInfo:
 class InputRequestInfo:
     """One entry of the human inbox (``RequestOut``); ``prompt`` is the waiter event.
 
-    ``answered_at`` is when it left ``pending``; ``answered_by`` who answered, as the
-    answering client named them (``None`` when not named).
+    ``answered_at`` is when it left ``pending``; ``answered_by`` who answered (the
+    caller's user name, or as the answering client named them; ``None`` when not named).
+
+    The task fields say who should answer and by when (see ``docs/human-tasks.md``):
+    ``assignee`` (who holds it; ``None``: nobody), ``candidate_users`` and
+    ``candidate_groups`` (who may claim it; both empty with no assignee: everyone),
+    ``priority`` (higher first), ``due`` and ``follow_up`` (POSIX seconds or ``None``),
+    and ``overdue_at`` (when the server marked it overdue).
     """
 
     request_id: str
@@ -90,6 +121,19 @@ class InputRequestInfo:
     response: dict[str, Any] | None = None
     answered_at: float | None = None
     answered_by: str | None = None
+    assignee: str | None = None
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+    priority: int = 0
+    due: float | None = None
+    follow_up: float | None = None
+    overdue_at: float | None = None
+
+    @property
+    def is_overdue(self) -> bool:
+        """Whether the server marked the request overdue (its due time passed while
+        it was pending)."""
+        return self.overdue_at is not None
 
     @property
     def prompt_type(self) -> str:
@@ -114,19 +158,104 @@ class InputRequestInfo:
     @classmethod
     def from_json(cls, data: dict[str, Any], decoder: EventDecoder) -> InputRequestInfo:
         """Build from the server's JSON, decoding the prompt with ``decoder``."""
-        deadline = data.get("deadline")
-        answered_at = data.get("answered_at")
         answered_by = data.get("answered_by")
+        assignee = data.get("assignee")
         return cls(
             request_id=str(data["request_id"]),
             run_id=str(data["run_id"]),
             workflow=str(data["workflow"]),
             status=str(data["status"]),
             created_at=float(data["created_at"]),
-            deadline=None if deadline is None else float(deadline),
+            deadline=_time(data.get("deadline")),
             prompt=decoder.decode(data.get("prompt")),
             response_schema=dict(data.get("response_schema") or {}),
             response=data.get("response"),
-            answered_at=None if answered_at is None else float(answered_at),
+            answered_at=_time(data.get("answered_at")),
             answered_by=None if answered_by is None else str(answered_by),
+            assignee=None if assignee is None else str(assignee),
+            candidate_users=_names(data.get("candidate_users")),
+            candidate_groups=_names(data.get("candidate_groups")),
+            priority=int(data.get("priority") or 0),
+            due=_time(data.get("due")),
+            follow_up=_time(data.get("follow_up")),
+            overdue_at=_time(data.get("overdue_at")),
+        )
+
+
+@dataclass(frozen=True)
+class InputRequestPage:
+    """One page of :meth:`~workflows.client.WorkflowClient.requests`.
+
+    ``next_cursor`` fetches the next page (``requests(..., cursor=page.next_cursor)``);
+    ``None`` when there is none.
+    """
+
+    requests: list[InputRequestInfo]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntryInfo:
+    """One line of a request's history (``GET /requests/{id}/audit``).
+
+    ``action`` is one of ``created``, ``claimed``, ``unclaimed``, ``assigned``,
+    ``answered``, ``overdue``, ``expired``, ``cancelled``; ``actor`` the user who did it
+    (``None``: the workflow or the engine); ``detail`` what changed, e.g.
+    ``{"assignee": "bob", "previous": "ada"}``.
+    """
+
+    id: int
+    request_id: str
+    run_id: str
+    workflow: str
+    at: float
+    action: str
+    actor: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The entry for people: ``claimed by ada``, ``assigned to bob by ada``, ..."""
+        by = f" by {self.actor}" if self.actor else ""
+        if self.action == "assigned":
+            assignee = self.detail.get("assignee")
+            to = f" to {assignee}" if assignee else " to nobody"
+            return f"assigned{to}{by}"
+        return f"{self.action}{by}"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AuditEntryInfo:
+        """Build from the server's JSON."""
+        actor = data.get("actor")
+        detail = data.get("detail")
+        return cls(
+            id=int(data["id"]),
+            request_id=str(data["request_id"]),
+            run_id=str(data.get("run_id", "")),
+            workflow=str(data.get("workflow", "")),
+            at=_time(data["at"]) or 0.0,
+            action=str(data["action"]),
+            actor=None if actor is None else str(actor),
+            detail=dict(detail) if isinstance(detail, dict) else {},
+        )
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """Who the server takes the client for (``GET /me``).
+
+    ``admin``: sees every request and may do anything with it (on a server without a
+    users file or trusted proxy header, everyone is).
+    """
+
+    user: str
+    groups: tuple[str, ...] = ()
+    admin: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UserInfo:
+        """Build from the server's JSON."""
+        return cls(
+            user=str(data["user"]),
+            groups=_names(data.get("groups")),
+            admin=bool(data.get("admin", False)),
         )
