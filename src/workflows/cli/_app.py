@@ -14,6 +14,7 @@ from ._inspect import cancel_command, events_command, show_command
 from ._messages import one_line, validation_summary
 from ._run import run_command
 from ._serve import serve_command
+from ._tasks import assign_command, claim_command, unclaim_command
 from ._worker import worker_command
 
 __all__ = ["cli", "run_cli"]
@@ -25,8 +26,8 @@ def cli() -> None:
     """Serve, run, inspect and answer durable workflows.
 
     Runs live in a store (default sqlite:///workflows.db in the current directory);
-    'runs', 'inbox', 'show', 'events', 'respond' and 'cancel' read it directly with
-    --store, or ask a running server with --url.
+    'runs', 'inbox', 'show', 'events', 'respond', 'claim', 'unclaim', 'assign' and
+    'cancel' read it directly with --store, or ask a running server with --url.
 
     Exit status: 0 success, 1 runtime error (a failed run, a refused answer, an
     unreachable server), 2 usage error, 130 interrupted.
@@ -42,6 +43,9 @@ for _command in (
     show_command,
     events_command,
     respond_command,
+    claim_command,
+    unclaim_command,
+    assign_command,
     cancel_command,
     draw_command,
     health_command,

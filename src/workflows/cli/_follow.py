@@ -67,6 +67,13 @@ def request_info(request: InputRequest) -> InputRequestInfo:
         response=request.response,
         answered_at=request.answered_at,
         answered_by=request.answered_by,
+        assignee=request.assignee,
+        candidate_users=tuple(request.candidate_users),
+        candidate_groups=tuple(request.candidate_groups),
+        priority=request.priority,
+        due=request.due,
+        follow_up=request.follow_up,
+        overdue_at=request.overdue_at,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 from typing import Any
 
 import click
@@ -11,13 +10,14 @@ import click
 from ..client import InputRequestInfo, RunInfo
 from ..engine import Engine
 from ..errors import InvalidResponseError
-from ..runtime.user_name import check_user_name
 from ..stores import InputRequest, RunRecord
+from ._acting import answerer, remote_user
 from ._follow import finish, follow, request_info, show_waiting
 from ._loading import did_you_mean, load_many, parse_json
 from ._messages import one_line
 from ._output import show_requests, show_runs
 from ._prompting import answer_example
+from ._tasks import Sort, TaskFilter, list_tasks, task_filter_options
 from ._where import Where, opened_store, pick, where_options
 
 __all__ = ["inbox_command", "respond_command", "run_info", "runs_command"]
@@ -47,23 +47,6 @@ def stored_event_json(encoded: dict[str, Any]) -> dict[str, Any]:
         "type_key": key,
         "data": data if isinstance(data, dict) else {},
     }
-
-
-def answerer(name: str | None) -> str | None:
-    """Who answers: ``name`` (``--as``) checked, else the OS user name, else ``None``."""
-    if name is None:
-        try:
-            name = getpass.getuser()
-        except Exception:  # no user name known (no USER variable, no passwd entry)
-            return None
-        try:
-            return check_user_name(name)
-        except ValueError:
-            return None
-    try:
-        return check_user_name(name)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as") from None
 
 
 async def _list_runs(where: Where, **filters: Any) -> list[RunInfo]:
@@ -154,6 +137,7 @@ def runs_command(
     default="pending",
     show_default=True,
 )
+@task_filter_options
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def inbox_command(
@@ -163,20 +147,32 @@ def inbox_command(
     workflow: str | None,
     run_id: str | None,
     status: str,
+    mine: bool,
+    groups: tuple[str, ...],
+    assignee: str | None,
+    unassigned: bool,
+    sort: Sort | None,
+    acting_as: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
-    """List input requests (pending by default), newest first.
+    """List input requests (pending by default), newest first, with who holds them,
+    their priority and when they are due.
 
     \b
     Examples:
         workflows inbox
         workflows inbox --status all --json
+        workflows inbox --mine --sort due --url http://127.0.0.1:8000
+        workflows inbox --group finance --unassigned --sort priority
     """
     where = pick(store, url, token)
-    found = asyncio.run(
-        _list_requests(where, status, workflow=workflow, run_id=run_id, limit=limit)
-    )
+    filters = TaskFilter(mine, groups, assignee, unassigned, sort)
+    options = {"workflow": workflow, "run_id": run_id, "limit": limit}
+    if filters.given:
+        found = asyncio.run(list_tasks(where, acting_as, filters, status, **options))
+    else:
+        found = asyncio.run(_list_requests(where, status, **options))
     show_requests(found, as_json, status)
     if not found:
         _note_unknown_workflow(where, workflow)
@@ -226,8 +222,9 @@ async def _request_schema(where: Where, request_id: str) -> dict[str, Any]:
 
 
 async def _respond_remote(
-    where: Where, request_id: str, fields: dict[str, Any], key: str | None, by: str | None
+    where: Where, request_id: str, fields: dict[str, Any], key: str | None, name: str | None
 ) -> bool:
+    by = await remote_user(where, name)
     async with where.client() as client:
         return await client.respond(request_id, fields, idempotency_key=key, answered_by=by)
 
@@ -311,7 +308,8 @@ def _report(request_id: str, delivered: bool) -> None:
     "--as",
     "answered_by",
     metavar="NAME",
-    help="Who answers, recorded with the answer (default: your user name on this machine).",
+    help="Who answers, recorded with the answer (default: your user name on this machine; "
+    "with --url on a server with users, the token says who you are).",
 )
 @click.option(
     "--app",
@@ -361,7 +359,9 @@ def respond_command(
         raise click.UsageError("--app only applies with --store")
     try:
         if where.url is not None:
-            delivered = asyncio.run(_respond_remote(where, request_id, fields, idempotency_key, by))
+            delivered = asyncio.run(
+                _respond_remote(where, request_id, fields, idempotency_key, answered_by)
+            )
             _report(request_id, delivered)
         elif apps:
             assert where.store is not None

@@ -19,6 +19,7 @@ from ._follow import request_info
 from ._inbox import run_info
 from ._loading import RuntimeFailure, load_many
 from ._output import EventLine, RunDetails, show_details, show_event_line
+from ._tasks import audit_info
 from ._where import Where, opened_store, pick, where_options
 
 __all__ = ["cancel_command", "events_command", "show_command"]
@@ -69,14 +70,19 @@ async def _details(where: Where, run_id: str) -> RunDetails:
         async with where.client() as client:
             run = await _remote_info(client, run_id)
             requests = await client.inbox(run_id=run.run_id, status="all", limit=1000)
-            return RunDetails(run, list(reversed(requests)), None)
+            audits = {r.request_id: await client.audit(r.request_id) for r in requests}
+            return RunDetails(run, list(reversed(requests)), None, audits)
     assert where.store is not None
     async with opened_store(where.store) as db:
         record = await _store_record(db, run_id)
         stored = await db.list_requests(run_id=record.run_id, status=None, limit=1000)
         entries = await db.read_stream(record.run_id)
+        audits = {
+            r.request_id: [audit_info(e) for e in await db.request_audit(r.request_id)]
+            for r in stored
+        }
     requests = [request_info(r) for r in reversed(stored)]
-    return RunDetails(run_info(record), requests, len(entries))
+    return RunDetails(run_info(record), requests, len(entries), audits)
 
 
 @click.command("show")
@@ -87,7 +93,8 @@ def show_command(
     run_id: str, store: str | None, url: str | None, token: str | None, as_json: bool
 ) -> None:
     """Show one run: status, workflow, times, start input, result or error, and its
-    input requests with each answer, who gave it and when.
+    input requests with each answer, who gave it and when, who holds or may claim
+    each, its priority and due time, and its history (claimed, assigned, answered...).
 
     RUN_ID may be abbreviated to its first characters when no other recent run shares
     them.

@@ -13,19 +13,20 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import click
 from pydantic import BaseModel
 
-from ..client import InputRequestInfo, RunInfo
+from ..client import AuditEntryInfo, InputRequestInfo, RunInfo
 from ..events import Event, InputRequiredEvent, StopEvent
 
 __all__ = [
     "EventLine",
     "RunDetails",
     "ago",
+    "candidates",
     "color_enabled",
     "echo_json",
     "format_duration",
@@ -218,11 +219,65 @@ def show_requests(requests: list[InputRequestInfo], as_json: bool, status: str =
         )
         return
     now = time.time()
-    rows = [
-        (r.request_id, r.workflow, r.status, ago(r.created_at, now), _short(r.prompt_text, 200))
+    if not any(_is_task(r) for r in requests):
+        rows = [
+            (r.request_id, r.workflow, r.status, ago(r.created_at, now), _short(r.prompt_text, 200))
+            for r in requests
+        ]
+        _table(("REQUEST ID", "WORKFLOW", "STATUS", "AGE", "PROMPT"), rows, status_column=2)
+        return
+    task_rows = [
+        (
+            r.request_id,
+            r.workflow,
+            r.status,
+            ago(r.created_at, now),
+            _holder(r),
+            str(r.priority),
+            _due(r, now),
+            _short(r.prompt_text, 200),
+        )
         for r in requests
     ]
-    _table(("REQUEST ID", "WORKFLOW", "STATUS", "AGE", "PROMPT"), rows, status_column=2)
+    header = ("REQUEST ID", "WORKFLOW", "STATUS", "AGE", "ASSIGNEE", "PRI", "DUE", "PROMPT")
+    _table(header, task_rows, status_column=2)
+
+
+def _is_task(request: InputRequestInfo) -> bool:
+    """Whether the request carries any task field (then the inbox shows their columns)."""
+    return bool(
+        request.assignee
+        or request.candidate_users
+        or request.candidate_groups
+        or request.priority
+        or request.due is not None
+        or request.follow_up is not None
+    )
+
+
+def candidates(request: InputRequestInfo) -> str:
+    """Who may claim a request: its candidate users, then its groups as ``@group``."""
+    names = [*request.candidate_users, *(f"@{g}" for g in request.candidate_groups)]
+    return ", ".join(names)
+
+
+def _holder(request: InputRequestInfo) -> str:
+    """The assignee, else who may claim it (``@group``), else ``-``."""
+    if request.assignee:
+        return request.assignee
+    offered = candidates(request)
+    return f"({offered})" if offered else "-"
+
+
+def _due(request: InputRequestInfo, now: float) -> str:
+    """``in 3h``, ``2d late``, or ``-``."""
+    due = request.due
+    if due is None:
+        return "-"
+    if due > now:
+        return f"in {ago(now, due)}"
+    late = f"{ago(due, now)} late"
+    return late if request.status == "pending" else _when(due)
 
 
 @dataclass(frozen=True)
@@ -234,17 +289,23 @@ class RunDetails:
         requests: Its input requests, every status, oldest first (each with when it
             was answered and who answered it).
         events: How many events its stream holds (None when unknown).
+        audits: Each request's history (by request id), oldest first.
     """
 
     run: RunInfo
     requests: list[InputRequestInfo]
     events: int | None
+    audits: dict[str, list[AuditEntryInfo]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The details as plain JSON (``show --json``)."""
         run = asdict(self.run)
         run["duration"] = _run_duration(self.run)
-        requests = [_request_json(request) for request in self.requests]
+        requests = []
+        for request in self.requests:
+            item = _request_json(request)
+            item["audit"] = [asdict(entry) for entry in self.audits.get(request.request_id, [])]
+            requests.append(item)
         return {"run": run, "requests": requests, "events": self.events}
 
 
@@ -297,8 +358,38 @@ def show_details(details: RunDetails, as_json: bool) -> None:
             click.echo(f"    waiting   for {format_duration(now - request.created_at)}")
         if request.deadline is not None:
             click.echo(f"    deadline  {_when(request.deadline)}")
+        _show_task(request, now)
         if request.response is not None:
             click.echo(f"    response  {format_value(request.response)}")
+        _show_audit(details.audits.get(request.request_id, []))
+
+
+def _show_task(request: InputRequestInfo, now: float) -> None:
+    """The task fields of a request that are set: who holds it, who may, its priority,
+    when it is due (and whether it is late) and when to follow it up."""
+    if request.assignee:
+        click.echo(f"    assignee  {request.assignee}")
+    offered = candidates(request)
+    if offered:
+        click.echo(f"    may claim {offered}")
+    if request.priority:
+        click.echo(f"    priority  {request.priority}")
+    if request.due is not None:
+        late = ""
+        if request.overdue_at is not None or (request.status == "pending" and request.due <= now):
+            late = " (overdue)"
+        click.echo(f"    due       {_when(request.due)}{late}")
+    if request.follow_up is not None:
+        click.echo(f"    follow-up {_when(request.follow_up)}")
+
+
+def _show_audit(entries: list[AuditEntryInfo]) -> None:
+    """A request's history, one line an entry: ``2025-01-02 10:00:00  claimed by ada``."""
+    if not entries:
+        return
+    click.echo("    history")
+    for entry in entries:
+        click.echo(f"      {_when(entry.at)}  {entry.describe()}")
 
 
 def _show_input(start: dict[str, Any] | None) -> None:

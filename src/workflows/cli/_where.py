@@ -57,10 +57,11 @@ class Where:
     url: str | None
     token: str | None = None
 
-    def client(self) -> WorkflowClient:
-        """A client for the server (use with ``async with``)."""
+    def client(self, user: str | None = None) -> WorkflowClient:
+        """A client for the server (use with ``async with``), acting as ``user`` when
+        given (sent as ``X-Workflows-User``)."""
         assert self.url is not None
-        return WorkflowClient(self.url, self.token)
+        return WorkflowClient(self.url, self.token, user=user)
 
 
 def check_server_url(url: str) -> str:
