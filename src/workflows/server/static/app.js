@@ -211,11 +211,20 @@
   };
   auth.init();
 
-  /* Who answers: the "Answering as" field, remembered in localStorage and sent as the
-   * X-Workflows-User header (UTF-8 bytes: header values are byte strings). The server
-   * records it with the answer; it is the person's own word, not a checked identity. */
+  /* Who the person is. On a server with users (a users file, or a proxy naming the
+   * caller) GET /me says so from the token: "Signed in as ada". On a server with one
+   * shared token (or none) everyone may do everything, and who acts is the "Answering
+   * as" field, remembered in localStorage and sent as the X-Workflows-User header
+   * (UTF-8 bytes: header values are byte strings) with every call: the server records
+   * it with answers and claims, and takes it as "me" for "My tasks". */
+  const ANONYMOUS = "anonymous";
   const identity = {
     input: document.getElementById("answering-as"),
+    field: document.querySelector(".answering-as"),
+    whoami: document.getElementById("whoami"),
+    me: null, // GET /me: {user, groups, admin}; null until known (or an older server)
+    verified: false, // the server knows the caller from the token, not from the field
+    listeners: [],
     stored() {
       try {
         return localStorage.getItem(USER_KEY) || "";
@@ -224,29 +233,78 @@
       }
     },
     name() {
+      if (this.verified) return this.me.user;
       return (this.input ? this.input.value : this.stored()).trim();
     },
+    /* The user "My tasks" and the Claim/Unclaim buttons are about. */
+    user() {
+      return this.name() || ANONYMOUS;
+    },
+    groups() {
+      return this.me && Array.isArray(this.me.groups) ? this.me.groups : [];
+    },
+    admin() {
+      return this.me ? Boolean(this.me.admin) : true;
+    },
     headers() {
+      if (this.verified) return {}; // the token says who; another name would be refused
       const name = this.name();
       if (!name) return {};
       return { "X-Workflows-User": String.fromCharCode(...new TextEncoder().encode(name)) };
     },
+    onChange(fn) {
+      this.listeners.push(fn);
+    },
+    changed() {
+      for (const fn of this.listeners) fn();
+    },
+    /* Ask the server who we are (asked without the field's name: a server without
+     * users answers "anonymous", an admin, and the field names the person). */
+    async load() {
+      try {
+        const me = await api("me", { asUser: false });
+        this.me = me && typeof me.user === "string" ? me : null;
+      } catch (e) {
+        if (e.status === 401) return false;
+        this.me = null; // a server without GET /me: the field names the person
+      }
+      this.verified = Boolean(this.me) && !(this.me.user === ANONYMOUS && this.me.admin);
+      if (this.field) this.field.hidden = this.verified;
+      if (this.whoami) {
+        this.whoami.hidden = !this.verified;
+        if (this.verified) {
+          const groups = this.groups();
+          this.whoami.replaceChildren(
+            "Signed in as ",
+            el("strong", { class: "who", text: this.me.user }),
+            groups.length ? ` · ${groups.join(", ")}` : "",
+            this.me.admin ? " · admin" : "",
+          );
+        }
+      }
+      document.body.dataset.user = this.verified ? this.me.user : "";
+      this.changed();
+      return true;
+    },
     init() {
       if (!this.input) return;
       this.input.value = this.stored();
+      let timer = null;
       this.input.addEventListener("input", () => {
         try {
           localStorage.setItem(USER_KEY, this.input.value.trim());
         } catch {
-          /* storage off: the name still goes with this page's answers */
+          /* storage off: the name still goes with this page's calls */
         }
+        clearTimeout(timer);
+        timer = setTimeout(() => this.changed(), 300);
       });
     },
   };
   identity.init();
 
-  async function api(path, { method = "GET", body, headers = {}, query } = {}) {
-    const h = { Accept: "application/json", ...auth.headers(), ...headers };
+  async function api(path, { method = "GET", body, headers = {}, query, asUser = true } = {}) {
+    const h = { Accept: "application/json", ...auth.headers(), ...(asUser ? identity.headers() : {}), ...headers };
     if (body !== undefined) h["Content-Type"] = "application/json";
     let res;
     try {
@@ -631,6 +689,40 @@
     return id.length > 14 ? `${id.slice(0, 12)}…` : id;
   }
 
+  /* Whether the person may answer: nobody holds it, they do, or they are an admin. */
+  function mayAnswer(request) {
+    return !request.assignee || request.assignee === identity.user() || identity.admin();
+  }
+
+  function badge(kind, ...children) {
+    return el("span", { class: `badge ${kind}` }, ...children);
+  }
+
+  /* The task facts of a request as badges: holder (or who may claim it), priority,
+   * due (overdue highlighted) and follow-up (highlighted once it has come). */
+  function taskBadges(request, me) {
+    const out = [];
+    const now = Date.now() / 1000;
+    if (request.assignee) {
+      out.push(request.assignee === me ? badge("holder mine", "Assigned to you") : badge("holder", "Assigned to ", el("strong", { text: request.assignee })));
+    } else {
+      const offered = [...(request.candidate_users || []), ...(request.candidate_groups || []).map((g) => `${g} (group)`)];
+      if (offered.length) out.push(badge("holder offered", `Offered to ${offered.join(", ")}`));
+    }
+    if (typeof request.priority === "number" && request.priority !== 0) {
+      out.push(badge(`priority${request.priority > 0 ? " high" : " low"}`, `Priority ${request.priority}`));
+    }
+    if (typeof request.due === "number") {
+      const overdue = request.overdue_at !== null && request.overdue_at !== undefined ? true : request.due <= now;
+      out.push(overdue ? badge("due overdue", "Overdue: due ", timeEl(request.due)) : badge("due", "Due ", timeEl(request.due)));
+    }
+    if (typeof request.follow_up === "number") {
+      const come = request.follow_up <= now;
+      out.push(badge(`follow-up${come ? " come" : ""}`, "Follow up ", timeEl(request.follow_up)));
+    }
+    return out;
+  }
+
   function runLink(runId) {
     return el("a", { href: runHref(runId), class: "run-link", "aria-label": `run ${runId}`, title: runId, text: `run ${shortId(runId)}` });
   }
@@ -684,6 +776,20 @@
     if (takeFocus) message.focus();
   }
 
+  /* The orders of the inbox, as the server sorts (ties broken by request id):
+   * newest first; earliest due first (those without one last); highest priority first. */
+  const byId = (a, b) => (a.request_id < b.request_id ? 1 : a.request_id > b.request_id ? -1 : 0);
+  const newest = (a, b) => (b.created_at || 0) - (a.created_at || 0) || byId(a, b);
+  const REQUEST_ORDERS = {
+    created: newest,
+    due: (a, b) => {
+      const da = typeof a.due === "number" ? a.due : Infinity;
+      const db = typeof b.due === "number" ? b.due : Infinity;
+      return da === db ? newest(a, b) : da < db ? -1 : 1;
+    },
+    priority: (a, b) => (b.priority || 0) - (a.priority || 0) || newest(a, b),
+  };
+
   const MAX_LOADED = 10000; // pending requests a page keeps (newest first)
   const CHUNK = 1000; // GET /requests page size (the API's maximum)
   const AUTO_OPEN = 5; // at most this many requests: every answer form is open at once
@@ -697,10 +803,14 @@
   class RequestList {
     constructor(
       container,
-      { query = {}, grouped = true, headingLevel = 2, emptyEl = null, onRender = null, onAnswered = null, compact = false, pageSize = 0, view = null } = {},
+      { query = {}, accepts = null, grouped = true, headingLevel = 2, emptyEl = null, onRender = null, onAnswered = null, compact = false, pageSize = 0, view = null } = {},
     ) {
       this.container = container;
       this.query = query;
+      this.tabAccepts = accepts; // the view's own rule (a tab's), beside status and query
+      this.sort = "created";
+      this.generation = 0; // bumped when the view changes: a listing for an older one is dropped
+      this.quiet = new Set(); // left the view by this page's own action: not announced
       this.grouped = grouped;
       this.headingLevel = headingLevel;
       this.emptyEl = emptyEl;
@@ -733,7 +843,12 @@
         do {
           this.dirty = false;
           try {
+            const generation = this.generation;
             const requests = await this.fetchAll();
+            if (generation !== this.generation) {
+              this.dirty = true; // listed for a view no longer shown: list again
+              continue;
+            }
             await this.loadDefinitions(requests);
             this.render(requests);
             showLoadError("requests", "");
@@ -747,22 +862,70 @@
       return this.pending;
     }
 
-    /* Every pending request, newest first, read CHUNK at a time with limit/offset (a
-     * request answered between two reads may be missed until the next listing; one
-     * created meanwhile is read twice and kept once). */
+    /* Every pending request of the view, newest first, read CHUNK at a time: page
+     * after page by the server's cursor (keyset: nothing is skipped or read twice while
+     * requests come and go), or by offset from a server that gives no cursor. */
     async fetchAll() {
       const found = new Map();
-      for (let offset = 0; offset < MAX_LOADED; offset += CHUNK) {
-        const data = await api("requests", { query: { status: "pending", ...this.query, limit: CHUNK, offset } });
+      let cursor = null;
+      let offset = 0;
+      while (found.size < MAX_LOADED) {
+        const query = { status: "pending", sort: "created", ...this.query, limit: CHUNK };
+        if (cursor) query.cursor = cursor;
+        else if (offset) query.offset = offset;
+        const data = await api("requests", { query });
         const chunk = (data && data.requests) || [];
         for (const r of chunk) if (r && typeof r.request_id === "string") found.set(r.request_id, r);
-        if (chunk.length < CHUNK) {
+        const keyset = data && Object.prototype.hasOwnProperty.call(data, "next_cursor");
+        if (keyset ? typeof data.next_cursor !== "string" || !data.next_cursor : chunk.length < CHUNK) {
           this.truncated = false;
           return Array.from(found.values());
         }
+        if (keyset) cursor = data.next_cursor;
+        else offset += CHUNK;
       }
       this.truncated = true;
       return Array.from(found.values());
+    }
+
+    /* Whether a request belongs in this list: pending, of the query's run and
+     * workflow, and taken by the view's own rule (a tab's). */
+    accepts(request) {
+      if (!request || request.status !== "pending") return false;
+      for (const key of ["run_id", "workflow"]) {
+        if (key in this.query && request[key] !== this.query[key]) return false;
+      }
+      return this.tabAccepts ? this.tabAccepts(request) : true;
+    }
+
+    /* Show another set of requests (a tab): list them afresh, without announcing the
+     * ones that leave or join as arrivals and departures. */
+    setSource(query, accepts) {
+      this.query = query;
+      this.tabAccepts = accepts;
+      this.generation++;
+      this.loaded = false;
+      this.page = 0;
+      return this.refresh();
+    }
+
+    /* A request changed (claimed, unclaimed, reassigned): keep it, or drop it when it
+     * no longer belongs here. `quiet`: the change was made from this page. */
+    upsert(request, quiet = false) {
+      if (!this.loaded || this.pending) return this.refresh();
+      const next = new Map(this.items);
+      if (this.accepts(request)) {
+        if (needsDefinitions(request.response_schema) && !definitionCache.has(request.workflow)) {
+          return this.refresh();
+        }
+        next.set(request.request_id, request);
+      } else {
+        if (!next.has(request.request_id)) return Promise.resolve();
+        next.delete(request.request_id);
+        if (quiet) this.quiet.add(request.request_id);
+      }
+      this.render(Array.from(next.values()));
+      return Promise.resolve();
     }
 
     /* Apply one change from the inbox stream (request_created / request_closed, with the
@@ -774,17 +937,10 @@
       if (!this.loaded || this.pending || !request || typeof request.request_id !== "string") {
         return this.refresh();
       }
-      for (const [key, value] of Object.entries(this.query)) {
-        if (request[key] !== value) return Promise.resolve();
-      }
       let next;
-      if (type === "request_created" && request.status === "pending") {
-        if (this.items.has(request.request_id)) return Promise.resolve();
-        if (needsDefinitions(request.response_schema) && !definitionCache.has(request.workflow)) {
-          return this.refresh();
-        }
-        next = Array.from(this.items.values());
-        next.push(request);
+      if (type === "request_created" || type === "request_changed") {
+        if (type === "request_created" && this.items.has(request.request_id)) return Promise.resolve();
+        return this.upsert(request);
       } else if (type === "request_closed") {
         if (!this.items.has(request.request_id)) return Promise.resolve();
         next = Array.from(this.items.values()).filter((r) => r.request_id !== request.request_id);
@@ -835,6 +991,13 @@
     setPage(page) {
       this.page = Math.max(0, page);
       this.draw();
+    }
+
+    setSort(sort) {
+      if (sort === this.sort || !REQUEST_ORDERS[sort]) return;
+      this.sort = sort;
+      this.page = 0;
+      if (this.loaded) this.draw();
     }
 
     setKnownWorkflows(names) {
@@ -889,13 +1052,20 @@
         timeEl(request.created_at),
         " · ",
         runLink(request.run_id),
-        request.deadline ? el("span", {}, " · due ", timeEl(request.deadline)) : null,
+        request.deadline ? el("span", {}, " · expires ", timeEl(request.deadline)) : null,
         request.prompt && request.prompt.type && request.prompt.type !== "InputRequiredEvent"
           ? el("span", {}, " · ", el("code", { text: request.prompt.type }))
           : null,
       );
       const body = el("div", { class: "request-body", id: uid("body") });
-      const entry = { node: null, request, heading, text, body, toggle: null, open: false, built: false };
+      const task = el("p", { class: "task" });
+      const claim = el("button", { type: "button", class: "secondary claim", "aria-describedby": titleId, text: "Claim" });
+      const unclaim = el("button", { type: "button", class: "secondary unclaim", "aria-describedby": titleId, text: "Unclaim" });
+      const taskError = el("p", { class: "form-error task-error", role: "alert" });
+      const entry = { node: null, request, heading, text, body, toggle: null, open: false, built: false, task, claim, unclaim, taskError, taskKey: "" };
+      claim.addEventListener("click", () => this.changeHolder(entry, "claim"));
+      unclaim.addEventListener("click", () => this.changeHolder(entry, "unclaim"));
+      const holderButtons = el("div", { class: "holder-actions" }, claim, unclaim);
       let head;
       if (this.compact) {
         const toggle = el("button", {
@@ -911,15 +1081,84 @@
           if (entry.open) entry.body.querySelector("input, select, textarea, button")?.focus();
         });
         entry.toggle = toggle;
-        head = el("div", { class: "request-head" }, el("div", { class: "request-title" }, heading, meta), toggle);
+        head = el("div", { class: "request-head" }, el("div", { class: "request-title" }, heading, meta, task), holderButtons, toggle);
       } else {
-        head = el("div", { class: "request-head" }, el("div", { class: "request-title" }, heading, meta));
+        head = el("div", { class: "request-head" }, el("div", { class: "request-title" }, heading, meta, task), holderButtons);
       }
-      const article = el("article", { class: `card request${this.compact ? " compact" : ""}`, "aria-labelledby": titleId }, head, body);
+      const article = el("article", { class: `card request${this.compact ? " compact" : ""}`, "aria-labelledby": titleId }, head, taskError, body);
       entry.node = el("li", {}, article);
       entry.node.dataset.requestId = request.request_id;
-      this.setOpen(entry, open);
+      this.updateTask(entry, request);
+      this.setOpen(entry, open && mayAnswer(request));
       return entry;
+    }
+
+    /* The card's task line and buttons for the request as it is now: who holds it (or
+     * may claim it), its priority, when it is due (overdue highlighted) and when to
+     * follow it up; Claim while nobody holds it, Unclaim on the person's own; the
+     * answer form only for those who may answer. Rebuilt only when any of it changed. */
+    updateTask(entry, request) {
+      entry.request = request;
+      const me = identity.user();
+      const now = Date.now() / 1000;
+      const key = JSON.stringify([
+        request.assignee, request.candidate_users, request.candidate_groups, request.priority,
+        request.due, request.follow_up, request.overdue_at, me, identity.admin(),
+        typeof request.due === "number" && request.due <= now,
+        typeof request.follow_up === "number" && request.follow_up <= now,
+      ]);
+      if (key === entry.taskKey) return;
+      entry.taskKey = key;
+      entry.task.replaceChildren(...taskBadges(request, me));
+      entry.task.hidden = entry.task.childNodes.length === 0;
+      entry.claim.hidden = Boolean(request.assignee);
+      entry.unclaim.hidden = !(request.assignee && request.assignee === me);
+      const allowed = mayAnswer(request);
+      entry.node.dataset.assignee = request.assignee || "";
+      if (entry.toggle) {
+        entry.toggle.disabled = !allowed;
+        entry.toggle.title = allowed ? "" : `Assigned to ${request.assignee}: only they can answer it.`;
+        if (!allowed && entry.open) this.setOpen(entry, false);
+      }
+      if (entry.form) {
+        entry.form.hidden = !allowed;
+        entry.locked.hidden = allowed;
+        entry.locked.textContent = allowed ? "" : `Assigned to ${request.assignee}: only they (or an admin) can answer it.`;
+      }
+    }
+
+    /* Claim or unclaim from the card; the server's answer (the request as it is now)
+     * replaces the card's request at once. */
+    async changeHolder(entry, action) {
+      const button = action === "claim" ? entry.claim : entry.unclaim;
+      if (button.disabled) return;
+      // Disabling the button takes the focus away from it: remember where it was.
+      const hadFocus = entry.node.contains(document.activeElement);
+      button.disabled = true;
+      entry.taskError.textContent = "";
+      const id = entry.request.request_id;
+      try {
+        const updated = await api(`requests/${encodeURIComponent(id)}/${action}`, { method: "POST", body: {} });
+        const what = entry.text || entry.request.workflow;
+        announce(action === "claim" ? `Claimed: ${what}. It is assigned to you.` : `Unclaimed: ${what}.`);
+        if (updated && updated.request_id === id) {
+          this.updateTask(entry, updated);
+          this.upsert(updated, true);
+          if (hadFocus && entry.node.isConnected) {
+            const next = [entry.claim, entry.unclaim].find((b) => !b.hidden) || entry.heading;
+            next.focus();
+          }
+        } else this.refresh();
+      } catch (e) {
+        if (e.status === 401) entry.taskError.textContent = "Enter the access token above, then try again.";
+        else if (e.code === "request_claimed") entry.taskError.textContent = `Not claimed: ${e.message}`;
+        else if (e.status === 403) entry.taskError.textContent = `Not allowed: ${e.message}`;
+        else if (e.status === 404) entry.taskError.textContent = "This request is gone, or no longer yours to see.";
+        else entry.taskError.textContent = e.message;
+        this.refresh();
+      } finally {
+        button.disabled = false;
+      }
     }
 
     setOpen(entry, open) {
@@ -954,7 +1193,12 @@
       const status = el("span", { class: "form-status" }); // the page's live region speaks
       if (hasRequired) form.append(el("p", { class: "hint required-note", text: "Fields marked * are required." }));
       form.append(fields, error, el("div", { class: "actions" }, button, status));
-      entry.body.append(...[promptFields(request), form].filter(Boolean));
+      const locked = el("p", { class: "hint locked" });
+      entry.form = form;
+      entry.locked = locked;
+      entry.body.append(...[promptFields(request), locked, form].filter(Boolean));
+      entry.taskKey = "";
+      this.updateTask(entry, entry.request);
       let lastBody = null;
       let key = null;
 
@@ -1033,8 +1277,9 @@
           card.node.remove();
           this.cards.delete(id);
         }
-        if (!this.answered.has(id)) closedElsewhere++;
+        if (!this.answered.has(id) && !this.quiet.has(id)) closedElsewhere++;
       }
+      this.quiet.clear();
       const added = this.loaded ? requests.filter((r) => !this.items.has(r.request_id)) : [];
       this.items = new Map(requests.map((r) => [r.request_id, r]));
       this.draw(lostFocus);
@@ -1052,7 +1297,7 @@
 
     /* Show the current page of the requests that match the filter and the search. */
     draw(lostFocus = false) {
-      const all = Array.from(this.items.values()).sort((a, b) => (b.created_at || 0) - (a.created_at || 0));
+      const all = Array.from(this.items.values()).sort(REQUEST_ORDERS[this.sort] || REQUEST_ORDERS.created);
       const matching = all.filter((r) => this.matches(r));
       const size = this.pageSize > 0 ? this.pageSize : Math.max(matching.length, 1);
       const pages = Math.max(1, Math.ceil(matching.length / size));
@@ -1094,7 +1339,7 @@
           if (!card) {
             card = this.card(r, openNew);
             this.cards.set(r.request_id, card);
-          }
+          } else this.updateTask(card, r);
           placeAt(g.list, card.node, j);
         });
       });
@@ -1168,11 +1413,35 @@
   }
 
   // ---------------------------------------------------------------------------- inbox page
+  /* The inbox's tabs: what each lists (GET /requests parameters), the rule a changed
+   * request must meet to stay in it, and what it says when empty. */
+  const TABS = {
+    mine: {
+      query: () => ({ mine: "true" }),
+      accepts: (r) => Boolean(r.assignee) && r.assignee === identity.user(),
+      empty: "Nothing is assigned to you. Claim a request under “My groups” or “All I can see”.",
+    },
+    groups: {
+      query: () => ({ group: "mine" }),
+      accepts: (r) => (r.candidate_groups || []).some((g) => identity.groups().includes(g)),
+      empty: "No pending request is offered to a group of yours.",
+    },
+    all: {
+      query: () => ({}),
+      accepts: null,
+      empty: "No pending requests. New ones appear here as they arrive.",
+    },
+  };
+
   function inboxPage() {
     const params = new URLSearchParams(location.search);
     const workflowSelect = document.getElementById("filter-workflow");
     const searchInput = document.getElementById("filter-search");
+    const sortSelect = document.getElementById("filter-sort");
+    const emptyEl = document.getElementById("empty");
+    const tabButtons = Array.from(document.querySelectorAll("#inbox-tabs [role=tab]"));
     const pager = document.getElementById("pager");
+    let tab = TABS[params.get("tab")] ? params.get("tab") : "all";
     const view = {
       workflow: workflowSelect,
       search: searchInput,
@@ -1184,6 +1453,8 @@
       onDraw: (list) => {
         // Keep the view in the address, so it survives a reload and can be shared.
         const q = new URLSearchParams();
+        if (tab !== "all") q.set("tab", tab);
+        if (list.sort !== "created") q.set("sort", list.sort);
         if (list.filter.workflow) q.set("workflow", list.filter.workflow);
         if (list.filter.search) q.set("q", list.filter.search);
         if (list.page) q.set("page", String(list.page + 1));
@@ -1192,14 +1463,60 @@
       },
     };
     const list = new RequestList(document.getElementById("inbox"), {
-      emptyEl: document.getElementById("empty"),
+      query: TABS[tab].query(),
+      accepts: TABS[tab].accepts,
+      emptyEl,
       compact: true,
       pageSize: 50,
       view,
     });
     list.filter = { workflow: params.get("workflow") || "", search: params.get("q") || "" };
     list.page = Math.max(0, (Number.parseInt(params.get("page") || "1", 10) || 1) - 1);
+    list.sort = REQUEST_ORDERS[params.get("sort")] ? params.get("sort") : "created";
     searchInput.value = list.filter.search;
+    sortSelect.value = list.sort;
+    sortSelect.addEventListener("change", () => list.setSort(sortSelect.value));
+
+    function showTab(name) {
+      tab = name;
+      for (const b of tabButtons) {
+        const selected = b.dataset.tab === name;
+        b.setAttribute("aria-selected", String(selected));
+        b.tabIndex = selected ? 0 : -1;
+        if (selected) document.getElementById("inbox").setAttribute("aria-labelledby", b.id);
+      }
+      emptyEl.textContent = TABS[name].empty;
+      document.body.dataset.tab = name;
+    }
+
+    function chooseTab(name) {
+      if (name === tab) return;
+      showTab(name);
+      list.setSource(TABS[name].query(), TABS[name].accepts);
+    }
+
+    tabButtons.forEach((b, i) => {
+      b.addEventListener("click", () => chooseTab(b.dataset.tab));
+      b.addEventListener("keydown", (ev) => {
+        const step = { ArrowRight: 1, ArrowLeft: -1 }[ev.key];
+        let next = null;
+        if (step) next = tabButtons[(i + step + tabButtons.length) % tabButtons.length];
+        else if (ev.key === "Home") next = tabButtons[0];
+        else if (ev.key === "End") next = tabButtons[tabButtons.length - 1];
+        if (!next) return;
+        ev.preventDefault();
+        next.focus();
+        chooseTab(next.dataset.tab);
+      });
+    });
+    showTab(tab);
+
+    // Who "me" is changed (signed in, or another name typed): list the tab afresh.
+    identity.onChange(() => {
+      if (tab === "all") {
+        if (list.loaded) list.draw();
+      } else list.setSource(TABS[tab].query(), TABS[tab].accepts);
+    });
 
     document.getElementById("inbox-tools").addEventListener("submit", (ev) => ev.preventDefault());
     workflowSelect.addEventListener("change", () => list.setFilter(workflowSelect.value, searchInput.value));
@@ -1253,7 +1570,7 @@
         return;
       }
       showLoadError("stream", "");
-      if (type !== "request_created" && type !== "request_closed") {
+      if (type !== "request_created" && type !== "request_closed" && type !== "request_changed") {
         list.refresh(); // "resync": this page missed changes, list them again
         return;
       }
@@ -1283,7 +1600,7 @@
       const es = new EventSource(apiUrl("requests/stream"));
       source = es;
       es.addEventListener("open", onOpen);
-      for (const type of ["request_created", "request_closed", "resync", "message"]) {
+      for (const type of ["request_created", "request_closed", "request_changed", "resync", "message"]) {
         es.addEventListener(type, (ev) => onMessage(type, ev.data));
       }
       es.addEventListener("error", (ev) => {
@@ -1306,7 +1623,7 @@
       aborter = ctrl;
       try {
         const res = await fetch(apiUrl("requests/stream"), {
-          headers: { Accept: "text/event-stream", ...auth.headers() },
+          headers: { Accept: "text/event-stream", ...auth.headers(), ...identity.headers() },
           cache: "no-store",
           signal: ctrl.signal,
         });
@@ -1325,14 +1642,14 @@
       scheduleReconnect();
     }
 
-    auth.onToken(() => {
+    function start() {
       list.refresh();
       loadWorkflows();
       connect();
-    });
-    list.refresh();
-    loadWorkflows();
-    connect();
+    }
+    // Who the person is decides what "My tasks" lists: ask first, then list.
+    auth.onToken(() => identity.load().finally(start));
+    identity.load().finally(start);
     // Changes made by other server processes arrive with the next listing.
     setInterval(() => {
       if (document.visibilityState === "visible" && !auth.needed) list.refresh();
@@ -1597,6 +1914,26 @@
     }
   }
 
+  /* One line of a request's history: "Claimed by ada at <time>". */
+  function auditLine(entry) {
+    const d = entry.detail && typeof entry.detail === "object" ? entry.detail : {};
+    const who = (name) => el("strong", { class: "who", text: name });
+    const by = entry.actor ? [" by ", who(entry.actor)] : [];
+    const what = {
+      created: ["Created"],
+      claimed: ["Claimed", ...by],
+      unclaimed: ["Unclaimed", ...by],
+      assigned: d.assignee ? ["Assigned to ", who(String(d.assignee)), ...by] : ["Unassigned", ...by],
+      answered: ["Answered", ...by],
+      overdue: ["Overdue"],
+      expired: ["Expired"],
+      cancelled: ["Cancelled"],
+    }[entry.action] || [humanize(entry.action), ...by];
+    const line = el("li", { class: `audit-entry audit-${entry.action}` }, el("span", { class: "audit-what" }, ...what), " at ", absoluteTimeEl(entry.at));
+    line.dataset.action = entry.action;
+    return line;
+  }
+
   function runPage() {
     const runId = document.body.dataset.runId || "";
     document.getElementById("run-id").textContent = runId;
@@ -1607,6 +1944,8 @@
     const answersEmpty = document.getElementById("answers-empty");
     const graphBox = document.getElementById("graph");
     const graphCaption = document.getElementById("graph-caption");
+    const historyList = document.getElementById("history");
+    const historyEmpty = document.getElementById("history-empty");
     const cancelButton = document.getElementById("cancel-run");
     const cancelConfirm = document.getElementById("cancel-confirm");
     const cancelYes = document.getElementById("cancel-yes");
@@ -1837,9 +2176,48 @@
       return item;
     }
 
+    /* Each request's history (GET /requests/{id}/audit): who claimed, reassigned and
+     * answered it, and when. Read again only for a request that changed since. */
+    const historyKeys = new Map(); // request_id -> what the shown history was read for
+    const historyItems = new Map(); // request_id -> <li>
+    async function refreshHistory(requests) {
+      const ordered = requests.filter((r) => r && typeof r.request_id === "string").sort((a, b) => (a.created_at || 0) - (b.created_at || 0));
+      await Promise.all(
+        ordered.map(async (r) => {
+          const key = JSON.stringify([r.status, r.assignee, r.answered_at, r.overdue_at]);
+          if (historyKeys.get(r.request_id) === key) return;
+          try {
+            const data = await api(`requests/${encodeURIComponent(r.request_id)}/audit`);
+            const entries = (data && Array.isArray(data.audit) ? data.audit : []).filter((a) => a && typeof a.action === "string");
+            historyItems.set(r.request_id, historyCard(r, entries));
+            historyKeys.set(r.request_id, key);
+            showLoadError("history-audit", "");
+          } catch (e) {
+            if (e.status === 404) historyKeys.set(r.request_id, key); // not ours to see, or a server without audit
+            else if (e.status !== 401) showLoadError("history-audit", `Could not load a request's history: ${e.message}`);
+          }
+        }),
+      );
+      const items = ordered.map((r) => historyItems.get(r.request_id)).filter(Boolean);
+      items.forEach((item, i) => placeAt(historyList, item, i));
+      historyEmpty.hidden = items.length > 0;
+    }
+
+    function historyCard(r, entries) {
+      const item = el(
+        "li",
+        { class: `card request-history history-${r.status}` },
+        el("h3", { class: "prompt", text: promptText(r) || "Input requested" }),
+        el("ol", { class: "audit" }, ...entries.map(auditLine)),
+      );
+      item.dataset.requestId = r.request_id;
+      return item;
+    }
+
     const refreshAnswers = coalesced(async () => {
       try {
         const data = await api("requests", { query: { run_id: runId, status: "all", limit: 1000 } });
+        refreshHistory((data && data.requests) || []);
         const closed = ((data && data.requests) || [])
           .filter((r) => r && r.status !== "pending")
           .sort((a, b) => (a.answered_at ?? a.created_at) - (b.answered_at ?? b.created_at));
@@ -1968,9 +2346,14 @@
       }
     }
 
-    auth.onToken(refreshAll);
-    refreshAll();
-    stream();
+    identity.onChange(() => {
+      if (requests.loaded) requests.draw();
+    });
+    auth.onToken(() => identity.load().finally(refreshAll));
+    identity.load().finally(() => {
+      refreshAll();
+      stream();
+    });
   }
 
   if (document.body.dataset.page === "run") runPage();
