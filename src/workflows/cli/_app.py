@@ -15,6 +15,7 @@ from ._messages import one_line, validation_summary
 from ._run import run_command
 from ._serve import serve_command
 from ._tasks import assign_command, claim_command, unclaim_command
+from ._users import users_command
 from ._worker import worker_command
 
 __all__ = ["cli", "run_cli"]
@@ -49,6 +50,7 @@ for _command in (
     cancel_command,
     draw_command,
     health_command,
+    users_command,
 ):
     cli.add_command(_command)
 

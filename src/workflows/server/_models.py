@@ -21,6 +21,7 @@ __all__ = [
     "GraphNodeOut",
     "HealthOut",
     "HistoryEventOut",
+    "MeOut",
     "RequestList",
     "RequestOut",
     "RespondOut",
@@ -92,6 +93,20 @@ class HealthOut(BaseModel):
     engine: dict[str, Any] = Field(
         default_factory=dict,
         description="The engine's state and its writer, listener and lease renewals.",
+    )
+
+
+class MeOut(BaseModel):
+    """``GET /me``: who the server takes the caller for."""
+
+    user: str = Field(
+        description="The user: from the users file or the trusted header; without "
+        "either, what `X-Workflows-User` says (`anonymous` without it)."
+    )
+    groups: list[str] = Field(description="The user's groups, sorted.")
+    admin: bool = Field(
+        description="Sees every request and may do anything with it (a member of the "
+        "admin group; everyone when the server has a single token or no auth)."
     )
 
 

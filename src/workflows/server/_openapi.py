@@ -30,7 +30,8 @@ _HTML = "text/html"
 
 _ERRORS = {
     400: "Malformed JSON or a bad query/header value.",
-    401: "Missing or wrong bearer token.",
+    401: "Missing or wrong bearer token (or trusted user header).",
+    403: "The caller may not do this.",
     404: "No such resource.",
     409: "Conflicts with the resource's state.",
     413: "The body is larger than the server's limit (read no further).",
@@ -98,9 +99,10 @@ _USER: dict[str, Any] = {
         "pattern": "^[\\x20-\\x7e]+$",
     },
     "description": "Who answers (a user name, UTF-8): recorded with the answer as "
-    "`answered_by`. Set by the client, the CLI (`--as`), the inbox page or a trusted "
-    "reverse proxy; it is not checked against the bearer token, which is no identity. "
-    "Empty, too long or with control characters: a 400.",
+    "`answered_by`. With a single token (or none) it is what the client says (the CLI's "
+    "`--as`, the inbox page); with a users file or a trusted header the caller's own name "
+    "is recorded and this header may only repeat it (a 403 otherwise). Empty, too long "
+    "or with control characters: a 400.",
 }
 
 OPERATIONS: tuple[Op, ...] = (
@@ -112,6 +114,13 @@ OPERATIONS: tuple[Op, ...] = (
         {200: ("Healthy.", m.HealthOut)},
         (503,),
         public=True,
+    ),
+    Op(
+        "get",
+        "/me",
+        "me",
+        "Who the server takes the caller for: user, groups, admin.",
+        {200: ("The caller.", m.MeOut)},
     ),
     Op(
         "get",
@@ -238,7 +247,7 @@ OPERATIONS: tuple[Op, ...] = (
         "opted the workflow in; a named `step` must accept the event. A refused event "
         "is a 422 and is not stored. No Idempotency-Key (a 400).",
         {202: ("Stored and delivered.", m.AcceptedOut)},
-        (400, 404, 409, 422),
+        (400, 403, 404, 409, 422),
         (_RUN_ID, _USER),
         m.SendEventIn,
     ),
@@ -299,7 +308,7 @@ OPERATIONS: tuple[Op, ...] = (
         "body, or an identical body) is a no-op reported as duplicate; the key of the "
         "accepted answer with another body is a 409.",
         {200: ("Accepted.", m.RespondOut)},
-        (400, 404, 409, 422),
+        (400, 403, 404, 409, 422),
         (
             _REQUEST_ID,
             {
@@ -401,6 +410,7 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
             for cls in (
                 m.ErrorOut,
                 m.HealthOut,
+                m.MeOut,
                 m.EventOut,
                 m.StreamEventOut,
                 m.HistoryEventOut,

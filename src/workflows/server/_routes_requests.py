@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..stores import REQUEST_STATUSES, InputRequest
 from ._errors import ApiError
 from ._models import RequestList, RespondOut
-from ._parse import answering_user, json_body, path_id, query_choice, query_int, query_str
+from ._parse import acting_user, json_body, path_id, query_choice, query_int, query_str
 from ._sse import requests_stream
 from ._state import state_of
 from ._views import ok
@@ -81,7 +81,7 @@ async def respond(request: Request) -> Response:
     state = state_of(request)
     request_id = path_id(request, "request_id", "input request")
     key = _idempotency_key(request)
-    user = answering_user(request)
+    user = acting_user(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(

@@ -26,7 +26,7 @@ from ..workflow import Workflow
 from ._errors import ApiError
 from ._models import AcceptedOut, RunHistoryOut, RunList, SendEventIn, StartRunIn
 from ._parse import (
-    answering_user,
+    acting_user,
     model_body,
     path_id,
     query_bool,
@@ -132,7 +132,7 @@ async def send_event(request: Request) -> Response:
             "POST /runs/{run_id}/events takes no Idempotency-Key: sent events are not "
             "deduplicated (answer input requests with POST /requests/{id}/response for that)",
         )
-    user = answering_user(request)
+    user = acting_user(request)
     body = await model_body(request, SendEventIn)
     _check_open_run(record)
     wf = engine.workflows.get(record.workflow)
