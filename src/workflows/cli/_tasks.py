@@ -142,8 +142,8 @@ async def list_tasks(
     )
     assert where.store is not None
     async with opened_store(where.store) as db:
-        page = await db.query_requests(query)
-    return [request_info(r) for r in page.requests]
+        found = await db.query_requests(query)
+    return [request_info(r) for r in found.requests]
 
 
 # -- claim / unclaim / assign -------------------------------------------------------------
