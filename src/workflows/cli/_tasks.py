@@ -162,23 +162,30 @@ async def _remote_change(
 async def _store_change(
     store: str, acting_as: str | None, action: str, request_id: str, assignee: str | None
 ) -> InputRequestInfo:
+    """As the server does it, without its rules: claiming one's own request and
+    unclaiming a request nobody holds change nothing."""
     me = answerer(acting_as)
+    if action == "claim" and me is None:
+        raise click.UsageError("claim needs a name: give --as NAME")
     async with opened_store(store) as db:
+        found = await db.get_request(request_id)
+        if found.status == "pending" and (
+            (action == "claim" and found.assignee == me)
+            or (action == "unclaim" and found.assignee is None)
+        ):
+            return request_info(found)
         if action == "claim":
-            if me is None:
-                raise click.UsageError("claim needs a name: give --as NAME")
             changed = await db.set_assignee(
                 request_id, me, actor=me, action="claimed", expected=None
             )
         elif action == "unclaim":
-            held_by = (await db.get_request(request_id)).assignee
-            if held_by is None:
-                raise click.ClickException(f"{request_id} is not claimed by anyone")
             changed = await db.set_assignee(
-                request_id, None, actor=me, action="unclaimed", expected=held_by
+                request_id, None, actor=me, action="unclaimed", expected=found.assignee
             )
         else:
-            changed = await db.set_assignee(request_id, assignee, actor=me, action="assigned")
+            changed = await db.set_assignee(
+                request_id, assignee, actor=me, action="assigned", expected=found.assignee
+            )
     return request_info(changed)
 
 

@@ -1127,6 +1127,28 @@
       }
     }
 
+    /* Show the request as it stands now, after this page's view of it proved stale
+     * (someone else claimed it first, say): read it alone, not the whole list. */
+    async reread(entry) {
+      const id = entry.request.request_id;
+      try {
+        const fresh = await api(`requests/${encodeURIComponent(id)}`);
+        if (fresh && fresh.request_id === id) {
+          if (fresh.status === "pending") this.updateTask(entry, fresh);
+          this.upsert(fresh);
+          return;
+        }
+      } catch (e) {
+        if (e.status === 404 && this.items.has(id)) {
+          const next = new Map(this.items);
+          next.delete(id);
+          this.render(Array.from(next.values()));
+          return;
+        }
+      }
+      this.refresh();
+    }
+
     /* Claim or unclaim from the card; the server's answer (the request as it is now)
      * replaces the card's request at once. */
     async changeHolder(entry, action) {
@@ -1155,7 +1177,7 @@
         else if (e.status === 403) entry.taskError.textContent = `Not allowed: ${e.message}`;
         else if (e.status === 404) entry.taskError.textContent = "This request is gone, or no longer yours to see.";
         else entry.taskError.textContent = e.message;
-        this.refresh();
+        if (e.status !== 401) this.reread(entry);
       } finally {
         button.disabled = false;
       }

@@ -1,0 +1,71 @@
+"""A team for the human-task tests of the client, the CLI and the pages: four users in a
+users file, and a workflow whose prompt is routed to whoever its start input names.
+
+- ada and carol are in ``finance``, bob in ``legal``, root in ``admins`` (an admin).
+- ``routed`` asks one question, offered to the start input's ``groups`` / ``users``
+  (or assigned to its ``assignee``), at its ``priority``, due ``due_in`` seconds after
+  it is asked (``follow_up_in`` likewise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from workflows import Workflow, step
+from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+
+__all__ = ["GROUPS", "TOKENS", "WORKFLOWS", "Routed", "task_fields", "write_users"]
+
+TOKENS = {"ada": "tok-ada", "bob": "tok-bob", "carol": "tok-carol", "root": "tok-root"}
+"""Each user's bearer token."""
+
+GROUPS = {"ada": ["finance"], "bob": ["legal"], "carol": ["finance"], "root": ["admins"]}
+"""Each user's groups."""
+
+
+def write_users(directory: Path) -> Path:
+    """Write the team's users file into ``directory``; return its path."""
+    lines = ['admin_group = "admins"', ""]
+    for user, token in TOKENS.items():
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        groups = ", ".join(f'"{g}"' for g in GROUPS[user])
+        lines += [f"[users.{user}]", f'token_sha256 = "{digest}"', f"groups = [{groups}]", ""]
+    path = directory / "users.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def task_fields(start: StartEvent) -> dict[str, Any]:
+    """The task fields the start input asks for (only those given)."""
+    fields: dict[str, Any] = {}
+    for name in ("assignee", "priority"):
+        if start.get(name, None) is not None:
+            fields[name] = start.get(name)
+    if start.get("groups", None):
+        fields["candidate_groups"] = list(start.get("groups"))
+    if start.get("users", None):
+        fields["candidate_users"] = list(start.get("users"))
+    for name in ("due", "follow_up"):
+        seconds = start.get(f"{name}_in", None)
+        if seconds is not None:
+            fields[name] = timedelta(seconds=float(seconds))
+    return fields
+
+
+class Routed(Workflow):
+    """Asks ``title`` of whoever the start input routes it to; returns the answer."""
+
+    @step
+    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
+        return InputRequiredEvent(prefix=str(ev.get("title", "Decide")), **task_fields(ev))
+
+    @step
+    async def done(self, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result=ev.response)
+
+
+WORKFLOWS = {"routed": Routed(timeout=None)}
+"""The workflows a team server serves (``workflows serve _team.py:WORKFLOWS``)."""
