@@ -134,10 +134,8 @@ def test_tasks_on_a_store(cli: Cli, store: str) -> None:
             "--arg", f"title={title}", "--arg", f'groups=["{groups}"]',
         )  # fmt: skip
         assert started.code == 0, started.err
-    requests = {
-        r["prompt_text"]: r for r in json.loads(cli("inbox", "--store", store, "--json").out)
-    }
-    books = requests["Close the books"]["request_id"]
+    listed = json.loads(cli("inbox", "--store", store, "--json").out)
+    books = next(r["request_id"] for r in listed if r["prompt_text"] == "Close the books")
 
     group = json.loads(cli("inbox", "--store", store, "--group", "finance", "--json").out)
     assert [r["prompt_text"] for r in group] == ["Close the books"]
