@@ -24,6 +24,7 @@ from ._errors import exception_handlers
 from ._identity import TrustedHeader
 from ._limits import InputLimits
 from ._openapi import openapi_document
+from ._routes_deliveries import delivery_routes
 from ._routes_me import me_routes
 from ._routes_requests import request_routes
 from ._routes_runs import run_routes
@@ -206,6 +207,7 @@ def create_app(
         *run_routes(),
         *request_routes(),
         *me_routes(),
+        *delivery_routes(),
         *pages,
     ]
     app = Starlette(

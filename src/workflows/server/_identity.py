@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from ..stores import Viewer
+
 __all__ = [
     "ANONYMOUS",
     "DEFAULT_ADMIN_GROUP",
@@ -59,6 +61,11 @@ class Identity:
     user: str
     groups: frozenset[str] = frozenset()
     admin: bool = False
+
+    @property
+    def viewer(self) -> Viewer:
+        """The store's view of this caller: what the visibility rules decide on."""
+        return Viewer(self.user, self.groups, self.admin)
 
 
 def check_name(value: str, what: str) -> str:
