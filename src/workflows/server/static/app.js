@@ -811,6 +811,7 @@
       this.sort = "created";
       this.generation = 0; // bumped when the view changes: a listing for an older one is dropped
       this.quiet = new Set(); // left the view by this page's own action: not announced
+      this.movedAway = new Set(); // left the view as someone else took them
       this.grouped = grouped;
       this.headingLevel = headingLevel;
       this.emptyEl = emptyEl;
@@ -938,11 +939,12 @@
         return this.refresh();
       }
       let next;
-      if (type === "request_created" || type === "request_changed") {
+      if (type === "request_created" || type === "request_updated") {
         if (type === "request_created" && this.items.has(request.request_id)) return Promise.resolve();
         return this.upsert(request);
-      } else if (type === "request_closed") {
+      } else if (type === "request_closed" || type === "request_hidden") {
         if (!this.items.has(request.request_id)) return Promise.resolve();
+        if (type === "request_hidden") this.movedAway.add(request.request_id);
         next = Array.from(this.items.values()).filter((r) => r.request_id !== request.request_id);
       } else {
         return this.refresh();
@@ -1291,6 +1293,7 @@
       const active = document.activeElement;
       let lostFocus = false;
       let closedElsewhere = 0;
+      let movedAway = 0;
       for (const id of this.items.keys()) {
         if (ids.has(id)) continue;
         const card = this.cards.get(id);
@@ -1299,9 +1302,11 @@
           card.node.remove();
           this.cards.delete(id);
         }
-        if (!this.answered.has(id) && !this.quiet.has(id)) closedElsewhere++;
+        if (this.movedAway.has(id)) movedAway++;
+        else if (!this.answered.has(id) && !this.quiet.has(id)) closedElsewhere++;
       }
       this.quiet.clear();
+      this.movedAway.clear();
       const added = this.loaded ? requests.filter((r) => !this.items.has(r.request_id)) : [];
       this.items = new Map(requests.map((r) => [r.request_id, r]));
       this.draw(lostFocus);
@@ -1310,6 +1315,7 @@
         if (added.length === 1) parts.push(`New request: ${promptText(added[0]) || added[0].workflow}.`);
         else if (added.length > 1) parts.push(`${added.length} new requests.`);
         if (closedElsewhere) parts.push(`${closedElsewhere} request${closedElsewhere > 1 ? "s were" : " was"} answered or closed elsewhere.`);
+        if (movedAway) parts.push(`${movedAway} request${movedAway > 1 ? "s were" : " was"} assigned to someone else.`);
         if (parts.length) announce(parts.join(" "));
       }
       this.loaded = true;
@@ -1592,7 +1598,7 @@
         return;
       }
       showLoadError("stream", "");
-      if (type !== "request_created" && type !== "request_closed" && type !== "request_changed") {
+      if (!["request_created", "request_closed", "request_updated", "request_hidden"].includes(type)) {
         list.refresh(); // "resync": this page missed changes, list them again
         return;
       }
@@ -1622,7 +1628,7 @@
       const es = new EventSource(apiUrl("requests/stream"));
       source = es;
       es.addEventListener("open", onOpen);
-      for (const type of ["request_created", "request_closed", "request_changed", "resync", "message"]) {
+      for (const type of ["request_created", "request_closed", "request_updated", "request_hidden", "resync", "message"]) {
         es.addEventListener(type, (ev) => onMessage(type, ev.data));
       }
       es.addEventListener("error", (ev) => {
