@@ -101,7 +101,7 @@ def test_two_users_see_their_tasks_claim_and_hand_over(cli: Cli, team_url: str) 
     assert "    may claim @finance" in shown.out and "    priority  2" in shown.out
     assert "    by        carol" in shown.out
     history = shown.out[shown.out.index("    history") :].splitlines()[1:5]
-    assert [line.split("  ", 2)[-1].strip() for line in history] == [
+    assert [line.strip().split("  ", 1)[1] for line in history] == [
         "created",
         "claimed by ada",
         "assigned to carol by ada",

@@ -21,6 +21,7 @@ from workflows.server import create_app
 from .conftest import LiveServer
 
 SCREENSHOT = Path("/tmp/inbox-tasks.png")
+RUN_SCREENSHOT = Path("/tmp/run-history.png")
 
 
 @pytest.fixture
@@ -54,21 +55,25 @@ async def ask(root: httpx.AsyncClient, title: str, **routing: Any) -> str:
     return str(await until(pending, f"the request {title!r}"))
 
 
-async def signed_in(page: Any, url: str, user: str, errors: list[str]) -> Any:
+STREAM = re.compile(r"/requests/stream(\?.*)?$")
+"""The inbox stream."""
+LISTING = re.compile(r"/requests(\?.*)?$")
+"""The inbox listing (not one request, nor its claim)."""
+
+
+async def signed_in(page: Any, url: str, user: str, errors: list[str], live: bool = True) -> Any:
     """A tab of its own browser context (its own session) signed in as ``user``; its
-    JavaScript errors go to ``errors``."""
+    JavaScript errors go to ``errors``. ``live=False``: its inbox stream is cut."""
     context = await page.context.browser.new_context(viewport={"width": 1100, "height": 1000})
     await context.add_init_script(
         f"sessionStorage.setItem('workflows.token', {json.dumps(TOKENS[user])})"
     )
+    if not live:
+        await context.route(STREAM, lambda route: route.abort())
     tab = await context.new_page()
     tab.on("pageerror", lambda exc: errors.append(f"{user}: {exc}"))
     await tab.goto(url + "/")
     return tab
-
-
-LISTING = re.compile(r"/requests(/stream)?(\?.*)?$")
-"""The inbox listing and stream (not one request, nor its claim)."""
 
 
 async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
@@ -99,11 +104,11 @@ async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
     await expect(bob.locator("article.request", has_text="Sign the contract")).to_be_visible()
     await expect(bob.locator("article.request")).to_have_count(1)
 
-    # carol (finance too) opens her inbox before ada claims, and her page learns no
-    # more (no listing, no stream): it still offers the claim when she clicks.
-    carol = await signed_in(page, url, "carol", errors)
+    # carol (finance too) opens her inbox before ada claims; her page has no stream and
+    # lists no more after that, so it still offers the claim when she clicks.
+    carol = await signed_in(page, url, "carol", errors, live=False)
     carol_books = carol.locator("article.request", has_text="Close the books")
-    await expect(carol_books.get_by_role("button", name="Claim")).to_be_visible()
+    await expect(carol_books.get_by_role("button", name="Claim", exact=True)).to_be_visible()
     await carol.context.route(LISTING, lambda route: route.abort())
 
     # The tabs: nothing is ada's yet; her group offers the books.
@@ -118,10 +123,10 @@ async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
     await expect(ada_books).to_be_visible()
     assert "tab=groups" in page.url
 
-    await ada_books.get_by_role("button", name="Claim").click()
+    await ada_books.get_by_role("button", name="Claim", exact=True).click()
     await expect(ada_books.locator(".badge.holder")).to_have_text("Assigned to you")
     await expect(ada_books.get_by_role("button", name="Unclaim")).to_be_focused()
-    await expect(ada_books.get_by_role("button", name="Claim")).to_be_hidden()
+    await expect(ada_books.get_by_role("button", name="Claim", exact=True)).to_be_hidden()
     await expect(page.locator("#announcer")).to_contain_text("Claimed: Close the books")
     await tabs.get_by_role("tab", name="My tasks").click()
     await expect(ada_books).to_be_visible()
@@ -129,7 +134,7 @@ async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
 
     # carol's claim comes second: the page reads the request again and says who holds
     # it; she cannot answer it.
-    await carol_books.get_by_role("button", name="Claim").click()
+    await carol_books.get_by_role("button", name="Claim", exact=True).click()
     await expect(carol_books.locator(".task-error")).to_contain_text("Not claimed")
     await expect(carol_books.locator(".task-error")).to_contain_text("'ada'")
     await expect(carol_books.locator(".badge.holder")).to_have_text("Assigned to ada")
@@ -139,7 +144,7 @@ async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
     await ada_books.get_by_role("button", name="Unclaim").click()
     await expect(page.locator("article.request")).to_have_count(0)
     await tabs.get_by_role("tab", name="All I can see").click()
-    await ada_books.get_by_role("button", name="Claim").click()
+    await ada_books.get_by_role("button", name="Claim", exact=True).click()
     await expect(ada_books.locator(".badge.holder")).to_have_text("Assigned to you")
 
     # A new finance request arrives live for ada, never for bob (his stream is his).
@@ -168,5 +173,6 @@ async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
     )
     await expect(history.locator("li").nth(1)).to_contain_text(" at ")
     await expect(page.locator("#run-status")).to_have_text("completed")
+    await page.screenshot(path=str(RUN_SCREENSHOT), full_page=True)
 
     assert errors == []

@@ -675,9 +675,12 @@
     );
   }
 
+  /* A prompt's fields that say who should answer and by when: shown as badges. */
+  const TASK_FIELDS = new Set(["assignee", "candidate_users", "candidate_groups", "priority", "due", "follow_up"]);
+
   function promptFields(request) {
     const data = (request.prompt && request.prompt.data) || {};
-    const rest = Object.fromEntries(Object.entries(data).filter(([k]) => k !== "prefix"));
+    const rest = Object.fromEntries(Object.entries(data).filter(([k]) => k !== "prefix" && !TASK_FIELDS.has(k)));
     return factList(rest, "prompt-fields");
   }
 
@@ -2208,6 +2211,7 @@
      * answered it, and when. Read again only for a request that changed since. */
     const historyKeys = new Map(); // request_id -> what the shown history was read for
     const historyItems = new Map(); // request_id -> <li>
+    let historyQueue = Promise.resolve();
     async function refreshHistory(requests) {
       const ordered = requests.filter((r) => r && typeof r.request_id === "string").sort((a, b) => (a.created_at || 0) - (b.created_at || 0));
       await Promise.all(
@@ -2217,7 +2221,10 @@
           try {
             const data = await api(`requests/${encodeURIComponent(r.request_id)}/audit`);
             const entries = (data && Array.isArray(data.audit) ? data.audit : []).filter((a) => a && typeof a.action === "string");
-            historyItems.set(r.request_id, historyCard(r, entries));
+            const card = historyCard(r, entries);
+            const shown = historyItems.get(r.request_id);
+            if (shown) shown.replaceWith(card);
+            historyItems.set(r.request_id, card);
             historyKeys.set(r.request_id, key);
             showLoadError("history-audit", "");
           } catch (e) {
@@ -2245,7 +2252,8 @@
     const refreshAnswers = coalesced(async () => {
       try {
         const data = await api("requests", { query: { run_id: runId, status: "all", limit: 1000 } });
-        refreshHistory((data && data.requests) || []);
+        const listed = (data && data.requests) || [];
+        historyQueue = historyQueue.then(() => refreshHistory(listed)); // one at a time, in order
         const closed = ((data && data.requests) || [])
           .filter((r) => r && r.status !== "pending")
           .sort((a, b) => (a.answered_at ?? a.created_at) - (b.answered_at ?? b.created_at));
