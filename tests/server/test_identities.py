@@ -3,6 +3,7 @@ trusted proxy header, and the single token (everyone an admin), on live servers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from pathlib import Path
@@ -107,7 +108,8 @@ async def test_the_users_file_is_reloaded_without_a_restart(
 
         # a broken file keeps the last good one in force, and says why once
         with caplog.at_level(logging.ERROR, logger="workflows.server"):
-            users_path.write_text("[users.carl\ntoken_sha256 = 'x'\n", encoding="utf-8")
+            broken = "[users.carl\ntoken_sha256 = 'x'\n"
+            await asyncio.to_thread(users_path.write_text, broken, encoding="utf-8")
 
             async def reported() -> bool:
                 assert (await me(carl)).status_code == 200  # a request looks at the file
@@ -145,7 +147,7 @@ async def test_the_users_file_is_reloaded_without_a_restart(
             "[users.bob]\ntoken_sha256 = '" + "A" * 64 + "'\n",
             "one token hash is given twice (users.ada and users.bob)",
         ),
-        ("[users.\"a,b\"]\ntoken_sha256 = '" + "a" * 64 + "'\n", "','"),
+        ('[users."a,b"]\ntoken_sha256 = \'' + "a" * 64 + "'\n", "','"),
         ("[users.ada]\ntoken_sha256 = '" + "a" * 64 + "'\ngroups = [' x']\n", "whitespace"),
         ("admin_group = ''\n", "admin_group is empty"),
     ],
@@ -189,8 +191,7 @@ async def test_several_tokens_for_one_user(start_server: Any, tmp_path: Path) ->
     new, old = (hashlib.sha256(t.encode()).hexdigest() for t in ("new", "old"))
     path = tmp_path / "users.toml"
     path.write_text(
-        f'admin_group = "ops"\n[users.ada]\ntoken_sha256 = ["{new}", "{old}"]\n'
-        'groups = ["ops"]\n',
+        f'admin_group = "ops"\n[users.ada]\ntoken_sha256 = ["{new}", "{old}"]\ngroups = ["ops"]\n',
         encoding="utf-8",
     )
     server = start_server(STORE, users=str(path))
@@ -247,8 +248,24 @@ async def test_single_token_everyone_is_an_admin(start_server: Any) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=headers) as client:
         me = await client.get("/me")
         assert me.json() == {"user": "anonymous", "groups": [], "admin": True}
-        named = await client.get("/me", headers={"X-Workflows-User": "Zoë".encode()})
+        zoe = {"X-Workflows-User": "Zoë".encode()}
+        named = await client.get("/me", headers=zoe)
         assert named.json() == {"user": "Zoë", "groups": [], "admin": True}
+        # claims go by the name given, as answers do
+        run = await started_run(client, "approval", amount=3)
+        [asked] = await pending_requests(client, run_id=run["run_id"])
+        claimed = await client.post(f"/requests/{asked['request_id']}/claim", headers=zoe)
+        assert claimed.json()["assignee"] == "Zoë"
+        mine = await client.get("/requests", params={"mine": "true"}, headers=zoe)
+        assert [r["request_id"] for r in mine.json()["requests"]] == [asked["request_id"]]
+        # everyone is an admin: another name may still answer
+        answered = await client.post(
+            f"/requests/{asked['request_id']}/response",
+            json={"response": "y"},
+            headers={"X-Workflows-User": "eve"},
+        )
+        assert answered.status_code == 200
+        await finished_run(client, run["run_id"])
 
 
 def test_hash_token_is_the_sha256_of_the_token() -> None:

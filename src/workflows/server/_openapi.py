@@ -86,6 +86,12 @@ _OFFSET = _q(
     "offset", {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0}, "Items to skip."
 )
 _FILTER = {"type": "string", "maxLength": 512}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+_TIME = {
+    "type": "string",
+    "maxLength": 40,
+    "description": "POSIX seconds, or an ISO 8601 time (UTC without a zone).",
+}
 _RUN_ID = _path("run_id", "The run's id.")
 _REQUEST_ID = _path("request_id", "The input request's id.")
 _USER: dict[str, Any] = {
@@ -264,7 +270,9 @@ OPERATIONS: tuple[Op, ...] = (
         "get",
         "/requests",
         "listRequests",
-        "Input requests (the inbox), newest first.",
+        "Input requests (the inbox) the caller may see, newest first unless `sort` says "
+        "otherwise; one page, the next one by `cursor` (or by `offset`, without the "
+        "filters and orders of tasks).",
         {200: ("The requests.", m.RequestList)},
         (400,),
         (
@@ -279,8 +287,40 @@ OPERATIONS: tuple[Op, ...] = (
                 },
                 "Only this status (`all`: any).",
             ),
+            _q("mine", {"type": "boolean", "default": False}, "Only requests assigned to me."),
+            _q(
+                "group",
+                {"type": "array", "items": _NAME, "maxItems": 100},
+                "Only requests with one of these candidate groups (repeatable; `mine`: "
+                "any of my groups).",
+            ),
+            _q("assignee", _NAME, "Only requests assigned to this user."),
+            _q("unassigned", {"type": "boolean", "default": False}, "Only unassigned requests."),
+            _q(
+                "priority_min",
+                {"type": "integer", "minimum": -MAX_INT - 1, "maximum": MAX_INT},
+                "Only requests of at least this priority.",
+            ),
+            _q("due_before", _TIME, "Only requests due at or before this time."),
+            _q("due_after", _TIME, "Only requests due at or after this time."),
+            _q(
+                "sort",
+                {"type": "string", "enum": ["created", "due", "priority"], "default": "created"},
+                "`created`: newest first; `due`: earliest due first, those without due "
+                "last; `priority`: highest first, then newest.",
+            ),
+            _q(
+                "cursor",
+                {"type": "string", "minLength": 1, "maxLength": 4096},
+                "The `next_cursor` of the previous page (same filters and sort).",
+            ),
             _LIMIT,
-            _OFFSET,
+            _q(
+                "offset",
+                {"type": "integer", "minimum": 0, "maximum": MAX_INT},
+                "Items to skip, instead of `cursor` (not with `cursor`, `sort` or the task "
+                "filters); `next_cursor` is then null.",
+            ),
         ),
     ),
     Op(
@@ -329,6 +369,58 @@ OPERATIONS: tuple[Op, ...] = (
             "type": "object",
             "description": 'The response event\'s fields, e.g. {"response": "yes"}.',
         },
+    ),
+    Op(
+        "get",
+        "/requests/{request_id}/audit",
+        "getRequestAudit",
+        "The input request's history (created, claimed, unclaimed, assigned, answered, "
+        "overdue, expired, cancelled: who and when), oldest first.",
+        {200: ("The audit list.", m.AuditList)},
+        (404,),
+        (_REQUEST_ID,),
+    ),
+    Op(
+        "post",
+        "/requests/{request_id}/claim",
+        "claimRequest",
+        "Take a pending request nobody holds (409 `request_claimed` when someone does; "
+        "of two claims at once exactly one wins). Claiming one's own is a no-op.",
+        {200: ("The request as it now stands.", m.RequestOut)},
+        (404, 409),
+        (_REQUEST_ID,),
+    ),
+    Op(
+        "post",
+        "/requests/{request_id}/unclaim",
+        "unclaimRequest",
+        "Give a request back (its assignee, or an admin): it is then unassigned.",
+        {200: ("The request as it now stands.", m.RequestOut)},
+        (403, 404, 409),
+        (_REQUEST_ID,),
+    ),
+    Op(
+        "post",
+        "/requests/{request_id}/assign",
+        "assignRequest",
+        "Hand a request to another user, or to nobody (an admin, or its assignee).",
+        {200: ("The request as it now stands.", m.RequestOut)},
+        (403, 404, 409),
+        (_REQUEST_ID,),
+        m.AssignIn,
+    ),
+    Op(
+        "get",
+        "/webhooks/deliveries",
+        "listDeliveries",
+        "Attempts to deliver request changes to webhooks, newest first (admins only).",
+        {200: ("The attempts.", m.DeliveryList)},
+        (403,),
+        (
+            _q("request_id", _FILTER, "Only attempts about this request."),
+            _q("endpoint", _FILTER, "Only attempts to this endpoint (its name)."),
+            _LIMIT,
+        ),
     ),
 )
 
@@ -405,6 +497,7 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
     models: list[tuple[type[BaseModel], Mode]] = [
         (m.StartRunIn, "validation"),
         (m.SendEventIn, "validation"),
+        (m.AssignIn, "validation"),
         *(
             (cls, "serialization")
             for cls in (
@@ -423,6 +516,10 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
                 m.RequestList,
                 m.AcceptedOut,
                 m.RespondOut,
+                m.AuditEntryOut,
+                m.AuditList,
+                m.DeliveryAttemptOut,
+                m.DeliveryList,
             )
         ),
     ]
