@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,8 @@ async def test_filters_sorts_and_cursor_pages(team: dict[str, WorkflowClient]) -
     soon = time.time() + 1800
     assert titles((await ada.requests(due_before=soon)).requests) == ["mid, due soon"]
     assert titles((await ada.requests(due_after=soon)).requests) == ["low, due late"]
+    naive_utc = datetime.fromtimestamp(soon, timezone.utc).replace(tzinfo=None)
+    assert titles((await ada.requests(due_before=naive_utc)).requests) == ["mid, due soon"]
 
     seen: list[str] = []
     page = await ada.requests(sort="priority", limit=2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from ..events import Event
@@ -20,16 +19,8 @@ __all__ = [
 
 
 def _time(value: Any) -> float | None:
-    """A time of the server's JSON as POSIX seconds (``None`` stays ``None``); an ISO
-    8601 text is read too (naive: UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if stamp.tzinfo is None:
-            return stamp.replace(tzinfo=timezone.utc).timestamp()
-        return stamp.timestamp()
-    return float(value)
+    """A time of the server's JSON (POSIX seconds) as a float; ``None`` stays ``None``."""
+    return None if value is None else float(value)
 
 
 def _names(value: Any) -> tuple[str, ...]:
