@@ -176,3 +176,34 @@ async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
     await page.screenshot(path=str(RUN_SCREENSHOT), full_page=True)
 
     assert errors == []
+
+
+async def test_on_a_shared_token_server_the_answering_as_name_claims(
+    tmp_path: Path, page: Any
+) -> None:
+    from playwright.async_api import expect
+
+    app = create_app(f"sqlite:///{tmp_path / 'shared.db'}", WORKFLOWS, token="s3cret")
+    server = LiveServer(app).start()
+    try:
+        headers = {"Authorization": "Bearer s3cret"}
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
+            request_id = await ask(client, "Water the plants")
+            await page.goto(server.url + "/")
+            await page.get_by_label("Access token").fill("s3cret")
+            await page.get_by_role("button", name="Use token").click()
+            plants = page.locator("article.request", has_text="Water the plants")
+            await expect(plants).to_be_visible()
+            await expect(page.locator("#whoami")).to_be_hidden()
+            await page.get_by_label("Answering as").fill("dana")
+            await plants.get_by_role("button", name="Claim", exact=True).click()
+            await expect(plants.locator(".badge.holder")).to_have_text("Assigned to you")
+            assert (await client.get(f"/requests/{request_id}")).json()["assignee"] == "dana"
+            await page.get_by_role("tab", name="My tasks").click()
+            await expect(plants).to_be_visible()
+            # Another name has no tasks: the tab lists afresh for it.
+            await page.get_by_label("Answering as").fill("eve")
+            await expect(plants).to_have_count(0)
+            await expect(page.locator("#empty")).to_contain_text("Nothing is assigned to you")
+    finally:
+        server.stop()
