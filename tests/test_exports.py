@@ -56,6 +56,7 @@ PUBLIC_MODULES: dict[str, set[str]] = {
     "workflows.engine": {"Engine", "RunHandle"},
     "workflows.server": {"create_app", "serve"},
     "workflows.client": {"WorkflowClient"},
+    "workflows.webhooks": {"Webhook", "sign", "verify_signature", "webhooks_from_toml"},
 }
 
 
