@@ -27,6 +27,7 @@ from .errors import (
     InputRequestClosedError,
     InputRequestNotFoundError,
     InvalidResponseError,
+    RequestAssigneeChangedError,
     RunAlreadyExistsError,
     RunFinishedError,
     RunNotFoundError,
@@ -96,6 +97,12 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ),
     ErrorCode(
         "request_closed", 409, InputRequestClosedError, "the input request expired or was cancelled"
+    ),
+    ErrorCode(
+        "request_claimed",
+        409,
+        RequestAssigneeChangedError,
+        "the input request's assignee changed meanwhile (another user claimed it)",
     ),
     ErrorCode(
         "workflow_not_registered",
@@ -193,6 +200,7 @@ _KEYED: dict[type[WorkflowError], Callable[[str, str], WorkflowError]] = {
     IdempotencyConflictError: lambda key, _: IdempotencyConflictError(key),
     InputRequestClosedError: lambda key, _: InputRequestClosedError(key, "closed"),
     InvalidResponseError: lambda key, message: InvalidResponseError(key, message),
+    RequestAssigneeChangedError: lambda key, _: RequestAssigneeChangedError(key, None),
 }
 
 

@@ -27,6 +27,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     │   ├── InputRequestAlreadyAnsweredError
     │   │   └── IdempotencyConflictError  an answer's Idempotency-Key came with another body
     │   ├── InputRequestClosedError    the request expired or was cancelled
+    │   ├── RequestAssigneeChangedError  the request's assignee is not the one expected
     │   └── InvalidResponseError       a response does not fit the request's schema
     └── ClientError                    an HTTP error of the client with no better class
         ├── UnauthorizedError          401: no bearer token, or the wrong one
@@ -58,6 +59,7 @@ __all__ = [
     "InputRequestClosedError",
     "InputRequestNotFoundError",
     "InvalidResponseError",
+    "RequestAssigneeChangedError",
     "RunAlreadyExistsError",
     "RunFailedError",
     "RunFinishedError",
@@ -244,6 +246,20 @@ class InputRequestClosedError(StoreError):
         self.request_id = request_id
         self.status = status
         super().__init__(f"input request {request_id!r} is {status}; it can no longer be answered")
+
+
+class RequestAssigneeChangedError(StoreError):
+    """A change of a request's assignee expected another assignee than the stored one.
+
+    Two users claiming one request at once: the second finds it claimed. ``assignee``
+    is who holds the request now (``None``: nobody).
+    """
+
+    def __init__(self, request_id: str, assignee: str | None) -> None:
+        self.request_id = request_id
+        self.assignee = assignee
+        held = "is not assigned to anyone" if assignee is None else f"is assigned to {assignee!r}"
+        super().__init__(f"input request {request_id!r} {held} now")
 
 
 class InvalidResponseError(StoreError):

@@ -39,15 +39,22 @@ from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._postgres_owners import EXPIRE_GONE_OWNERS_SQL, take_owner_lock
 from workflows.stores._postgres_schema import migrate
 from workflows.stores._records import (
+    ANY,
     TERMINAL_STATUSES,
     Answer,
+    AssigneeAction,
+    AuditEntry,
     Commit,
+    DeliveryAttempt,
     InboundEvent,
     InputRequest,
+    RequestPage,
+    RequestQuery,
     RequestStatus,
     RunRecord,
     RunStatus,
     StreamEntry,
+    _Any,
 )
 from workflows.stores._rows import (
     REQUEST_COLUMNS,
@@ -701,6 +708,60 @@ class PostgresStore(StoreLifecycle):
             except (StoreError, ValueError) as exc:
                 outcomes[index] = exc
         return outcomes
+
+    # -- tasks (not implemented yet in this store) ----------------------------------------
+
+    async def query_requests(self, query: RequestQuery) -> RequestPage:
+        """See :meth:`RunStore.query_requests` (not implemented yet in this store)."""
+        raise NotImplementedError("query_requests")
+
+    async def set_assignee(
+        self,
+        request_id: str,
+        assignee: str | None,
+        *,
+        actor: str | None,
+        action: AssigneeAction,
+        expected: str | _Any | None = ANY,
+        now: float | None = None,
+    ) -> InputRequest:
+        """See :meth:`RunStore.set_assignee` (not implemented yet in this store)."""
+        raise NotImplementedError("set_assignee")
+
+    async def request_audit(self, request_id: str) -> list[AuditEntry]:
+        """See :meth:`RunStore.request_audit` (not implemented yet in this store)."""
+        raise NotImplementedError("request_audit")
+
+    async def audit_after(self, after_id: int, limit: int = 100) -> list[AuditEntry]:
+        """See :meth:`RunStore.audit_after` (not implemented yet in this store)."""
+        raise NotImplementedError("audit_after")
+
+    async def mark_overdue(self, now: float) -> list[InputRequest]:
+        """See :meth:`RunStore.mark_overdue` (not implemented yet in this store)."""
+        raise NotImplementedError("mark_overdue")
+
+    async def webhook_cursor(self, endpoint: str) -> int | None:
+        """See :meth:`RunStore.webhook_cursor` (not implemented yet in this store)."""
+        raise NotImplementedError("webhook_cursor")
+
+    async def advance_webhook_cursor(self, endpoint: str, audit_id: int) -> None:
+        """See :meth:`RunStore.advance_webhook_cursor` (not implemented yet in this store)."""
+        raise NotImplementedError("advance_webhook_cursor")
+
+    async def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        """See :meth:`RunStore.record_delivery` (not implemented yet in this store)."""
+        raise NotImplementedError("record_delivery")
+
+    async def list_deliveries(
+        self,
+        *,
+        endpoint: str | None = None,
+        request_id: str | None = None,
+        audit_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryAttempt]:
+        """See :meth:`RunStore.list_deliveries` (not implemented yet in this store)."""
+        raise NotImplementedError("list_deliveries")
 
     # -- recovery and leases ---------------------------------------------------------------
 

@@ -15,14 +15,21 @@ from workflows.errors import StoreConnectionError, StoreError, StoreSchemaError
 from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
+    ANY,
     Answer,
+    AssigneeAction,
+    AuditEntry,
     Commit,
+    DeliveryAttempt,
     InboundEvent,
     InputRequest,
+    RequestPage,
+    RequestQuery,
     RequestStatus,
     RunRecord,
     RunStatus,
     StreamEntry,
+    _Any,
 )
 from workflows.stores._rules import check_paging
 from workflows.stores._sqlite_ops import SqliteOps
@@ -268,6 +275,60 @@ class SqliteStore(StoreLifecycle):
         changed = self._seen_data_version is not None and version != self._seen_data_version
         self._seen_data_version = version
         return changed
+
+    # -- tasks (not implemented yet in this store) ----------------------------------------
+
+    async def query_requests(self, query: RequestQuery) -> RequestPage:
+        """See :meth:`RunStore.query_requests` (not implemented yet in this store)."""
+        raise NotImplementedError("query_requests")
+
+    async def set_assignee(
+        self,
+        request_id: str,
+        assignee: str | None,
+        *,
+        actor: str | None,
+        action: AssigneeAction,
+        expected: str | _Any | None = ANY,
+        now: float | None = None,
+    ) -> InputRequest:
+        """See :meth:`RunStore.set_assignee` (not implemented yet in this store)."""
+        raise NotImplementedError("set_assignee")
+
+    async def request_audit(self, request_id: str) -> list[AuditEntry]:
+        """See :meth:`RunStore.request_audit` (not implemented yet in this store)."""
+        raise NotImplementedError("request_audit")
+
+    async def audit_after(self, after_id: int, limit: int = 100) -> list[AuditEntry]:
+        """See :meth:`RunStore.audit_after` (not implemented yet in this store)."""
+        raise NotImplementedError("audit_after")
+
+    async def mark_overdue(self, now: float) -> list[InputRequest]:
+        """See :meth:`RunStore.mark_overdue` (not implemented yet in this store)."""
+        raise NotImplementedError("mark_overdue")
+
+    async def webhook_cursor(self, endpoint: str) -> int | None:
+        """See :meth:`RunStore.webhook_cursor` (not implemented yet in this store)."""
+        raise NotImplementedError("webhook_cursor")
+
+    async def advance_webhook_cursor(self, endpoint: str, audit_id: int) -> None:
+        """See :meth:`RunStore.advance_webhook_cursor` (not implemented yet in this store)."""
+        raise NotImplementedError("advance_webhook_cursor")
+
+    async def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        """See :meth:`RunStore.record_delivery` (not implemented yet in this store)."""
+        raise NotImplementedError("record_delivery")
+
+    async def list_deliveries(
+        self,
+        *,
+        endpoint: str | None = None,
+        request_id: str | None = None,
+        audit_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryAttempt]:
+        """See :meth:`RunStore.list_deliveries` (not implemented yet in this store)."""
+        raise NotImplementedError("list_deliveries")
 
     async def runs_with_work(self, *, now: float | None = None) -> list[str]:
         """See :meth:`RunStore.runs_with_work`."""
