@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from _wait import until
+from _webhook_receiver import Receiver
 from workflows.stores import Commit, InputRequest, RunRecord, RunStore, SqliteStore
 from workflows.webhooks import Webhook
 
 from ._helpers import pending_requests, started_run
-from ._receiver import Receiver
 
 SECRET = "whsec_test_secret"
 FAST = {"retry_base": 0.05, "retry_max": 0.2, "poll_interval": 0.05}
