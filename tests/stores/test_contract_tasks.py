@@ -36,7 +36,7 @@ from .conftest import StoreFactory
 
 _ids = itertools.count(1)
 
-_IMPLEMENTED = {"memory"}
+_IMPLEMENTED = {"memory", "sqlite"}
 
 
 @pytest.fixture(autouse=True)

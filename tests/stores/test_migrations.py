@@ -14,11 +14,13 @@ from workflows.stores import (
     STATE_ROWS_KEY,
     Commit,
     InputRequest,
+    RequestQuery,
     RunFinishedError,
     RunRecord,
     RunStore,
     SqliteStore,
     StateChanges,
+    Viewer,
 )
 from workflows.stores import _postgres_schema as pg_schema
 from workflows.stores import _sqlite_schema as sqlite_schema
@@ -305,7 +307,7 @@ async def _carries_a_run_into_state_rows(store: Any) -> None:
 
 async def test_sqlite_upgrade_to_state_rows_carries_existing_runs(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
-    before = sqlite_schema.SCHEMA_VERSION - 1
+    before = 3  # state rows came with version 4
     with sqlite3.connect(path) as conn:  # a file as the version before state rows left it
         for statements in sqlite_schema.MIGRATIONS[:before]:
             for statement in statements:
@@ -334,7 +336,7 @@ async def test_postgres_upgrade_to_state_rows_carries_existing_runs(
 
     from workflows.stores import PostgresStore
 
-    before = pg_schema.SCHEMA_VERSION - 1
+    before = 4  # state rows came with version 5
     conn = await asyncpg.connect(postgres_url)
     try:  # a schema as the version before state rows left it
         await conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
@@ -362,3 +364,39 @@ async def test_postgres_upgrade_to_state_rows_carries_existing_runs(
         )
     finally:
         await conn.close()
+
+
+# -- version 5 (SQLite) / 6 (PostgreSQL): human tasks --------------------------------------
+
+
+async def _check_tasks_upgraded(store: RunStore) -> None:
+    """Requests stored before read with the task defaults; the new paths work on them."""
+    old = await store.get_request("old:2")
+    assert (old.assignee, old.candidate_users, old.candidate_groups) == (None, (), ())
+    assert (old.priority, old.due, old.follow_up, old.overdue_at) == (0, None, None, None)
+    assert await store.request_audit("old:2") == []  # no history before the upgrade
+    page = await store.query_requests(RequestQuery(viewer=Viewer("anyone")))
+    assert [r.request_id for r in page.requests] == ["old:2"]  # open to all
+    claimed = await store.set_assignee("old:2", "ada", actor="ada", action="claimed", expected=None)
+    assert claimed.assignee == "ada"
+    ask = InputRequest.new("old:3", "old", "flow", "Ask", {}, candidate_groups=["fin"], due=5.0)
+    await store.commit(Commit("old", 1, {}, "waiting", new_requests=[ask]))
+    assert [r.request_id for r in await store.mark_overdue(10.0)] == ["old:3"]
+    await store.answer_request("old:2", {"response": "no"}, answered_by="ada")
+    feed = await store.audit_after(0)
+    assert [(e.request_id, e.action) for e in feed] == [
+        ("old:2", "claimed"),
+        ("old:3", "created"),
+        ("old:3", "overdue"),
+        ("old:2", "answered"),
+    ]
+    await store.advance_webhook_cursor("hook", feed[-1].id)
+    assert await store.webhook_cursor("hook") == feed[-1].id
+
+
+async def test_sqlite_upgrades_a_version_4_file_to_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    _old_sqlite_file(path, 4, *_OLD_ROWS)
+    async with SqliteStore(path) as store:
+        await _check_tasks_upgraded(store)
+    assert _sqlite_versions(path) == [(sqlite_schema.SCHEMA_VERSION,)]

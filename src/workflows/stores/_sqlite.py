@@ -31,7 +31,8 @@ from workflows.stores._records import (
     StreamEntry,
     _Any,
 )
-from workflows.stores._rules import check_paging
+from workflows.stores._request_query import check_query
+from workflows.stores._rules import check_assignee_change, check_paging
 from workflows.stores._sqlite_ops import SqliteOps
 from workflows.stores._sqlite_schema import migrate
 from workflows.stores._sqlite_thread import SqliteThread
@@ -276,11 +277,13 @@ class SqliteStore(StoreLifecycle):
         self._seen_data_version = version
         return changed
 
-    # -- tasks (not implemented yet in this store) ----------------------------------------
+    # -- tasks --------------------------------------------------------------------------------
 
     async def query_requests(self, query: RequestQuery) -> RequestPage:
-        """See :meth:`RunStore.query_requests` (not implemented yet in this store)."""
-        raise NotImplementedError("query_requests")
+        """See :meth:`RunStore.query_requests` (one index range per page; see the
+        migration that adds the task fields)."""
+        after = check_query(query)
+        return await self._call(self._use().query_requests, query, after)
 
     async def set_assignee(
         self,
@@ -292,32 +295,37 @@ class SqliteStore(StoreLifecycle):
         expected: str | _Any | None = ANY,
         now: float | None = None,
     ) -> InputRequest:
-        """See :meth:`RunStore.set_assignee` (not implemented yet in this store)."""
-        raise NotImplementedError("set_assignee")
+        """See :meth:`RunStore.set_assignee` (one write transaction: the file's write
+        lock makes the compare-and-set atomic, across processes too)."""
+        check_assignee_change(assignee, actor, action)
+        return await self._call(
+            self._use().set_assignee, request_id, assignee, actor, action, expected, now
+        )
 
     async def request_audit(self, request_id: str) -> list[AuditEntry]:
-        """See :meth:`RunStore.request_audit` (not implemented yet in this store)."""
-        raise NotImplementedError("request_audit")
+        """See :meth:`RunStore.request_audit`."""
+        return await self._call(self._use().request_audit, request_id)
 
     async def audit_after(self, after_id: int, limit: int = 100) -> list[AuditEntry]:
-        """See :meth:`RunStore.audit_after` (not implemented yet in this store)."""
-        raise NotImplementedError("audit_after")
+        """See :meth:`RunStore.audit_after`."""
+        check_paging(limit, 0)
+        return await self._call(self._use().audit_after, after_id, limit)
 
     async def mark_overdue(self, now: float) -> list[InputRequest]:
-        """See :meth:`RunStore.mark_overdue` (not implemented yet in this store)."""
-        raise NotImplementedError("mark_overdue")
+        """See :meth:`RunStore.mark_overdue`."""
+        return await self._call(self._use().mark_overdue, now)
 
     async def webhook_cursor(self, endpoint: str) -> int | None:
-        """See :meth:`RunStore.webhook_cursor` (not implemented yet in this store)."""
-        raise NotImplementedError("webhook_cursor")
+        """See :meth:`RunStore.webhook_cursor`."""
+        return await self._call(self._use().webhook_cursor, endpoint)
 
     async def advance_webhook_cursor(self, endpoint: str, audit_id: int) -> None:
-        """See :meth:`RunStore.advance_webhook_cursor` (not implemented yet in this store)."""
-        raise NotImplementedError("advance_webhook_cursor")
+        """See :meth:`RunStore.advance_webhook_cursor`."""
+        await self._call(self._use().advance_webhook_cursor, endpoint, audit_id)
 
     async def record_delivery(self, attempt: DeliveryAttempt) -> None:
-        """See :meth:`RunStore.record_delivery` (not implemented yet in this store)."""
-        raise NotImplementedError("record_delivery")
+        """See :meth:`RunStore.record_delivery`."""
+        await self._call(self._use().record_delivery, attempt)
 
     async def list_deliveries(
         self,
@@ -327,8 +335,9 @@ class SqliteStore(StoreLifecycle):
         audit_id: int | None = None,
         limit: int = 100,
     ) -> list[DeliveryAttempt]:
-        """See :meth:`RunStore.list_deliveries` (not implemented yet in this store)."""
-        raise NotImplementedError("list_deliveries")
+        """See :meth:`RunStore.list_deliveries`."""
+        check_paging(limit, 0)
+        return await self._call(self._use().list_deliveries, endpoint, request_id, audit_id, limit)
 
     async def runs_with_work(self, *, now: float | None = None) -> list[str]:
         """See :meth:`RunStore.runs_with_work`."""

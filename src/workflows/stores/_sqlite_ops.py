@@ -34,11 +34,10 @@ from workflows.stores._records import (
     StreamEntry,
 )
 from workflows.stores._rows import (
-    REQUEST_COLUMNS,
-    REQUEST_FROM,
     RUN_COLUMNS,
     check_intact,
     inbound_event,
+    names_text,
     request_from_row,
     run_from_row,
     run_values,
@@ -52,9 +51,11 @@ from workflows.stores._rules import (
     check_new_run_status,
     check_quarantine,
     check_response_fits,
+    created_detail,
     is_repeat_answer,
     lease_lost_message,
 )
+from workflows.stores._sqlite_tasks import REQUEST_SELECT, SqliteTasks
 from workflows.stores._state_rows import encoded_state_changes, uses_state_rows, with_state_rows
 
 __all__ = ["SqliteOps"]
@@ -72,12 +73,20 @@ class _Prepared:
     result: str | None
     error: str | None
     stream: list[tuple[str, int, str, str]]
-    requests: list[tuple[Any, ...]]
+    requests: list[tuple[Any, ...]]  # wf_requests values (_REQUEST_INSERT), schema body
+    created: list[tuple[str, str, str, float, str]]  # their ``created`` audit entries
     new_schemas: dict[str, str]
     state: tuple[bool, list[str], list[tuple[str, str, str]]]  # reset, deleted, rows
 
 
-class SqliteOps:
+_REQUEST_INSERT = (
+    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, payload, created_at, "
+    "deadline, schema_digest, status, assignee, candidate_users, candidate_groups, priority, "
+    "due, follow_up) VALUES (?,?,?,?,?,?,?,?,'pending',?,?,?,?,?,?)"
+)
+
+
+class SqliteOps(SqliteTasks):
     """The store operations over one open ``sqlite3`` connection (one thread only)."""
 
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> None:
@@ -173,7 +182,7 @@ class SqliteOps:
         with self._write() as conn:
             if conn.execute("DELETE FROM wf_runs WHERE run_id = ?", (run_id,)).rowcount == 0:
                 raise RunNotFoundError(run_id)
-            for table in ("wf_stream", "wf_requests", "wf_inbound", "wf_state"):
+            for table in ("wf_stream", "wf_requests", "wf_inbound", "wf_state", "wf_request_audit"):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
     # -- commits -----------------------------------------------------------------------
@@ -222,6 +231,10 @@ class SqliteOps:
         run_id = commit.run_id
         what = f"run {run_id!r}"
         requests = [self._encode_request(request) for request in commit.new_requests]
+        created = [
+            (r.request_id, r.run_id, r.workflow, r.created_at, encode(created_detail(r), "detail"))
+            for r in commit.new_requests
+        ]
         reset, deleted, keys, values = encoded_state_changes(commit)
         return _Prepared(
             commit,
@@ -232,8 +245,9 @@ class SqliteOps:
                 (run_id, seq, event_type, encode(payload, f"stream entry {seq} of {what}"))
                 for seq, event_type, payload in commit.stream
             ],
-            requests,
-            {d: body for *_, d, body in requests if d not in self._known_schemas},
+            [request[:-1] for request in requests],
+            created,
+            {r[7]: r[-1] for r in requests if r[7] not in self._known_schemas},
             (reset, deleted, [(run_id, k, v) for k, v in zip(keys, values, strict=True)]),
         )
 
@@ -296,14 +310,11 @@ class SqliteOps:
             )
         for request in prepared.requests:
             try:
-                conn.execute(
-                    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, "
-                    "payload, created_at, deadline, status, schema_digest) "
-                    "VALUES (?,?,?,?,?,?,?,'pending',?)",
-                    request[:8],
-                )
+                conn.execute(_REQUEST_INSERT, request)
             except sqlite3.IntegrityError:
                 raise StoreError(f"input request {request[0]!r} already exists") from None
+        if prepared.created:
+            self._audit_created(prepared.created)
         for request_id, status in commit.closed_requests:
             by = commit.answered_by.get(request_id)
             self._close_request(run_id, request_id, status, now, by)
@@ -316,6 +327,7 @@ class SqliteOps:
             if deleted != len(ids):
                 raise StaleRunError(run_id, "an inbound event to consume was already consumed")
         if finished:
+            self._audit_cancel_pending(run_id, now)
             conn.execute(
                 "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
                 "WHERE run_id = ? AND status = 'pending'",
@@ -336,6 +348,12 @@ class SqliteOps:
             request.created_at,
             request.deadline,
             digest(schema),
+            request.assignee,
+            names_text(request.candidate_users),
+            names_text(request.candidate_groups),
+            request.priority,
+            request.due,
+            request.follow_up,
             schema,
         )
 
@@ -360,6 +378,7 @@ class SqliteOps:
             (status, now, by, request_id, run_id),
         ).rowcount
         if changed:
+            self._audit(request_id, status, by, now)
             return
         row = self.conn.execute(
             "SELECT status FROM wf_requests WHERE request_id = ? AND run_id = ?",
@@ -387,6 +406,7 @@ class SqliteOps:
                 raise StaleRunError(
                     run_id, f"stored version {version}, expected {expected_version}"
                 )
+            self._audit_cancel_pending(run_id, now)
             conn.execute(
                 "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
                 "WHERE run_id = ? AND status = 'pending'",
@@ -447,7 +467,7 @@ class SqliteOps:
 
     def get_request(self, request_id: str) -> InputRequest:
         row = self.conn.execute(
-            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
+            f"{REQUEST_SELECT} WHERE r.request_id = ?",
             (request_id,),
         ).fetchone()
         if row is None:
@@ -467,7 +487,7 @@ class SqliteOps:
             if value is not None:
                 where.append(f"r.{column} = ?")
                 args.append(value)
-        sql = f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM}"
+        sql = REQUEST_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.created_at DESC, r.request_id DESC LIMIT ? OFFSET ?"
@@ -507,7 +527,7 @@ class SqliteOps:
         check_answered_by(answered_by)
         conn = self.conn
         row = conn.execute(
-            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
+            f"{REQUEST_SELECT} WHERE r.request_id = ?",
             (request_id,),
         ).fetchone()
         if row is None:
@@ -529,6 +549,7 @@ class SqliteOps:
             "idempotency_key = ?, answered_at = ?, answered_by = ? WHERE request_id = ?",
             (text, idempotency_key, event.created_at, answered_by, request_id),
         )
+        self._audit(request_id, "answered", answered_by, event.created_at)
         return event
 
     # -- recovery and leases ---------------------------------------------------------------
@@ -547,7 +568,7 @@ class SqliteOps:
 
     def due_requests(self, now: float) -> list[InputRequest]:
         rows = self.conn.execute(
-            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} "
+            f"{REQUEST_SELECT} "
             "WHERE r.status = 'pending' AND r.deadline IS NOT NULL AND r.deadline <= ? "
             "ORDER BY r.deadline, r.request_id",
             (now,),
