@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,12 +39,13 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
         yield opened
 
 
-async def new_request(store: RunStore, workflow: str = "expense") -> str:
-    """A run of ``workflow`` waiting on one new request (audit: ``created``)."""
+async def new_request(store: RunStore, workflow: str = "expense", **task: Any) -> str:
+    """A run of ``workflow`` waiting on one new request (audit: ``created``) with the
+    task fields ``task``."""
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     request_id = f"req-{uuid.uuid4().hex[:12]}"
     await store.create_run(RunRecord.new(run_id, workflow, {}, status="waiting"))
-    request = InputRequest.new(request_id, run_id, workflow, "", {})
+    request = InputRequest.new(request_id, run_id, workflow, "", {}, **task)
     await store.commit(Commit(run_id, 0, {}, "waiting", new_requests=[request]))
     return request_id
 
@@ -131,20 +133,29 @@ async def test_each_change_is_one_message_in_order(
         start_server(sqlite_url, webhooks=[hook(receiver.url)])
         first = await new_request(store)
         second = await new_request(store)
+        await store.set_assignee(first, "bob", actor="bob", action="claimed", expected=None)
+        await store.set_assignee(first, "ada", actor="bob", action="assigned")
+        await store.set_assignee(second, "bob", actor="bob", action="claimed", expected=None)
+        await store.set_assignee(second, None, actor="bob", action="unclaimed")
         await store.answer_request(first, {"response": "yes"}, answered_by="ada")
-        await until(lambda: len(receiver.accepted()) == 3, "three messages")
+        await until(lambda: len(receiver.accepted()) == 7, "seven messages")
 
     messages = [m.json for m in receiver.accepted()]
-    assert [(m["type"], m["request"]["request_id"]) for m in messages] == [
-        ("request.created", first),
-        ("request.created", second),
-        ("request.answered", first),
+    assert [(m["type"], m["request"]["request_id"], m["actor"]) for m in messages] == [
+        ("request.created", first, None),
+        ("request.created", second, None),
+        ("request.claimed", first, "bob"),
+        ("request.assigned", first, "bob"),
+        ("request.claimed", second, "bob"),
+        ("request.unclaimed", second, "bob"),
+        ("request.answered", first, "ada"),
     ]
     assert [m["id"] for m in messages] == await audit_ids(store)
-    answered = messages[2]
-    assert answered["actor"] == "ada"
+    assert messages[3]["detail"] == {"assignee": "ada", "previous": "bob"}
+    answered = messages[6]
     assert answered["request"]["status"] == "answered"
     assert answered["request"]["answered_by"] == "ada"
+    assert len({m.headers["workflows-delivery"] for m in receiver.messages}) == 7
 
 
 async def test_a_new_endpoint_starts_at_the_end_of_the_log(
@@ -169,11 +180,16 @@ async def test_endpoints_filter_by_event_and_workflow(
     start_server: Any, sqlite_url: str, store: SqliteStore
 ) -> None:
     async with Receiver(SECRET) as receiver:
-        answers = hook(receiver.url + "/answers", events={"request.answered"}, name="answers")
+        answers = hook(
+            receiver.url + "/answers",
+            events={"request.answered", "request.overdue"},
+            name="answers",
+        )
         travel = hook(receiver.url + "/travel", workflows={"travel"}, name="travel")
         start_server(sqlite_url, webhooks=[answers, travel])
-        expense = await new_request(store, "expense")
+        expense = await new_request(store, "expense", due=1.0)
         trip = await new_request(store, "travel")
+        assert [r.request_id for r in await store.mark_overdue(time.time())] == [expense]
         await store.answer_request(expense, {"response": "ok"}, answered_by="ada")
         await store.answer_request(trip, {"response": "ok"}, answered_by="bob")
         last = max(await audit_ids(store))
@@ -187,10 +203,14 @@ async def test_endpoints_filter_by_event_and_workflow(
         for path in ("/answers", "/travel")
     }
     assert seen == {
-        "/answers": [("request.answered", expense), ("request.answered", trip)],
+        "/answers": [
+            ("request.overdue", expense),
+            ("request.answered", expense),
+            ("request.answered", trip),
+        ],
         "/travel": [("request.created", trip), ("request.answered", trip)],
     }
-    assert len(receiver.messages) == 4
+    assert len(receiver.messages) == 5
     # entries an endpoint does not want leave no attempt behind
     assert await store.list_deliveries(endpoint="travel", request_id=expense) == []
 
