@@ -1,7 +1,8 @@
-"""Outbound webhooks end to end: a live server on a SQLite file delivers request changes
-to a receiver on 127.0.0.1 (``_receiver.py``) that checks every signature.
+"""Outbound webhooks end to end: a live server on a SQLite file or a PostgreSQL schema
+delivers request changes to a receiver on 127.0.0.1 (``tests/_webhook_receiver.py``)
+that checks every signature.
 
-Most changes are written by a second store on the same file, as another process would
+Most changes are written by a second store on the same database, as another process would
 (the server sees them by polling, so ``poll_interval`` is short here); they belong to
 workflows the server does not serve, so its engine leaves those runs alone. One test
 goes through the server's own API and a long poll interval: its own changes wake the
@@ -15,7 +16,6 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ import pytest
 
 from _wait import until
 from _webhook_receiver import Receiver
-from workflows.stores import Commit, InputRequest, RunRecord, RunStore, SqliteStore
+from workflows.stores import Commit, InputRequest, RunRecord, RunStore, open_store
 from workflows.webhooks import Webhook
 
 from ._helpers import pending_requests, started_run
@@ -32,11 +32,22 @@ SECRET = "whsec_test_secret"
 FAST = {"retry_base": 0.05, "retry_max": 0.2, "poll_interval": 0.05}
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """The server's store: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return str(request.getfixturevalue("postgres_schema_url"))
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    """A second store on the server's file: another process writing requests."""
-    async with SqliteStore(str(tmp_path / "server.db")) as opened:
+async def store(store_url: str) -> AsyncIterator[RunStore]:
+    """A second store on the server's database: another process writing requests."""
+    opened = await open_store(store_url)
+    try:
         yield opened
+    finally:
+        await opened.close()
 
 
 async def new_request(store: RunStore, workflow: str = "expense", **task: Any) -> str:
@@ -59,11 +70,11 @@ def hook(url: str, **options: Any) -> Webhook:
 
 
 async def test_a_failing_receiver_gets_the_message_on_the_third_attempt(
-    start_server: Any, sqlite_url: str, store: SqliteStore
+    start_server: Any, store_url: str, store: RunStore
 ) -> None:
     async with Receiver(SECRET, answer=lambda n, path: 500 if n < 2 else 204) as receiver:
         endpoint = hook(receiver.url + "/hooks", retry_base=0.1, retry_max=1)
-        start_server(sqlite_url, webhooks=[endpoint])
+        start_server(store_url, webhooks=[endpoint])
         request_id = await new_request(store)
         await until(receiver.accepted, "the message to be accepted")
         [audit_id] = await audit_ids(store)
@@ -127,10 +138,10 @@ async def _equals(value: Any, expected: Any) -> bool:
 
 
 async def test_each_change_is_one_message_in_order(
-    start_server: Any, sqlite_url: str, store: SqliteStore
+    start_server: Any, store_url: str, store: RunStore
 ) -> None:
     async with Receiver(SECRET) as receiver:
-        start_server(sqlite_url, webhooks=[hook(receiver.url)])
+        start_server(store_url, webhooks=[hook(receiver.url)])
         first = await new_request(store)
         second = await new_request(store)
         await store.set_assignee(first, "bob", actor="bob", action="claimed", expected=None)
@@ -159,12 +170,12 @@ async def test_each_change_is_one_message_in_order(
 
 
 async def test_a_new_endpoint_starts_at_the_end_of_the_log(
-    start_server: Any, sqlite_url: str, store: SqliteStore
+    start_server: Any, store_url: str, store: RunStore
 ) -> None:
     before = await new_request(store)
     async with Receiver(SECRET) as receiver:
         endpoint = hook(receiver.url)
-        start_server(sqlite_url, webhooks=[endpoint])
+        start_server(store_url, webhooks=[endpoint])
         # the endpoint starts where the log ended when the server started
         assert await store.webhook_cursor(endpoint.endpoint) == max(await audit_ids(store))
         after = await new_request(store)
@@ -177,7 +188,7 @@ async def test_a_new_endpoint_starts_at_the_end_of_the_log(
 
 
 async def test_endpoints_filter_by_event_and_workflow(
-    start_server: Any, sqlite_url: str, store: SqliteStore
+    start_server: Any, store_url: str, store: RunStore
 ) -> None:
     async with Receiver(SECRET) as receiver:
         answers = hook(
@@ -186,7 +197,7 @@ async def test_endpoints_filter_by_event_and_workflow(
             name="answers",
         )
         travel = hook(receiver.url + "/travel", workflows={"travel"}, name="travel")
-        start_server(sqlite_url, webhooks=[answers, travel])
+        start_server(store_url, webhooks=[answers, travel])
         expense = await new_request(store, "expense", due=1.0)
         trip = await new_request(store, "travel")
         assert [r.request_id for r in await store.mark_overdue(time.time())] == [expense]
@@ -223,12 +234,12 @@ def _closed_port() -> int:
 
 
 async def test_a_dead_receiver_is_given_up_after_max_attempts_and_the_next_entry_sent(
-    start_server: Any, sqlite_url: str, store: SqliteStore
+    start_server: Any, store_url: str, store: RunStore
 ) -> None:
     dead = hook(f"http://127.0.0.1:{_closed_port()}/gone", max_attempts=3, name="dead")
     async with Receiver(SECRET, answer=lambda n, path: 503 if path == "/busy" else 200) as receiver:
         busy = hook(receiver.url + "/busy", max_attempts=2, name="busy")
-        start_server(sqlite_url, webhooks=[dead, busy])
+        start_server(store_url, webhooks=[dead, busy])
         first = await new_request(store)
         second = await new_request(store)
         first_id, second_id = await audit_ids(store)
@@ -263,14 +274,14 @@ async def test_a_dead_receiver_is_given_up_after_max_attempts_and_the_next_entry
 
 
 async def test_delivery_resumes_after_a_restart_without_skipping(
-    start_server: Any, sqlite_url: str, store: SqliteStore
+    start_server: Any, store_url: str, store: RunStore
 ) -> None:
     accepting = asyncio.Event()
     async with Receiver(
         SECRET, answer=lambda n, path: 200 if accepting.is_set() else 500
     ) as receiver:
         endpoint = hook(receiver.url, max_attempts=1000, name="tasks")
-        server = start_server(sqlite_url, webhooks=[endpoint])
+        server = start_server(store_url, webhooks=[endpoint])
         first = await new_request(store)
         await until(
             lambda: _at_least(store.list_deliveries(endpoint="tasks"), 2), "two failed attempts"
@@ -280,7 +291,7 @@ async def test_delivery_resumes_after_a_restart_without_skipping(
         second = await new_request(store)  # while the server is down
         accepting.set()
 
-        start_server(sqlite_url, webhooks=[endpoint])
+        start_server(store_url, webhooks=[endpoint])
         await until(lambda: len(receiver.accepted()) == 2, "both messages")
         first_id, second_id = await audit_ids(store)
         await until(lambda: _equals(store.webhook_cursor("tasks"), second_id), "the cursor")
@@ -294,11 +305,11 @@ async def test_delivery_resumes_after_a_restart_without_skipping(
     assert (delivered_second.attempt, delivered_second.delivered) == (1, True)
 
 
-async def test_the_servers_own_changes_wake_the_sender(start_server: Any, sqlite_url: str) -> None:
+async def test_the_servers_own_changes_wake_the_sender(start_server: Any, store_url: str) -> None:
     async with Receiver(SECRET) as receiver:
         # Polling alone would take a minute: the messages come from the wake-up.
         endpoint = hook(receiver.url, poll_interval=60, workflows={"approval"})
-        server = start_server(sqlite_url, webhooks=[endpoint])
+        server = start_server(store_url, webhooks=[endpoint])
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             run = await started_run(client, "approval", amount=12)
             [request] = await pending_requests(client, run_id=run["run_id"])
