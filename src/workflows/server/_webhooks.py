@@ -15,8 +15,8 @@ was recorded, is sent again after a restart (with the same ``Workflows-Delivery`
 
 A loop sleeps until this server changes the inbox (the engine's signal) or, at the
 latest, ``poll_interval`` seconds, to see changes made by other processes on the store.
-A new endpoint (no cursor yet) starts at the end of the log: it gets what happens from
-now on, not the history.
+A new endpoint (no cursor yet) starts where the log ends when the app starts: it gets
+what happens from then on, not the history.
 """
 
 from __future__ import annotations
