@@ -14,6 +14,8 @@ from contextlib import aclosing
 
 import pytest
 
+from _wait import until
+from _webhook_receiver import Receiver
 from workflows.client import WorkflowClient
 from workflows.events import InputRequiredEvent
 
@@ -266,3 +268,27 @@ def test_respond_on_a_server_records_who_answered_and_show_says_so(cli: Cli) -> 
         assert request["answered_by"] == getpass.getuser()
         assert request["answered_at"] >= request["created_at"]
         assert details["run"]["input"]["data"]["employee"] == "ada"
+
+
+async def test_serve_sends_webhooks(cli: Cli) -> None:
+    async with Receiver("hook-secret") as receiver:
+        cli.env["HOOK_SECRET"] = "hook-secret"
+        hook = f"{receiver.url}/tasks"
+        args = ("flows:ALL", "--store", cli.store, "--webhook", hook)
+        with serving(cli, *args, "--webhook-secret-env", "HOOK_SECRET") as url:
+            async with WorkflowClient(url, "s3cret") as client:
+                handle = await client.start("approval", amount=3)
+                await until(receiver.accepted, "a webhook message")
+    [message] = receiver.accepted()
+    assert message.path == "/tasks" and message.verified
+    assert message.json["type"] == "request.created"
+    assert message.json["request"]["run_id"] == handle.run_id
+
+
+def test_serve_refuses_a_webhook_without_its_secret(cli: Cli) -> None:
+    result = cli("serve", "flows:ALL", "--webhook", "http://127.0.0.1:9/x")
+    assert result.code == 2
+    assert "WORKFLOWS_WEBHOOK_SECRET" in result.err and "not set" in result.err
+    cli.env["WORKFLOWS_WEBHOOK_SECRET"] = "s"
+    result = cli("serve", "flows:ALL", "--webhook", "ftp://example.com/x")
+    assert result.code == 2 and "http(s) URL" in result.err
