@@ -137,9 +137,10 @@ class Progress(Event):
 
 
 class ThreeAsks(Workflow):
-    """Three concurrent invocations of ``ask``, each waiting for the answer whose
-    ``request_id`` is its own; ``gather`` writes ``Progress("collected <id>")`` for the
-    first answers and returns ``{request_id: response}``.
+    """Three concurrent invocations of ``ask`` (one per id of ``ids``), each waiting for
+    the answer whose ``request_id`` is its own (see :meth:`wait_options`); ``gather``
+    writes ``Progress("collected <id>")`` for the first answers and returns
+    ``{request_id: response}``.
 
     ``before_wait`` counts, per id, the runs of the code before the wait;
     ``all_waiting`` is set once every id got that far.
@@ -152,9 +153,10 @@ class ThreeAsks(Workflow):
         self.before_wait: Counter[str] = Counter()
         self.all_waiting = asyncio.Event()
 
-    def waiter_id(self, request_id: str) -> str:
-        """The ``waiter_id`` of the wait for ``request_id``."""
-        return f"ask-{request_id}"
+    def wait_options(self, request_id: str) -> dict[str, Any]:
+        """The ``wait_for_event`` options of the wait for ``request_id``: a waiter id of
+        its own and its id as the requirement."""
+        return {"waiter_id": f"ask-{request_id}", "requirements": {"request_id": request_id}}
 
     @step
     async def fan_out(self, ctx: Context, ev: StartEvent) -> Question | None:
@@ -170,8 +172,7 @@ class ThreeAsks(Workflow):
         reply = await ctx.wait_for_event(
             HumanResponseEvent,
             waiter_event=InputRequiredEvent(prefix=f"{ev.request_id}? ", request_id=ev.request_id),
-            waiter_id=self.waiter_id(ev.request_id),
-            requirements={"request_id": ev.request_id},
+            **self.wait_options(ev.request_id),
         )
         return Answered(request_id=ev.request_id, answer=reply.response)
 

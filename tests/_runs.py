@@ -17,10 +17,20 @@ import pytest
 
 from _wait import TIMEOUT, until
 from workflows import Context, Workflow
+from workflows.context.serializers import BaseSerializer
 from workflows.engine import Engine
 from workflows.errors import WorkflowCancelledByUser
 from workflows.events import Event, InputRequiredEvent
 from workflows.stores import InputRequest
+
+
+def json_round_trip(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` through JSON text, as a database hands it back; fails unless that is
+    ``data`` again (tuples, non-str keys...)."""
+    assert isinstance(data, dict)
+    back: dict[str, Any] = json.loads(json.dumps(data))
+    assert back == data, "the snapshot changed in a JSON round trip (tuples, non-str keys...)"
+    return back
 
 
 async def result_of(wf: Workflow, **start: Any) -> Any:
@@ -45,6 +55,16 @@ async def first_prompt(handler: Any) -> InputRequiredEvent:
     return await asyncio.wait_for(first(), TIMEOUT)
 
 
+async def events_and_result(handler: Any) -> tuple[list[Event], Any]:
+    """Every event the run writes to its stream, and its result."""
+
+    async def consume() -> tuple[list[Event], Any]:
+        events = [ev async for ev in handler.stream_events()]
+        return events, await handler
+
+    return await asyncio.wait_for(consume(), TIMEOUT)
+
+
 async def cancelled(handler: Any) -> None:
     """Cancel the run; it ends with WorkflowCancelledByUser."""
     await asyncio.wait_for(handler.cancel_run(), TIMEOUT)
@@ -65,8 +85,27 @@ async def settled(handler: Any, *, queued: int = 0, buffered: int = 0) -> dict[s
         return data if waiting and in_queues == queued and collected == buffered else None
 
     data = await until(snapshot, "one call waiting for an answer, the others done")
-    loaded: dict[str, Any] = json.loads(json.dumps(data))
-    return loaded
+    return json_round_trip(data)
+
+
+async def snapshot_at_prompt(
+    handler: Any, prompts: int = 1, serializer: BaseSerializer | None = None
+) -> tuple[dict[str, Any], list[InputRequiredEvent]]:
+    """Stream the run until its ``prompts``-th prompt; snapshot it there (with
+    ``serializer``, through JSON text) and cancel it; the snapshot and the prompts."""
+    seen: list[InputRequiredEvent] = []
+
+    async def at_prompt() -> dict[str, Any]:
+        async for ev in handler.stream_events():
+            if isinstance(ev, InputRequiredEvent):
+                seen.append(ev)
+                if len(seen) == prompts:
+                    return json_round_trip(handler.ctx.to_dict(serializer=serializer))
+        raise AssertionError(f"the run ended after {len(seen)} of {prompts} prompts")
+
+    data = await asyncio.wait_for(at_prompt(), TIMEOUT)
+    await cancelled(handler)
+    return data, seen
 
 
 async def paused_snapshot(wf: Workflow, *, queued: int = 0, buffered: int = 0) -> dict[str, Any]:
