@@ -1,5 +1,6 @@
 """A live server (``tests/_live_server.py``) over a SQLite file with the client tests'
-workflows; it can be restarted on the same port and store to cut open connections."""
+workflows (``tests/_served_flows.py``); it can be restarted on the same port and store to
+cut open connections."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from _live_server import LiveServer
+from _live_server import LiveServer, live_servers
+from _served_flows import client_workflows
 from workflows.client import WorkflowClient
-from workflows.server import create_app
-
-from ._flows import workflows
 
 
 @pytest.fixture
@@ -23,19 +22,10 @@ def store_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def start_server() -> Iterator[Any]:
-    """``start_server(store_url, port=0, **create_app_options) -> LiveServer``."""
-    started: list[LiveServer] = []
-
-    def start(store: str, port: int = 0, **options: Any) -> LiveServer:
-        options.setdefault("heartbeat", 0.5)
-        server = LiveServer(create_app(store, workflows(), **options), port).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        if server.thread.is_alive():
-            server.stop()
+    """``start_server(store_url, port=0, **create_app_options) -> LiveServer`` serving
+    the client tests' workflows; stopped after the test."""
+    with live_servers(client_workflows) as start:
+        yield start
 
 
 @pytest.fixture
@@ -48,5 +38,5 @@ def server(start_server: Any, store_url: str) -> LiveServer:
 @pytest.fixture
 async def client(server: LiveServer) -> AsyncIterator[WorkflowClient]:
     """A client of ``server`` that knows the test workflows' event classes."""
-    async with WorkflowClient(server.url, workflows=workflows()) as client:
+    async with WorkflowClient(server.url, workflows=client_workflows()) as client:
         yield client

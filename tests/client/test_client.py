@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from _served_flows import Nudge, Order, Progress, Review
 from workflows.client import (
     GenericEvent,
     RemoteHandle,
@@ -26,8 +27,6 @@ from workflows.errors import (
     WorkflowValidationError,
 )
 from workflows.events import Event, InputRequiredEvent, StopEvent, WorkflowCancelledEvent
-
-from ._flows import Nudge, Order, Progress, Review
 
 
 async def until_prompt(handle: RemoteHandle) -> list[Event]:

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from _live_server import LiveServer
+from _served_flows import server_workflows
 from _wait import TIMEOUT
 from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
@@ -24,7 +26,6 @@ from workflows.server import create_app
 from workflows.stores import InputRequest, RequestStatus, SqliteStore
 
 from ._sse import Message, messages
-from .conftest import LiveServer, workflows
 
 
 class Flood(Workflow):
@@ -66,7 +67,7 @@ class SqliteCountingStore(SqliteStore):
 def live(tmp_path: Path) -> Iterator[tuple[LiveServer, type[SqliteCountingStore]]]:
     store_class = type("SqliteCountingStoreOfTest", (SqliteCountingStore,), {"listings": 0})
     store = store_class(tmp_path / "inbox.db")
-    app = create_app(store, {**workflows(), "flood": Flood(timeout=None)}, heartbeat=30)
+    app = create_app(store, {**server_workflows(), "flood": Flood(timeout=None)}, heartbeat=30)
     server = LiveServer(app).start()
     yield server, store_class
     server.stop()

@@ -56,7 +56,7 @@ async def test_stream_resume_and_end(client: httpx.AsyncClient) -> None:
     assert ids == sorted(ids) and len(set(ids)) == 4
     body = first[0].json()
     assert body["seq"] == ids[0] and body["type"] == "Progress" and body["data"] == {"n": 0}
-    assert body["type_key"].endswith("conftest.Progress")
+    assert body["type_key"].endswith("_served_flows.Progress")
 
     # Resume after the second event: Last-Event-ID wins over ?after=.
     headers = {"Last-Event-ID": str(ids[1])}
