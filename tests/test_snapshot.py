@@ -67,6 +67,28 @@ class Box:
     content: str
 
 
+async def snapshot_after_answer(
+    handler: Any, answer: Event, prompts: int, progress: str
+) -> dict[str, Any]:
+    """Stream the run; at its ``prompts``-th prompt send ``answer``; once it writes
+    ``Progress(progress)``, snapshot it (through JSON text) and cancel it."""
+
+    async def at_progress() -> dict[str, Any]:
+        seen = 0
+        async for ev in handler.stream_events():
+            if isinstance(ev, InputRequiredEvent):
+                seen += 1
+                if seen == prompts:
+                    await handler.send_event(answer)
+            elif isinstance(ev, Progress) and ev.label == progress:
+                return json_round_trip(handler.ctx.to_dict())
+        raise AssertionError(f"the run ended without writing Progress({progress!r})")
+
+    data = await asyncio.wait_for(at_progress(), TIMEOUT)
+    await cancelled(handler)
+    return data
+
+
 # ------------------------------------------------------------- before / after a run
 
 
@@ -316,20 +338,8 @@ async def test_answers_sent_after_the_resumed_steps_wait_again_are_routed() -> N
 
 async def test_an_answered_and_collected_waiter_is_not_run_again_after_restore() -> None:
     first = ThreeAsks(timeout=TIMEOUT)
-    handler = first.run()
-    prompts = 0
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            prompts += 1
-            if prompts == 3:
-                await handler.send_event(answer_for("a"))
-        elif isinstance(ev, Progress) and ev.label == "collected a":
-            # ask(a) has returned and gather has buffered its answer.
-            data = json_round_trip(handler.ctx.to_dict())
-            break
-    assert data is not None
-    await cancelled(handler)
+    # Snapshot once ask(a) has returned and gather has buffered its answer.
+    data = await snapshot_after_answer(first.run(), answer_for("a"), 3, "collected a")
 
     second = ThreeAsks(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))
@@ -367,16 +377,8 @@ class GatedAsk(Workflow):
 async def test_an_answer_that_arrived_before_the_snapshot_is_returned_at_once() -> None:
     gate = asyncio.Event()  # never opened: the first run is stuck after its wait
     first = GatedAsk(gate=gate, timeout=TIMEOUT)
-    handler = first.run()
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            await handler.send_event(HumanResponseEvent(response="1234"))
-        elif isinstance(ev, Progress):
-            data = json_round_trip(handler.ctx.to_dict())
-            break
-    assert data is not None
-    await cancelled(handler)
+    answer = HumanResponseEvent(response="1234")
+    data = await snapshot_after_answer(first.run(), answer, 1, "got answer")
 
     second = GatedAsk(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))

@@ -336,7 +336,18 @@ async def test_every_requirement_must_match() -> None:
 # --------------------------------------------------------------- routing to steps
 
 
-class WaiterAndStep(Workflow):
+class GatherTwoRouted(Workflow):
+    """Ends with the ``(source, answer)`` of two Routed events, sorted."""
+
+    @step
+    async def gather(self, ctx: Context, ev: Routed) -> StopEvent | None:
+        done = ctx.collect_events(ev, [Routed, Routed])
+        if done is None:
+            return None
+        return StopEvent(result=sorted((e.source, e.answer) for e in done))
+
+
+class WaiterAndStep(GatherTwoRouted):
     """A waiter and a step both accept HumanResponseEvent."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -362,13 +373,6 @@ class WaiterAndStep(Workflow):
     async def on_human(self, ctx: Context, ev: HumanResponseEvent) -> Routed:
         self.step_got.append(ev.response)
         return Routed(source="step", answer=ev.response)
-
-    @step
-    async def gather(self, ctx: Context, ev: Routed) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Routed, Routed])
-        if done is None:
-            return None
-        return StopEvent(result=sorted((e.source, e.answer) for e in done))
 
 
 async def test_an_answer_taken_by_a_waiter_is_not_delivered_to_steps() -> None:
@@ -452,7 +456,7 @@ class Vote(Event):
     wants: bool
 
 
-class TwoVerdicts(Workflow):
+class TwoVerdicts(GatherTwoRouted):
     @step
     async def fan_out(self, ctx: Context, ev: StartEvent) -> Vote | None:
         ctx.send_event(Vote(wants=True))
@@ -467,13 +471,6 @@ class TwoVerdicts(Workflow):
             requirements={"approved": ev.wants},
         )
         return Routed(source=f"wants {ev.wants}", answer=reply.response)
-
-    @step
-    async def gather(self, ctx: Context, ev: Routed) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Routed, Routed])
-        if done is None:
-            return None
-        return StopEvent(result=sorted((e.source, e.answer) for e in done))
 
 
 async def test_requirements_match_declared_fields_of_a_typed_answer() -> None:
