@@ -5,6 +5,7 @@
 - :class:`Review` and :class:`WaitingJoin` pause, waiting for an :class:`Answer`: one in
   a branch of an open stream, one in a join call holding its batch.
 - :class:`ThreeAsks` runs three waits at once (the wait and snapshot tests).
+- :class:`HumanLoop` asks once and ends with the answer.
 
 :func:`answerable` builds one with the serializer its snapshots need.
 """
@@ -23,6 +24,19 @@ from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, Star
 from workflows.retry_policy import ConstantDelayRetryPolicy
 
 _W = TypeVar("_W", bound=Workflow)
+
+
+class HumanLoop(Workflow):
+    """The smallest loop through a person: ``ask`` returns a prompt, ``got`` ends the
+    run with the response."""
+
+    @step
+    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
+        return InputRequiredEvent(prefix="?")
+
+    @step
+    async def got(self, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result=ev.response)
 
 
 class Item(Event):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
+from _flows import HumanLoop
 from workflows import Context, Workflow, catch_error, step
 from workflows.errors import (
     WorkflowConfigurationError,
@@ -348,16 +349,6 @@ async def test_a_step_added_after_validation_is_checked_on_the_next_run() -> Non
 
 
 # --- valid graphs and the exemptions --------------------------------------------------
-
-
-class HumanLoop(Workflow):
-    @step
-    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
-        return InputRequiredEvent(prefix="?")
-
-    @step
-    async def answer(self, ev: HumanResponseEvent) -> StopEvent:
-        return StopEvent(result=ev.response)
 
 
 class TypedHumanLoop(Workflow):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+from _flows import HumanLoop
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
@@ -38,19 +39,7 @@ class Approve(Workflow):
         return StopEvent(result=verdict.approved)
 
 
-class Ask(Workflow):
-    """A returned prompt, answered by any HumanResponseEvent."""
-
-    @step
-    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
-        return InputRequiredEvent(prefix="Name?")
-
-    @step
-    async def take(self, ev: HumanResponseEvent) -> StopEvent:
-        return StopEvent(result=ev.response)
-
-
-WORKFLOWS = {"approve": Approve(timeout=None), "ask": Ask(timeout=None)}
+WORKFLOWS = {"approve": Approve(timeout=None), "ask": HumanLoop(timeout=None)}
 
 
 async def _one_request(engine: Engine, run_id: str) -> str:

@@ -33,6 +33,7 @@ import pytest
 from _poison_flows import WORKFLOWS
 
 from _damage import TRUNCATED, damage, set_status
+from _flows import HumanLoop
 from _wait import until
 from workflows.engine import Engine
 from workflows.errors import ContextSerdeError, CorruptRecordError, WorkflowRuntimeError
@@ -417,19 +418,7 @@ async def test_workflows_serve_starts_on_a_poisoned_store(durable_url: str, serv
 async def test_a_cancel_of_a_run_whose_snapshot_is_damaged_sets_it_aside(sqlite_url: str) -> None:
     """cancel() reads the run first: a damaged snapshot must not raise to the caller,
     the run is quarantined (it cannot be executed to a cancel)."""
-    from workflows import Context, Workflow, step
-    from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
-
-    class Waits(Workflow):
-        @step
-        async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
-            return InputRequiredEvent(prefix="?")
-
-        @step
-        async def done(self, ev: HumanResponseEvent) -> StopEvent:
-            return StopEvent(result=ev.response)
-
-    async with Engine(sqlite_url, {"waits": Waits()}, idle_release_after=0) as engine:
+    async with Engine(sqlite_url, {"waits": HumanLoop()}, idle_release_after=0) as engine:
         handle = await engine.start("waits")
         for _ in range(200):
             if await engine.inbox(run_id=handle.run_id):
@@ -441,7 +430,7 @@ async def test_a_cancel_of_a_run_whose_snapshot_is_damaged_sets_it_aside(sqlite_
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE wf_runs SET snapshot = '{\"trunc' WHERE run_id = ?", (handle.run_id,))
-    async with Engine(sqlite_url, {"waits": Waits()}) as engine:
+    async with Engine(sqlite_url, {"waits": HumanLoop()}) as engine:
         await engine.cancel(handle.run_id)  # no CorruptRecordError to the caller
         record = (await engine.runs(status="quarantined"))[0]
         assert record.run_id == handle.run_id
