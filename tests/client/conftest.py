@@ -1,38 +1,23 @@
-"""A live server (``tests/_live_server.py``) over a SQLite file with the client tests'
-workflows (``tests/_served_flows.py``); it can be restarted on the same port and store to
-cut open connections."""
+"""The client tests serve their workflows (``tests/_served_flows.py``) on the live
+servers of ``tests/conftest.py`` (one can be restarted on the same port and store to cut
+open connections); ``client`` is a WorkflowClient of ``server``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from _live_server import LiveServer, live_servers
+from _live_server import LiveServer
 from _served_flows import client_workflows
+from workflows import Workflow
 from workflows.client import WorkflowClient
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'client.db'}"
-
-
-@pytest.fixture
-def start_server() -> Iterator[Any]:
-    """``start_server(store_url, port=0, **create_app_options) -> LiveServer`` serving
-    the client tests' workflows; stopped after the test."""
-    with live_servers(client_workflows) as start:
-        yield start
-
-
-@pytest.fixture
-def server(start_server: Any, store_url: str) -> LiveServer:
-    """A server without a token on a fresh SQLite file."""
-    server: LiveServer = start_server(store_url)
-    return server
+def served_workflows() -> Callable[[], dict[str, Workflow]]:
+    """What the live servers of these tests serve (``start_server``, ``server``)."""
+    return client_workflows
 
 
 @pytest.fixture

@@ -181,8 +181,8 @@ async def test_runs_filters(client: WorkflowClient) -> None:
     assert [r.run_id for r in everything] == [waiting.run_id, done.run_id]
 
 
-async def test_token(start_server: Any, store_url: str) -> None:
-    server = start_server(store_url, token="s3cret")
+async def test_token(start_server: Any, sqlite_url: str) -> None:
+    server = start_server(sqlite_url, token="s3cret")
     async with WorkflowClient(server.url) as anonymous:
         assert (await anonymous.health())["status"] == "ok"
         with pytest.raises(UnauthorizedError, match="unauthorized"):

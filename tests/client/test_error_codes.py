@@ -76,8 +76,8 @@ async def test_an_answer_to_a_cancelled_run_is_closed(client: WorkflowClient) ->
     assert closed.value.request_id == request.request_id
 
 
-async def test_a_body_over_the_limit_keeps_its_code(start_server: Any, store_url: str) -> None:
-    server = start_server(store_url, limits=InputLimits(max_body_bytes=200))
+async def test_a_body_over_the_limit_keeps_its_code(start_server: Any, sqlite_url: str) -> None:
+    server = start_server(sqlite_url, limits=InputLimits(max_body_bytes=200))
     async with WorkflowClient(server.url, workflows=client_workflows()) as client:
         with pytest.raises(ClientError) as refused:
             await client.start("approval", note="x" * 500)
@@ -115,6 +115,6 @@ async def test_a_body_that_is_not_the_servers_is_a_client_error() -> None:
     async for url in _answering(502, b"<html>bad gateway</html>"):
         async with WorkflowClient(url) as client:
             with pytest.raises(ClientError) as foreign:
-                await client.client_workflows()
+                await client.workflows()
     assert (foreign.value.status_code, foreign.value.code) == (502, "")
     assert "bad gateway" in foreign.value.message

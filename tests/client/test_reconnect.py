@@ -29,8 +29,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def test_stream_resumes_across_a_server_restart(start_server: Any, store_url: str) -> None:
-    first = start_server(store_url)
+async def test_stream_resumes_across_a_server_restart(start_server: Any, sqlite_url: str) -> None:
+    first = start_server(sqlite_url)
     transport = CountingTransport()
     seen: list[tuple[int, Event]] = []
     flows = client_workflows()
@@ -56,7 +56,7 @@ async def test_stream_resumes_across_a_server_restart(start_server: Any, store_u
         consumer = asyncio.create_task(rest())
         await started.wait()
         await asyncio.to_thread(first.stop)  # cuts the stream (or refuses its connection)
-        second = start_server(store_url, port=first.port)  # same port, same store
+        second = start_server(sqlite_url, port=first.port)  # same port, same store
         assert await client.respond(request.request_id, "go")
         await asyncio.wait_for(consumer, 30)
         streams = list(transport.resumed_from)

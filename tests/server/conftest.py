@@ -1,31 +1,25 @@
-"""A live server (``tests/_live_server.py``) per test serving the server tests' workflows
-(``tests/_served_flows.py``), an HTTP client of it, and the browser of the page tests."""
+"""The server tests serve their workflows (``tests/_served_flows.py``) on the live
+servers of ``tests/conftest.py``; ``client`` is an HTTP client of ``server``; and the
+browser of the page tests."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from _live_server import LiveServer, live_servers
+from _live_server import LiveServer
 from _served_flows import server_workflows
+from workflows import Workflow
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'server.db'}"
-
-
-@pytest.fixture
-def start_server() -> Iterator[Any]:
-    """``start_server(store_url, port=0, **create_app_options) -> LiveServer`` serving
-    the server tests' workflows; stopped after the test."""
-    with live_servers(server_workflows) as start:
-        yield start
+def served_workflows() -> Callable[[], dict[str, Workflow]]:
+    """What the live servers of these tests serve (``start_server``, ``server``)."""
+    return server_workflows
 
 
 @pytest.fixture
@@ -33,12 +27,6 @@ async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the test's ``server`` (a module may define its own server)."""
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         yield client
-
-
-@pytest.fixture
-def server(start_server: Any, sqlite_url: str) -> LiveServer:
-    """A server on a fresh SQLite file, no token."""
-    return start_server(sqlite_url)
 
 
 # -- the browser (the page tests): Debian's chromium driven by Playwright ---------------
