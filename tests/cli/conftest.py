@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import _serve_command as serve_command
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "approval_app.py"
 
@@ -147,40 +147,14 @@ def store(request: pytest.FixtureRequest, cli: Cli) -> Iterator[str]:
         yield str(request.getfixturevalue("postgres_store"))
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on (now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serving(cli: Cli, *args: str, token: str | None = "s3cret") -> Iterator[str]:
-    """``workflows serve ARGS`` on a free port; yields its URL once it listens, and
-    stops it with SIGINT after the block."""
-    port = free_port()
+    """``workflows serve ARGS`` on a free port (``tests/_serve_command.py``); yields its
+    URL once it listens, and stops it with SIGINT after the block."""
     env = dict(cli.env)
     if token is not None:
         env["WORKFLOWS_TOKEN"] = token
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workflows.cli", "serve", *args, "--port", str(port)],
-        cwd=cli.cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:  # uvicorn says so once it accepts connections
-        seen.append(line)
-        if "Uvicorn running on" in line:
-            break
-    else:
-        proc.wait(timeout=TIMEOUT)
-        pytest.fail(f"server did not start: {''.join(seen)}")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+    with serve_command.serving(
+        [*serve_command.SERVE, *args], cwd=cli.cwd, env=env, start_timeout=TIMEOUT
+    ) as url:
+        yield url

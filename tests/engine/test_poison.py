@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from _poison_flows import WORKFLOWS
 
 from _damage import TRUNCATED, damage, set_status
 from _flows import HumanLoop
+from _serve_command import SERVE, serving
 from _wait import until
 from workflows.engine import Engine
 from workflows.errors import ContextSerdeError, CorruptRecordError, WorkflowRuntimeError
@@ -322,42 +322,19 @@ async def test_outside_writes_reach_the_runs_beside_a_damaged_one(tmp_path: Path
 
 
 @pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """``serve(store_url) -> base URL``: ``workflows serve`` in a subprocess
+    (``tests/_serve_command.py``), once it listens; stopped with SIGINT after the test."""
+    env = {**os.environ, "WORKFLOWS_TOKEN": ""}
+    with ExitStack() as servers:
 
+        def start(url: str) -> str:
+            command = [*SERVE, FLOWS, "--store", url]
+            return servers.enter_context(
+                serving(command, cwd=tmp_path, env=env, start_timeout=TIMEOUT)
+            )
 
-@pytest.fixture
-def serve(free_port: int, tmp_path: Path) -> Iterator[Any]:
-    """``serve(store_url) -> base URL``: ``workflows serve`` in a subprocess, once it
-    listens; stopped with SIGINT after the test."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(url: str) -> str:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workflows.cli", "serve", FLOWS]
-            + ["--store", url, "--port", str(free_port)],
-            cwd=tmp_path,
-            env={**os.environ, "WORKFLOWS_TOKEN": ""},
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started.append(proc)
-        assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:  # uvicorn says so once the app started and it listens
-            seen.append(line)
-            if "Uvicorn running on" in line:
-                return f"http://127.0.0.1:{free_port}"
-        proc.wait(TIMEOUT)
-        pytest.fail(f"the server did not start (exit {proc.returncode}):\n{''.join(seen)}")
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=TIMEOUT)
+        yield start
 
 
 def workflows_cli(*args: str) -> subprocess.CompletedProcess[str]:
