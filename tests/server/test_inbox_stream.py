@@ -25,7 +25,7 @@ from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent,
 from workflows.server import create_app
 from workflows.stores import InputRequest, RequestStatus, SqliteStore
 
-from ._sse import Message, messages
+from ._sse import Message, messages, take
 
 
 class Flood(Workflow):
@@ -82,19 +82,6 @@ async def _subscribe(client: httpx.AsyncClient, stack: Any) -> AsyncIterator[Mes
     return stream
 
 
-async def _next_events(stream: AsyncIterator[Message], count: int) -> list[Message]:
-    async def collect() -> list[Message]:
-        found: list[Message] = []
-        async for message in stream:
-            if message.event != ":":
-                found.append(message)
-                if len(found) == count:
-                    break
-        return found
-
-    return await asyncio.wait_for(collect(), TIMEOUT)
-
-
 async def test_many_subscribers_one_read_per_change(
     live: tuple[LiveServer, type[SqliteCountingStore]],
 ) -> None:
@@ -109,14 +96,14 @@ async def test_many_subscribers_one_read_per_change(
         streams = [await _subscribe(client, stack) for _ in range(40)]
         before = store_class.listings
         run = (await client.post("/workflows/approval/runs", json={"input": {"amount": 1}})).json()
-        created = await asyncio.gather(*(_next_events(s, 1) for s in streams))
+        created = await asyncio.gather(*(take(s, 1) for s in streams))
         for [message] in created:
             assert message.event == "request_created"
             assert message.json()["run_id"] == run["run_id"]
         request_id = created[0][0].json()["request_id"]
         answer = await client.post(f"/requests/{request_id}/response", json={"response": "y"})
         assert answer.status_code == 200
-        closed = await asyncio.gather(*(_next_events(s, 1) for s in streams))
+        closed = await asyncio.gather(*(take(s, 1) for s in streams))
         for [message] in closed:
             assert message.event == "request_closed"
             assert message.json()["request_id"] == request_id
@@ -169,7 +156,7 @@ async def test_a_stalled_subscriber_is_resynced_and_holds_up_nobody(
                     "/workflows/flood/runs", json={"input": {"count": burst, "size": 4000}}
                 )
                 assert started.status_code == 201
-                changes = await _next_events(stream, burst)
+                changes = await take(stream, burst)
                 assert {m.event for m in changes} == {"request_created"}
                 seen.update(m.json()["request_id"] for m in changes)
                 health = await client.get("/health")
