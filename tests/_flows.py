@@ -5,7 +5,8 @@
 - :class:`Review` and :class:`WaitingJoin` pause, waiting for an :class:`Answer`: one in
   a branch of an open stream, one in a join call holding its batch.
 - :class:`ThreeAsks` runs three waits at once (the wait and snapshot tests).
-- :class:`HumanLoop` asks once and ends with the answer.
+- :class:`HumanLoop` asks once and ends with the answer; :class:`WhoAsks` also keeps
+  who was asked in its state (the durable engine's batching tests).
 
 :func:`answerable` builds one with the serializer its snapshots need.
 """
@@ -37,6 +38,22 @@ class HumanLoop(Workflow):
     @step
     async def got(self, ev: HumanResponseEvent) -> StopEvent:
         return StopEvent(result=ev.response)
+
+
+class WhoAsks(Workflow):
+    """Asks ``ok?`` for the start event's ``who``; ends with ``{"who": who, "said":
+    response}``; the response ``boom`` fails the step (``refused by <who>``)."""
+
+    @step
+    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
+        await ctx.store.set("who", ev.who)
+        return InputRequiredEvent(prefix="ok?")
+
+    @step
+    async def done(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent:
+        if ev.response == "boom":
+            raise ValueError(f"refused by {await ctx.store.get('who')}")
+        return StopEvent(result={"who": await ctx.store.get("who"), "said": ev.response})
 
 
 class Item(Event):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from _flows import HumanLoop
+from _runs import requests_of
 from workflows.engine import Engine
 from workflows.stores import Commit, SqliteStore
 
@@ -29,12 +30,7 @@ async def test_a_run_created_but_never_committed_starts_over_cleanly(tmp_path: A
     async with Engine(f"sqlite:///{path}", {"ask": HumanLoop()}) as engine:
         # Opening the store resumed the run from its creation: it asks (once) again.
         (record,) = await engine.runs()
-        for _ in range(200):
-            requests = await engine.inbox()
-            if requests:
-                break
-            await engine._writer.flush()
-        (request,) = requests
+        (request,) = await requests_of(engine)
         await engine.respond(request.request_id, "yes")
         assert await engine.get(record.run_id) == "yes"
         stream = await engine.store.read_stream(record.run_id)

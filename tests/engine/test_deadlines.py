@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from _runs import requests_of
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
 from workflows.errors import RunNotFoundError
@@ -40,10 +41,7 @@ async def test_a_deadline_fires_after_idle_release(sqlite_url: str) -> None:
 async def test_a_deadline_that_passed_while_no_engine_ran_fires_on_open(sqlite_url: str) -> None:
     async with Engine(sqlite_url, {"reminder": Reminder()}, idle_release_after=None) as first:
         handle = await first.start("reminder")
-        for _ in range(200):
-            if await first.inbox():
-                break
-            await asyncio.sleep(0.01)
+        await requests_of(first)
         run_id = handle.run_id
     # The first engine is gone; the deadline passes with nobody running.
     await asyncio.sleep(0.4)

@@ -11,7 +11,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from _runs import requests_of
+from _wait import until
 from workflows.engine import Engine
 
 FLOWS = """
@@ -64,6 +67,10 @@ def _outside(tmp_path: Path, url: str, action: str, ids: list[str]) -> subproces
     )
 
 
+async def cancelled_run(handle: Any) -> bool:
+    return bool(await handle.status() == "cancelled")
+
+
 def _workflows(tmp_path: Path) -> dict[str, object]:
     (tmp_path / "outside_flows.py").write_text(FLOWS)
     sys.path.insert(0, str(tmp_path))
@@ -80,11 +87,8 @@ async def test_answers_and_cancels_from_another_process_arrive_at_once(tmp_path:
     url = f"sqlite:///{tmp_path / 'runs.db'}"
     async with Engine(url, _workflows(tmp_path), idle_release_after=None) as engine:
         handles = [await engine.start("ask", n=i) for i in range(8)]
-        for _ in range(500):
-            if len(await engine.inbox(limit=100)) == len(handles):
-                break
-            await asyncio.sleep(0.02)
-        requests = {r.run_id: r.request_id for r in await engine.inbox(limit=100)}
+        pending = await requests_of(engine, len(handles), limit=100)
+        requests = {r.run_id: r.request_id for r in pending}
         answered, cancelled = handles[:6], handles[6:]
 
         delays: list[float] = []
@@ -108,11 +112,7 @@ async def test_answers_and_cancels_from_another_process_arrive_at_once(tmp_path:
             for handle in cancelled:
                 line = await asyncio.to_thread(outside.stdout.readline)  # type: ignore[union-attr]
                 assert line.startswith("done"), line
-                for _ in range(500):
-                    if await handle.status() == "cancelled":
-                        break
-                    await asyncio.sleep(0.01)
-                assert await handle.status() == "cancelled"
+                await until(lambda: cancelled_run(handle), f"run {handle.run_id} cancelled")
                 outside.stdin.write("\n")  # type: ignore[union-attr]
                 outside.stdin.flush()  # type: ignore[union-attr]
         finally:
