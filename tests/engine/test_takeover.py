@@ -11,7 +11,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from _fleet import Worker, fleet, workflows
+from _fleet import Worker, fleet, says, workflows
 
 from _wait import until
 from workflows.engine import Engine
@@ -49,7 +49,8 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
                 workers[rescuer] = Worker(
                     postgres_schema_url, rescuer, tmp_path / f"{rescuer}.log", lease=LEASE
                 )
-            await asyncio.sleep(1.0)  # the rescuers are up and hold their own locks
+            for rescuer in ("rescuer-1", "rescuer-2"):  # up, their engines open
+                await until(lambda: says(workers[rescuer], "executing"), f"{rescuer} to start")
             workers["victim"].process.kill()
             killed = time.monotonic()
 
