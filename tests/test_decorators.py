@@ -188,58 +188,38 @@ async def test_postponed_annotations_resolve_event_classes_local_to_a_function()
 # --- resources ------------------------------------------------------------------------
 
 
-class CachedResources(Workflow):
-    @step
-    async def begin(
-        self,
-        ev: StartEvent,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=True)],
-    ) -> Middle:
-        tracker.seen.append("begin")
-        return Middle(value=id(tracker))
+def tracked(cache: bool) -> Workflow:
+    """``begin`` and ``end`` each take a Tracker resource (``cache`` as given) and note
+    their name in it; the result: whether both got the same tracker, and what the one
+    of ``end`` saw."""
+    Tracked = Annotated[Tracker, Resource(make_tracker, cache=cache)]
 
-    @step
-    async def end(
-        self,
-        ctx: Context,
-        ev: Middle,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=True)],
-    ) -> StopEvent:
-        tracker.seen.append("end")
-        return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
+    class Resources(Workflow):
+        @step
+        async def begin(self, ev: StartEvent, tracker: Tracked) -> Middle:
+            tracker.seen.append("begin")
+            return Middle(value=id(tracker))
 
+        @step
+        async def end(self, ctx: Context, ev: Middle, tracker: Tracked) -> StopEvent:
+            tracker.seen.append("end")
+            return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
 
-async def test_cached_resource_is_built_once_and_shared_between_steps() -> None:
-    same, seen = await CachedResources().run()
-    assert same is True
-    assert seen == ["begin", "end"]
-    assert len(made_trackers) == 1
+    return Resources()
 
 
-class UncachedResources(Workflow):
-    @step
-    async def begin(
-        self,
-        ev: StartEvent,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=False)],
-    ) -> Middle:
-        tracker.seen.append("begin")
-        return Middle(value=id(tracker))
-
-    @step
-    async def end(
-        self,
-        ev: Middle,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=False)],
-    ) -> StopEvent:
-        return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
-
-
-async def test_uncached_resource_is_built_for_each_invocation() -> None:
-    same, seen = await UncachedResources().run()
-    assert same is False
-    assert seen == []
-    assert len(made_trackers) == 2
+@pytest.mark.parametrize(
+    ("cache", "same", "seen", "built"),
+    [
+        pytest.param(True, True, ["begin", "end"], 1, id="cached: built once, shared"),
+        pytest.param(False, False, ["end"], 2, id="uncached: built for each invocation"),
+    ],
+)
+async def test_a_resource_is_shared_between_steps_only_when_cached(
+    cache: bool, same: bool, seen: list[str], built: int
+) -> None:
+    assert await tracked(cache).run() == (same, seen)
+    assert len(made_trackers) == built
 
 
 # --- bad signatures fail at class definition ------------------------------------------
