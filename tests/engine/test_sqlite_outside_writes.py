@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,24 @@ def _outside(tmp_path: Path, url: str, action: str, ids: list[str]) -> subproces
     )
 
 
+async def _one_by_one(tmp_path: Path, url: str, action: str, ids: list[str]) -> AsyncIterator[int]:
+    """Run the outside program on ``ids``; yield the index of each item once it says
+    the item is done, and let it go on to the next after the loop body."""
+    outside = _outside(tmp_path, url, action, ids)
+    assert outside.stdin is not None and outside.stdout is not None
+    try:
+        for index in range(len(ids)):
+            line = await asyncio.to_thread(outside.stdout.readline)
+            assert line.startswith("done"), line
+            yield index
+            outside.stdin.write("\n")
+            outside.stdin.flush()
+    finally:
+        outside.stdin.close()
+        assert outside.wait(30) == 0
+        outside.stdout.close()
+
+
 async def cancelled_run(handle: Any) -> bool:
     return bool(await handle.status() == "cancelled")
 
@@ -92,33 +111,15 @@ async def test_answers_and_cancels_from_another_process_arrive_at_once(tmp_path:
         answered, cancelled = handles[:6], handles[6:]
 
         delays: list[float] = []
-        outside = _outside(tmp_path, url, "respond", [requests[h.run_id] for h in answered])
-        try:
-            for handle in answered:
-                line = await asyncio.to_thread(outside.stdout.readline)  # type: ignore[union-attr]
-                assert line.startswith("done"), line
-                stored = time.monotonic()
-                assert await asyncio.wait_for(handle.result(), 10) == "yes"
-                delays.append(time.monotonic() - stored)
-                outside.stdin.write("\n")  # type: ignore[union-attr]
-                outside.stdin.flush()  # type: ignore[union-attr]
-        finally:
-            outside.stdin.close()  # type: ignore[union-attr]
-            assert outside.wait(30) == 0
-            outside.stdout.close()  # type: ignore[union-attr]
+        ids = [requests[h.run_id] for h in answered]
+        async for index in _one_by_one(tmp_path, url, "respond", ids):
+            stored = time.monotonic()
+            assert await asyncio.wait_for(answered[index].result(), 10) == "yes"
+            delays.append(time.monotonic() - stored)
 
-        outside = _outside(tmp_path, url, "cancel", [h.run_id for h in cancelled])
-        try:
-            for handle in cancelled:
-                line = await asyncio.to_thread(outside.stdout.readline)  # type: ignore[union-attr]
-                assert line.startswith("done"), line
-                await until(lambda: cancelled_run(handle), f"run {handle.run_id} cancelled")
-                outside.stdin.write("\n")  # type: ignore[union-attr]
-                outside.stdin.flush()  # type: ignore[union-attr]
-        finally:
-            outside.stdin.close()  # type: ignore[union-attr]
-            assert outside.wait(30) == 0
-            outside.stdout.close()  # type: ignore[union-attr]
+        async for index in _one_by_one(tmp_path, url, "cancel", [h.run_id for h in cancelled]):
+            handle = cancelled[index]
+            await until(lambda: cancelled_run(handle), f"run {handle.run_id} cancelled")
     p50 = statistics.median(delays)
     print(f"answer stored by another process -> run done: p50 {p50 * 1000:.0f} ms")
     assert p50 < 1.0  # ~50 ms expected; loose bound for a slow shared machine
