@@ -1,5 +1,6 @@
 """Running the ``workflows`` command in a subprocess, in a directory holding a small
-workflow module (``flows.py``)."""
+workflow module (``flows.py``, whose approval comes from ``tests/_served_flows.py``,
+copied beside it)."""
 
 from __future__ import annotations
 
@@ -19,26 +20,12 @@ import _serve_command as serve_command
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "approval_app.py"
 
+SERVED_FLOWS = Path(__file__).resolve().parents[1] / "_served_flows.py"
+
 FLOWS = """
-from workflows import Context, Workflow, step
+from _served_flows import ReviewedApproval as Approval
+from workflows import Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
-
-
-class Review(HumanResponseEvent):
-    approved: bool
-    note: str = ""
-
-
-class Approval(Workflow):
-    @step
-    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
-        await ctx.store.set("amount", ev.amount)
-        return InputRequiredEvent(prefix=f"Approve {ev.amount}?")
-
-    @step
-    async def decide(self, ctx: Context, ev: Review) -> StopEvent:
-        amount = await ctx.store.get("amount")
-        return StopEvent(result={"amount": amount, "approved": ev.approved, "note": ev.note})
 
 
 class Hello(Workflow):
@@ -125,6 +112,7 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     (tmp_path / "flows.py").write_text(FLOWS)
+    shutil.copy(SERVED_FLOWS, tmp_path)  # the approval of flows.py, answered with a Review
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWS_")}
     env["NO_COLOR"] = "1"
     return Cli(tmp_path, env)
