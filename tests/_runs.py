@@ -135,15 +135,17 @@ async def resume(wf: Workflow, snapshot: dict[str, Any] | Context[Any], *answers
 # -- a durable engine ----------------------------------------------------------------------
 
 
-async def requests_of(engine: Engine, count: int = 1, **filters: Any) -> list[InputRequest]:
+async def requests_of(
+    engine: Engine, count: int = 1, *, seconds: float = TIMEOUT, **filters: Any
+) -> list[InputRequest]:
     """The engine's inbox (``filters``: those of ``Engine.inbox``) once it lists at
-    least ``count`` requests."""
+    least ``count`` requests (within ``seconds``)."""
 
     async def listed() -> list[InputRequest] | None:
         requests = await engine.inbox(**filters)
         return requests if len(requests) >= count else None
 
-    found: list[InputRequest] = await until(listed, f"{count} pending requests")
+    found: list[InputRequest] = await until(listed, f"{count} pending requests", seconds)
     return found
 
 

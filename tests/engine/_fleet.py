@@ -117,10 +117,6 @@ def workflows() -> dict[str, object]:
     return dict(WORKFLOWS)
 
 
-async def count_pending(api: Engine, at_least: int) -> bool:
-    return len(await api.inbox(limit=at_least)) >= at_least
-
-
 async def owned_by(api: Engine, owner: str) -> list[str]:
     return [r.run_id for r in await api.runs(limit=100_000) if r.owner == owner]
 
