@@ -536,12 +536,8 @@ def test_a_join_buffer_holding_an_event_the_step_does_not_take_is_refused(
 # --- the durable engine ----------------------------------------------------------------------
 
 
-class DurableApprovals(Workflow):
-    @step
-    async def start(self, ctx: Context, ev: StartEvent) -> A | Item | None:
-        ctx.send_event(A(n=1))
-        ctx.send_event(Item(n=7))
-        return None
+class DurableApprovals(Approvals):
+    """Approving asks the engine's inbox (a plain HumanResponseEvent answers)."""
 
     @step
     async def approve(self, ctx: Context, ev: Item) -> B:
