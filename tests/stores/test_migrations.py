@@ -339,13 +339,7 @@ async def test_postgres_upgrade_to_state_rows_carries_existing_runs(
     before = 4  # state rows came with version 5
     conn = await asyncpg.connect(postgres_url)
     try:  # a schema as the version before state rows left it
-        await conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
-        await conn.execute(f'SET search_path TO "{postgres_schema}"')
-        for statements in pg_schema.MIGRATIONS[:before]:
-            for statement in statements:
-                await conn.execute(statement)
-        await conn.execute("CREATE TABLE wf_schema_version (version integer NOT NULL)")
-        await conn.execute("INSERT INTO wf_schema_version VALUES ($1)", before)
+        await _old_postgres_schema(conn, postgres_schema, before)
         await conn.execute(
             "INSERT INTO wf_runs (run_id, workflow, status, version, created_at, updated_at, "
             "snapshot) VALUES ('old', 'flow', 'running', 1, 1.0, 1.0, $1)",
