@@ -45,7 +45,7 @@ USERS: dict[str, tuple[str, list[str]]] = {
 }
 """ada and fay in finance, bob in legal, root an admin."""
 
-IMPLEMENTED = {"memory"}
+IMPLEMENTED = {"memory", "sqlite"}
 """The stores whose task methods exist so far."""
 
 _ids = itertools.count(1)
