@@ -400,3 +400,29 @@ async def test_sqlite_upgrades_a_version_4_file_to_tasks(tmp_path: Path) -> None
     async with SqliteStore(path) as store:
         await _check_tasks_upgraded(store)
     assert _sqlite_versions(path) == [(sqlite_schema.SCHEMA_VERSION,)]
+
+
+async def test_postgres_upgrades_a_version_5_schema_to_tasks(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    import asyncpg
+
+    from workflows.stores import PostgresStore
+
+    conn = await asyncpg.connect(postgres_url)
+    try:  # a schema as version 5 of the library left it, with a run and its requests
+        await _old_postgres_schema(conn, postgres_schema, 5, *_OLD_ROWS)
+        async with PostgresStore(postgres_url, schema=postgres_schema) as store:
+            await _check_tasks_upgraded(store)
+            # the group commit (wf_commit_many) stores task fields and audits too
+            ask = InputRequest.new("old:4", "old", "flow", "Ask", {}, assignee="bo", priority=3)
+            assert await store.commit_many(
+                [Commit("old", 2, {}, "waiting", new_requests=[ask])]
+            ) == [3]
+            assert (await store.get_request("old:4")).priority == 3
+            assert [e.action for e in await store.request_audit("old:4")] == ["created"]
+        assert (
+            await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
+        )
+    finally:
+        await conn.close()
