@@ -72,6 +72,13 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
         "a query value or header is malformed, out of range, repeated or not taken here",
     ),
     ErrorCode("unauthorized", 401, UnauthorizedError, "no bearer token, or the wrong one"),
+    ErrorCode(
+        "forbidden",
+        403,
+        ClientError,
+        "the caller may not do this: answer or reassign another user's task, an admin-only "
+        "endpoint, an X-Workflows-User header naming someone else",
+    ),
     ErrorCode("run_not_found", 404, RunNotFoundError, "no run has this id"),
     ErrorCode("request_not_found", 404, InputRequestNotFoundError, "no input request has this id"),
     ErrorCode(

@@ -326,3 +326,40 @@ async def test_the_servers_own_changes_wake_the_sender(start_server: Any, store_
     assert created["request"]["request_id"] == request["request_id"]
     assert answered["request"]["request_id"] == request["request_id"]
     assert answered["request"]["response"] is not None
+
+
+async def test_the_users_file_configures_webhooks(
+    start_server: Any, sqlite_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Receiver(SECRET) as receiver:
+        monkeypatch.setenv("TASK_HOOK_SECRET", SECRET)
+        users = tmp_path / "users.toml"
+        users.write_text(
+            "[users.ada]\n"
+            f'token_sha256 = "{"0" * 64}"\n'
+            "[[webhooks]]\n"
+            f'url = "{receiver.url}/from-file"\n'
+            'secret_env = "TASK_HOOK_SECRET"\n'
+            "poll_interval = 0.05\n",
+            encoding="utf-8",
+        )
+        start_server(sqlite_url, users=str(users))
+        store = await open_store(sqlite_url)
+        try:
+            request_id = await new_request(store)
+        finally:
+            await store.close()
+        await until(receiver.accepted, "the message to the users file's endpoint")
+    [message] = receiver.accepted()
+    assert message.path == "/from-file" and message.verified
+    assert message.json["request"]["request_id"] == request_id
+
+
+def test_a_users_file_with_a_bad_webhook_does_not_start(tmp_path: Any) -> None:
+    from workflows.errors import WorkflowConfigurationError
+    from workflows.server import create_app
+
+    users = tmp_path / "users.toml"
+    users.write_text('[[webhooks]]\nurl = "http://127.0.0.1:9/x"\n', encoding="utf-8")
+    with pytest.raises(WorkflowConfigurationError, match=r"users file .*webhooks\[0\]"):
+        create_app("memory://", users=str(users))
