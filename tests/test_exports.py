@@ -58,6 +58,7 @@ PUBLIC_MODULES: dict[str, set[str]] = {
     "workflows.server": {"create_app", "serve"},
     "workflows.client": {"WorkflowClient"},
     "workflows.tasks": {"TaskFields", "check_name"},
+    "workflows.webhooks": {"Webhook", "sign", "verify_signature", "webhooks_from_toml"},
 }
 
 

@@ -36,14 +36,6 @@ from .conftest import StoreFactory
 
 _ids = itertools.count(1)
 
-_IMPLEMENTED = {"memory", "sqlite"}
-
-
-@pytest.fixture(autouse=True)
-def _implemented(store_kind: str) -> None:
-    if store_kind not in _IMPLEMENTED:
-        pytest.skip(f"tasks are not implemented in the {store_kind} store yet")
-
 
 def _request(run_id: str, **fields: Any) -> InputRequest:
     fields.setdefault("now", 2000.0 + next(_ids))

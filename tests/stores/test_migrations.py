@@ -339,13 +339,7 @@ async def test_postgres_upgrade_to_state_rows_carries_existing_runs(
     before = 4  # state rows came with version 5
     conn = await asyncpg.connect(postgres_url)
     try:  # a schema as the version before state rows left it
-        await conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
-        await conn.execute(f'SET search_path TO "{postgres_schema}"')
-        for statements in pg_schema.MIGRATIONS[:before]:
-            for statement in statements:
-                await conn.execute(statement)
-        await conn.execute("CREATE TABLE wf_schema_version (version integer NOT NULL)")
-        await conn.execute("INSERT INTO wf_schema_version VALUES ($1)", before)
+        await _old_postgres_schema(conn, postgres_schema, before)
         await conn.execute(
             "INSERT INTO wf_runs (run_id, workflow, status, version, created_at, updated_at, "
             "snapshot) VALUES ('old', 'flow', 'running', 1, 1.0, 1.0, $1)",
@@ -400,3 +394,29 @@ async def test_sqlite_upgrades_a_version_4_file_to_tasks(tmp_path: Path) -> None
     async with SqliteStore(path) as store:
         await _check_tasks_upgraded(store)
     assert _sqlite_versions(path) == [(sqlite_schema.SCHEMA_VERSION,)]
+
+
+async def test_postgres_upgrades_a_version_5_schema_to_tasks(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    import asyncpg
+
+    from workflows.stores import PostgresStore
+
+    conn = await asyncpg.connect(postgres_url)
+    try:  # a schema as version 5 of the library left it, with a run and its requests
+        await _old_postgres_schema(conn, postgres_schema, 5, *_OLD_ROWS)
+        async with PostgresStore(postgres_url, schema=postgres_schema) as store:
+            await _check_tasks_upgraded(store)
+            # the group commit (wf_commit_many) stores task fields and audits too
+            ask = InputRequest.new("old:4", "old", "flow", "Ask", {}, assignee="bo", priority=3)
+            assert await store.commit_many(
+                [Commit("old", 2, {}, "waiting", new_requests=[ask])]
+            ) == [3]
+            assert (await store.get_request("old:4")).priority == 3
+            assert [e.action for e in await store.request_audit("old:4")] == ["created"]
+        assert (
+            await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
+        )
+    finally:
+        await conn.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
+from ..webhooks import Webhook
 from ._loading import RuntimeFailure, check_store_location, check_store_url, load_many
 
 if TYPE_CHECKING:
@@ -41,6 +43,24 @@ def check_port_free(host: str, port: int) -> None:
                     f"cannot listen on {host}:{port}: {why.lower()} (is another server "
                     "running there? choose another --port)"
                 ) from None
+
+
+def _webhooks(urls: tuple[str, ...], secret_env: str) -> list[Webhook]:
+    """The ``--webhook`` endpoints, signed with the secret in ``secret_env``."""
+    if not urls:
+        return []
+    if len(set(urls)) < len(urls):
+        raise click.BadParameter("the same URL is given twice", param_hint="--webhook")
+    secret = os.environ.get(secret_env)
+    if not secret:
+        raise click.BadParameter(
+            f"the environment variable {secret_env} (the secret to sign with) is not set",
+            param_hint="--webhook-secret-env",
+        )
+    try:
+        return [Webhook(url, secret) for url in urls]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook") from None
 
 
 def _trusted_header(user: str | None, groups: str | None) -> TrustedHeader | None:
@@ -165,6 +185,21 @@ class _DropStartupExit(logging.Filter):
     "WorkflowFailedEvent, ...) to runs of this workflow; repeatable, 'all' for every "
     "workflow. Refused by default: whoever may call the API could end such a run.",
 )
+@click.option(
+    "--webhook",
+    "webhook_urls",
+    multiple=True,
+    metavar="URL",
+    help="POST a signed message to URL on every change of a request (created, claimed, "
+    "answered, overdue, ...); repeatable. See docs/webhooks.md.",
+)
+@click.option(
+    "--webhook-secret-env",
+    default="WORKFLOWS_WEBHOOK_SECRET",
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding the secret the --webhook messages are signed with.",
+)
 def serve_command(
     targets: tuple[str, ...],
     store: str,
@@ -179,6 +214,8 @@ def serve_command(
     max_body_bytes: int,
     max_json_depth: int,
     control_events: tuple[str, ...],
+    webhook_urls: tuple[str, ...],
+    webhook_secret_env: str,
 ) -> None:
     """Serve workflows over HTTP, with the inbox page at /.
 
@@ -191,6 +228,7 @@ def serve_command(
     trusted = _trusted_header(trust_user_header, trust_groups_header)
     token, users = _auth_options(token, users, trusted)
     workflows = load_many(targets)
+    webhooks = _webhooks(webhook_urls, webhook_secret_env)
     check_store_location(store, must_exist=False)
     check_port_free(host, port)
     try:
@@ -215,6 +253,7 @@ def serve_command(
             owner=owner,
             limits=InputLimits(max_body_bytes=max_body_bytes, max_depth=max_json_depth),
             control_events=True if "all" in control_events else set(control_events),
+            webhooks=webhooks,
         )
     except SystemExit as exc:
         if exc.code in (0, None):

@@ -18,6 +18,7 @@ from starlette.types import Scope
 from ..engine import Engine
 from ..errors import WorkflowConfigurationError
 from ..stores import RunStore, store_scheme
+from ..webhooks import Webhook
 from ..workflow import Workflow
 from ._auth import Authenticator, HeaderAuth, IdentityMiddleware, SharedTokenAuth, UsersAuth
 from ._errors import exception_handlers
@@ -31,6 +32,7 @@ from ._routes_runs import run_routes
 from ._routes_workflows import workflow_routes
 from ._state import ServerState
 from ._users import USERS_ENV, UsersFile
+from ._webhooks import WebhookDispatcher
 
 logger = logging.getLogger("workflows.server")
 
@@ -95,6 +97,7 @@ def create_app(
     idle_release_after: float | None = 30.0,
     limits: InputLimits | None = None,
     control_events: bool | Collection[str] = False,
+    webhooks: Sequence[Webhook] = (),
 ) -> Starlette:
     """Build the ASGI app of the HTTP API (see ``docs/server-api.md``).
 
@@ -126,6 +129,8 @@ def create_app(
             ``POST /runs/{id}/events``: ``False`` (the default) none, ``True`` all, or
             a collection of registered workflow names. Anyone who may call the API can
             then end such a run with any result.
+        webhooks: endpoints told of every change of a request, signed, at least once
+            (see ``docs/webhooks.md``); their names must differ.
 
     Returns:
         The Starlette app; run it with uvicorn or :func:`~workflows.server.serve`.
@@ -160,6 +165,9 @@ def create_app(
         control_events=control_events,
         verified_users=authenticator.verified,
     )
+    if isinstance(authenticator, UsersAuth):  # the users file's [[webhooks]] tables
+        webhooks = [*webhooks, *authenticator.users.config.webhooks]
+    dispatcher = WebhookDispatcher(engine, state.views, webhooks)
     pages = _page_routes()
     document = openapi_document(secured=authenticator.bearer, pages=bool(pages), version=_version())
 
@@ -177,8 +185,10 @@ def create_app(
         )
         try:
             await state.inbox.start()
+            await dispatcher.start()
             yield
         finally:
+            await dispatcher.stop()
             await state.inbox.stop()
             await engine.close()
             logger.info("engine closed; unfinished runs stay in the store")

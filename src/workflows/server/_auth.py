@@ -176,8 +176,8 @@ def _decode(value: str) -> str:
 
 
 class IdentityMiddleware:
-    """Gives each HTTP request of a non-public route its caller's identity, or answers
-    the authenticator's refusal as a JSON error.
+    """Gives each HTTP request its caller's identity, or answers the authenticator's
+    refusal as a JSON error (a public route is served without an identity instead).
 
     Args:
         app: the wrapped app.
@@ -194,15 +194,15 @@ class IdentityMiddleware:
         self._is_public = is_public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._is_public(scope):
-            await self.app(scope, receive, send)
-            return
-        raw = scope.get("headers") or []
-        try:
-            scope[IDENTITY_KEY] = self.authenticator.identify(raw, Headers(raw=raw))
-        except Refusal as refusal:
-            await _refuse(send, refusal)
-            return
+        if scope["type"] == "http":
+            raw = scope.get("headers") or []
+            try:
+                scope[IDENTITY_KEY] = self.authenticator.identify(raw, Headers(raw=raw))
+            except Refusal as refusal:
+                # Asked only now: most requests carry an identity, and routes cost a match.
+                if not self._is_public(scope):
+                    await _refuse(send, refusal)
+                    return
         await self.app(scope, receive, send)
 
 

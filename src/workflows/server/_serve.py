@@ -14,6 +14,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import WorkflowConfigurationError
+from ..webhooks import Webhook
 from ._app import TOKEN_ENV, Workflows, create_app
 from ._identity import TrustedHeader
 from ._limits import InputLimits
@@ -51,6 +52,7 @@ def serve(
     owner: str | None = None,
     limits: InputLimits | None = None,
     control_events: bool | Collection[str] = False,
+    webhooks: Sequence[Webhook] = (),
 ) -> None:
     """Serve ``workflows`` over HTTP with uvicorn until interrupted.
 
@@ -80,6 +82,7 @@ def serve(
         limits: bounds on request bodies (see :class:`~workflows.server.InputLimits`).
         control_events: workflows that take control events (StopEvent, ...) over HTTP:
             ``True`` for all, or their names (see :func:`create_app`).
+        webhooks: endpoints told of every change of a request (see :func:`create_app`).
 
     Raises:
         WorkflowConfigurationError: a non-loopback ``host`` without any auth and
@@ -128,6 +131,7 @@ def serve(
         cors_origins=cors_origins,
         limits=limits,
         control_events=control_events,
+        webhooks=webhooks,
     )
     # What exists now (modules, classes, the app; no run yet: the engine opens in the
     # lifespan) lives as long as the process: moved out of the garbage collector's

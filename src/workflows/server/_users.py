@@ -14,7 +14,7 @@
 ``workflows users hash-token`` prints the hash of a token. The file is re-read when its
 modification time, size or inode changes (checked at most once a second, when a request
 comes); a file that no longer reads keeps the last good configuration in force and logs
-the problem once. ``[[webhooks]]`` tables are left to the webhook configuration.
+the problem once. ``[[webhooks]]`` tables configure webhooks (see ``docs/webhooks.md``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkflowConfigurationError
+from ..webhooks import Webhook, webhooks_from_toml
 from ._identity import DEFAULT_ADMIN_GROUP, Identity, check_name
 
 if sys.version_info >= (3, 11):
@@ -70,10 +71,13 @@ class UsersConfig:
     Attributes:
         admin_group: members of this group are admins.
         tokens: ``(sha256 digest, identity)`` pairs, one per token.
+        webhooks: the endpoints of its ``[[webhooks]]`` tables (read at start-up only:
+            a change of them takes a restart).
     """
 
     admin_group: str
     tokens: tuple[tuple[bytes, Identity], ...]
+    webhooks: tuple[Webhook, ...] = ()
 
     def identify(self, token: str) -> Identity | None:
         """The identity ``token`` belongs to, else ``None``. Every stored hash is
@@ -156,7 +160,7 @@ def parse_users(text: str) -> UsersConfig:
                 )
             owners[digest] = name
             tokens.append((digest, identity))
-    return UsersConfig(admin_group, tuple(tokens))
+    return UsersConfig(admin_group, tuple(tokens), tuple(webhooks_from_toml(data)))
 
 
 def _signature(path: Path) -> tuple[int, int, int]:

@@ -327,7 +327,8 @@ class MemoryStore(StoreLifecycle):
         for new in new_requests:
             self._requests[new.record.request_id] = new
             run.requests.append(new.record.request_id)
-            self._add_audit(new.record, now, "created", None, created_detail(new.record))
+            created = new.record
+            self._add_audit(created, created.created_at, "created", None, created_detail(created))
         for request_id, status in commit.closed_requests:
             self._close_request(request_id, status, now, commit.answered_by.get(request_id))
         for inbound_id in commit.consumed_inbound:

@@ -38,23 +38,17 @@ from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._postgres_owners import EXPIRE_GONE_OWNERS_SQL, take_owner_lock
 from workflows.stores._postgres_schema import migrate
+from workflows.stores._postgres_tasks import PostgresTasks
 from workflows.stores._records import (
-    ANY,
     TERMINAL_STATUSES,
     Answer,
-    AssigneeAction,
-    AuditEntry,
     Commit,
-    DeliveryAttempt,
     InboundEvent,
     InputRequest,
-    RequestPage,
-    RequestQuery,
     RequestStatus,
     RunRecord,
     RunStatus,
     StreamEntry,
-    _Any,
 )
 from workflows.stores._rows import (
     REQUEST_COLUMNS,
@@ -76,6 +70,7 @@ from workflows.stores._rules import (
     check_paging,
     check_quarantine,
     check_response_fits,
+    created_detail,
     is_repeat_answer,
     lease_lost_message,
 )
@@ -86,16 +81,25 @@ __all__ = ["PostgresStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
-_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 24)) + ")"
-_COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $24, $25, $26, $27)"
+_COMMIT_ARGS = 30
+"""``wf_commit``'s arguments; ``wf_commit_state``'s follow in ``PostgresStore._commit_args``."""
+_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, _COMMIT_ARGS + 1)) + ")"
+_COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $31, $32, $33, $34)"
 """One commit with state changes: both calls in one statement, so one transaction."""
-_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 35)) + ")"
+_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 42)) + ")"
+_AUDIT_LOCK = "lock AS MATERIALIZED (SELECT wf_audit_writer())"
+"""A CTE taking the audit writers' lock; a statement that writes audit rows refers to it
+in the condition of its first row lock, so the lock is taken before (a one-time
+filter), as ``_postgres_schema._AUDIT_LOCKS`` requires."""
+_AUDIT_INSERT = (
+    "INSERT INTO wf_request_audit (request_id, run_id, workflow, at, action, actor, detail) "
+)
 _STATE_ROWS_SQL = (
     "SELECT run_id, key, value FROM wf_state WHERE run_id = ANY ($1::text[]) ORDER BY run_id, pos"
 )
 
 
-class PostgresStore(StoreLifecycle):
+class PostgresStore(PostgresTasks, StoreLifecycle):
     """A :class:`~workflows.stores.RunStore` in PostgreSQL, through an asyncpg pool.
 
     Several worker processes, on several machines, may share one database: every commit
@@ -330,7 +334,13 @@ class PostgresStore(StoreLifecycle):
                 )
                 if found is None:
                     raise RunNotFoundError(run_id)
-                for table in ("wf_stream", "wf_requests", "wf_inbound", "wf_state"):
+                for table in (
+                    "wf_stream",
+                    "wf_requests",
+                    "wf_inbound",
+                    "wf_state",
+                    "wf_request_audit",
+                ):
                     await conn.execute(f"DELETE FROM {table} WHERE run_id = $1", run_id)
 
     # -- commits -----------------------------------------------------------------------
@@ -342,7 +352,7 @@ class PostgresStore(StoreLifecycle):
         with self._errors():
             try:
                 if commit.state is None:
-                    version = await pool.fetchval(_COMMIT_SQL, *args[:23])
+                    version = await pool.fetchval(_COMMIT_SQL, *args[:_COMMIT_ARGS])
                 else:
                     version = await pool.fetchval(_COMMIT_STATE_SQL, *args)
             except asyncpg.PostgresError as exc:
@@ -351,8 +361,9 @@ class PostgresStore(StoreLifecycle):
         return int(version)
 
     def _commit_args(self, commit: Commit) -> tuple[tuple[Any, ...], dict[str, str]]:
-        """The arguments of ``wf_commit`` for ``commit`` followed by those of
-        ``wf_commit_state`` (reset, deleted keys, keys, values), and the response
+        """The arguments of ``wf_commit`` for ``commit`` (the new requests' task fields
+        last) followed by those of ``wf_commit_state`` (reset, deleted keys, keys,
+        values), and the response
         schemas it adds that this store has not written yet (no I/O)."""
         check_commit(commit)
         run_id = commit.run_id
@@ -390,6 +401,7 @@ class PostgresStore(StoreLifecycle):
             [item[1] for item in commit.closed_requests],
             list(commit.consumed_inbound),
             [commit.answered_by.get(item[0]) for item in commit.closed_requests],
+            *_task_arrays(requests),
             *encoded_state_changes(commit),
         )
         return args, new_schemas
@@ -461,20 +473,21 @@ class PostgresStore(StoreLifecycle):
         pool = self._use()
         text = check_quarantine(run_id, error)
         with self._errors():
-            # One statement, one transaction: the run and its pending requests together.
-            version = await pool.fetchval(
-                "WITH q AS (UPDATE wf_runs SET status = 'quarantined', error = $3, "
-                "version = version + 1, updated_at = $4, owner = NULL, lease_expires_at = NULL "
-                f"WHERE run_id = $1 AND version = $2 AND status NOT IN {_TERMINAL_SQL} "
-                "RETURNING version), "
-                "c AS (UPDATE wf_requests SET status = 'cancelled', answered_at = $4 "
-                "WHERE run_id = $1 AND status = 'pending' AND EXISTS (SELECT 1 FROM q)) "
-                "SELECT version FROM q",
-                run_id,
-                expected_version,
-                text,
-                self._clock(),
-            )
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT wf_audit_writer()")  # before any row lock
+                now = self._clock()
+                version = await conn.fetchval(
+                    "UPDATE wf_runs SET status = 'quarantined', error = $3, "
+                    "version = version + 1, updated_at = $4, owner = NULL, "
+                    f"lease_expires_at = NULL WHERE run_id = $1 AND version = $2 "
+                    f"AND status NOT IN {_TERMINAL_SQL} RETURNING version",
+                    run_id,
+                    expected_version,
+                    text,
+                    now,
+                )
+                if version is not None:
+                    await conn.execute("SELECT wf_cancel_pending($1, $2)", run_id, now)
         if version is not None:
             return int(version)
         with self._errors():
@@ -575,7 +588,7 @@ class PostgresStore(StoreLifecycle):
         )
         sql = (
             f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM}{where} "
-            "ORDER BY r.created_at DESC, r.request_id DESC "
+            'ORDER BY r.created_at DESC, r.request_id COLLATE "C" DESC '
             f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
         )
         with self._errors():
@@ -613,9 +626,13 @@ class PostgresStore(StoreLifecycle):
                 # The conditional UPDATE takes the request's row lock: of many concurrent
                 # answers exactly one finds it pending.
                 row = await pool.fetchrow(
-                    "WITH answered AS (UPDATE wf_requests SET status = 'answered', "
-                    "response = $2, idempotency_key = $3, answered_at = $4, answered_by = $6 "
-                    "WHERE request_id = $1 AND status = 'pending' RETURNING run_id) "
+                    f"WITH {_AUDIT_LOCK}, answered AS (UPDATE wf_requests SET "
+                    "status = 'answered', response = $2, idempotency_key = $3, "
+                    "answered_at = $4, answered_by = $6 WHERE request_id = $1 "
+                    "AND status = 'pending' AND EXISTS (SELECT 1 FROM lock) "
+                    "RETURNING run_id, workflow), "
+                    f"audit AS ({_AUDIT_INSERT}SELECT $1, run_id, workflow, $4, 'answered', "
+                    "$6, '{}' FROM answered) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
                     "SELECT run_id, $1, $4, $5 FROM answered RETURNING id, run_id",
                     request_id,
@@ -676,13 +693,18 @@ class PostgresStore(StoreLifecycle):
             now = self._clock()
             with self._errors():
                 answered = await pool.fetch(
-                    "WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
-                    "$4::text[], $6::text[]) AS a(id, response, key, payload, who)), "
+                    f"WITH {_AUDIT_LOCK}, "
+                    "a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+                    "$4::text[], $6::text[]) WITH ORDINALITY AS a(id, response, key, payload, "
+                    "who, n)), "
                     "answered AS (UPDATE wf_requests r SET status = 'answered', "
                     "response = a.response, idempotency_key = a.key, answered_at = $5, "
                     "answered_by = a.who "
                     "FROM a WHERE r.request_id = a.id AND r.status = 'pending' "
-                    "RETURNING r.request_id, r.run_id, a.payload) "
+                    "AND EXISTS (SELECT 1 FROM lock) "
+                    "RETURNING r.request_id, r.run_id, r.workflow, a.payload, a.who, a.n), "
+                    f"audit AS ({_AUDIT_INSERT}SELECT request_id, run_id, workflow, $5, "
+                    "'answered', who, '{}' FROM answered ORDER BY n) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
                     "SELECT run_id, request_id, $5, payload FROM answered "
                     "RETURNING id, run_id, request_id",
@@ -708,60 +730,6 @@ class PostgresStore(StoreLifecycle):
             except (StoreError, ValueError) as exc:
                 outcomes[index] = exc
         return outcomes
-
-    # -- tasks (not implemented yet in this store) ----------------------------------------
-
-    async def query_requests(self, query: RequestQuery) -> RequestPage:
-        """See :meth:`RunStore.query_requests` (not implemented yet in this store)."""
-        raise NotImplementedError("query_requests")
-
-    async def set_assignee(
-        self,
-        request_id: str,
-        assignee: str | None,
-        *,
-        actor: str | None,
-        action: AssigneeAction,
-        expected: str | _Any | None = ANY,
-        now: float | None = None,
-    ) -> InputRequest:
-        """See :meth:`RunStore.set_assignee` (not implemented yet in this store)."""
-        raise NotImplementedError("set_assignee")
-
-    async def request_audit(self, request_id: str) -> list[AuditEntry]:
-        """See :meth:`RunStore.request_audit` (not implemented yet in this store)."""
-        raise NotImplementedError("request_audit")
-
-    async def audit_after(self, after_id: int, limit: int = 100) -> list[AuditEntry]:
-        """See :meth:`RunStore.audit_after` (not implemented yet in this store)."""
-        raise NotImplementedError("audit_after")
-
-    async def mark_overdue(self, now: float) -> list[InputRequest]:
-        """See :meth:`RunStore.mark_overdue` (not implemented yet in this store)."""
-        raise NotImplementedError("mark_overdue")
-
-    async def webhook_cursor(self, endpoint: str) -> int | None:
-        """See :meth:`RunStore.webhook_cursor` (not implemented yet in this store)."""
-        raise NotImplementedError("webhook_cursor")
-
-    async def advance_webhook_cursor(self, endpoint: str, audit_id: int) -> None:
-        """See :meth:`RunStore.advance_webhook_cursor` (not implemented yet in this store)."""
-        raise NotImplementedError("advance_webhook_cursor")
-
-    async def record_delivery(self, attempt: DeliveryAttempt) -> None:
-        """See :meth:`RunStore.record_delivery` (not implemented yet in this store)."""
-        raise NotImplementedError("record_delivery")
-
-    async def list_deliveries(
-        self,
-        *,
-        endpoint: str | None = None,
-        request_id: str | None = None,
-        audit_id: int | None = None,
-        limit: int = 100,
-    ) -> list[DeliveryAttempt]:
-        """See :meth:`RunStore.list_deliveries` (not implemented yet in this store)."""
-        raise NotImplementedError("list_deliveries")
 
     # -- recovery and leases ---------------------------------------------------------------
 
@@ -1219,6 +1187,20 @@ _REFUSED = object()
 refused and the batch must run again isolated."""
 
 
+def _task_arrays(requests: Sequence[InputRequest]) -> list[list[Any]]:
+    """The task fields of new requests as ``wf_commit``'s task arguments (see
+    ``_postgres_schema._TASK_ARRAYS``)."""
+    return [
+        [r.assignee for r in requests],
+        [encode(list(r.candidate_users), "candidate users") for r in requests],
+        [encode(list(r.candidate_groups), "candidate groups") for r in requests],
+        [r.priority for r in requests],
+        [None if r.due is None else float(r.due) for r in requests],
+        [None if r.follow_up is None else float(r.follow_up) for r in requests],
+        [encode(created_detail(r), "audit detail") for r in requests],
+    ]
+
+
 def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) -> tuple[Any, ...]:
     """The arguments of ``wf_commit_many`` (after ``p_isolate``) for ``wf_commit``
     argument tuples (see ``PostgresStore._commit_args``)."""
@@ -1228,6 +1210,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
      req_deadlines, req_digests, closed_ends, closed_ids, closed_statuses, consumed_ends,
      consumed, schema_digests, schema_bodies, closed_by, state_resets, state_del_ends,
      state_deleted, state_ends, state_keys, state_values) = columns  # fmt: skip
+    tasks: list[list[Any]] = [[] for _ in range(_COMMIT_ARGS - 23)]
     schemas: dict[str, str] = {}
     now = batch[0][1][6]
     for _, args, new_schemas in batch:
@@ -1255,11 +1238,14 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         closed_ends.append(len(closed_ids))
         consumed.extend(args[21])
         consumed_ends.append(len(consumed))
-        state_resets.append(args[23])
-        state_deleted.extend(args[24])
+        for column, values in zip(tasks, args[23:_COMMIT_ARGS], strict=True):
+            column.extend(values)
+        reset, deleted, keys, values = args[_COMMIT_ARGS:]
+        state_resets.append(reset)
+        state_deleted.extend(deleted)
         state_del_ends.append(len(state_deleted))
-        state_keys.extend(args[25])
-        state_values.extend(args[26])
+        state_keys.extend(keys)
+        state_values.extend(values)
         state_ends.append(len(state_keys))
         schemas.update(new_schemas)
     schema_digests.extend(schemas)
@@ -1271,6 +1257,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         req_deadlines, req_digests, schema_digests, schema_bodies,
         closed_ends, closed_ids, closed_statuses, consumed_ends, consumed, closed_by,
         state_resets, state_del_ends, state_deleted, state_ends, state_keys, state_values,
+        *tasks,
     )  # fmt: skip
 
 

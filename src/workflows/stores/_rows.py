@@ -30,13 +30,10 @@ RUN_COLUMNS = (
 )
 REQUEST_COLUMNS = (
     "r.request_id, r.run_id, r.workflow, r.event_type, r.payload, s.body, r.created_at, "
-    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at, r.answered_by"
-)
-TASK_COLUMNS = (
+    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at, r.answered_by, "
     "r.assignee, r.candidate_users, r.candidate_groups, r.priority, r.due, r.follow_up, "
     "r.overdue_at"
 )
-"""The task fields of a request; a row read without them has their defaults."""
 REQUEST_FROM = "wf_requests r JOIN wf_schemas s ON s.digest = r.schema_digest"
 AUDIT_COLUMNS = "id, request_id, run_id, workflow, at, action, actor, detail"
 DELIVERY_COLUMNS = "endpoint, audit_id, request_id, attempt, at, status_code, error, delivered"
@@ -144,9 +141,8 @@ def _start_input(text: Any, run_id: str) -> dict[str, Any] | None:
 
 
 def request_from_row(row: Sequence[Any]) -> InputRequest:
-    """A request read with :data:`REQUEST_COLUMNS` (and :data:`TASK_COLUMNS`) from
-    :data:`REQUEST_FROM`; a damaged payload, schema or response is returned marked (see
-    ``InputRequest.corrupt``)."""
+    """A request read with :data:`REQUEST_COLUMNS` from :data:`REQUEST_FROM`; a damaged
+    payload, schema or response is returned marked (see ``InputRequest.corrupt``)."""
     run_id = row[1]
     key = f"input request {row[0]!r}"
     damaged: dict[str, str] = {}
@@ -158,7 +154,6 @@ def request_from_row(row: Sequence[Any]) -> InputRequest:
             damaged[name] = exc.cause
             return empty
 
-    task = row[13:20] if len(row) > 13 else (None, None, None, 0, None, None, None)
     return InputRequest(
         row[0],
         run_id,
@@ -174,13 +169,13 @@ def request_from_row(row: Sequence[Any]) -> InputRequest:
         row[11],
         damaged or None,
         row[12],
-        task[0],
-        _names(task[1]),
-        _names(task[2]),
-        task[3],
-        task[4],
-        task[5],
-        task[6],
+        row[13],
+        _names(row[14]),
+        _names(row[15]),
+        row[16],
+        row[17],
+        row[18],
+        row[19],
     )
 
 

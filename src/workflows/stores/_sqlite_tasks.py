@@ -30,7 +30,6 @@ from workflows.stores._rows import (
     AUDIT_COLUMNS,
     DELIVERY_COLUMNS,
     REQUEST_COLUMNS,
-    TASK_COLUMNS,
     audit_entry,
     delivery_attempt,
     name_pattern,
@@ -46,7 +45,7 @@ from workflows.stores._rules import (
 __all__ = ["REQUEST_SELECT", "SqliteTasks"]
 
 REQUEST_SELECT = (
-    f"SELECT {REQUEST_COLUMNS}, {TASK_COLUMNS} "
+    f"SELECT {REQUEST_COLUMNS} "
     "FROM wf_requests r CROSS JOIN wf_schemas s ON s.digest = r.schema_digest"
 )
 """Reads whole requests (alias ``r``); a WHERE clause may follow. ``CROSS JOIN`` keeps
