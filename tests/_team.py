@@ -10,14 +10,28 @@ users file, and a workflow whose prompt is routed to whoever its start input nam
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflows import Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 
-__all__ = ["GROUPS", "TOKENS", "WORKFLOWS", "Routed", "task_fields", "write_users"]
+if TYPE_CHECKING:
+    from _live_server import LiveServer
+
+__all__ = [
+    "GROUPS",
+    "TOKENS",
+    "WORKFLOWS",
+    "Routed",
+    "task_fields",
+    "team_server",
+    "team_workflows",
+    "write_users",
+]
 
 TOKENS = {"ada": "tok-ada", "bob": "tok-bob", "carol": "tok-carol", "root": "tok-root"}
 """Each user's bearer token."""
@@ -67,5 +81,21 @@ class Routed(Workflow):
         return StopEvent(result=ev.response)
 
 
-WORKFLOWS = {"routed": Routed(timeout=None)}
+def team_workflows() -> dict[str, Workflow]:
+    """Fresh instances of the workflows a team server serves."""
+    return {"routed": Routed(timeout=None)}
+
+
+WORKFLOWS = team_workflows()
 """The workflows a team server serves (``workflows serve _team.py:WORKFLOWS``)."""
+
+
+@contextmanager
+def team_server(store_url: str, directory: Path) -> Iterator[LiveServer]:
+    """A live server of the team's workflows on ``store_url`` with the team's users file
+    (written into ``directory``); stopped after the block."""
+    # Imported here: the CLI tests copy this module where the test helpers are not.
+    from _live_server import live_servers
+
+    with live_servers(team_workflows) as start:
+        yield start(store_url, users=write_users(directory))

@@ -14,22 +14,18 @@ from typing import Any
 import pytest
 
 import _team
-from _live_server import LiveServer
-from _team import TOKENS, WORKFLOWS, write_users
+from _team import TOKENS, team_server
 from _wait import until
 from workflows.client import WorkflowClient
-from workflows.server import create_app
 
 from .conftest import Cli
 
 
 @pytest.fixture
-def team_url(tmp_path: Path) -> Iterator[str]:
-    """A server with the team's users file (``tests/_team.py``) on a SQLite file."""
-    app = create_app(f"sqlite:///{tmp_path / 'team.db'}", WORKFLOWS, users=write_users(tmp_path))
-    server = LiveServer(app).start()
-    yield server.url
-    server.stop()
+def team_url(tmp_path: Path, sqlite_url: str) -> Iterator[str]:
+    """A server of the team (``tests/_team.py``) on a SQLite file."""
+    with team_server(sqlite_url, tmp_path) as server:
+        yield server.url
 
 
 async def _ask(url: str, **routing: Any) -> str:

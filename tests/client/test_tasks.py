@@ -14,25 +14,18 @@ from typing import Any
 import pytest
 
 from _live_server import LiveServer
-from _team import TOKENS, Routed, write_users
+from _team import TOKENS
+from _team import team_server as serve_team
 from _wait import until
 from workflows.client import ForbiddenError, InputRequestInfo, UserInfo, WorkflowClient
 from workflows.errors import InputRequestNotFoundError, RequestAssigneeChangedError
-from workflows.server import create_app
 
 
 @pytest.fixture
-def team_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A server on a fresh SQLite file, with the team's users file."""
-    app = create_app(
-        f"sqlite:///{tmp_path / 'tasks.db'}",
-        {"routed": Routed(timeout=None)},
-        users=write_users(tmp_path),
-        heartbeat=0.5,
-    )
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
+def team_server(tmp_path: Path, sqlite_url: str) -> Iterator[LiveServer]:
+    """A server of the team (``tests/_team.py``) on a fresh SQLite file."""
+    with serve_team(sqlite_url, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
@@ -184,9 +177,9 @@ async def test_filters_sorts_and_cursor_pages(team: dict[str, WorkflowClient]) -
 
 
 async def test_on_a_shared_token_server_the_user_is_who_the_client_names(
-    start_server: Any, store_url: str
+    start_server: Any, sqlite_url: str
 ) -> None:
-    server = start_server(store_url, token="s3cret")
+    server = start_server(sqlite_url, token="s3cret")
     async with WorkflowClient(server.url, "s3cret", user="dana") as dana:
         assert await dana.me() == UserInfo("dana", (), True)
         handle = await dana.start("approval", amount=3)

@@ -14,24 +14,20 @@ from typing import Any
 import httpx
 import pytest
 
-from _team import TOKENS, WORKFLOWS, write_users
+from _live_server import LiveServer, live_servers
+from _team import TOKENS, team_workflows
+from _team import team_server as serve_team
 from _wait import until
-from workflows.server import create_app
-
-from .conftest import LiveServer
 
 SCREENSHOT = Path("/tmp/inbox-tasks.png")
 RUN_SCREENSHOT = Path("/tmp/run-history.png")
 
 
 @pytest.fixture
-def team_server(tmp_path: Path) -> Iterator[LiveServer]:
-    app = create_app(
-        f"sqlite:///{tmp_path / 'tasks.db'}", WORKFLOWS, users=write_users(tmp_path), heartbeat=0.5
-    )
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
+def team_server(tmp_path: Path, sqlite_url: str) -> Iterator[LiveServer]:
+    """A server of the team (``tests/_team.py``) on a fresh SQLite file."""
+    with serve_team(sqlite_url, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
@@ -179,13 +175,12 @@ async def test_two_users_in_different_groups_each_see_and_claim_their_tasks(
 
 
 async def test_on_a_shared_token_server_the_answering_as_name_claims(
-    tmp_path: Path, page: Any
+    sqlite_url: str, page: Any
 ) -> None:
     from playwright.async_api import expect
 
-    app = create_app(f"sqlite:///{tmp_path / 'shared.db'}", WORKFLOWS, token="s3cret")
-    server = LiveServer(app).start()
-    try:
+    with live_servers(team_workflows) as start:
+        server = start(sqlite_url, token="s3cret")
         headers = {"Authorization": "Bearer s3cret"}
         async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
             request_id = await ask(client, "Water the plants")
@@ -205,5 +200,3 @@ async def test_on_a_shared_token_server_the_answering_as_name_claims(
             await page.get_by_label("Answering as").fill("eve")
             await expect(plants).to_have_count(0)
             await expect(page.locator("#empty")).to_contain_text("Nothing is assigned to you")
-    finally:
-        server.stop()
