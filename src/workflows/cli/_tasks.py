@@ -3,7 +3,7 @@
 
 On a server the rules of ``docs/human-tasks.md`` apply: a user claims what they may
 see and nobody holds, unclaims what they hold, and reassigns what they hold (an admin
-anything). On a store the command acts like the engine, without identities: it may do
+anything). On a store the command goes through an engine, without identities: it may do
 all of it, recorded under ``--as NAME`` (default: the login name).
 """
 
@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 import click
 
 from ..client import AuditEntryInfo, InputRequestInfo
+from ..engine import Engine
 from ..stores import AuditEntry, RequestQuery
 from ._acting import answerer, as_option, remote_user
 from ._follow import request_info
@@ -162,28 +163,29 @@ async def _remote_change(
 async def _store_change(
     store: str, acting_as: str | None, action: str, request_id: str, assignee: str | None
 ) -> InputRequestInfo:
-    """As the server does it, without its rules: claiming one's own request and
-    unclaiming a request nobody holds change nothing."""
+    """Through an engine on the store (that only stores, executes nothing), as the
+    server does it but without its rules: claiming one's own request and unclaiming a
+    request nobody holds change nothing."""
     me = answerer(acting_as)
     if action == "claim" and me is None:
         raise click.UsageError("claim needs a name: give --as NAME")
-    async with opened_store(store) as db:
-        found = await db.get_request(request_id)
+    async with Engine(store, {}, execute=False, idle_release_after=None) as engine:
+        found = await engine.request(request_id)
         if found.status == "pending" and (
             (action == "claim" and found.assignee == me)
             or (action == "unclaim" and found.assignee is None)
         ):
             return request_info(found)
         if action == "claim":
-            changed = await db.set_assignee(
+            changed = await engine.set_assignee(
                 request_id, me, actor=me, action="claimed", expected=None
             )
         elif action == "unclaim":
-            changed = await db.set_assignee(
+            changed = await engine.set_assignee(
                 request_id, None, actor=me, action="unclaimed", expected=found.assignee
             )
         else:
-            changed = await db.set_assignee(
+            changed = await engine.set_assignee(
                 request_id, assignee, actor=me, action="assigned", expected=found.assignee
             )
     return request_info(changed)
