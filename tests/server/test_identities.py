@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from _served_flows import server_workflows as workflows
 from _wait import until
 from workflows.errors import WorkflowConfigurationError
 from workflows.server import TrustedHeader, create_app, hash_token
 
 from ._helpers import assert_error, finished_run, pending_requests, started_run
 from ._users import USERS, bearer, write_users
-from .conftest import workflows
 
 STORE = "memory://"
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from _live_server import LiveServer
 from _wait import TIMEOUT
 from workflows.stores import (
     Commit,
@@ -35,7 +36,6 @@ from workflows.stores import (
 from ._helpers import assert_error, finished_run, pending_requests, started_run
 from ._sse import Message, messages
 from ._users import bearer, write_users
-from .conftest import LiveServer
 
 USERS: dict[str, tuple[str, list[str]]] = {
     "ada": ("tok-ada", ["finance"]),
