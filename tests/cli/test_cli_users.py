@@ -39,7 +39,12 @@ def test_serve_with_a_users_file(cli: Cli) -> None:
         shared = httpx.get(f"{url}/me", headers={"Authorization": "Bearer s3cret"})
         assert shared.status_code == 401
         ada = httpx.get(f"{url}/me", headers={"Authorization": "Bearer tok-ada"})
-        assert ada.json() == {"user": "ada", "groups": ["finance"], "admin": False}
+        assert ada.json() == {
+            "user": "ada",
+            "groups": ["finance"],
+            "admin": False,
+            "verified": True,
+        }
 
 
 def test_serve_behind_a_trusted_proxy(cli: Cli) -> None:
@@ -47,7 +52,7 @@ def test_serve_behind_a_trusted_proxy(cli: Cli) -> None:
     with serving(cli, "flows:ALL", "--store", cli.store, *args) as url:
         assert httpx.get(f"{url}/me").status_code == 401
         me = httpx.get(f"{url}/me", headers={"X-Remote-User": "bo", "X-Remote-Groups": "admins"})
-        assert me.json() == {"user": "bo", "groups": ["admins"], "admin": True}
+        assert me.json() == {"user": "bo", "groups": ["admins"], "admin": True, "verified": True}
 
 
 def test_serve_refuses_auth_options_that_do_not_go_together(cli: Cli) -> None:

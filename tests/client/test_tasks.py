@@ -56,7 +56,7 @@ def titles(requests: list[InputRequestInfo]) -> list[str]:
 
 async def test_each_user_sees_only_their_tasks(team: dict[str, WorkflowClient]) -> None:
     root, ada, bob = team["root"], team["ada"], team["bob"]
-    assert await ada.me() == UserInfo("ada", ("finance",), False)
+    assert await ada.me() == UserInfo("ada", ("finance",), admin=False, verified=True)
     assert (await root.me()).admin
     books = await ask(root, "Close the books", groups=["finance"], priority=2, due_in=3600)
     contract = await ask(root, "Sign the contract", groups=["legal"])
@@ -181,7 +181,7 @@ async def test_on_a_shared_token_server_the_user_is_who_the_client_names(
 ) -> None:
     server = start_server(sqlite_url, token="s3cret")
     async with WorkflowClient(server.url, "s3cret", user="dana") as dana:
-        assert await dana.me() == UserInfo("dana", (), True)
+        assert await dana.me() == UserInfo("dana", (), admin=True, verified=False)
         handle = await dana.start("approval", amount=3)
 
         async def pending() -> list[InputRequestInfo]:

@@ -41,9 +41,19 @@ async def test_a_users_file_names_the_caller(start_server: Any, users_path: Path
         not_bearer = await client.get("/me", headers={"Authorization": "Basic tok-ada"})
         assert_error(not_bearer, 401, "unauthorized")
         ada = await client.get("/me", headers=bearer("ada"))
-        assert ada.json() == {"user": "ada", "groups": ["finance"], "admin": False}
+        assert ada.json() == {
+            "user": "ada",
+            "groups": ["finance"],
+            "admin": False,
+            "verified": True,
+        }
         root = await client.get("/me", headers=bearer("root"))
-        assert root.json() == {"user": "root", "groups": ["admins"], "admin": True}
+        assert root.json() == {
+            "user": "root",
+            "groups": ["admins"],
+            "admin": True,
+            "verified": True,
+        }
         # the scheme is case-insensitive, as HTTP says
         lower = await client.get("/me", headers={"Authorization": "bearer tok-bob"})
         assert lower.json()["user"] == "bob"
@@ -104,7 +114,12 @@ async def test_the_users_file_is_reloaded_without_a_restart(
             return response.json() if response.status_code == 200 else None
 
         known = await until(carl_known, "carl's token to be taken after the reload")
-        assert known == {"user": "carl", "groups": ["finance", "legal"], "admin": False}
+        assert known == {
+            "user": "carl",
+            "groups": ["finance", "legal"],
+            "admin": False,
+            "verified": True,
+        }
 
         # a broken file keeps the last good one in force, and says why once
         with caplog.at_level(logging.ERROR, logger="workflows.server"):
@@ -129,7 +144,12 @@ async def test_the_users_file_is_reloaded_without_a_restart(
             return (await me(bearer("ada"))).status_code == 401
 
         await until(ada_gone, "ada's token to be refused after the reload")
-        assert (await me(carl)).json() == {"user": "carl", "groups": [], "admin": False}
+        assert (await me(carl)).json() == {
+            "user": "carl",
+            "groups": [],
+            "admin": False,
+            "verified": True,
+        }
 
 
 @pytest.mark.parametrize(
@@ -198,7 +218,7 @@ async def test_several_tokens_for_one_user(start_server: Any, tmp_path: Path) ->
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         for token in ("new", "old"):
             me = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
-            assert me.json() == {"user": "ada", "groups": ["ops"], "admin": True}
+            assert me.json() == {"user": "ada", "groups": ["ops"], "admin": True, "verified": True}
 
 
 async def test_a_trusted_header_names_the_caller(start_server: Any) -> None:
@@ -209,7 +229,12 @@ async def test_a_trusted_header_names_the_caller(start_server: Any) -> None:
         assert_error(await client.get("/me"), 401, "unauthorized")
         ada = {"X-Forwarded-User": "ada", "X-Forwarded-Groups": "finance, legal"}
         me = await client.get("/me", headers=ada)
-        assert me.json() == {"user": "ada", "groups": ["finance", "legal"], "admin": False}
+        assert me.json() == {
+            "user": "ada",
+            "groups": ["finance", "legal"],
+            "admin": False,
+            "verified": True,
+        }
         root = await client.get(
             "/me", headers={"X-Forwarded-User": "root", "X-Forwarded-Groups": "admins"}
         )
@@ -247,10 +272,10 @@ async def test_single_token_everyone_is_an_admin(start_server: Any) -> None:
     headers = {"Authorization": "Bearer s3cret"}
     async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=headers) as client:
         me = await client.get("/me")
-        assert me.json() == {"user": "anonymous", "groups": [], "admin": True}
+        assert me.json() == {"user": "anonymous", "groups": [], "admin": True, "verified": False}
         zoe = {"X-Workflows-User": "Zoë".encode()}
         named = await client.get("/me", headers=zoe)
-        assert named.json() == {"user": "Zoë", "groups": [], "admin": True}
+        assert named.json() == {"user": "Zoë", "groups": [], "admin": True, "verified": False}
         # claims go by the name given, as answers do
         run = await started_run(client, "approval", amount=3)
         [asked] = await pending_requests(client, run_id=run["run_id"])

@@ -19,10 +19,7 @@ from ..errors import ClientError
 from ..runtime.user_name import check_user_name
 from ._where import Where
 
-__all__ = ["ANONYMOUS", "answerer", "as_option", "remote_user"]
-
-ANONYMOUS = "anonymous"
-"""Who a server without users takes a caller naming nobody for (``GET /me``)."""
+__all__ = ["answerer", "as_option", "remote_user"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,4 +62,4 @@ async def remote_user(where: Where, name: str | None) -> str | None:
             if exc.status_code == 404:  # a server from before users: takes the header
                 return login
             raise
-    return login if me.user == login else None
+    return None if me.verified else login

@@ -235,12 +235,15 @@ class UserInfo:
     """Who the server takes the client for (``GET /me``).
 
     ``admin``: sees every request and may do anything with it (on a server without a
-    users file or trusted proxy header, everyone is).
+    users file or trusted proxy header, everyone is). ``verified``: the server knows the
+    caller from the token or a trusted proxy; otherwise ``user`` is only the name the
+    client sent.
     """
 
     user: str
     groups: tuple[str, ...] = ()
     admin: bool = False
+    verified: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UserInfo:
@@ -249,4 +252,5 @@ class UserInfo:
             user=str(data["user"]),
             groups=_names(data.get("groups")),
             admin=bool(data.get("admin", False)),
+            verified=bool(data.get("verified", False)),
         )

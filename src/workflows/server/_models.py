@@ -123,6 +123,11 @@ class MeOut(BaseModel):
         description="Sees every request and may do anything with it (a member of the "
         "admin group; everyone when the server has a single token or no auth)."
     )
+    verified: bool = Field(
+        description="The server knows the caller from the token (a users file) or a "
+        "trusted proxy header; `false` with a single token or no auth, where `user` is "
+        "only what the caller said in `X-Workflows-User`."
+    )
 
 
 class EventOut(BaseModel):

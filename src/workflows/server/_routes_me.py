@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from ._identity import identity_of
 from ._models import MeOut
+from ._state import state_of
 from ._views import ok
 
 __all__ = ["me_routes"]
@@ -16,7 +17,15 @@ __all__ = ["me_routes"]
 async def me(request: Request) -> Response:
     """The caller's user name, groups and whether they are an admin."""
     identity = identity_of(request)
-    return ok(MeOut(user=identity.user, groups=sorted(identity.groups), admin=identity.admin))
+    verified = state_of(request).verified_users
+    return ok(
+        MeOut(
+            user=identity.user,
+            groups=sorted(identity.groups),
+            admin=identity.admin,
+            verified=verified,
+        )
+    )
 
 
 def me_routes() -> list[Route]:

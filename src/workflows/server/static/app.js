@@ -268,7 +268,7 @@
         if (e.status === 401) return false;
         this.me = null; // a server without GET /me: the field names the person
       }
-      this.verified = Boolean(this.me) && !(this.me.user === ANONYMOUS && this.me.admin);
+      this.verified = Boolean(this.me) && this.me.verified === true;
       if (this.field) this.field.hidden = this.verified;
       if (this.whoami) {
         this.whoami.hidden = !this.verified;
