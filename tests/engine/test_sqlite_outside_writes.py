@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from _runs import requests_of
 from _wait import until
 from workflows.engine import Engine
@@ -102,9 +104,14 @@ def _workflows(tmp_path: Path) -> dict[str, object]:
         sys.modules.pop("outside_flows", None)
 
 
-async def test_answers_and_cancels_from_another_process_arrive_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("owner", [None, "worker-a"], ids=["no-leases", "leases"])
+async def test_answers_and_cancels_from_another_process_arrive_at_once(
+    tmp_path: Path, owner: str | None
+) -> None:
+    """Also when the engine holds its runs under leases (a worker): the runs it holds
+    are its own to deliver to, lease or not."""
     url = f"sqlite:///{tmp_path / 'runs.db'}"
-    async with Engine(url, _workflows(tmp_path), idle_release_after=None) as engine:
+    async with Engine(url, _workflows(tmp_path), idle_release_after=None, owner=owner) as engine:
         handles = [await engine.start("ask", n=i) for i in range(8)]
         pending = await requests_of(engine, len(handles), limit=100)
         requests = {r.run_id: r.request_id for r in pending}

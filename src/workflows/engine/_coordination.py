@@ -369,9 +369,12 @@ class Coordinator:
         engine.notice_outside_writes()  # answers, requests, results, streams
         if not engine.execute or not self.claiming:
             return
-        for run_id in await engine.store.runs_with_work(now=time.time()):
+        now = time.time()
+        # Every run with work, leased or not: the runs held here are leased to us, and
+        # an answer, event or cancel for one of them is ours to deliver.
+        for run_id in await engine.store.runs_with_work():
             if run_id in engine.loaded:
-                self.pick(run_id)  # an answer, event or cancel for a run held here
+                self.pick(run_id)
             elif engine.owner is None and engine.has_room():
                 # Without leases, only a run at rest is taken up: a running one may be
                 # executing in the process that wrote.
@@ -380,7 +383,8 @@ class Coordinator:
                 except CorruptRecordError:
                     self.pick(run_id)  # cannot be executing anywhere: its load sets it aside
                     continue
-                if record.status == "waiting":
+                leased = record.lease_expires_at is not None and record.lease_expires_at > now
+                if record.status == "waiting" and not leased:
                     self.pick(run_id)
 
     async def take_over_gone_owners(self) -> None:
