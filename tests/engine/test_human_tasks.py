@@ -16,7 +16,7 @@ from tests._wait import until
 
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
-from workflows.errors import WorkflowRuntimeError
+from workflows.errors import RequestAssigneeChangedError, WorkflowRuntimeError
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.stores import InputRequest
 
@@ -144,3 +144,26 @@ async def test_overdue_without_a_step_for_it_only_marks_the_request(store_url: s
         await until(marked, "the overdue mark")
         await engine.respond(request.request_id, {"response": "late but fine"})
         assert await asyncio.wait_for(handle.result(), 20) == "late but fine"
+
+
+async def test_an_answer_as_holder_of_another_users_task_is_refused(store_url: str) -> None:
+    async with Engine(store_url, WORKFLOWS) as engine:
+        first = await engine.start("expense", ExpenseSubmitted(employee="ada", amount=1500))
+        second = await engine.start("expense", ExpenseSubmitted(employee="bo", amount=1500))
+        (held,) = await _pending(engine, first.run_id)
+        (free,) = await _pending(engine, second.run_id)
+        await engine.set_assignee(
+            held.request_id, "kim", actor="kim", action="claimed", expected=None
+        )
+        yes = Decision(approved=True).model_dump()
+        with pytest.raises(RequestAssigneeChangedError) as info:
+            await engine.respond(held.request_id, yes, answered_by="lee", holder="lee")
+        assert info.value.assignee == "kim"
+        refused, accepted = await engine.respond_many(
+            [(held.request_id, yes, None, "lee", "lee"), (free.request_id, yes, None, "lee", "lee")]
+        )
+        assert isinstance(refused, RequestAssigneeChangedError) and accepted is True
+        assert (await engine.request(held.request_id)).status == "pending"
+        assert await engine.respond(held.request_id, yes, answered_by="kim", holder="kim")
+        assert await asyncio.wait_for(first.result(), 20) == "approved 1500.00 for ada"
+        assert await asyncio.wait_for(second.result(), 20) == "approved 1500.00 for bo"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,10 @@ import httpx
 import pytest
 
 from _live_server import LiveServer
+from _served_flows import server_workflows
 from _wait import TIMEOUT
+from workflows import Workflow, step
+from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.stores import (
     Commit,
     DeliveryAttempt,
@@ -76,6 +79,24 @@ class Tasks:
     def client(self, user: str) -> httpx.AsyncClient:
         """An HTTP client calling as ``user``."""
         return httpx.AsyncClient(base_url=self.server.url, timeout=30, headers=bearer(user, USERS))
+
+
+class FinanceApproval(Workflow):
+    """Asks the finance group to approve; reports the answer."""
+
+    @step
+    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
+        return InputRequiredEvent(prefix="Approve?", candidate_groups=["finance"])
+
+    @step
+    async def decide(self, ev: HumanResponseEvent) -> StopEvent:
+        return StopEvent(result=str(ev.response))
+
+
+@pytest.fixture
+def served_workflows() -> Callable[[], dict[str, Workflow]]:
+    """The server tests' workflows and ``finance_approval``."""
+    return lambda: {**server_workflows(), "finance_approval": FinanceApproval(timeout=None)}
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -179,6 +200,65 @@ async def test_an_assigned_real_run_is_answered_by_its_assignee_only(tasks: Task
             assert audit[1]["detail"] == {"assignee": "bob", "previous": None}
             assert audit[0]["run_id"] == run["run_id"] and audit[0]["workflow"] == "approval"
             assert [e["id"] for e in audit] == sorted(e["id"] for e in audit)
+
+
+class _ClaimedMeanwhile(MemoryStore):
+    """A store on which fay claims a request just as the first answer to it arrives:
+    her claim lands between the server's check of who may answer and the answer."""
+
+    async def answer_request(self, request_id: str, response: Any, **options: Any) -> Any:
+        if (await self.get_request(request_id)).assignee is None:
+            await self.set_assignee(request_id, "fay", actor="fay", action="claimed")
+        return await super().answer_request(request_id, response, **options)
+
+
+async def test_a_claim_landing_before_an_answer_makes_it_a_403(
+    start_server: Any, tmp_path: Path
+) -> None:
+    users = str(write_users(tmp_path / "users.toml", USERS))
+    server = start_server(_ClaimedMeanwhile(), users=users)
+    headers = {"ada": bearer("ada", USERS), "fay": bearer("fay", USERS)}
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=30, headers=headers["ada"]) as ada,
+        httpx.AsyncClient(base_url=server.url, timeout=30, headers=headers["fay"]) as fay,
+    ):
+        run = await started_run(ada, "finance_approval")
+        [asked] = await pending_requests(ada, run_id=run["run_id"])
+        request_id = asked["request_id"]
+        refused = await ada.post(f"/requests/{request_id}/response", json={"response": "y"})
+        body = assert_error(refused, 403, "forbidden")
+        assert "'fay'" in body["error"]["message"]
+        now = (await ada.get(f"/requests/{request_id}")).json()
+        assert (now["status"], now["assignee"]) == ("pending", "fay")
+        answered = await fay.post(f"/requests/{request_id}/response", json={"response": "ok"})
+        assert answered.json() == {"accepted": True, "duplicate": False}
+        assert (await finished_run(fay, run["run_id"]))["result"] == "ok"
+        audit = (await fay.get(f"/requests/{request_id}/audit")).json()["audit"]
+        assert [(e["action"], e["actor"]) for e in audit] == [
+            ("created", None),
+            ("claimed", "fay"),
+            ("answered", "fay"),
+        ]
+
+
+async def test_a_claim_and_an_answer_at_once_never_both_succeed(tasks: Tasks) -> None:
+    async with tasks.client("ada") as ada, tasks.client("fay") as fay:
+        for _ in range(4):
+            run = await started_run(ada, "finance_approval")
+            [asked] = await pending_requests(ada, run_id=run["run_id"])
+            request_id = asked["request_id"]
+            answer, claim = await asyncio.gather(
+                ada.post(f"/requests/{request_id}/response", json={"response": "y"}),
+                fay.post(f"/requests/{request_id}/claim"),
+            )
+            stored = (await ada.get(f"/requests/{request_id}")).json()
+            if answer.status_code == 200:
+                assert_error(claim, 409, "request_already_answered")
+                assert (stored["status"], stored["assignee"]) == ("answered", None)
+            else:
+                assert_error(answer, 403, "forbidden")
+                assert claim.status_code == 200, claim.text
+                assert (stored["status"], stored["assignee"]) == ("pending", "fay")
 
 
 # -- claim, unclaim, assign -----------------------------------------------------------------

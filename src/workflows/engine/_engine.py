@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from ..context.context import Context, new_run_id
 from ..context.serializers import BaseSerializer, JsonSerializer, type_key
@@ -517,12 +517,17 @@ class Engine:
         response: Any,
         idempotency_key: str | None = None,
         answered_by: str | None = None,
+        *,
+        holder: str | None = None,
     ) -> bool:
         """Answer an input request; its run gets the answer exactly once.
 
         ``response`` is a dict of the response event's fields, or a plain value that
         becomes ``{"response": value}``. ``answered_by`` (who answers: a user name, as
         the caller knows it) is stored with the answer, for the run's audit trail.
+        ``holder`` (a user name) answers only if the request is unassigned or assigned
+        to them, decided by the store in the same write as the answer: a claim by
+        someone else that lands first refuses it (see ``RunStore.answer_request``).
 
         Returns:
             True if this call delivered the answer, False if the same answer had already
@@ -531,6 +536,8 @@ class Engine:
         Raises:
             InputRequestNotFoundError, InputRequestAlreadyAnsweredError,
             InvalidResponseError: as named.
+            RequestAssigneeChangedError: ``holder`` was given and another user holds
+                the request (its ``assignee``).
         """
         self._check_open()
         request = self._known_requests.pop(request_id, None)
@@ -547,6 +554,7 @@ class Engine:
             idempotency_key=idempotency_key,
             answered_by=answered_by,
             known=request,
+            **_holder_keyword(holder),
         )
         self._inbox_changed()
         if inbound is None:
@@ -560,16 +568,20 @@ class Engine:
     async def respond_many(
         self,
         answers: Iterable[
-            tuple[str, Any] | tuple[str, Any, str | None] | tuple[str, Any, str | None, str | None]
+            tuple[str, Any]
+            | tuple[str, Any, str | None]
+            | tuple[str, Any, str | None, str | None]
+            | tuple[str, Any, str | None, str | None, str | None]
         ],
     ) -> list[bool | Exception]:
         """Answer many input requests at once: stored in one store call (one transaction
         on the SQL stores), then delivered to their runs as :meth:`respond` delivers one.
 
         Each answer is ``(request_id, response)``, ``(request_id, response,
-        idempotency_key)`` or ``(request_id, response, idempotency_key, answered_by)``,
-        as for :meth:`respond`, and is decided on its own: a refused answer keeps no
-        other from being stored.
+        idempotency_key)``, ``(request_id, response, idempotency_key, answered_by)`` or
+        ``(request_id, response, idempotency_key, answered_by, holder)``, as for
+        :meth:`respond`, and is decided on its own: a refused answer keeps no other
+        from being stored.
 
         Returns:
             One outcome per answer, in order: True if it was delivered, False if the same
@@ -583,25 +595,29 @@ class Engine:
         """
         self._check_open()
         items = [
-            (a[0], a[1], a[2] if len(a) > 2 else None, a[3] if len(a) > 3 else None)
+            (
+                a[0],
+                a[1],
+                a[2] if len(a) > 2 else None,
+                a[3] if len(a) > 3 else None,
+                a[4] if len(a) > 4 else None,
+            )
             for a in answers
         ]
         outcomes: list[bool | Exception] = [False] * len(items)
         requests: dict[str, InputRequest | BaseException] = {}
-        for request_id in dict.fromkeys(rid for rid, _, _, _ in items):
+        for request_id in dict.fromkeys(item[0] for item in items):
             known = self._known_requests.pop(request_id, None)
             if known is not None:
                 requests[request_id] = known
-        missing = [
-            rid for rid in dict.fromkeys(rid for rid, _, _, _ in items) if rid not in requests
-        ]
+        missing = [rid for rid in dict.fromkeys(item[0] for item in items) if rid not in requests]
         found = await asyncio.gather(
             *(self.store.get_request(rid) for rid in missing), return_exceptions=True
         )
         requests.update(zip(missing, found, strict=True))
-        to_store: list[tuple[str, dict[str, Any], str | None, str | None]] = []
+        to_store: list[tuple[str, dict[str, Any], str | None, str | None, str | None]] = []
         positions: list[int] = []
-        for index, (request_id, response, key, by) in enumerate(items):
+        for index, (request_id, response, key, by, holder) in enumerate(items):
             request = requests[request_id]
             try:
                 if isinstance(request, BaseException):
@@ -614,20 +630,25 @@ class Engine:
             except (StoreError, WorkflowConfigurationError) as exc:
                 outcomes[index] = exc
                 continue
-            to_store.append((request_id, fields, key, by))
+            to_store.append((request_id, fields, key, by, holder))
             positions.append(index)
         if not to_store:
             return outcomes
         answer_requests = getattr(self.store, "answer_requests", None)
         if answer_requests is not None:
-            results = await answer_requests(to_store)
+            # A store written before ``holder`` existed takes the four parts it knows.
+            results = await answer_requests([a if a[4] is not None else a[:4] for a in to_store])
         else:  # a store without the bulk call
             results = []
-            for request_id, fields, key, by in to_store:
+            for request_id, fields, key, by, holder in to_store:
                 try:
                     results.append(
                         await self.store.answer_request(
-                            request_id, fields, idempotency_key=key, answered_by=by
+                            request_id,
+                            fields,
+                            idempotency_key=key,
+                            answered_by=by,
+                            **_holder_keyword(holder),
                         )
                     )
                 except StoreError as exc:
@@ -1209,6 +1230,16 @@ class Engine:
     def close_feed(self, run_id: str, feed: StreamFeed) -> None:
         """Stop feeding ``feed`` (internal)."""
         self._close_feed(run_id, feed)
+
+
+class _HolderKeyword(TypedDict, total=False):
+    holder: str
+
+
+def _holder_keyword(holder: str | None) -> _HolderKeyword:
+    """``holder=`` for the store's answer call, left out when not given, so a store
+    written before the keyword existed keeps working."""
+    return {} if holder is None else {"holder": holder}
 
 
 def _encoded_input(durable: DurableRun, start_event: StartEvent) -> dict[str, Any] | None:

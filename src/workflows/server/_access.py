@@ -14,7 +14,13 @@ from ._errors import ApiError
 from ._identity import Identity
 from ._state import ServerState
 
-__all__ = ["check_may_answer", "check_may_reassign", "visible_request"]
+__all__ = [
+    "answer_forbidden",
+    "answer_holder",
+    "check_may_answer",
+    "check_may_reassign",
+    "visible_request",
+]
 
 
 async def visible_request(state: ServerState, identity: Identity, request_id: str) -> InputRequest:
@@ -34,11 +40,26 @@ def check_may_answer(identity: Identity, request: InputRequest) -> None:
     """Refuse (403) an answer by a caller who sees ``request`` but may not answer it
     (it is assigned to someone else)."""
     if not may_answer(identity.viewer, request):
-        raise ApiError(
-            "forbidden",
-            f"input request {request.request_id!r} is assigned to {request.assignee!r}: "
-            "only they (or an admin) may answer it",
-        )
+        raise answer_forbidden(request.request_id, request.assignee)
+
+
+def answer_holder(state: ServerState, identity: Identity) -> str | None:
+    """Who must hold a request for ``identity``'s answer to it to be stored: the
+    caller, when callers are verified users and this one is not an admin, else ``None``
+    (anyone's answer). The store decides it in the same write as the answer, so a
+    claim by someone else between :func:`check_may_answer` and the answer refuses it."""
+    if state.verified_users and not identity.admin:
+        return identity.user
+    return None
+
+
+def answer_forbidden(request_id: str, assignee: str | None) -> ApiError:
+    """The 403 of an answer to a request that ``assignee`` holds."""
+    return ApiError(
+        "forbidden",
+        f"input request {request_id!r} is assigned to {assignee!r}: "
+        "only they (or an admin) may answer it",
+    )
 
 
 def check_may_reassign(identity: Identity, request: InputRequest, what: str) -> None:

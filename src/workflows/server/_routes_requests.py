@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..errors import RequestAssigneeChangedError
 from ..stores import InputRequest
-from ._access import check_may_answer, visible_request
+from ._access import answer_forbidden, answer_holder, check_may_answer, visible_request
 from ._errors import ApiError
 from ._identity import identity_of
 from ._listing import list_page, request_query
@@ -86,7 +87,8 @@ def _check_same_answer(found: InputRequest, key: str | None, body: dict[str, Any
 
 async def respond(request: Request) -> Response:
     """Answer an input request the caller may answer (404 when they may not see it,
-    403 when it is assigned to someone else), recorded as answered by the caller (see
+    403 when it is assigned to someone else, also when someone else claims it while
+    this answer is on its way), recorded as answered by the caller (see
     :func:`~workflows.server._parse.acting_user`); a repeat of the accepted answer is a
     no-op, the same Idempotency-Key with another body a 409."""
     state = state_of(request)
@@ -107,7 +109,16 @@ async def respond(request: Request) -> Response:
             f"workflow {found.workflow!r} is not registered on this server",
         )
     _check_same_answer(found, key, body)
-    delivered = await state.engine.respond(request_id, body, idempotency_key=key, answered_by=user)
+    try:
+        delivered = await state.engine.respond(
+            request_id,
+            body,
+            idempotency_key=key,
+            answered_by=user,
+            holder=answer_holder(state, identity),
+        )
+    except RequestAssigneeChangedError as exc:  # claimed by another since the check above
+        raise answer_forbidden(request_id, exc.assignee) from None
     if not delivered and key is not None:
         # The store takes a repeated key as a repeat without comparing bodies; it was
         # pending when read above, so compare with what was accepted meanwhile.

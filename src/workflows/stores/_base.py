@@ -318,11 +318,18 @@ class RunStore(Protocol):
         idempotency_key: str | None = None,
         answered_by: str | None = None,
         known: InputRequest | None = None,
+        holder: str | None = None,
     ) -> InboundEvent | None:
         """Answer a pending request: deliver ``response`` to its run exactly once.
 
         ``answered_by`` (who answers, as the caller says) is stored with the answer, in
         the same write; a repeat of the accepted answer changes nothing.
+
+        ``holder`` makes the rule of who answers a held request part of the answer:
+        given, the request must be unassigned or assigned to ``holder``, decided in
+        the same write as the answer, so a claim by another user that lands first
+        refuses it (and an answer that lands first refuses the claim). ``None``
+        (the default) answers whoever holds the request.
 
         ``known`` is the request as the caller last read or wrote it (the engine knows
         the requests its own commits created). A store may check the response against
@@ -339,6 +346,8 @@ class RunStore(Protocol):
             InvalidResponseError: the response does not fit the request's schema.
             InputRequestAlreadyAnsweredError: answered before with another response.
             InputRequestClosedError: the request expired or was cancelled.
+            RequestAssigneeChangedError: ``holder`` was given and the request is
+                assigned to someone else (its ``assignee``), whatever its status.
             CorruptRecordError: the request's stored schema or response cannot be
                 decoded (a damaged payload alone does not prevent an answer).
         """
@@ -350,7 +359,8 @@ class RunStore(Protocol):
         """:meth:`answer_request` for many answers at once (SQL stores: one transaction).
 
         ``answers`` holds ``(request_id, response, idempotency_key)`` triples, each
-        optionally followed by ``answered_by`` (see :data:`Answer`). Each is
+        optionally followed by ``answered_by`` and then ``holder`` (see
+        :data:`Answer`). Each is
         decided as :meth:`answer_request` decides it, on its own: one that is refused
         writes nothing and keeps no other from being stored.
 

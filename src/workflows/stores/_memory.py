@@ -64,6 +64,7 @@ from workflows.stores._rules import (
     check_assignee_change,
     check_commit,
     check_delivery,
+    check_holder,
     check_new_run_status,
     check_paging,
     check_quarantine,
@@ -494,6 +495,7 @@ class MemoryStore(StoreLifecycle):
         idempotency_key: str | None = None,
         answered_by: str | None = None,
         known: InputRequest | None = None,
+        holder: str | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         self._check_open()
@@ -502,6 +504,7 @@ class MemoryStore(StoreLifecycle):
         if stored is None:
             raise InputRequestNotFoundError(request_id)
         current = self._request_out(stored)
+        check_holder(current, holder)
         check_intact(current, "response_schema", "response")
         if current.status != "pending":
             is_repeat_answer(current, response, idempotency_key)
@@ -529,11 +532,11 @@ class MemoryStore(StoreLifecycle):
         self._check_open()
         outcomes: list[InboundEvent | Exception | None] = []
         for answer in answers:
-            request_id, response, key, by = answer_parts(answer)
+            request_id, response, key, by, holder = answer_parts(answer)
             try:
                 outcomes.append(
                     await self.answer_request(
-                        request_id, response, idempotency_key=key, answered_by=by
+                        request_id, response, idempotency_key=key, answered_by=by, holder=holder
                     )
                 )
             except (StoreError, ValueError) as exc:

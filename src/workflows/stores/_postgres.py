@@ -66,6 +66,7 @@ from workflows.stores._rules import (
     answer_payload,
     check_answered_by,
     check_commit,
+    check_holder,
     check_new_run_status,
     check_paging,
     check_quarantine,
@@ -603,12 +604,13 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
         idempotency_key: str | None = None,
         answered_by: str | None = None,
         known: InputRequest | None = None,
+        holder: str | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         pool = self._use()
         check_answered_by(answered_by)
         request = known if known is not None and known.request_id == request_id else None
-        if request is not None:  # its schema is the stored one; the write decides the status
+        if request is not None:  # its schema is the stored one; the write decides the rest
             try:
                 check_intact(request, "response_schema", "response")
                 check_response_fits(request, response)
@@ -616,37 +618,65 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
                 request = None  # decided on the stored request, as without ``known``
         if request is None:
             request = await self.get_request(request_id)
+            check_holder(request, holder)
         check_intact(request, "response_schema", "response")
         if request.status == "pending":
             check_response_fits(request, response)
             text = encode(response, f"response to input request {request_id!r}")
             payload = encode(answer_payload(request_id, decode(text)), "answer")
-            now = self._clock()
-            with self._errors():
-                # The conditional UPDATE takes the request's row lock: of many concurrent
-                # answers exactly one finds it pending.
-                row = await pool.fetchrow(
-                    f"WITH {_AUDIT_LOCK}, answered AS (UPDATE wf_requests SET "
-                    "status = 'answered', response = $2, idempotency_key = $3, "
-                    "answered_at = $4, answered_by = $6 WHERE request_id = $1 "
-                    "AND status = 'pending' AND EXISTS (SELECT 1 FROM lock) "
-                    "RETURNING run_id, workflow), "
-                    f"audit AS ({_AUDIT_INSERT}SELECT $1, run_id, workflow, $4, 'answered', "
-                    "$6, '{}' FROM answered) "
-                    "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
-                    "SELECT run_id, $1, $4, $5 FROM answered RETURNING id, run_id",
-                    request_id,
-                    text,
-                    idempotency_key,
-                    now,
-                    payload,
-                    answered_by,
+            while True:
+                now = self._clock()
+                row = await self._answer_pending(
+                    pool, request_id, text, idempotency_key, now, payload, answered_by, holder
                 )
-            if row is not None:
-                return InboundEvent(row[0], row[1], decode(payload), request_id, now)
-            request = await self.get_request(request_id)  # someone else got there first
+                if row is not None:
+                    return InboundEvent(row[0], row[1], decode(payload), request_id, now)
+                request = await self.get_request(request_id)  # someone else got there first
+                check_holder(request, holder)
+                if request.status != "pending":
+                    break
+                # Pending and free for ``holder`` again: another user held it at the
+                # write and has let it go since. The write decides again.
         is_repeat_answer(request, response, idempotency_key)
         return None
+
+    async def _answer_pending(
+        self,
+        pool: Any,
+        request_id: str,
+        text: str,
+        idempotency_key: str | None,
+        now: float,
+        payload: str,
+        answered_by: str | None,
+        holder: str | None,
+    ) -> Any:
+        """Answer the request if it is pending (and, with ``holder``, unassigned or
+        theirs), in one statement; the row of its inbound event, else ``None``."""
+        with self._errors():
+            # The conditional UPDATE takes the request's row lock: of many concurrent
+            # answers exactly one finds it pending, and a claim either lands before
+            # (and the condition on the assignee sees it) or waits and finds it answered.
+            return await pool.fetchrow(
+                f"WITH {_AUDIT_LOCK}, answered AS (UPDATE wf_requests SET "
+                "status = 'answered', response = $2, idempotency_key = $3, "
+                "answered_at = $4, answered_by = $6 WHERE request_id = $1 "
+                "AND status = 'pending' "
+                "AND ($7::text IS NULL OR assignee IS NULL OR assignee = $7) "
+                "AND EXISTS (SELECT 1 FROM lock) "
+                "RETURNING run_id, workflow), "
+                f"audit AS ({_AUDIT_INSERT}SELECT $1, run_id, workflow, $4, 'answered', "
+                "$6, '{}' FROM answered) "
+                "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
+                "SELECT run_id, $1, $4, $5 FROM answered RETURNING id, run_id",
+                request_id,
+                text,
+                idempotency_key,
+                now,
+                payload,
+                answered_by,
+                holder,
+            )
 
     async def answer_requests(
         self, answers: Sequence[Answer]
@@ -667,9 +697,9 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
             )
         found = {row[0]: request_from_row(row) for row in rows}
         outcomes: list[InboundEvent | Exception | None] = [None] * len(answers)
-        pending: dict[str, tuple[int, str, str | None, str, str | None]] = {}
+        pending: dict[str, tuple[int, str, str | None, str, str | None, str | None]] = {}
         later: list[int] = []  # a request answered twice in this call: decided after
-        for index, (request_id, response, key, by) in enumerate(items):
+        for index, (request_id, response, key, by, holder) in enumerate(items):
             request = found.get(request_id)
             try:
                 check_answered_by(by)
@@ -678,6 +708,7 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
                 if request_id in pending:
                     later.append(index)
                     continue
+                check_holder(request, holder)
                 check_intact(request, "response_schema", "response")
                 if request.status != "pending":
                     is_repeat_answer(request, response, key)
@@ -688,19 +719,20 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
             except (StoreError, ValueError) as exc:
                 outcomes[index] = exc
                 continue
-            pending[request_id] = (index, text, key, payload, by)
+            pending[request_id] = (index, text, key, payload, by, holder)
         if pending:
             now = self._clock()
             with self._errors():
                 answered = await pool.fetch(
                     f"WITH {_AUDIT_LOCK}, "
                     "a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
-                    "$4::text[], $6::text[]) WITH ORDINALITY AS a(id, response, key, payload, "
-                    "who, n)), "
+                    "$4::text[], $6::text[], $7::text[]) WITH ORDINALITY AS a(id, response, "
+                    "key, payload, who, holder, n)), "
                     "answered AS (UPDATE wf_requests r SET status = 'answered', "
                     "response = a.response, idempotency_key = a.key, answered_at = $5, "
                     "answered_by = a.who "
                     "FROM a WHERE r.request_id = a.id AND r.status = 'pending' "
+                    "AND (a.holder IS NULL OR r.assignee IS NULL OR r.assignee = a.holder) "
                     "AND EXISTS (SELECT 1 FROM lock) "
                     "RETURNING r.request_id, r.run_id, r.workflow, a.payload, a.who, a.n), "
                     f"audit AS ({_AUDIT_INSERT}SELECT request_id, run_id, workflow, $5, "
@@ -714,16 +746,17 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
                     [item[3] for item in pending.values()],
                     now,
                     [item[4] for item in pending.values()],
+                    [item[5] for item in pending.values()],
                 )
             for inbound_id, run_id, request_id in answered:
-                index, _, _, payload, _ = pending.pop(request_id)
+                index, _, _, payload, _, _ = pending.pop(request_id)
                 outcomes[index] = InboundEvent(inbound_id, run_id, decode(payload), request_id, now)
             later.extend(item[0] for item in pending.values())  # others got there first
         for index in sorted(later):
-            request_id, response, key, by = items[index]
+            request_id, response, key, by, holder = items[index]
             try:
                 outcomes[index] = await self.answer_request(
-                    request_id, response, idempotency_key=key, answered_by=by
+                    request_id, response, idempotency_key=key, answered_by=by, holder=holder
                 )
             except StoreConnectionError:
                 raise

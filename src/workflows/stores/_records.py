@@ -100,10 +100,13 @@ ANY: Final = _Any.ANY
 """``RunStore.set_assignee(expected=ANY)``: change the assignee whoever holds it now."""
 
 Answer: TypeAlias = (
-    tuple[str, dict[str, Any], str | None] | tuple[str, dict[str, Any], str | None, str | None]
+    tuple[str, dict[str, Any], str | None]
+    | tuple[str, dict[str, Any], str | None, str | None]
+    | tuple[str, dict[str, Any], str | None, str | None, str | None]
 )
 """One answer of ``RunStore.answer_requests``: ``(request_id, response,
-idempotency_key)``, optionally followed by who answered (``answered_by``)."""
+idempotency_key)``, optionally followed by who answered (``answered_by``) and then by
+the user who must hold the request (``holder``; see ``RunStore.answer_request``)."""
 
 StreamItem: TypeAlias = tuple[int, str, dict[str, Any]]
 """One stream entry to append in a :class:`Commit`: ``(seq, event_type, payload)``."""

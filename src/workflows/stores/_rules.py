@@ -8,6 +8,7 @@ from typing import Any
 from workflows.errors import (
     InputRequestAlreadyAnsweredError,
     InvalidResponseError,
+    RequestAssigneeChangedError,
     StoreError,
 )
 from workflows.stores._codec import decode, encode
@@ -31,6 +32,7 @@ __all__ = [
     "check_assignee_change",
     "check_commit",
     "check_delivery",
+    "check_holder",
     "check_name",
     "check_new_run_status",
     "check_paging",
@@ -125,13 +127,30 @@ def check_answered_by(name: Any) -> None:
         raise StoreError(f"answered_by must be a string or None, got {type(name).__name__}")
 
 
-def answer_parts(answer: Answer) -> tuple[str, dict[str, Any], str | None, str | None]:
-    """``(request_id, response, idempotency_key, answered_by)`` of one answer of
-    ``answer_requests`` (``answered_by`` is ``None`` when the answer has three parts)."""
-    if len(answer) == 4:
+def answer_parts(
+    answer: Answer,
+) -> tuple[str, dict[str, Any], str | None, str | None, str | None]:
+    """``(request_id, response, idempotency_key, answered_by, holder)`` of one answer of
+    ``answer_requests`` (``None`` for the parts a shorter answer leaves out)."""
+    if len(answer) == 5:
         return answer
-    request_id, response, key = answer[:3]
-    return request_id, response, key, None
+    if len(answer) == 4:
+        return (*answer, None)
+    return (*answer, None, None)
+
+
+def check_holder(request: InputRequest, holder: str | None) -> None:
+    """Refuse an answer given as ``holder`` to a request held by someone else: with a
+    ``holder``, the request must be unassigned or assigned to them.
+
+    Raises:
+        RequestAssigneeChangedError: the request is assigned to another user (its
+            ``assignee`` says who).
+    """
+    if holder is not None and not isinstance(holder, str):
+        raise StoreError(f"holder must be a string or None, got {type(holder).__name__}")
+    if holder is not None and request.assignee not in (None, holder):
+        raise RequestAssigneeChangedError(request.request_id, request.assignee)
 
 
 def check_quarantine(run_id: str, error: Any) -> str:

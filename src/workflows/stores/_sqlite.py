@@ -254,10 +254,11 @@ class SqliteStore(StoreLifecycle):
         idempotency_key: str | None = None,
         answered_by: str | None = None,
         known: InputRequest | None = None,
+        holder: str | None = None,
     ) -> InboundEvent | None:
         """See :meth:`RunStore.answer_request`."""
         return await self._call(
-            self._use().answer_request, request_id, response, idempotency_key, answered_by
+            self._use().answer_request, request_id, response, idempotency_key, answered_by, holder
         )
 
     async def answer_requests(

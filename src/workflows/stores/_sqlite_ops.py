@@ -48,6 +48,7 @@ from workflows.stores._rules import (
     answer_payload,
     check_answered_by,
     check_commit,
+    check_holder,
     check_new_run_status,
     check_quarantine,
     check_response_fits,
@@ -499,9 +500,10 @@ class SqliteOps(SqliteTasks):
         response: dict[str, Any],
         idempotency_key: str | None,
         answered_by: str | None,
+        holder: str | None,
     ) -> InboundEvent | None:
         with self._write():
-            return self._answer(request_id, response, idempotency_key, answered_by)
+            return self._answer(request_id, response, idempotency_key, answered_by, holder)
 
     def answer_requests(self, answers: list[Answer]) -> list[InboundEvent | Exception | None]:
         outcomes: list[InboundEvent | Exception | None] = []
@@ -522,8 +524,10 @@ class SqliteOps(SqliteTasks):
         response: dict[str, Any],
         idempotency_key: str | None,
         answered_by: str | None,
+        holder: str | None,
     ) -> InboundEvent | None:
-        """One answer, inside the open write transaction."""
+        """One answer, inside the open write transaction (which holds the database's
+        write lock: no claim lands between the read of the request and the answer)."""
         check_answered_by(answered_by)
         conn = self.conn
         row = conn.execute(
@@ -533,6 +537,7 @@ class SqliteOps(SqliteTasks):
         if row is None:
             raise InputRequestNotFoundError(request_id)
         request = request_from_row(row)
+        check_holder(request, holder)
         check_intact(request, "response_schema", "response")
         if request.status != "pending":
             is_repeat_answer(request, response, idempotency_key)
