@@ -34,7 +34,7 @@ import logging
 from collections.abc import Sequence
 
 from ..engine import Engine
-from ..errors import InputRequestNotFoundError, WorkflowError
+from ..errors import CorruptRecordError, InputRequestNotFoundError, WorkflowError
 from ..stores import AuditEntry, InputRequest, Viewer, visible_to
 from ._audit_feed import audit_end
 from ._errors import ApiError, stream_error_body
@@ -328,7 +328,7 @@ class InboxFanout:
                 chunk, await asyncio.gather(*map(self._fetch, chunk)), strict=True
             ):
                 seen = touched[request_id]
-                if request is None:  # deleted with its run: nothing to describe it with
+                if request is None:  # deleted or unreadable: nothing to describe it with
                     if not seen.created:
                         return [Delta(RESYNC)], cursor  # who saw it is unknown: re-list
                 elif seen.created:  # nobody has seen it; closed already: not worth a word
@@ -339,10 +339,11 @@ class InboxFanout:
         return deltas, cursor
 
     async def _fetch(self, request_id: str) -> InputRequest | None:
-        """The request as it is now; ``None`` once deleted with its run."""
+        """The request as it is now; ``None`` once deleted with its run (or too damaged
+        to be read: a damaged request that wedged the reader would stop every stream)."""
         try:
             return await self._engine.store.get_request(request_id)
-        except InputRequestNotFoundError:
+        except (InputRequestNotFoundError, CorruptRecordError):
             return None
 
     def _changed(self, request: InputRequest, seen: _Touched) -> Delta:
