@@ -1,22 +1,28 @@
-"""The inbox stream's fan-out: one reader of inbox changes per app, deltas to every viewer.
+"""The inbox stream's fan-out: one reader of request changes per app, deltas to every viewer.
 
-The engine signals *that* the inbox changed, not what changed. One task per app (owned
-by :class:`InboxFanout`, started and stopped by the app's lifespan) waits for those
-signals, re-reads the pending requests once, compares them with what it saw before and
-turns the difference into ``request_created`` / ``request_updated`` (its assignee
-changed, or it became overdue) / ``request_closed`` SSE messages, each serialised once
-and offered to every subscriber who may see the request (an admin's stream takes them
-all; a user's only those :func:`~workflows.stores.visible_to` them, and a
-``request_hidden`` when a change takes a request out of their sight). A subscriber
-holds at most
-``queue_size`` messages: one that falls that far behind (a stalled connection) has its
-backlog replaced by a single ``resync`` message — it re-lists the inbox — so a slow
-viewer never holds up the reader or the other viewers, and costs bounded memory. A
-change bigger than a queue (hundreds of requests created or closed at once) is sent to
-everyone as one ``resync``.
+Every change of a request (created, claimed, unclaimed, assigned, answered, overdue,
+expired, cancelled) appends an entry to the store's request audit log in the same
+transaction, with a global increasing id (:meth:`~workflows.stores.RunStore.audit_after`).
+One task per app (owned by :class:`InboxFanout`, started and stopped by the app's
+lifespan) follows that log with a cursor. Woken by the engine's inbox signal (a change
+made through this process) or, at the latest, every ``poll`` seconds (changes made by
+other processes on the same store), it reads the entries past its cursor, fetches each
+request they name once, and turns them into ``request_created`` (new since the last
+read) / ``request_updated`` (its assignee changed, or it became overdue) /
+``request_closed`` SSE messages, each serialised once and offered to every subscriber
+who may see the request (an admin's stream takes them all; a user's only those
+:func:`~workflows.stores.visible_to` them, and a ``request_hidden`` when a change takes
+a request out of their sight). Every request of the store is followed, however many
+are open. A request created and closed between two reads is not mentioned.
 
-Without subscribers the reader reads nothing; the first subscriber takes the baseline
-it will be compared against, before its stream starts.
+A subscriber holds at most ``queue_size`` messages: one that falls that far behind (a
+stalled connection) has its backlog replaced by a single ``resync`` message — it
+re-lists the inbox — so a slow viewer never holds up the reader or the other viewers,
+and costs bounded memory. A change of more requests than a queue holds (hundreds
+created or closed at once) is sent to everyone as one ``resync``, without reading them.
+
+Without subscribers the reader reads nothing; the first subscriber starts the cursor
+where the log ends, before its stream starts.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ import asyncio
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 
 from ..engine import Engine
-from ..errors import WorkflowError
-from ..stores import InputRequest, Viewer, visible_to
+from ..errors import CorruptRecordError, InputRequestNotFoundError, WorkflowError
+from ..stores import AuditEntry, InputRequest, Viewer, visible_to
+from ._audit_feed import audit_end
 from ._errors import ApiError, stream_error_body
 from ._views import Views
 
@@ -37,25 +45,50 @@ logger = logging.getLogger("workflows.server")
 __all__ = ["HEARTBEAT", "RESYNC", "Delta", "InboxFanout", "Subscription", "format_event"]
 
 HEARTBEAT = ": heartbeat\n\n"
-WINDOW = 1000
-"""How many pending requests (the newest) the reader compares between two changes."""
 QUEUE_SIZE = 256
 """Messages a subscriber may fall behind before it is resynced."""
 SLICE = 32
 """Subscribers handed a change before the reader lets the event loop run (their sends
-and every other request) again: a change never holds the loop for all viewers at once."""
+and every other request) again: a change never holds the loop for all viewers at once.
+Also how many changed requests are fetched from the store at a time."""
 MIN_INTERVAL = 0.5
-"""Seconds between two re-reads of the inbox: changes arriving meanwhile are compared
-together, so a burst of answers costs a few re-reads, not one each."""
+"""Seconds between two reads of the log: changes arriving meanwhile are read and sent
+together, so a burst of answers costs a few reads, not one each."""
+POLL = 2.0
+"""Seconds between two reads of the log without a signal from this process's engine:
+how late a change made by another process on the same store may reach the streams."""
+BATCH = 1000
+"""Audit entries read from the store at a time."""
+_ASSIGNEE_ACTIONS = frozenset({"claimed", "unclaimed", "assigned"})
 
 
-def _created_at(request: InputRequest) -> float:
-    return request.created_at
+@dataclasses.dataclass(slots=True)
+class _Touched:
+    """What the entries of one read say about one request.
+
+    Attributes:
+        created: it was created since the previous read: no viewer has seen it yet.
+        reassigned: its assignee changed since the previous read.
+        assignee_before: its assignee before the first of those changes.
+    """
+
+    created: bool = False
+    reassigned: bool = False
+    assignee_before: str | None = None
 
 
-def _version(request: InputRequest) -> tuple[str | None, float | None]:
-    """What of a pending request may change and is worth a ``request_updated``."""
-    return (request.assignee, request.overdue_at)
+def _fold(entries: Sequence[AuditEntry], touched: dict[str, _Touched]) -> None:
+    """Add what ``entries`` (in log order) say to ``touched``, by request id."""
+    for entry in entries:
+        seen = touched.get(entry.request_id)
+        if seen is None:
+            seen = touched[entry.request_id] = _Touched()
+        if entry.action == "created":
+            seen.created = True
+        elif entry.action in _ASSIGNEE_ACTIONS and not seen.reassigned:
+            previous = entry.detail.get("previous")
+            seen.reassigned = True
+            seen.assignee_before = previous if isinstance(previous, str) else None
 
 
 @dataclasses.dataclass(slots=True)
@@ -143,16 +176,16 @@ class Subscription:
 
 
 class InboxFanout:
-    """The app's one reader of inbox changes, broadcasting them to every subscriber.
+    """The app's one reader of request changes, broadcasting them to every subscriber.
 
     Args:
-        engine: the app's engine (open while :meth:`start`-ed).
+        engine: the app's engine (open while :meth:`start`-ed); its store holds the
+            request audit log.
         views: builds the ``RequestOut`` JSON of changed requests.
-        heartbeat: seconds without a change after which every subscriber gets a
-            heartbeat comment (and the inbox is re-read, to see changes made by other
-            processes on the same store).
+        heartbeat: seconds between two heartbeat comments to every subscriber.
         queue_size: messages a subscriber may fall behind before it is resynced.
-        window: how many of the newest pending requests are compared.
+        poll: seconds after which the log is read without a signal from the engine, to
+            see changes made by other processes on the same store.
     """
 
     def __init__(
@@ -162,17 +195,16 @@ class InboxFanout:
         *,
         heartbeat: float,
         queue_size: int = QUEUE_SIZE,
-        window: int = WINDOW,
+        poll: float = POLL,
     ) -> None:
         self._engine = engine
         self._views = views
         self._heartbeat = heartbeat
         self._queue_size = queue_size
-        self._window = window
+        self._poll = poll
         self._subscribers: set[Subscription] = set()
-        # Only the ids: the records of a re-read die with it (kept records would survive
-        # into the oldest GC generation, whose collections then pause every viewer).
-        self._known: dict[str, tuple[str | None, float | None]] | None = None
+        self._cursor: int | None = None  # the last audit entry read; None: no reader
+        self._failing = False  # the last read failed (its error was sent)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -203,15 +235,15 @@ class InboxFanout:
         Raises:
             ApiError: 503 while the reader is not running (the app is starting or
                 stopping).
-            WorkflowError: the store could not be read for the baseline.
+            WorkflowError: the store could not be read for where its log ends.
         """
         if self._task is None or self._task.done():
             raise ApiError(
                 "not_ready", "the inbox stream is not running (the server is starting or stopping)"
             )
         async with self._lock:
-            if self._known is None:
-                self._known = await self._read()
+            if self._cursor is None:
+                self._cursor = await audit_end(self._engine.store)
             subscription = Subscription(self._queue_size, viewer)
             self._subscribers.add(subscription)
         return subscription
@@ -223,81 +255,110 @@ class InboxFanout:
     # -- the reader ------------------------------------------------------------------------
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        next_beat = loop.time() + self._heartbeat
+        wakes = self._engine.inbox_changes(heartbeat=min(self._poll, self._heartbeat))
         try:
-            async for changed in self._engine.inbox_changes(heartbeat=self._heartbeat):
+            async for _ in wakes:  # a change made here, or time to look for others'
                 began = loop.time()
-                if not changed:
+                if began >= next_beat:
+                    next_beat = began + self._heartbeat
                     await self._broadcast([Delta(_HEARTBEAT)])
                 if not self._subscribers:
-                    self._known = None  # nobody compares: the next subscriber reads afresh
+                    self._cursor = None  # nobody reads: the next subscriber starts anew
+                    self._failing = False
                     continue
                 async with self._lock:
                     try:
                         await self._refresh()
-                    except Exception:  # a bug: keep serving the other changes
+                    except Exception:  # a bug: keep serving the changes after these
                         logger.exception("inbox stream: a change could not be sent")
-                        self._known = None
+                        await self._skip_to_end()
                 # Changes made meanwhile set the engine's next signal: none is missed.
                 await asyncio.sleep(max(0.0, began + MIN_INTERVAL - loop.time()))
         finally:
             self._close_all()
 
     async def _refresh(self) -> None:
+        """Read the log past the cursor and send what changed."""
+        assert self._cursor is not None
         try:
-            deltas = await self._changes()
+            deltas, cursor = await self._changes(self._cursor)
         except WorkflowError as exc:  # the store went away or a record cannot be decoded
-            logger.warning("inbox stream: cannot read the inbox: %s", exc)
-            self._known = None  # compared afresh (with a resync) once the store answers
-            body = json.dumps(stream_error_body(exc))
-            await self._broadcast([Delta(format_event("error", body).encode())])
+            if not self._failing:  # said once; the cursor stays, nothing is lost
+                logger.warning("inbox stream: cannot read the request changes: %s", exc)
+                body = json.dumps(stream_error_body(exc))
+                await self._broadcast([Delta(format_event("error", body).encode())])
+            self._failing = True
             return
-        if len(deltas) > self._queue_size:
-            # More than a queue holds: one re-list each is cheaper than that many deltas.
+        self._cursor = cursor
+        if self._failing:  # the error shown by the viewers is over: they re-list
+            self._failing = False
             deltas = [Delta(RESYNC)]
         if deltas:
             await self._broadcast(deltas)
 
-    async def _read(self) -> dict[str, tuple[str | None, float | None]]:
-        requests = await self._engine.requests(status="pending", limit=self._window)
-        return {r.request_id: _version(r) for r in requests}
+    async def _skip_to_end(self) -> None:
+        """Resync everyone and go on from where the log ends now."""
+        try:
+            self._cursor = await audit_end(self._engine.store, self._cursor or 0)
+        except WorkflowError as exc:
+            logger.warning("inbox stream: cannot read the request changes: %s", exc)
+        await self._broadcast([Delta(RESYNC)])
 
-    async def _changes(self) -> list[Delta]:
-        """The messages of what changed since the last read (``self._known`` updated)."""
-        requests = await self._engine.requests(status="pending", limit=self._window)
-        current = {r.request_id: _version(r) for r in requests}
-        known, self._known = self._known, current
-        if known is None:
-            return [Delta(RESYNC)]
-        # Messages are built at once and the records dropped before the next await: kept
-        # across awaits they would be promoted to older GC generations with every read.
-        created = sorted((r for r in requests if r.request_id not in known), key=_created_at)
-        deltas = [self._delta("request_created", r) for r in created]
-        for r in requests:
-            before = known.get(r.request_id)
-            if before is not None and before != current[r.request_id]:
-                deltas.append(self._update(r, before[0]))
-        del requests, created
-        for request_id in known.keys() - current.keys():
-            try:
-                closed = await self._engine.request(request_id)
-            except WorkflowError:  # deleted with its run: nothing to describe it with
-                deltas.append(Delta(RESYNC))
-                continue
-            if closed.status != "pending":  # not just pushed out of the window
-                deltas.append(self._delta("request_closed", closed))
-        return deltas
+    async def _changes(self, cursor: int) -> tuple[list[Delta], int]:
+        """The messages of the changes logged after ``cursor``, and the new cursor."""
+        store = self._engine.store
+        touched: dict[str, _Touched] = {}
+        while entries := await store.audit_after(cursor, limit=BATCH):
+            cursor = entries[-1].id
+            _fold(entries, touched)
+            if len(touched) > self._queue_size:
+                # More than a queue holds: one re-list each is cheaper than that many
+                # deltas, and the requests need not be read.
+                return [Delta(RESYNC)], await audit_end(store, cursor)
+            if len(entries) < BATCH:
+                break
+        deltas: list[Delta] = []
+        request_ids = list(touched)
+        for start in range(0, len(request_ids), SLICE):
+            chunk = request_ids[start : start + SLICE]
+            # Each record is made into its message at once and dropped: kept across
+            # awaits, records would be promoted to older GC generations.
+            for request_id, request in zip(
+                chunk, await asyncio.gather(*map(self._fetch, chunk)), strict=True
+            ):
+                seen = touched[request_id]
+                if request is None:  # deleted or unreadable: nothing to describe it with
+                    if not seen.created:
+                        return [Delta(RESYNC)], cursor  # who saw it is unknown: re-list
+                elif seen.created:  # nobody has seen it; closed already: not worth a word
+                    if request.status == "pending":
+                        deltas.append(self._delta("request_created", request))
+                else:
+                    deltas.append(self._changed(request, seen))
+        return deltas, cursor
+
+    async def _fetch(self, request_id: str) -> InputRequest | None:
+        """The request as it is now; ``None`` once deleted with its run (or too damaged
+        to be read: a damaged request that wedged the reader would stop every stream)."""
+        try:
+            return await self._engine.store.get_request(request_id)
+        except (InputRequestNotFoundError, CorruptRecordError):
+            return None
+
+    def _changed(self, request: InputRequest, seen: _Touched) -> Delta:
+        """The message of a change of a request viewers may have seen."""
+        kind = "request_updated" if request.status == "pending" else "request_closed"
+        delta = self._delta(kind, request)
+        if seen.reassigned and seen.assignee_before != request.assignee:
+            delta.before = dataclasses.replace(request, assignee=seen.assignee_before)
+            body = json.dumps({"request_id": request.request_id})
+            delta.hidden = format_event("request_hidden", body).encode()
+        return delta
 
     def _delta(self, kind: str, request: InputRequest) -> Delta:
         body = self._views.request(request).model_dump_json()
         return Delta(format_event(kind, body).encode(), request)
-
-    def _update(self, request: InputRequest, assignee_before: str | None) -> Delta:
-        delta = self._delta("request_updated", request)
-        if assignee_before != request.assignee:
-            delta.before = dataclasses.replace(request, assignee=assignee_before)
-            body = json.dumps({"request_id": request.request_id})
-            delta.hidden = format_event("request_hidden", body).encode()
-        return delta
 
     async def _broadcast(self, deltas: list[Delta]) -> None:
         subscribers = list(self._subscribers)
@@ -318,4 +379,4 @@ class InboxFanout:
         for subscription in self._subscribers:
             subscription.close()
         self._subscribers.clear()
-        self._known = None
+        self._cursor = None

@@ -42,6 +42,7 @@ from ..webhooks import (
     event_type,
     sign,
 )
+from ._audit_feed import audit_end
 from ._views import Views, plain
 
 logger = logging.getLogger("workflows.server.webhooks")
@@ -168,9 +169,7 @@ class WebhookDispatcher:
         cursor = await store.webhook_cursor(hook.endpoint)
         if cursor is not None:
             return cursor
-        end = 0
-        while entries := await store.audit_after(end, limit=1000):
-            end = entries[-1].id
+        end = await audit_end(store)
         await store.advance_webhook_cursor(hook.endpoint, end)
         logger.info("webhook %s: new endpoint, starting after audit entry %d", hook.endpoint, end)
         return end
