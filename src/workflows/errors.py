@@ -8,6 +8,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     ├── WorkflowRuntimeError           misuse while a run is going on
     │   ├── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
     │   ├── RunFinishedError           the run has finished (also a StoreError)
+    │   ├── RunNotWaitingError         the run's state can be changed only while it waits
     │   └── RunFailedError             awaiting a remote run that failed (client)
     ├── ContextStateError              the state store was used wrongly
     ├── WorkflowTimeoutError           the run exceeded ``Workflow(timeout=...)``
@@ -19,6 +20,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     │   ├── StoreConnectionError       the store URL is wrong or the store unreachable
     │   ├── StoreSchemaError           the store's schema is of a version we cannot use
     │   ├── RunNotFoundError
+    │   ├── CheckpointNotFoundError    a run has no checkpoint of that number
     │   ├── RunAlreadyExistsError
     │   ├── RunFinishedError           (see above)
     │   ├── StaleRunError              a commit lost a race (version / lease fencing)
@@ -49,6 +51,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CheckpointNotFoundError",
     "ClientError",
     "ContextSerdeError",
     "ContextStateError",
@@ -62,6 +65,7 @@ __all__ = [
     "RunFailedError",
     "RunFinishedError",
     "RunNotFoundError",
+    "RunNotWaitingError",
     "ServerUnreachableError",
     "StaleRunError",
     "StoreConnectionError",
@@ -175,6 +179,16 @@ class RunNotFoundError(StoreError):
         super().__init__(f"run {run_id!r} not found")
 
 
+class CheckpointNotFoundError(StoreError):
+    """The run has no stored checkpoint with the given sequence number (never kept, or
+    dropped by the retention setting)."""
+
+    def __init__(self, run_id: str, seq: int) -> None:
+        self.run_id = run_id
+        self.seq = seq
+        super().__init__(f"run {run_id!r} has no checkpoint {seq}")
+
+
 class RunAlreadyExistsError(StoreError):
     """A run with the given id already exists."""
 
@@ -194,6 +208,17 @@ class RunFinishedError(StoreError, WorkflowRuntimeError):
         self.run_id = run_id
         self.status = status
         super().__init__(f"run {run_id!r} is {status}; it accepts no more events")
+
+
+class RunNotWaitingError(WorkflowRuntimeError):
+    """The run's state can be changed only while the run waits for outside input."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(
+            f"run {run_id!r} is {status}: its state can be changed only while it waits"
+        )
 
 
 class StaleRunError(StoreError):

@@ -16,8 +16,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workflows.stores._base import RunStore
-from workflows.stores._capabilities import LivenessStore, NotifyingStore, WatchedStore
-from workflows.stores._errors import InputRequestClosedError, RunFinishedError
+from workflows.stores._capabilities import (
+    CheckpointStore,
+    LivenessStore,
+    NotifyingStore,
+    WatchedStore,
+)
+from workflows.stores._checkpoint_records import (
+    CHECKPOINT_KINDS,
+    CheckpointKind,
+    CheckpointWrite,
+    ForkLink,
+    RunLineage,
+    StoredCheckpoint,
+)
+from workflows.stores._errors import (
+    CheckpointNotFoundError,
+    InputRequestClosedError,
+    RunFinishedError,
+)
 from workflows.stores._loading import LoadedRun
 from workflows.stores._memory import MemoryStore
 from workflows.stores._records import (
@@ -45,11 +62,17 @@ if TYPE_CHECKING:
     from workflows.stores._postgres import PostgresStore
 
 __all__ = [
+    "CHECKPOINT_KINDS",
     "REQUEST_STATUSES",
     "RUN_STATUSES",
     "STATE_ROWS_KEY",
     "TERMINAL_STATUSES",
+    "CheckpointKind",
+    "CheckpointNotFoundError",
+    "CheckpointStore",
+    "CheckpointWrite",
     "Commit",
+    "ForkLink",
     "InboundEvent",
     "InputRequest",
     "InputRequestClosedError",
@@ -60,12 +83,14 @@ __all__ = [
     "PostgresStore",
     "RequestStatus",
     "RunFinishedError",
+    "RunLineage",
     "RunRecord",
     "RunStatus",
     "RunStore",
     "SqliteStore",
     "StateChanges",
     "StoreURL",
+    "StoredCheckpoint",
     "StreamEntry",
     "StreamItem",
     "WatchedStore",

@@ -5,6 +5,6 @@ Stores raise them; they sit in the one exception tree drawn in ``workflows.error
 
 from __future__ import annotations
 
-from workflows.errors import InputRequestClosedError, RunFinishedError
+from workflows.errors import CheckpointNotFoundError, InputRequestClosedError, RunFinishedError
 
-__all__ = ["InputRequestClosedError", "RunFinishedError"]
+__all__ = ["CheckpointNotFoundError", "InputRequestClosedError", "RunFinishedError"]

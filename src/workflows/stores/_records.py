@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
+from workflows.stores._checkpoint_records import CheckpointWrite
+
 __all__ = [
     "REQUEST_STATUSES",
     "RUN_STATUSES",
@@ -279,6 +281,8 @@ class Commit:
         answered_by: Who answered requests this commit closes as ``answered`` (an
             answer sent to the run as an event): ``request_id -> name``; requests not
             named here are stored with ``answered_by`` ``None``.
+        checkpoint: A checkpoint of the run to keep, written in the same transaction
+            (stores that keep checkpoints: ``CheckpointStore``); ``None`` writes none.
     """
 
     run_id: str
@@ -293,3 +297,4 @@ class Commit:
     consumed_inbound: list[int] = field(default_factory=list)
     state: StateChanges | None = None
     answered_by: dict[str, str] = field(default_factory=dict)
+    checkpoint: CheckpointWrite | None = None

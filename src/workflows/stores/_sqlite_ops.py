@@ -21,6 +21,14 @@ from workflows.errors import (
     StaleRunError,
     StoreError,
 )
+from workflows.stores import _sqlite_checkpoints as checkpoints
+from workflows.stores._checkpoint_records import (
+    CheckpointWrite,
+    ForkLink,
+    RunLineage,
+    StoredCheckpoint,
+)
+from workflows.stores._checkpoint_rows import check_checkpoint, check_fork
 from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._loading import LoadedRun, loaded_run
@@ -75,6 +83,7 @@ class _Prepared:
     requests: list[tuple[Any, ...]]
     new_schemas: dict[str, str]
     state: tuple[bool, list[str], list[tuple[str, str, str]]]  # reset, deleted, rows
+    checkpoint: tuple[CheckpointWrite, str] | None  # the write and its meta, encoded
 
 
 class SqliteOps:
@@ -173,7 +182,14 @@ class SqliteOps:
         with self._write() as conn:
             if conn.execute("DELETE FROM wf_runs WHERE run_id = ?", (run_id,)).rowcount == 0:
                 raise RunNotFoundError(run_id)
-            for table in ("wf_stream", "wf_requests", "wf_inbound", "wf_state"):
+            for table in (
+                "wf_stream",
+                "wf_requests",
+                "wf_inbound",
+                "wf_state",
+                "wf_checkpoints",
+                "wf_forks",
+            ):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
     # -- commits -----------------------------------------------------------------------
@@ -223,6 +239,7 @@ class SqliteOps:
         what = f"run {run_id!r}"
         requests = [self._encode_request(request) for request in commit.new_requests]
         reset, deleted, keys, values = encoded_state_changes(commit)
+        checkpoint = commit.checkpoint
         return _Prepared(
             commit,
             encode(commit.snapshot, f"snapshot of {what}"),
@@ -235,6 +252,7 @@ class SqliteOps:
             requests,
             {d: body for *_, d, body in requests if d not in self._known_schemas},
             (reset, deleted, [(run_id, k, v) for k, v in zip(keys, values, strict=True)]),
+            None if checkpoint is None else (checkpoint, check_checkpoint(checkpoint, run_id)),
         )
 
     def _apply_commit(self, prepared: _Prepared, now: float) -> int:
@@ -289,21 +307,7 @@ class SqliteOps:
                 raise StoreError(
                     f"stream entry seq {entry[1]} of run {run_id!r} already exists"
                 ) from None
-        if prepared.new_schemas:
-            conn.executemany(
-                "INSERT OR IGNORE INTO wf_schemas (digest, body) VALUES (?, ?)",
-                prepared.new_schemas.items(),
-            )
-        for request in prepared.requests:
-            try:
-                conn.execute(
-                    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, "
-                    "payload, created_at, deadline, status, schema_digest) "
-                    "VALUES (?,?,?,?,?,?,?,'pending',?)",
-                    request[:8],
-                )
-            except sqlite3.IntegrityError:
-                raise StoreError(f"input request {request[0]!r} already exists") from None
+        self._insert_requests(prepared.requests, prepared.new_schemas)
         for request_id, status in commit.closed_requests:
             by = commit.answered_by.get(request_id)
             self._close_request(run_id, request_id, status, now, by)
@@ -322,7 +326,29 @@ class SqliteOps:
                 (now, run_id),
             )
             conn.execute("DELETE FROM wf_inbound WHERE run_id = ?", (run_id,))
+        if prepared.checkpoint is not None:
+            write, meta = prepared.checkpoint
+            checkpoints.insert_checkpoint(conn, run_id, write, meta, commit.status, now)
         return commit.expected_version + 1
+
+    def _insert_requests(self, requests: list[tuple[Any, ...]], schemas: dict[str, str]) -> None:
+        """Write encoded new requests (and the schemas this store has not written yet)
+        inside the open write transaction."""
+        conn = self.conn
+        if schemas:
+            conn.executemany(
+                "INSERT OR IGNORE INTO wf_schemas (digest, body) VALUES (?, ?)", schemas.items()
+            )
+        for request in requests:
+            try:
+                conn.execute(
+                    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, "
+                    "payload, created_at, deadline, status, schema_digest) "
+                    "VALUES (?,?,?,?,?,?,?,'pending',?)",
+                    request[:8],
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"input request {request[0]!r} already exists") from None
 
     def _encode_request(self, request: InputRequest) -> tuple[Any, ...]:
         what = f"input request {request.request_id!r}"
@@ -401,6 +427,56 @@ class SqliteOps:
         if row is None:
             raise RunNotFoundError(run_id)
         return row[0], row[1]
+
+    # -- checkpoints and forks ------------------------------------------------------------
+
+    def list_checkpoints(
+        self, run_id: str, after: int | None, limit: int | None
+    ) -> list[StoredCheckpoint]:
+        found = checkpoints.list_checkpoints(self.conn, run_id, after, limit)
+        if not found:
+            self._require_run(run_id)
+        return found
+
+    def checkpoint_chain(self, run_id: str, seq: int) -> list[StoredCheckpoint]:
+        return checkpoints.read_chain(self.conn, run_id, seq)
+
+    def fork_run(
+        self,
+        run: RunRecord,
+        parent_run_id: str,
+        parent_seq: int,
+        checkpoint: CheckpointWrite,
+        requests: list[InputRequest],
+        stream_upto: int,
+    ) -> None:
+        check_new_run_status(run.status)
+        check_fork(run.run_id, parent_run_id, requests)
+        meta = check_checkpoint(checkpoint, run.run_id)
+        encoded = [self._encode_request(request) for request in requests]
+        schemas = {d: body for *_, d, body in encoded if d not in self._known_schemas}
+        now = self._clock()
+        with self._write() as conn:
+            self._require_run(parent_run_id)
+            try:
+                conn.execute(
+                    f"INSERT INTO wf_runs ({RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    run_values(run),
+                )
+            except sqlite3.IntegrityError:
+                raise RunAlreadyExistsError(run.run_id) from None
+            self._insert_requests(encoded, schemas)
+            checkpoints.insert_fork(
+                conn, ForkLink(run.run_id, parent_run_id, parent_seq, now), stream_upto
+            )
+            checkpoints.insert_checkpoint(conn, run.run_id, checkpoint, meta, run.status, now)
+        self._known_schemas.update(schemas)
+
+    def run_lineage(self, run_id: str) -> RunLineage:
+        found = checkpoints.lineage(self.conn, run_id)
+        if found.forked_from is None and not found.forks:
+            self._require_run(run_id)
+        return found
 
     # -- stream log and inbound events ------------------------------------------------------
 

@@ -1,0 +1,164 @@
+"""The PostgreSQL statements of checkpoints and forks.
+
+A commit that keeps a checkpoint is still one statement: a ``WITH`` query runs the
+commit function (``wf_commit`` or ``wf_commit_many``) and, beside it, inserts the
+checkpoint of each commit the function accepted and drops what a ``keep_last`` lets
+go. A refused commit keeps no checkpoint; a duplicate checkpoint fails the statement,
+which the store then handles as any refused commit of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from workflows.errors import CheckpointNotFoundError
+from workflows.stores._checkpoint_records import (
+    CheckpointWrite,
+    ForkLink,
+    RunLineage,
+    StoredCheckpoint,
+)
+from workflows.stores._checkpoint_rows import CHECKPOINT_COLUMNS, checkpoint_from_row
+
+__all__ = [
+    "CHAIN_SQL",
+    "LINEAGE_SQL",
+    "LIST_SQL",
+    "checkpoint_args",
+    "commit_many_sql",
+    "commit_sql",
+    "fork_statements",
+    "lineage_of",
+    "many_checkpoint_args",
+    "stored_chain",
+]
+
+_BELOW = """CASE WHEN {keep} = 1 THEN {anchor} ELSE (
+    SELECT LEAST({anchor}, x.anchor) FROM (
+        SELECT y.anchor FROM wf_checkpoints y WHERE y.run_id = {run}
+        ORDER BY y.seq DESC OFFSET greatest({keep} - 2, 0) LIMIT 1) x) END"""
+"""The seq below which a run's checkpoints go (see ``prune_below``): NULL, so nothing
+goes, while fewer than ``keep - 1`` are stored before the new one."""
+
+
+def commit_sql(call: str) -> str:
+    """One commit (``call``: the select list of the plain commit statement, reading
+    ``$1``..``$27``) that also keeps the checkpoint given as ``$28``..``$33`` (seq,
+    anchor, kind, meta, body, keep_last)."""
+    below = _BELOW.format(keep="$33::integer", anchor="$29::bigint", run="$1")
+    return f"""
+WITH v AS ({call}),
+k AS (INSERT INTO wf_checkpoints (run_id, seq, anchor, at, status, kind, meta, body)
+      SELECT $1, $28::bigint, $29::bigint, $7, $4, $30::text, $31::text, $32::text FROM v),
+p AS (DELETE FROM wf_checkpoints w WHERE w.run_id = $1 AND $33::integer IS NOT NULL
+      AND EXISTS (SELECT 1 FROM v) AND w.seq < ({below}))
+SELECT version FROM v
+"""
+
+
+def commit_many_sql(call: str) -> str:
+    """A group commit (``call``: ``wf_commit_many(...)`` reading ``$1``..``$34``) that also
+    keeps the checkpoints given as parallel arrays ``$35``..``$41``: the 1-based position
+    of the commit (in the order of the function's arguments), seq, anchor, kind, meta,
+    body, keep_last."""
+    below = _BELOW.format(keep="ok.keep", anchor="ok.anchor", run="ok.run_id")
+    return f"""
+WITH r AS (SELECT * FROM {call} WITH ORDINALITY
+           AS o(o_version, o_code, o_message, o_constraint, o_detail, n)),
+ok AS (SELECT c.*, ($3::text[])[c.n] AS run_id, ($6::text[])[c.n] AS status
+       FROM unnest($35::integer[], $36::bigint[], $37::bigint[], $38::text[], $39::text[],
+                   $40::text[], $41::integer[]) AS c(n, seq, anchor, kind, meta, body, keep)
+       JOIN r ON r.n = c.n WHERE r.o_version IS NOT NULL),
+k AS (INSERT INTO wf_checkpoints (run_id, seq, anchor, at, status, kind, meta, body)
+      SELECT ok.run_id, ok.seq, ok.anchor, $2, ok.status, ok.kind, ok.meta, ok.body FROM ok),
+p AS (DELETE FROM wf_checkpoints w
+      USING (SELECT ok.run_id, {below} AS below FROM ok WHERE ok.keep IS NOT NULL) t
+      WHERE w.run_id = t.run_id AND w.seq < t.below)
+SELECT o_version, o_code, o_message, o_constraint, o_detail FROM r ORDER BY n
+"""
+
+
+def checkpoint_args(write: CheckpointWrite, meta: str) -> tuple[Any, ...]:
+    """The values of ``$28``..``$33`` of :func:`commit_sql`."""
+    return (write.seq, write.anchor, write.kind, meta, write.body, write.keep_last)
+
+
+def many_checkpoint_args(
+    checkpoints: Sequence[tuple[Any, ...] | None],
+) -> tuple[list[Any], ...]:
+    """The arrays ``$35``..``$41`` of :func:`commit_many_sql`, from each commit's
+    :func:`checkpoint_args` (``None``: the commit keeps none), in argument order."""
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+    for position, args in enumerate(checkpoints, start=1):
+        if args is None:
+            continue
+        columns[0].append(position)
+        for column, value in zip(columns[1:], args, strict=True):
+            column.append(value)
+    return columns
+
+
+LIST_SQL = (
+    f"SELECT {CHECKPOINT_COLUMNS} FROM wf_checkpoints WHERE run_id = $1 AND seq > $2 "
+    "ORDER BY seq LIMIT $3"
+)
+"""The checkpoints of run ``$1`` after seq ``$2``, without bodies (``$3``: limit)."""
+
+CHAIN_SQL = (
+    f"SELECT {CHECKPOINT_COLUMNS}, body FROM wf_checkpoints WHERE run_id = $1 AND seq <= $2 "
+    "AND seq >= (SELECT anchor FROM wf_checkpoints WHERE run_id = $1 AND seq = $2) "
+    "ORDER BY seq"
+)
+"""Checkpoint ``$2`` of run ``$1`` and the rows of its chain before it, in one statement."""
+
+LINEAGE_SQL = (
+    "SELECT run_id, parent_run_id, parent_seq, created_at FROM wf_forks "
+    "WHERE run_id = $1 OR parent_run_id = $1 ORDER BY created_at, run_id"
+)
+"""The fork link of run ``$1`` and those of the runs forked from it."""
+
+
+def stored_chain(run_id: str, seq: int, rows: Sequence[Any]) -> list[StoredCheckpoint]:
+    """The checkpoints of a :data:`CHAIN_SQL` result.
+
+    Raises:
+        CheckpointNotFoundError: no such checkpoint.
+        CorruptRecordError: a row cannot be decoded.
+    """
+    if not rows or rows[-1][0] != seq:
+        raise CheckpointNotFoundError(run_id, seq)
+    return [checkpoint_from_row(run_id, tuple(row), strict=True) for row in rows]
+
+
+def lineage_of(run_id: str, rows: Sequence[Any]) -> RunLineage:
+    """The lineage of a :data:`LINEAGE_SQL` result."""
+    links = [ForkLink(row[0], row[1], row[2], row[3]) for row in rows]
+    own = next((link for link in links if link.run_id == run_id), None)
+    return RunLineage(own, [link for link in links if link.parent_run_id == run_id])
+
+
+def fork_statements() -> tuple[str, str, str, str]:
+    """The statements of a fork after the run's insert: requests, stream copy, fork link
+    and first checkpoint (see ``PostgresStore.fork_run``)."""
+    requests = (
+        "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, status, "
+        "created_at, deadline, schema_digest, payload) "
+        "SELECT u.i, $1, u.w, u.t, 'pending', u.c, u.d, u.g, u.p "
+        "FROM unnest($2::text[], $3::text[], $4::text[], $5::double precision[], "
+        "$6::double precision[], $7::text[], $8::text[]) AS u(i, w, t, c, d, g, p)"
+    )
+    stream = (
+        "INSERT INTO wf_stream (run_id, seq, event_type, created_at, payload) "
+        "SELECT $1, seq, event_type, created_at, payload FROM wf_stream "
+        "WHERE run_id = $2 AND seq <= $3"
+    )
+    link = (
+        "INSERT INTO wf_forks (run_id, parent_run_id, parent_seq, created_at) "
+        "VALUES ($1, $2, $3, $4)"
+    )
+    checkpoint = (
+        "INSERT INTO wf_checkpoints (run_id, seq, anchor, at, status, kind, meta, body) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    )
+    return requests, stream, link, checkpoint
