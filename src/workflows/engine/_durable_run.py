@@ -30,7 +30,7 @@ from ..runtime.host import (
 )
 from ..stores import STATE_ROWS_KEY, CheckpointWrite, InputRequest, StateChanges
 from ..workflow import Workflow
-from ._history import CheckpointChain, StateMirror, checkpoint_meta
+from ._history import CheckpointChain, StateMirror, checkpoint_meta, request_suffixes
 from ._state_commit import merge_state_changes, snapshot_for_commit
 
 if TYPE_CHECKING:
@@ -68,8 +68,8 @@ class CommitPart:
     """The whole snapshot, state included, for a checkpoint (history kept only)."""
     causes: list[str] = field(default_factory=list)
     """What the boundaries folded into this part mark (``"step:name"``, ...)."""
-    requests: list[list[Any]] | None = None
-    """The input requests open at the latest boundary, ``[request_id, waiter key]``."""
+    requests: list[str] | None = None
+    """The input requests open at the latest boundary (ids without the run id)."""
 
     def merge(self, later: CommitPart) -> None:
         """Fold a later boundary into this pending commit."""
@@ -275,7 +275,7 @@ class DurableRun:
         if state.stop_event is not None:
             self._close_pending_requests(part)
         if self.mirror is not None and self.pending_requests:
-            part.requests = [[rid, key] for rid, key in self.pending_requests.items()]
+            part.requests = request_suffixes(self.run_id, self.pending_requests)
         self._take_inbound(part)
         part.publish = events
         self.engine.writer.submit(self, part)

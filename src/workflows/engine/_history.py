@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +22,15 @@ from ..errors import WorkflowConfigurationError
 from ..stores import STATE_ROWS_KEY, CheckpointWrite, StateChanges
 from ._json_delta import delta
 
-__all__ = ["MAX_CHAIN", "CheckpointChain", "Retention", "StateMirror", "checkpoint_meta"]
+__all__ = [
+    "MAX_CHAIN",
+    "CheckpointChain",
+    "Retention",
+    "StateMirror",
+    "checkpoint_meta",
+    "open_requests",
+    "request_suffixes",
+]
 
 logger = logging.getLogger("workflows.engine")
 
@@ -195,12 +204,11 @@ class CheckpointChain:
         self._pending = None
 
 
-def checkpoint_meta(
-    causes: list[str], requests: list[list[Any]] | None, **extra: Any
-) -> dict[str, Any]:
+def checkpoint_meta(causes: list[str], requests: list[str] | None, **extra: Any) -> dict[str, Any]:
     """The ``meta`` of a checkpoint: the boundaries it folds in (the latest
-    :data:`_MAX_CAUSES`, with how many there were), the input requests open in it, and
-    ``extra`` facts (who changed the state and why, where a fork comes from)."""
+    :data:`_MAX_CAUSES`, with how many there were), the input requests open in it (their
+    ids without the run id: see :func:`request_suffixes`), and ``extra`` facts (who
+    changed the state and why, where a fork comes from)."""
     meta: dict[str, Any] = {"causes": causes[-_MAX_CAUSES:]}
     if len(causes) > _MAX_CAUSES:
         meta["folded"] = len(causes)
@@ -208,3 +216,18 @@ def checkpoint_meta(
         meta["requests"] = requests
     meta.update((key, value) for key, value in extra.items() if value is not None)
     return meta
+
+
+def request_suffixes(run_id: str, request_ids: Iterable[str]) -> list[str]:
+    """Request ids of ``run_id`` as a checkpoint's meta keeps them: without the
+    ``"<run id>:"`` every one of them starts with (a fork's are the same)."""
+    cut = len(run_id) + 1
+    return [request_id[cut:] for request_id in request_ids]
+
+
+def open_requests(run_id: str, meta: dict[str, Any]) -> list[str]:
+    """The ids of the input requests of ``run_id`` open in a checkpoint with ``meta``."""
+    kept = meta.get("requests")
+    if not isinstance(kept, list):
+        return []
+    return [f"{run_id}:{suffix}" for suffix in kept if isinstance(suffix, str)]

@@ -49,7 +49,7 @@ from ._checkpoint_views import (
 )
 from ._coordination import notify
 from ._durable_run import waiter_key_of
-from ._history import CheckpointChain, checkpoint_meta
+from ._history import CheckpointChain, checkpoint_meta, open_requests, request_suffixes
 from ._replay import ReplayResult, replay_run
 from ._state_edit import UNSET, edited_snapshot, with_deadlines_moved
 
@@ -149,11 +149,14 @@ class TimeTravel:
                 record.snapshot, wf, record.workflow, serializer, patch=patch, replace=replace
             )
             unread = {event.request_id for event in loaded.inbound if event.request_id}
-            requests = [
-                [r.request_id, waiter_key_of(run_id, r.request_id)]
-                for r in reversed(loaded.requests)  # oldest first
-                if r.status == "pending" or r.request_id in unread
-            ]
+            requests = request_suffixes(
+                run_id,
+                (
+                    r.request_id
+                    for r in reversed(loaded.requests)  # oldest first
+                    if r.status == "pending" or r.request_id in unread
+                ),
+            )
             keep = engine.retention_for(record.workflow).count
             meta = checkpoint_meta(["edit"], requests, by=by, reason=reason, keep_last=keep)
             write = CheckpointChain().write(record.version + 1, snapshot, meta, keep)
@@ -232,18 +235,16 @@ class TimeTravel:
         answered = await engine.store.list_requests(
             run_id=run_id, status="answered", limit=_MOST_REQUESTS
         )
-        open_ids = stored.meta.get("requests")
-        open_requests = [
-            (entry[0], entry[1] if len(entry) > 1 else None)
-            for entry in (open_ids if isinstance(open_ids, list) else [])
-            if isinstance(entry, list) and entry and isinstance(entry[0], str)
+        still_open = [
+            (request_id, waiter_key_of(run_id, request_id))
+            for request_id in open_requests(run_id, stored.meta)
         ]
         return await replay_run(
             record,
             checkpoint_of(stored),
             snapshot,
             answered,
-            open_requests,
+            still_open,
             wf,
             engine.serializer_for(wf),
             timeout,
@@ -291,7 +292,7 @@ class TimeTravel:
         status: RunStatus = "waiting" if stored.status == "waiting" else "running"
         meta = checkpoint_meta(
             ["fork"],
-            [[r.request_id, waiter_key_of(fork_id, r.request_id)] for r in requests],
+            request_suffixes(fork_id, (r.request_id for r in requests)),
             by=by,
             reason=reason,
             forked_from=origin,
@@ -325,8 +326,8 @@ class TimeTravel:
     ) -> list[InputRequest]:
         """The fork's own copies of the input requests open in the checkpoint (asked
         again: pending, with the fork's ids and the waits' moved deadlines)."""
-        open_ids = stored.meta.get("requests")
-        if not isinstance(open_ids, list) or not open_ids:
+        open_ids = open_requests(run_id, stored.meta)
+        if not open_ids:
             return []
         asked = {
             r.request_id: r
@@ -336,9 +337,9 @@ class TimeTravel:
         }
         deadlines = {w.get("key"): w.get("deadline") for w in snapshot.get("waiters") or []}
         copies = []
-        for entry in open_ids:
-            original = asked.get(entry[0]) if isinstance(entry, list) and entry else None
-            if original is None or not original.request_id.startswith(f"{run_id}:"):
+        for request_id in open_ids:
+            original = asked.get(request_id)
+            if original is None:
                 continue
             key = waiter_key_of(run_id, original.request_id)
             copies.append(
