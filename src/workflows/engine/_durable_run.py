@@ -66,7 +66,7 @@ class CommitPart:
     answered_by: dict[str, str] = field(default_factory=dict)
     full: dict[str, Any] | None = None
     """The whole snapshot, state included, for a checkpoint (history kept only)."""
-    causes: list[str] = field(default_factory=list)
+    causes: tuple[str, ...] = ()
     """What the boundaries folded into this part mark (``"step:name"``, ...)."""
     requests: list[str] | None = None
     """The input requests open at the latest boundary (ids without the run id)."""
@@ -85,7 +85,8 @@ class CommitPart:
         self.publish.extend(later.publish)
         self.answered_by.update(later.answered_by)
         self.full = later.full
-        self.causes.extend(later.causes)
+        if later.causes:
+            self.causes += later.causes
         self.requests = later.requests
 
 
@@ -253,7 +254,7 @@ class DurableRun:
         if self.mirror is not None:
             part.full = self.mirror.whole(snapshot, row_changes)
             kind, name = run.cause
-            part.causes.append(f"{kind}:{name}" if name else kind)
+            part.causes = (f"{kind}:{name}" if name else kind,)
         del run.unpublished[: len(events)]
         state_changes(run.ctx).taken()
         self.rows_stored = STATE_ROWS_KEY in snapshot

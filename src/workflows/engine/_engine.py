@@ -107,6 +107,7 @@ class Engine:
             :meth:`open`). The engine's own parts write through it; readers such as
             the server and the CLI use the engine's methods (:meth:`runs`,
             :meth:`requests`, :meth:`request`, :meth:`history`, ``get(run_id).record()``).
+        checkpoint_history: the parsed ``history`` (a :class:`Retention`).
     """
 
     def __init__(

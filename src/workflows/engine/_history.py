@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -204,12 +204,14 @@ class CheckpointChain:
         self._pending = None
 
 
-def checkpoint_meta(causes: list[str], requests: list[str] | None, **extra: Any) -> dict[str, Any]:
+def checkpoint_meta(
+    causes: Sequence[str], requests: list[str] | None, **extra: Any
+) -> dict[str, Any]:
     """The ``meta`` of a checkpoint: the boundaries it folds in (the latest
     :data:`_MAX_CAUSES`, with how many there were), the input requests open in it (their
     ids without the run id: see :func:`request_suffixes`), and ``extra`` facts (who
     changed the state and why, where a fork comes from)."""
-    meta: dict[str, Any] = {"causes": causes[-_MAX_CAUSES:]}
+    meta: dict[str, Any] = {"causes": list(causes[-_MAX_CAUSES:])}
     if len(causes) > _MAX_CAUSES:
         meta["folded"] = len(causes)
     if requests:
