@@ -8,7 +8,8 @@
 - ``talk``: one conversation of ``rounds`` questions answered through the inbox, whose
   state grows by two messages a round: the same byte figures.
 - ``cost``: ms per step of sequential 10-step runs with ``history="none"`` and ``"all"``
-  (blocks alternated, medians), on SQLite and, when reachable, PostgreSQL
+  (blocks alternated, medians; ``commits_per_run``: how many commits the writer made of
+  a run's ten steps), on SQLite and, when reachable, PostgreSQL
   (``$WORKFLOWS_BENCH_POSTGRES_URL``, default ``postgresql://127.0.0.1:5432/test``, in
   a fresh schema); ``all_over_none`` is their ratio (target: at most 1.5).
 
@@ -173,12 +174,13 @@ async def _bytes(params: Params, report: Report, folder: Path) -> None:
         report.metrics["last_whole_bytes@talk"] = whole[-1]
 
 
-async def _block(engine: Engine, runs: int) -> float:
-    """Ms per step of ``runs`` sequential chain runs."""
+async def _block(engine: Engine, runs: int) -> tuple[float, str]:
+    """Ms per step of ``runs`` sequential chain runs, and the last run's id."""
     started = time.perf_counter()
     for _ in range(runs):
-        check(await (await engine.start("chain")) == 10, "chain result")
-    return (time.perf_counter() - started) / (runs * 10) * 1000
+        handle = await engine.start("chain")
+        check(await handle == 10, "chain result")
+    return (time.perf_counter() - started) / (runs * 10) * 1000, handle.run_id
 
 
 async def _cost(params: Params, report: Report, urls: dict[str, str], label: str) -> None:
@@ -191,7 +193,11 @@ async def _cost(params: Params, report: Report, urls: dict[str, str], label: str
             await _block(engine, max(2, params.cost_runs // 10))
         for _ in range(params.cost_blocks):
             for mode, engine in engines.items():
-                times[mode].append(await _block(engine, params.cost_runs))
+                elapsed, last = await _block(engine, params.cost_runs)
+                times[mode].append(elapsed)
+        # Every commit of a run with history "all" is a checkpoint: commits per run.
+        commits = len(await engines["all"].checkpoints(last))
+        report.metrics[f"commits_per_run@{label}"] = commits
     finally:
         for engine in engines.values():
             await engine.close()
