@@ -35,6 +35,7 @@ from workflows.errors import (
 from workflows.stores import _postgres_checkpoints as checkpoints
 from workflows.stores._checkpoint_records import (
     CheckpointWrite,
+    ForkLink,
     RunLineage,
     StoredCheckpoint,
 )
@@ -551,64 +552,11 @@ class PostgresStore(StoreLifecycle):
         check_fork(run.run_id, parent_run_id, requests)
         meta = check_checkpoint(checkpoint, run.run_id)
         values = run_values(run)
-        schemas = [
-            encode(r.response_schema, f"response schema of input request {r.request_id!r}")
-            for r in requests
-        ]
-        digests = [digest(text) for text in schemas]
-        payloads = [
-            encode(r.payload, f"payload of input request {r.request_id!r}") for r in requests
-        ]
-        insert_requests, copy_stream, insert_link, insert_checkpoint = checkpoints.fork_statements()
-        now = self._clock()
+        link = ForkLink(run.run_id, parent_run_id, parent_seq, self._clock())
         with self._errors():
             async with pool.acquire() as conn, conn.transaction():
-                if (
-                    await conn.fetchval("SELECT 1 FROM wf_runs WHERE run_id = $1", parent_run_id)
-                    is None
-                ):
-                    raise RunNotFoundError(parent_run_id)
-                try:
-                    await conn.execute(
-                        f"INSERT INTO wf_runs ({RUN_COLUMNS}) "
-                        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-                        *values,
-                    )
-                except asyncpg.UniqueViolationError:
-                    raise RunAlreadyExistsError(run.run_id) from None
-                if requests:
-                    await conn.execute(
-                        "INSERT INTO wf_schemas (digest, body) SELECT * FROM "
-                        "unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
-                        digests,
-                        schemas,
-                    )
-                    try:
-                        await conn.execute(
-                            insert_requests,
-                            run.run_id,
-                            [r.request_id for r in requests],
-                            [r.workflow for r in requests],
-                            [r.event_type for r in requests],
-                            [r.created_at for r in requests],
-                            [r.deadline for r in requests],
-                            digests,
-                            payloads,
-                        )
-                    except asyncpg.UniqueViolationError as exc:
-                        raise StoreError(f"an input request id already exists: {exc}") from None
-                await conn.execute(copy_stream, run.run_id, parent_run_id, stream_upto)
-                await conn.execute(insert_link, run.run_id, parent_run_id, parent_seq, now)
-                await conn.execute(
-                    insert_checkpoint,
-                    run.run_id,
-                    checkpoint.seq,
-                    checkpoint.anchor,
-                    now,
-                    run.status,
-                    checkpoint.kind,
-                    meta,
-                    checkpoint.body,
+                digests = await checkpoints.write_fork(
+                    conn, run, RUN_COLUMNS, values, link, checkpoint, meta, requests, stream_upto
                 )
         self._known_schemas.update(digests)
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from workflows.errors import CheckpointNotFoundError
+from workflows.errors import (
+    CheckpointNotFoundError,
+    RunAlreadyExistsError,
+    RunNotFoundError,
+    StoreError,
+)
 from workflows.stores._checkpoint_records import (
     CheckpointWrite,
     ForkLink,
@@ -20,6 +25,8 @@ from workflows.stores._checkpoint_records import (
     StoredCheckpoint,
 )
 from workflows.stores._checkpoint_rows import CHECKPOINT_COLUMNS, checkpoint_from_row
+from workflows.stores._codec import digest, encode
+from workflows.stores._records import InputRequest, RunRecord
 
 __all__ = [
     "CHAIN_SQL",
@@ -28,10 +35,10 @@ __all__ = [
     "checkpoint_args",
     "commit_many_sql",
     "commit_sql",
-    "fork_statements",
     "lineage_of",
     "many_checkpoint_args",
     "stored_chain",
+    "write_fork",
 ]
 
 _BELOW = """CASE WHEN {keep} = 1 THEN {anchor} ELSE (
@@ -138,27 +145,97 @@ def lineage_of(run_id: str, rows: Sequence[Any]) -> RunLineage:
     return RunLineage(own, [link for link in links if link.parent_run_id == run_id])
 
 
-def fork_statements() -> tuple[str, str, str, str]:
-    """The statements of a fork after the run's insert: requests, stream copy, fork link
-    and first checkpoint (see ``PostgresStore.fork_run``)."""
-    requests = (
-        "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, status, "
-        "created_at, deadline, schema_digest, payload) "
-        "SELECT u.i, $1, u.w, u.t, 'pending', u.c, u.d, u.g, u.p "
-        "FROM unnest($2::text[], $3::text[], $4::text[], $5::double precision[], "
-        "$6::double precision[], $7::text[], $8::text[]) AS u(i, w, t, c, d, g, p)"
-    )
-    stream = (
-        "INSERT INTO wf_stream (run_id, seq, event_type, created_at, payload) "
-        "SELECT $1, seq, event_type, created_at, payload FROM wf_stream "
-        "WHERE run_id = $2 AND seq <= $3"
-    )
-    link = (
+_INSERT_REQUESTS = (
+    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, status, "
+    "created_at, deadline, schema_digest, payload) "
+    "SELECT u.i, $1, u.w, u.t, 'pending', u.c, u.d, u.g, u.p "
+    "FROM unnest($2::text[], $3::text[], $4::text[], $5::double precision[], "
+    "$6::double precision[], $7::text[], $8::text[]) AS u(i, w, t, c, d, g, p)"
+)
+_COPY_STREAM = (
+    "INSERT INTO wf_stream (run_id, seq, event_type, created_at, payload) "
+    "SELECT $1, seq, event_type, created_at, payload FROM wf_stream "
+    "WHERE run_id = $2 AND seq <= $3"
+)
+_UNIQUE_VIOLATION = "23505"
+
+
+async def write_fork(
+    conn: Any,
+    run: RunRecord,
+    run_columns: str,
+    run_values: Sequence[Any],
+    link: ForkLink,
+    checkpoint: CheckpointWrite,
+    meta: str,
+    requests: Sequence[InputRequest],
+    stream_upto: int,
+) -> list[str]:
+    """Write a fork inside the open transaction of ``conn``: the run, its requests, a
+    copy of its parent's stream up to ``stream_upto``, its fork link and its first
+    checkpoint. Returns the digests of the requests' response schemas (written).
+
+    Raises:
+        RunNotFoundError: the parent does not exist.
+        RunAlreadyExistsError: the run exists.
+        StoreError: one of the request ids exists.
+    """
+    if await conn.fetchval("SELECT 1 FROM wf_runs WHERE run_id = $1", link.parent_run_id) is None:
+        raise RunNotFoundError(link.parent_run_id)
+    marks = ",".join(f"${i}" for i in range(1, len(run_values) + 1))
+    try:
+        await conn.execute(f"INSERT INTO wf_runs ({run_columns}) VALUES ({marks})", *run_values)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION:
+            raise RunAlreadyExistsError(run.run_id) from None
+        raise
+    what = "input request"
+    schemas = [
+        encode(r.response_schema, f"response schema of {what} {r.request_id!r}") for r in requests
+    ]
+    digests = [digest(text) for text in schemas]
+    if requests:
+        await conn.execute(
+            "INSERT INTO wf_schemas (digest, body) SELECT * FROM "
+            "unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            digests,
+            schemas,
+        )
+        try:
+            await conn.execute(
+                _INSERT_REQUESTS,
+                run.run_id,
+                [r.request_id for r in requests],
+                [r.workflow for r in requests],
+                [r.event_type for r in requests],
+                [r.created_at for r in requests],
+                [r.deadline for r in requests],
+                digests,
+                [encode(r.payload, f"payload of {what} {r.request_id!r}") for r in requests],
+            )
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION:
+                raise StoreError(f"an input request id already exists: {exc}") from None
+            raise
+    await conn.execute(_COPY_STREAM, run.run_id, link.parent_run_id, stream_upto)
+    await conn.execute(
         "INSERT INTO wf_forks (run_id, parent_run_id, parent_seq, created_at) "
-        "VALUES ($1, $2, $3, $4)"
+        "VALUES ($1, $2, $3, $4)",
+        link.run_id,
+        link.parent_run_id,
+        link.parent_seq,
+        link.created_at,
     )
-    checkpoint = (
+    await conn.execute(
         "INSERT INTO wf_checkpoints (run_id, seq, anchor, at, status, kind, meta, body) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        run.run_id,
+        checkpoint.seq,
+        checkpoint.anchor,
+        link.created_at,
+        run.status,
+        checkpoint.kind,
+        meta,
+        checkpoint.body,
     )
-    return requests, stream, link, checkpoint
+    return digests
