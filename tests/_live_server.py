@@ -12,11 +12,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 
-__all__ = ["LiveServer"]
+__all__ = ["LiveServer", "live_servers"]
 
 STOP_TIMEOUT = 30.0
 START_TIMEOUT = 30.0
@@ -57,3 +59,26 @@ class LiveServer:
         self.thread.join(STOP_TIMEOUT)
         assert not self.thread.is_alive(), "server did not stop"
         self.sock.close()
+
+
+@contextmanager
+def live_servers(workflows: Callable[[], dict[str, Any]]) -> Iterator[Callable[..., LiveServer]]:
+    """Yield ``start(store_url, port=0, **create_app_options) -> LiveServer``, which
+    serves fresh ``workflows()`` (a heartbeat of 0.5 s unless given); every server it
+    started and that still runs is stopped after the block."""
+    from workflows.server import create_app
+
+    started: list[LiveServer] = []
+
+    def start(store: str, port: int = 0, **options: Any) -> LiveServer:
+        options.setdefault("heartbeat", 0.5)
+        server = LiveServer(create_app(store, workflows(), **options), port).start()
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            if server.thread.is_alive():
+                server.stop()

@@ -1,4 +1,6 @@
-"""Shared test configuration: the PostgreSQL server the store and engine tests use.
+"""Shared test configuration: the PostgreSQL server the store and engine tests use, a
+SQLite store URL, and live HTTP servers (``tests/_live_server.py``) for the suites that
+define ``served_workflows``.
 
 PostgreSQL tests use ``WORKFLOWS_TEST_POSTGRES_URL`` (default
 ``postgresql://127.0.0.1:5432/test``). They are skipped with a message when the server
@@ -13,7 +15,9 @@ import concurrent.futures
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -84,3 +88,25 @@ def postgres_schema_url(postgres_url: str, postgres_schema: str) -> str:
 def store_kind(request: pytest.FixtureRequest) -> str:
     """The store implementation under test (the stores' and engine's tests run on all)."""
     return str(request.param)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite store URL on a file of its own."""
+    return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+@pytest.fixture
+def start_server(served_workflows: Callable[[], dict[str, Any]]) -> Iterator[Any]:
+    """``start_server(store_url, port=0, **create_app_options) -> LiveServer`` serving
+    fresh ``served_workflows()`` (a fixture of the suite); stopped after the test."""
+    from _live_server import live_servers
+
+    with live_servers(served_workflows) as start:
+        yield start
+
+
+@pytest.fixture
+def server(start_server: Any, sqlite_url: str) -> Any:
+    """A live server without a token on a fresh SQLite file."""
+    return start_server(sqlite_url)

@@ -16,11 +16,21 @@ from typing import Annotated, Any
 
 import pytest
 
+from _flows import Answer, Ask, Fan, Item, Result, Review, answerable
+from _runs import (
+    answered_after_release,
+    answered_after_restart,
+    first_prompt,
+    paused_snapshot,
+    restore,
+    result_of,
+    resume,
+    settled,
+)
+from _wait import TIMEOUT
 from workflows import Context, Workflow, step
 from workflows.collect import All, Cardinality, Collect, Take
-from workflows.context.serializers import JsonSerializer
 from workflows.decorators import catch_error
-from workflows.engine import Engine
 from workflows.errors import ContextSerdeError, WorkflowRuntimeError, WorkflowValidationError
 from workflows.events import (
     CollectionReleaseEvent,
@@ -32,16 +42,6 @@ from workflows.events import (
     StopEvent,
 )
 from workflows.retry_policy import retry_policy, stop_after_attempt, wait_fixed
-
-TIMEOUT = 10
-
-
-class Item(Event):
-    n: int
-
-
-class Result(Event):
-    n: int
 
 
 class Other(Event):
@@ -67,40 +67,17 @@ class Again(Event):
     round: int
 
 
-class Ask(InputRequiredEvent):
-    n: int
-
-
-class Answer(HumanResponseEvent):
-    n: int
-    text: str
-
-
-async def run(wf: Workflow, **kwargs: Any) -> Any:
-    return await asyncio.wait_for(wf.run(**kwargs), TIMEOUT)
-
-
 # --- fan-out and All() -------------------------------------------------------------------
 
 
-class Squares(Workflow):
+class Squares(Fan):
     @step
-    async def fan(self, ev: StartEvent) -> list[Item]:
-        return [Item(n=i) for i in range(ev.get("count", 4))]
-
-    @step
-    async def work(self, ev: Item) -> Result | None:
-        if ev.n in ev.get("skip", ()):
-            return None
+    async def work(self, ev: Item) -> Result:
         return Result(n=ev.n * ev.n)
-
-    @step
-    async def gather(self, results: list[Result]) -> StopEvent:
-        return StopEvent(result=sorted(r.n for r in results))
 
 
 async def test_each_element_runs_on_its_own_and_the_collector_gets_them_all() -> None:
-    assert await run(Squares(), count=4) == [0, 1, 4, 9]
+    assert await result_of(Squares(), count=4) == [0, 1, 4, 9]
 
 
 async def test_a_branch_that_produces_nothing_is_left_out() -> None:
@@ -109,11 +86,11 @@ async def test_a_branch_that_produces_nothing_is_left_out() -> None:
         async def work(self, ev: Item) -> Result | None:
             return None if ev.n % 2 else Result(n=ev.n)
 
-    assert await run(Skipping(), count=5) == [0, 2, 4]
+    assert await result_of(Skipping(), count=5) == [0, 2, 4]
 
 
 async def test_an_empty_list_fires_the_collector_with_an_empty_list() -> None:
-    assert await run(Squares(), count=0) == []
+    assert await result_of(Squares(), count=0) == []
 
 
 async def test_a_stream_whose_branches_all_produce_nothing_fires_with_an_empty_list() -> None:
@@ -122,24 +99,20 @@ async def test_a_stream_whose_branches_all_produce_nothing_fires_with_an_empty_l
         async def work(self, ev: Item) -> Result | None:
             return None
 
-    assert await run(Nothing(), count=3) == []
+    assert await result_of(Nothing(), count=3) == []
 
 
-gates: dict[str, asyncio.Event] = {}
-
-
-class Ordered(Workflow):
-    @step
-    async def fan(self, ev: StartEvent) -> list[Item]:
-        gates["last"] = asyncio.Event()
-        return [Item(n=i) for i in range(3)]
+class Ordered(Fan):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.last = asyncio.Event()
 
     @step
     async def work(self, ev: Item) -> Result:
         if ev.n == 0:
-            await gates["last"].wait()
+            await self.last.wait()
         if ev.n == 2:
-            gates["last"].set()
+            self.last.set()
         return Result(n=ev.n)
 
     @step
@@ -148,7 +121,7 @@ class Ordered(Workflow):
 
 
 async def test_the_collector_gets_events_in_arrival_order() -> None:
-    assert await run(Ordered()) == [1, 2, 0]
+    assert await result_of(Ordered()) == [1, 2, 0]
 
 
 async def test_members_can_be_gathered_directly_and_explicit_all_is_the_default() -> None:
@@ -161,15 +134,11 @@ async def test_members_can_be_gathered_directly_and_explicit_all_is_the_default(
         async def gather(self, items: Annotated[list[Item], Collect(All())]) -> StopEvent:
             return StopEvent(result=sorted(i.n for i in items))
 
-    assert await run(Direct()) == [0, 1, 2]
+    assert await result_of(Direct()) == [0, 1, 2]
 
 
 async def test_a_union_list_gathers_every_member_type() -> None:
-    class Mixed(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return [Item(n=i) for i in range(4)]
-
+    class Mixed(Fan):
         @step
         async def work(self, ev: Item) -> Result | Other:
             return Result(n=ev.n) if ev.n % 2 else Other(n=ev.n)
@@ -178,25 +147,22 @@ async def test_a_union_list_gathers_every_member_type() -> None:
         async def gather(self, found: list[Result | Other]) -> StopEvent:
             return StopEvent(result=sorted((type(e).__name__, e.n) for e in found))
 
-    assert await run(Mixed()) == [("Other", 0), ("Other", 2), ("Result", 1), ("Result", 3)]
+    assert await result_of(Mixed(), count=4) == [
+        ("Other", 0),
+        ("Other", 2),
+        ("Result", 1),
+        ("Result", 3),
+    ]
 
 
 async def test_several_collectors_of_one_stream_each_fire_once() -> None:
-    class Both(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return [Item(n=i) for i in range(3)]
-
-        @step
-        async def work(self, ev: Item) -> Result:
-            return Result(n=ev.n)
-
+    class Both(Fan):
         @step
         async def items(self, found: list[Item]) -> Other:
             return Other(n=len(found))
 
         @step
-        async def results(self, found: list[Result]) -> Again:
+        async def gather(self, found: list[Result]) -> Again:
             return Again(round=sum(r.n for r in found))
 
         @step
@@ -204,7 +170,7 @@ async def test_several_collectors_of_one_stream_each_fire_once() -> None:
             got = ctx.collect_events(ev, [Other, Again])
             return None if got is None else StopEvent(result=[e.model_dump() for e in got])
 
-    assert await run(Both()) == [{"n": 3}, {"round": 3}]
+    assert await result_of(Both()) == [{"n": 3}, {"round": 3}]
 
 
 # --- Take(n) -------------------------------------------------------------------------------
@@ -232,14 +198,14 @@ class Fastest(Workflow):
 
 
 async def test_take_fires_once_with_the_first_n_and_drops_later_arrivals() -> None:
-    fired, everything = await run(Fastest(), count=5)
+    fired, everything = await result_of(Fastest(), count=5)
     assert fired == [[0, 1]]
     assert everything == [0, 1, 2, 3, 4]
 
 
 async def test_take_fires_with_what_arrived_when_the_stream_ends_first() -> None:
-    assert await run(Fastest(), count=1) == ([[0]], [0])
-    assert await run(Fastest(), count=0) == ([[]], [])
+    assert await result_of(Fastest(), count=1) == ([[0]], [0])
+    assert await result_of(Fastest(), count=0) == ([[]], [])
 
 
 # --- what a fan-out step may return ---------------------------------------------------------
@@ -262,62 +228,49 @@ class EitherWay(Workflow):
 
 
 async def test_a_declared_bare_member_is_ordinary_dispatch() -> None:
-    assert await run(EitherWay()) == [1, 2]
-    assert await run(EitherWay(), alone=True) == "alone 7"
+    assert await result_of(EitherWay()) == [1, 2]
+    assert await result_of(EitherWay(), alone=True) == "alone 7"
 
 
-async def test_a_bare_event_declared_only_inside_the_list_fails_the_run() -> None:
-    class Bare(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return Item(n=1)  # type: ignore[return-value]
+class BadFan(Workflow):
+    """``fan``, declared to return ``list[Item]``, returns the start event's ``value``."""
 
-        @step
-        async def gather(self, items: list[Item]) -> StopEvent:
-            return StopEvent(result=len(items))
+    @step
+    async def fan(self, ev: StartEvent) -> list[Item]:
+        value: list[Item] = ev.value
+        return value
 
-    with pytest.raises(WorkflowRuntimeError, match="bare Item"):
-        await run(Bare())
+    @step
+    async def gather(self, items: list[Item]) -> StopEvent:
+        return StopEvent(result=len(items))
 
 
-async def test_a_list_holding_a_non_event_fails_the_run() -> None:
-    class NotEvents(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return [Item(n=1), 5]  # type: ignore[list-item]
-
-        @step
-        async def gather(self, items: list[Item]) -> StopEvent:
-            return StopEvent(result=len(items))
-
-    with pytest.raises(WorkflowRuntimeError, match="list holding a int"):
-        await run(NotEvents())
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param(Item(n=1), "bare Item", id="a bare event declared only inside the list"),
+        pytest.param([Item(n=1), 5], "list holding a int", id="a list holding a non-event"),
+    ],
+)
+async def test_a_fan_out_return_that_is_not_a_list_of_events_fails_the_run(
+    value: Any, message: str
+) -> None:
+    with pytest.raises(WorkflowRuntimeError, match=message):
+        await result_of(BadFan(), value=value)
 
 
 async def test_a_bad_list_return_is_a_step_failure_an_error_handler_sees() -> None:
-    class Handled(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return [Item(n=1), "two"]  # type: ignore[list-item]
-
-        @step
-        async def gather(self, items: list[Item]) -> StopEvent:
-            return StopEvent(result=len(items))
-
+    class Handled(BadFan):
         @catch_error
         async def recover(self, ev: StepFailedEvent) -> StopEvent:
             return StopEvent(result=(ev.step_name, str(ev.exception)))
 
-    name, message = await run(Handled())
+    name, message = await result_of(Handled(), value=[Item(n=1), "two"])
     assert name == "fan" and "list holding a str" in message
 
 
 async def test_a_stop_event_in_a_branch_ends_the_run() -> None:
-    class Early(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return [Item(n=i) for i in range(3)]
-
+    class Early(Fan):
         @step
         async def work(self, ev: Item) -> Result | StopEvent:
             if ev.n == 1:
@@ -325,11 +278,7 @@ async def test_a_stop_event_in_a_branch_ends_the_run() -> None:
             await asyncio.sleep(0.05)
             return Result(n=ev.n)
 
-        @step
-        async def gather(self, results: list[Result]) -> StopEvent:
-            return StopEvent(result=len(results))
-
-    assert await run(Early()) == "early"
+    assert await result_of(Early()) == "early"
 
 
 # --- nested, repeated and parallel streams ------------------------------------------------
@@ -359,7 +308,7 @@ class Nested(Workflow):
 
 
 async def test_nested_fan_outs_gather_each_inner_stream_then_the_outer_one() -> None:
-    assert await run(Nested()) == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
+    assert await result_of(Nested()) == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
 
 
 def test_stream_levels_follow_the_reference() -> None:
@@ -390,7 +339,7 @@ async def test_repeated_fan_outs_in_one_run_each_open_their_own_stream() -> None
                 return StopEvent(result=await ctx.store.get("rounds"))
             return Again(round=len(found))
 
-    assert await run(Rounds()) == [[0], [10, 11], [20, 21, 22]]
+    assert await result_of(Rounds()) == [[0], [10, 11], [20, 21, 22]]
 
 
 async def test_two_streams_of_the_same_step_open_at_once_are_kept_apart() -> None:
@@ -419,7 +368,7 @@ async def test_two_streams_of_the_same_step_open_at_once_are_kept_apart() -> Non
             got = ctx.collect_events(ev, [Again, Again])
             return None if got is None else StopEvent(result=sorted(e.round for e in got))
 
-    assert await run(Parallel()) == [10, 41]
+    assert await result_of(Parallel()) == [10, 41]
 
 
 async def test_a_collector_may_fan_out_again() -> None:
@@ -440,7 +389,7 @@ async def test_a_collector_may_fan_out_again() -> None:
         async def gather(self, done: list[PartDone]) -> StopEvent:
             return StopEvent(result=sorted(d.part for d in done))
 
-    assert await run(Twice()) == [0, 2, 4]
+    assert await result_of(Twice()) == [0, 2, 4]
 
 
 async def test_subclasses_are_gathered_by_a_step_that_accepts_them() -> None:
@@ -456,37 +405,25 @@ async def test_subclasses_are_gathered_by_a_step_that_accepts_them() -> None:
         async def gather(self, found: list[Result]) -> StopEvent:
             return StopEvent(result=[type(e).__name__ for e in found])
 
-    assert await run(Sub()) == ["Special", "Special"]
+    assert await result_of(Sub()) == ["Special", "Special"]
 
 
 # --- failures inside a stream -------------------------------------------------------------
 
 
 async def test_a_retried_branch_still_counts_once() -> None:
-    class Flaky(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return [Item(n=i) for i in range(3)]
-
+    class Flaky(Fan):
         @step(retry_policy=retry_policy(wait=wait_fixed(0.001), stop=stop_after_attempt(3)))
         async def work(self, ctx: Context, ev: Item) -> Result:
             if ev.n == 1 and ctx.retry_info().retry_number < 2:
                 raise ValueError("again")
             return Result(n=ev.n)
 
-        @step
-        async def gather(self, results: list[Result]) -> StopEvent:
-            return StopEvent(result=sorted(r.n for r in results))
-
-    assert await run(Flaky()) == [0, 1, 2]
+    assert await result_of(Flaky()) == [0, 1, 2]
 
 
 async def test_a_recovered_branch_rejoins_its_stream() -> None:
-    class Recovered(Workflow):
-        @step
-        async def fan(self, ev: StartEvent) -> list[Item]:
-            return [Item(n=i) for i in range(3)]
-
+    class Recovered(Fan):
         @step
         async def work(self, ev: Item) -> Result:
             if ev.n == 1:
@@ -497,11 +434,7 @@ async def test_a_recovered_branch_rejoins_its_stream() -> None:
         async def recover(self, ev: StepFailedEvent) -> Result:
             return Result(n=-1)
 
-        @step
-        async def gather(self, results: list[Result]) -> StopEvent:
-            return StopEvent(result=sorted(r.n for r in results))
-
-    assert await run(Recovered()) == [-1, 0, 2]
+    assert await result_of(Recovered()) == [-1, 0, 2]
 
 
 async def test_a_failing_collector_hands_its_batch_to_the_error_handler() -> None:
@@ -520,13 +453,13 @@ async def test_a_failing_collector_hands_its_batch_to_the_error_handler() -> Non
             assert isinstance(batch, CollectionReleaseEvent)
             return StopEvent(result=(ev.step_name, [e.n for e in batch.events]))
 
-    assert await run(Failing()) == ("gather", [0, 1])
+    assert await result_of(Failing()) == ("gather", [0, 1])
 
 
 async def test_events_sent_with_send_event_are_not_gathered(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    class Sends(Squares):
+    class Sends(Fan):
         @step
         async def work(self, ctx: Context, ev: Item) -> Result:
             if ev.n == 0:
@@ -534,78 +467,27 @@ async def test_events_sent_with_send_event_are_not_gathered(
             return Result(n=ev.n)
 
     with caplog.at_level(logging.WARNING, logger="workflows"):
-        assert await run(Sends(), count=2) == [0, 1]
+        assert await result_of(Sends(), count=2) == [0, 1]
     assert "outside any fan-out stream" in caplog.text
 
 
 async def test_sending_an_event_to_a_collector_fails_the_run() -> None:
-    class Targeted(Squares):
+    class Targeted(Fan):
         @step
         async def work(self, ctx: Context, ev: Item) -> Result:
             ctx.send_event(Result(n=100), step="gather")
             return Result(n=ev.n)
 
     with pytest.raises(WorkflowRuntimeError, match="takes a list"):
-        await run(Targeted(), count=1)
+        await result_of(Targeted(), count=1)
 
 
 # --- a branch waiting for a person ---------------------------------------------------------
 
 
-class Review(Workflow):
-    """Three items; item 1 waits for a person in the middle of its branch."""
-
-    @step
-    async def fan(self, ev: StartEvent) -> list[Item]:
-        return [Item(n=i) for i in range(3)]
-
-    @step
-    async def work(self, ctx: Context, ev: Item) -> Result:
-        if ev.n == 1:
-            answer = await ctx.wait_for_event(
-                Answer,
-                waiter_event=Ask(n=ev.n),
-                waiter_id=f"item-{ev.n}",
-                requirements={"n": ev.n},
-            )
-            return Result(n=100 + len(answer.text))
-        return Result(n=ev.n)
-
-    @step
-    async def gather(self, results: list[Result]) -> StopEvent:
-        return StopEvent(result=sorted(r.n for r in results))
-
-
-def review() -> Review:
-    return Review(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
-
-
-async def asked(handler: Any) -> Ask:
-    async def first() -> Ask:
-        async for ev in handler.stream_events():
-            if isinstance(ev, Ask):
-                return ev
-        raise AssertionError("the run ended without asking")
-
-    return await asyncio.wait_for(first(), TIMEOUT)
-
-
-async def settled(handler: Any) -> dict[str, Any]:
-    """A snapshot once the other branches have ended and the run only waits."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while True:
-        data: dict[str, Any] = handler.ctx.to_dict()
-        if not data["queues"] and len(data["in_flight"]) == 1:
-            return data
-        assert loop.time() < deadline, "the other branches never finished"
-        await asyncio.sleep(0.005)
-
-
 async def test_a_branch_waiting_for_a_person_holds_its_stream_open() -> None:
-    wf = review()
-    handler = wf.run()
-    assert (await asked(handler)).n == 1
+    handler = answerable(Review).run()
+    assert (await first_prompt(handler)).n == 1
     await settled(handler)
     assert not handler.is_done()
     handler.ctx.send_event(Answer(n=1, text="fine"))
@@ -613,10 +495,7 @@ async def test_a_branch_waiting_for_a_person_holds_its_stream_open() -> None:
 
 
 async def test_a_paused_fan_out_snapshots_restores_and_resumes() -> None:
-    wf = review()
-    handler = wf.run()
-    await asked(handler)
-    data = await settled(handler)
+    data = await paused_snapshot(answerable(Review))
     assert data["format_version"] == 2
     [stream] = data["streams"].values()
     assert stream["open"] == 1
@@ -624,14 +503,7 @@ async def test_a_paused_fan_out_snapshots_restores_and_resumes() -> None:
     assert sorted(ev["data"]["n"] for ev in buffer) == [0, 2]
     [waiting] = data["in_flight"]
     assert waiting["scope"] == list(data["streams"])
-    await handler.cancel_run()
-
-    again = review()
-    restored = Context.from_dict(again, data, serializer=again.serializer)
-    resumed = again.run(ctx=restored)
-    await asyncio.sleep(0)
-    resumed.ctx.send_event(Answer(n=1, text="ok"))
-    assert await asyncio.wait_for(resumed, TIMEOUT) == [0, 2, 102]
+    assert await resume(answerable(Review), data, Answer(n=1, text="ok")) == [0, 2, 102]
 
 
 class NestedReview(Nested):
@@ -643,23 +515,13 @@ class NestedReview(Nested):
 
 
 async def test_a_paused_nested_fan_out_snapshots_restores_and_resumes() -> None:
-    wf = NestedReview(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
-    handler = wf.run()
-    await asked(handler)
-    data = await settled(handler)
+    wf = answerable(NestedReview)
+    data = await paused_snapshot(wf)
     assert len(data["streams"]) == 2
-    await handler.cancel_run()
-    restored = Context.from_dict(wf, data, serializer=wf.serializer)
-    resumed = wf.run(ctx=restored)
-    resumed.ctx.send_event(Answer(n=21, text=""))
-    assert await asyncio.wait_for(resumed, TIMEOUT) == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
+    assert await resume(wf, data, Answer(n=21)) == [(0, [0]), (1, [0, 1]), (2, [0, 1, 2])]
 
 
-class TakeReview(Workflow):
-    @step
-    async def fan(self, ev: StartEvent) -> list[Item]:
-        return [Item(n=i) for i in range(3)]
-
+class TakeReview(Fan):
     @step
     async def work(self, ctx: Context, ev: Item) -> Result:
         if ev.n == 2:
@@ -672,22 +534,16 @@ class TakeReview(Workflow):
             state["fired"] = [*state.get("fired", []), [r.n for r in found]]
 
     @step
-    async def rest(self, ctx: Context, found: list[Result]) -> StopEvent:
+    async def gather(self, ctx: Context, found: list[Result]) -> StopEvent:
         return StopEvent(result=(await ctx.store.get("fired"), sorted(r.n for r in found)))
 
 
 async def test_a_take_that_fired_before_the_snapshot_does_not_fire_again() -> None:
-    wf = TakeReview(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
-    handler = wf.run()
-    await asked(handler)
-    data = await settled(handler)
+    wf = answerable(TakeReview)
+    data = await paused_snapshot(wf)
     [stream] = data["streams"].values()
     assert None in stream["buffers"].values()
-    await handler.cancel_run()
-    restored = Context.from_dict(wf, data, serializer=wf.serializer)
-    resumed = wf.run(ctx=restored)
-    resumed.ctx.send_event(Answer(n=2, text=""))
-    fired, everything = await asyncio.wait_for(resumed, TIMEOUT)
+    fired, everything = await resume(wf, data, Answer(n=2))
     assert len(fired) == 1 and len(fired[0]) == 1
     assert everything == [0, 1, 2]
 
@@ -702,27 +558,20 @@ async def test_a_snapshot_without_an_open_stream_keeps_format_version_1() -> Non
             answer = await ctx.wait_for_event(Answer, waiter_event=Ask(n=0))
             return StopEvent(result=answer.text)
 
-    wf = Plain(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
+    wf = answerable(Plain)
     handler = wf.run()
-    await asked(handler)
+    await first_prompt(handler)
     data = handler.ctx.to_dict()
     assert data["format_version"] == 1
     assert "streams" not in data
     assert all("scope" not in inv for inv in data["in_flight"])
     await handler.cancel_run()
-    resumed = wf.run(ctx=Context.from_dict(wf, data, serializer=wf.serializer))
-    resumed.ctx.send_event(Answer(n=0, text="v1"))
-    assert await asyncio.wait_for(resumed, TIMEOUT) == "v1"
+    assert await resume(wf, data, Answer(n=0, text="v1")) == "v1"
 
 
 @pytest.fixture
-async def paused_snapshot() -> AsyncIterator[dict[str, Any]]:
-    wf = review()
-    handler = wf.run()
-    await asked(handler)
-    data = await settled(handler)
-    await handler.cancel_run()
-    yield data
+async def review_snapshot() -> dict[str, Any]:
+    return await paused_snapshot(answerable(Review))
 
 
 @pytest.mark.parametrize(
@@ -744,32 +593,27 @@ async def paused_snapshot() -> AsyncIterator[dict[str, Any]]:
     ],
 )
 async def test_a_damaged_stream_snapshot_is_refused_with_the_reason(
-    paused_snapshot: dict[str, Any], damage: Any, message: str
+    review_snapshot: dict[str, Any], damage: Any, message: str
 ) -> None:
-    damage(paused_snapshot)
-    wf = review()
+    damage(review_snapshot)
     with pytest.raises(ContextSerdeError, match=message):
-        Context.from_dict(wf, paused_snapshot, serializer=wf.serializer)
+        restore(answerable(Review), review_snapshot)
 
 
 async def test_a_stream_with_no_work_left_fails_the_run_instead_of_hanging(
-    paused_snapshot: dict[str, Any],
+    review_snapshot: dict[str, Any],
 ) -> None:
-    paused_snapshot["in_flight"] = []
-    paused_snapshot["waiters"] = []
-    wf = review()
-    restored = Context.from_dict(wf, paused_snapshot, serializer=wf.serializer)
+    review_snapshot["in_flight"] = []
+    review_snapshot["waiters"] = []
     with pytest.raises(WorkflowRuntimeError, match="collection streams are still open"):
-        await asyncio.wait_for(wf.run(ctx=restored), TIMEOUT)
+        await resume(answerable(Review), review_snapshot)
 
 
 # --- the durable engine ------------------------------------------------------------------
 
 
-class DurableReview(Workflow):
-    @step
-    async def fan(self, ev: StartEvent) -> list[Item]:
-        return [Item(n=i) for i in range(3)]
+class DurableReview(Fan):
+    """Item 1 asks the engine's inbox (a plain HumanResponseEvent answers)."""
 
     @step
     async def work(self, ctx: Context, ev: Item) -> Result:
@@ -782,48 +626,17 @@ class DurableReview(Workflow):
             return Result(n=100 + len(answer.response))
         return Result(n=ev.n)
 
-    @step
-    async def gather(self, results: list[Result]) -> StopEvent:
-        return StopEvent(result=sorted(r.n for r in results))
-
-
-async def inbox_of(engine: Engine) -> list[Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while not (requests := await engine.inbox()):
-        assert loop.time() < deadline, "no input request appeared"
-        await asyncio.sleep(0.01)
-    return requests
-
 
 async def test_the_engine_resumes_a_paused_fan_out_after_a_restart(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    workflows = {"review": DurableReview(timeout=None)}
-    async with Engine(url, dict(workflows), idle_release_after=None) as first:
-        handle = await first.start("review")
-        [request] = await inbox_of(first)
-        run_id = handle.run_id
-    async with Engine(url, dict(workflows), idle_release_after=None) as second:
-        [again] = await inbox_of(second)
-        assert again.request_id == request.request_id
-        await second.respond(again.request_id, "yes")
-        assert await asyncio.wait_for(second.get(run_id).result(), TIMEOUT) == [0, 2, 103]
+    result = await answered_after_restart(tmp_path, DurableReview(timeout=None), "yes")
+    assert result == [0, 2, 103]
 
 
 async def test_the_engine_releases_a_paused_fan_out_and_loads_it_on_answer(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    async with Engine(url, {"review": DurableReview(timeout=None)}, idle_release_after=0) as engine:
-        handle = await engine.start("review")
-        [request] = await inbox_of(engine)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + TIMEOUT
-        while handle.run_id in engine._loaded:
-            assert loop.time() < deadline, "the paused run was never released"
-            await asyncio.sleep(0.01)
-        await engine.respond(request.request_id, "later")
-        assert await asyncio.wait_for(handle.result(), TIMEOUT) == [0, 2, 105]
+    result = await answered_after_release(tmp_path, DurableReview(timeout=None), "later")
+    assert result == [0, 2, 105]
 
 
 # --- signatures ------------------------------------------------------------------------------

@@ -188,129 +188,84 @@ async def test_postponed_annotations_resolve_event_classes_local_to_a_function()
 # --- resources ------------------------------------------------------------------------
 
 
-class CachedResources(Workflow):
-    @step
-    async def begin(
-        self,
-        ev: StartEvent,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=True)],
-    ) -> Middle:
-        tracker.seen.append("begin")
-        return Middle(value=id(tracker))
+def tracked(cache: bool) -> Workflow:
+    """``begin`` and ``end`` each take a Tracker resource (``cache`` as given) and note
+    their name in it; the result: whether both got the same tracker, and what the one
+    of ``end`` saw."""
+    Tracked = Annotated[Tracker, Resource(make_tracker, cache=cache)]
 
-    @step
-    async def end(
-        self,
-        ctx: Context,
-        ev: Middle,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=True)],
-    ) -> StopEvent:
-        tracker.seen.append("end")
-        return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
+    class Resources(Workflow):
+        @step
+        async def begin(self, ev: StartEvent, tracker: Tracked) -> Middle:
+            tracker.seen.append("begin")
+            return Middle(value=id(tracker))
 
+        @step
+        async def end(self, ctx: Context, ev: Middle, tracker: Tracked) -> StopEvent:
+            tracker.seen.append("end")
+            return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
 
-async def test_cached_resource_is_built_once_and_shared_between_steps() -> None:
-    same, seen = await CachedResources().run()
-    assert same is True
-    assert seen == ["begin", "end"]
-    assert len(made_trackers) == 1
+    return Resources()
 
 
-class UncachedResources(Workflow):
-    @step
-    async def begin(
-        self,
-        ev: StartEvent,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=False)],
-    ) -> Middle:
-        tracker.seen.append("begin")
-        return Middle(value=id(tracker))
-
-    @step
-    async def end(
-        self,
-        ev: Middle,
-        tracker: Annotated[Tracker, Resource(make_tracker, cache=False)],
-    ) -> StopEvent:
-        return StopEvent(result=(ev.value == id(tracker), list(tracker.seen)))
-
-
-async def test_uncached_resource_is_built_for_each_invocation() -> None:
-    same, seen = await UncachedResources().run()
-    assert same is False
-    assert seen == []
-    assert len(made_trackers) == 2
+@pytest.mark.parametrize(
+    ("cache", "same", "seen", "built"),
+    [
+        pytest.param(True, True, ["begin", "end"], 1, id="cached: built once, shared"),
+        pytest.param(False, False, ["end"], 2, id="uncached: built for each invocation"),
+    ],
+)
+async def test_a_resource_is_shared_between_steps_only_when_cached(
+    cache: bool, same: bool, seen: list[str], built: int
+) -> None:
+    assert await tracked(cache).run() == (same, seen)
+    assert len(made_trackers) == built
 
 
 # --- bad signatures fail at class definition ------------------------------------------
 
 
-def test_step_without_event_parameter_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError, match="lonely_step"):
-
-        class Bad(Workflow):
-            @step
-            async def lonely_step(self, ctx: Context) -> StopEvent:
-                return StopEvent()
-
-
-def test_step_with_non_event_parameter_type_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError, match="int_step"):
-
-        class Bad(Workflow):
-            @step
-            async def int_step(self, ev: int) -> StopEvent:
-                return StopEvent()
-
-
-def test_step_with_unannotated_parameter_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError, match="bare_step"):
-
-        class Bad(Workflow):
-            @step
-            async def bare_step(self, ev) -> StopEvent:  # type: ignore[no-untyped-def]
-                return StopEvent()
-
-
-def test_step_without_return_annotation_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError, match="silent_step") as info:
-
-        class Bad(Workflow):
-            @step
-            async def silent_step(self, ev: StartEvent):  # type: ignore[no-untyped-def]
-                return StopEvent()
-
-    assert "return" in str(info.value).lower()
-
-
-def test_a_join_parameter_naming_two_event_types_is_rejected() -> None:
-    # Several event parameters make a join (tests/test_joins.py); each names one type.
-    with pytest.raises(WorkflowValidationError, match="greedy_step") as info:
-
-        class Bad(Workflow):
-            @step
-            async def greedy_step(self, first: StartEvent, second: Middle | Tick) -> StopEvent:
-                return StopEvent()
-
-    assert "'second'" in str(info.value)
-
-
-def test_step_with_two_context_parameters_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError, match="double_ctx_step"):
-
-        class Bad(Workflow):
-            @step
-            async def double_ctx_step(self, a: Context, ev: StartEvent, b: Context) -> StopEvent:
-                return StopEvent()
-
-
-def test_step_with_unknown_extra_parameter_is_rejected() -> None:
-    with pytest.raises(WorkflowValidationError, match="extra_param_step"):
-
-        class Bad(Workflow):
-            @step
-            async def extra_param_step(self, ev: StartEvent, limit: int) -> StopEvent:
-                return StopEvent()
+@pytest.mark.parametrize(
+    ("signature", "says"),
+    [
+        pytest.param("lonely_step(self, ctx: Context) -> StopEvent", "", id="no event parameter"),
+        pytest.param("int_step(self, ev: int) -> StopEvent", "", id="a non-event parameter"),
+        pytest.param("bare_step(self, ev) -> StopEvent", "", id="an unannotated parameter"),
+        pytest.param("silent_step(self, ev: StartEvent)", "return", id="no return annotation"),
+        pytest.param(
+            # Several event parameters make a join (tests/test_joins.py); each names one type.
+            "greedy_step(self, first: StartEvent, second: Middle | Tick) -> StopEvent",
+            "'second'",
+            id="a join parameter naming two event types",
+        ),
+        pytest.param(
+            "double_ctx_step(self, a: Context, ev: StartEvent, b: Context) -> StopEvent",
+            "",
+            id="two context parameters",
+        ),
+        pytest.param(
+            "extra_param_step(self, ev: StartEvent, limit: int) -> StopEvent",
+            "",
+            id="an unknown extra parameter",
+        ),
+    ],
+)
+def test_a_step_with_a_bad_signature_is_rejected_when_the_class_is_created(
+    signature: str, says: str
+) -> None:
+    source = (
+        "from __future__ import annotations\n"
+        "class Bad(Workflow):\n"
+        "    @step\n"
+        f"    async def {signature}:\n"
+        "        return StopEvent()\n"
+    )
+    namespace = {"Workflow": Workflow, "step": step, "Context": Context}
+    namespace |= {"StartEvent": StartEvent, "StopEvent": StopEvent, "Middle": Middle, "Tick": Tick}
+    name = signature.split("(")[0]
+    with pytest.raises(WorkflowValidationError, match=name) as info:
+        exec(source, namespace)
+    assert says in str(info.value).lower()
 
 
 @pytest.mark.parametrize("workers", [0, -1])

@@ -29,16 +29,15 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from _serve_command import SERVE, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = ROOT / "docs"
@@ -175,12 +174,6 @@ def test_documents_speak_of_the_project_only(document: str) -> None:
 
 
 # -- running ---------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWS_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -196,29 +189,9 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@contextmanager
-def _server(workdir: Path, target: str) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workflows.cli", "serve", target, "--port", str(port),
-         "--token", TOKEN, "--store", "sqlite:///served.db"],
-        cwd=workdir, env=_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if "Uvicorn running on" in line:
-            break
-    else:
-        proc.wait(timeout=EXAMPLE_TIMEOUT)
-        pytest.fail(f"workflows serve {target} did not start:\n{''.join(seen)}")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+def _server(workdir: Path, target: str) -> AbstractContextManager[str]:
+    command = [*SERVE, target, "--token", TOKEN, "--store", "sqlite:///served.db"]
+    return serving(command, cwd=workdir, env=_environment(), start_timeout=EXAMPLE_TIMEOUT)
 
 
 def _program(block: Block) -> str:
@@ -255,7 +228,7 @@ def test_sample_runs(block: Block, workdir: Path) -> None:
         name, _, path = options["module"].partition(":")
         shutil.copy(ROOT / path, workdir / f"{name}.py")
     code = _program(block)
-    with _server(workdir, options["server"]) if "server" in options else _nothing() as url:
+    with _server(workdir, options["server"]) if "server" in options else nullcontext() as url:
         if url is not None:
             assert DOC_URL in code, f"{block.id}: server= but no {DOC_URL} in the sample"
             code = code.replace(DOC_URL, url)
@@ -271,11 +244,6 @@ def test_sample_runs(block: Block, workdir: Path) -> None:
             timeout=EXAMPLE_TIMEOUT,
         )
     assert done.returncode == 0, _report(block, done)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 SHELL = of_kind("shell")
@@ -317,31 +285,10 @@ def test_readme_commands(workdir: Path) -> None:
     assert done.stdout.strip().splitlines()[-1].startswith("approved 420.00 for ada")
 
     serve = _readme_command(r"\.venv/bin/workflows serve \S+")
-    proc = subprocess.Popen(
-        [*serve, "--port", str(_free_port())],
-        cwd=workdir,
-        env=_environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    try:
-        seen = []
-        for line in proc.stderr:
-            seen.append(line)
-            if "Uvicorn running on" in line:
-                break
-        else:
-            pytest.fail("".join(seen))
-        url = re.search(r"http://\S+", seen[-1])
-        assert url, seen[-1]
+    with serving(serve, cwd=workdir, env=_environment(), start_timeout=EXAMPLE_TIMEOUT) as url:
         import httpx
 
-        workflows = httpx.get(f"{url.group(0)}/workflows", timeout=10).json()["workflows"]
+        workflows = httpx.get(f"{url}/workflows", timeout=10).json()["workflows"]
         assert [w["name"] for w in workflows] == ["expense"]
         assert workflows[0]["response_schema"]["properties"]["approved"]["type"] == "boolean"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
     assert (workdir / "workflows.db").is_file()

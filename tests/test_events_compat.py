@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_serializer
 from pydantic_core import PydanticSerializationError
 
 import workflows.events as events_module
+from _flows import HumanLoop
 from workflows import Context, Workflow, step
 from workflows.errors import (
     ContextSerdeError,
@@ -723,16 +724,6 @@ async def test_each_attempt_of_a_retried_step_starts_and_ends() -> None:
     ]
 
 
-class Asks(Workflow):
-    @step
-    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
-        return InputRequiredEvent(prefix="name? ")
-
-    @step
-    async def answer(self, ev: HumanResponseEvent) -> StopEvent:
-        return StopEvent(result=ev.response)
-
-
 class Stray(Event):
     pass
 
@@ -745,7 +736,7 @@ def _kinds(events: list[Event]) -> list[str]:
 
 
 async def test_idle_is_streamed_when_the_run_waits_for_outside_input() -> None:
-    handler = Asks().run()
+    handler = HumanLoop().run()
     seen: list[Event] = []
     async for ev in handler.stream_events(expose_internal=True):
         seen.append(ev)
@@ -760,8 +751,8 @@ async def test_idle_is_streamed_when_the_run_waits_for_outside_input() -> None:
         "WorkflowIdleEvent",
         "UnhandledEvent",
         "WorkflowIdleEvent",
-        "answer:running",
-        "answer:not_running",
+        "got:running",
+        "got:not_running",
         "StopEvent",
     ]
     unhandled = next(e for e in seen if isinstance(e, UnhandledEvent))

@@ -21,6 +21,7 @@ PUBLIC_MODULES: dict[str, set[str]] = {
         "StopEvent",
         "InputRequiredEvent",
         "HumanResponseEvent",
+        "RequestOverdueEvent",
         "WorkflowTimedOutEvent",
         "WorkflowCancelledEvent",
         "WorkflowFailedEvent",
@@ -56,6 +57,8 @@ PUBLIC_MODULES: dict[str, set[str]] = {
     "workflows.engine": {"Engine", "RunHandle"},
     "workflows.server": {"create_app", "serve"},
     "workflows.client": {"WorkflowClient"},
+    "workflows.tasks": {"TaskFields", "check_name"},
+    "workflows.webhooks": {"Webhook", "sign", "verify_signature", "webhooks_from_toml"},
 }
 
 

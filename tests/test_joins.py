@@ -10,16 +10,23 @@ workflows and goes through the public API.
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _flows import A, Answer, Ask, B, Fan, Item, Pair, WaitingJoin, answerable
+from _runs import (
+    answered_after_release,
+    answered_after_restart,
+    paused_snapshot,
+    restore,
+    result_of,
+    resume,
+)
+from _wait import TIMEOUT
 from workflows import Context, Workflow, step
-from workflows.context.serializers import JsonSerializer
 from workflows.decorators import catch_error, make_step_function
-from workflows.engine import Engine
 from workflows.errors import ContextSerdeError, WorkflowValidationError
 from workflows.events import (
     Event,
@@ -31,32 +38,9 @@ from workflows.events import (
 )
 from workflows.retry_policy import retry_policy, stop_after_attempt, wait_fixed
 
-TIMEOUT = 10
-
-
-class A(Event):
-    n: int = 0
-
 
 class SubA(A):
     pass
-
-
-class B(Event):
-    n: int = 0
-
-
-class Pair(Event):
-    a: int
-    b: int
-
-
-class Item(Event):
-    n: int
-
-
-async def run(wf: Workflow, **kwargs: Any) -> Any:
-    return await asyncio.wait_for(wf.run(**kwargs), TIMEOUT)
 
 
 class Pairs(Workflow):
@@ -125,7 +109,7 @@ class SameType(Workflow):
 
 
 async def test_parameters_of_one_type_take_the_events_in_arrival_order() -> None:
-    assert await run(SameType(), ns=[3, 1, 2, 9]) == (3, 1, 2)
+    assert await result_of(SameType(), ns=[3, 1, 2, 9]) == (3, 1, 2)
 
 
 class Subclasses(Workflow):
@@ -142,9 +126,9 @@ class Subclasses(Workflow):
 
 async def test_with_subclasses_an_earlier_choice_gives_way_when_a_later_slot_needs_it() -> None:
     # SubA(1) fits both slots: taken for `base` it would leave `sub` empty.
-    assert await run(Subclasses(), events=[SubA(n=1), A(n=2)]) == ("A", 2, "SubA", 1)
-    assert await run(Subclasses(), events=[SubA(n=1), SubA(n=2)]) == ("SubA", 1, "SubA", 2)
-    assert await run(Subclasses(), events=[A(n=1), A(n=2), SubA(n=3)]) == ("A", 1, "SubA", 3)
+    assert await result_of(Subclasses(), events=[SubA(n=1), A(n=2)]) == ("A", 2, "SubA", 1)
+    assert await result_of(Subclasses(), events=[SubA(n=1), SubA(n=2)]) == ("SubA", 1, "SubA", 2)
+    assert await result_of(Subclasses(), events=[A(n=1), A(n=2), SubA(n=3)]) == ("A", 1, "SubA", 3)
 
 
 async def test_without_accept_event_subclasses_a_subclass_is_not_routed_to_a_join() -> None:
@@ -164,7 +148,7 @@ async def test_without_accept_event_subclasses_a_subclass_is_not_routed_to_a_joi
         async def sub(self, ev: SubA) -> None:
             return None
 
-    assert await run(Exact()) == ("A", 3, 2)
+    assert await result_of(Exact()) == ("A", 3, 2)
 
 
 class StartSlot(Workflow):
@@ -178,7 +162,7 @@ class StartSlot(Workflow):
 
 
 async def test_the_start_event_can_fill_a_slot() -> None:
-    assert await run(StartSlot(), v=1) == (1, 5)
+    assert await result_of(StartSlot(), v=1) == (1, 5)
 
 
 class Targeted(Workflow):
@@ -194,7 +178,7 @@ class Targeted(Workflow):
 
 
 async def test_an_event_sent_to_a_join_step_by_name_waits_in_its_buffer() -> None:
-    assert await run(Targeted()) == (1, 2)
+    assert await result_of(Targeted()) == (1, 2)
 
 
 class Outside(Workflow):
@@ -209,7 +193,6 @@ class Outside(Workflow):
 
 async def test_an_event_from_outside_fills_a_slot() -> None:
     handler = Outside(timeout=TIMEOUT).run()
-    await asyncio.sleep(0.01)
     handler.ctx.send_event(HumanResponseEvent(response="yes"))
     assert await asyncio.wait_for(handler, TIMEOUT) == (1, "yes")
 
@@ -241,7 +224,7 @@ class Concurrent(Workflow):
 
 
 async def test_full_batches_run_concurrently_up_to_num_workers() -> None:
-    pairs, peak = await run(Concurrent())
+    pairs, peak = await result_of(Concurrent())
     assert pairs == [(0, 0), (1, 1), (2, 2), (3, 3)]
     assert peak == 2
 
@@ -274,7 +257,7 @@ class Retried(Workflow):
 async def test_a_retry_calls_the_join_with_the_same_batch_and_a_handler_sees_the_last_event() -> (
     None
 ):
-    calls, step_name, input_type, attempts = await run(Retried())
+    calls, step_name, input_type, attempts = await result_of(Retried())
     assert calls == [(1, 2), (1, 2)]
     assert (step_name, input_type, attempts) == ("join", "B", 2)
 
@@ -282,13 +265,11 @@ async def test_a_retry_calls_the_join_with_the_same_batch_and_a_handler_sees_the
 # --- inside collection streams ------------------------------------------------------------
 
 
-class InStream(Workflow):
-    @step
-    async def fan(self, ev: StartEvent) -> list[Item]:
-        return [Item(n=n) for n in range(ev.count)]
+class InStream(Fan):
+    """Each item becomes an A (odd) or a B (even); the join pairs them in the stream."""
 
     @step
-    async def split(self, ev: Item) -> A | B:
+    async def work(self, ev: Item) -> A | B:
         return A(n=ev.n) if ev.n % 2 else B(n=ev.n)
 
     @step
@@ -297,15 +278,15 @@ class InStream(Workflow):
         return Pair(a=a.n, b=b.n)
 
     @step
-    async def total(self, pairs: list[Pair]) -> StopEvent:
+    async def gather(self, pairs: list[Pair]) -> StopEvent:
         return StopEvent(result=sorted((p.a, p.b) for p in pairs))
 
 
 async def test_a_join_inside_a_fan_out_stream_feeds_its_collector() -> None:
-    assert await run(InStream(), count=4) == [(1, 0), (3, 2)]
+    assert await result_of(InStream(), count=4) == [(1, 0), (3, 2)]
     # An unmatched member is finished for the stream: the collector still fires.
-    assert await run(InStream(), count=3) == [(1, 0)]
-    assert await run(InStream(), count=1) == []
+    assert await result_of(InStream(), count=3) == [(1, 0)]
+    assert await result_of(InStream(), count=1) == []
 
 
 # --- signatures and validation --------------------------------------------------------------
@@ -417,14 +398,6 @@ def test_a_sound_join_validates_and_its_events_count_as_consumed() -> None:
 # --- snapshots ---------------------------------------------------------------------------
 
 
-class Ask(InputRequiredEvent):
-    n: int
-
-
-class Answer(HumanResponseEvent):
-    n: int
-
-
 class Approvals(Workflow):
     """``join`` pairs an A with an approved B; approving waits for a person."""
 
@@ -445,89 +418,27 @@ class Approvals(Workflow):
         return StopEvent(result=(a.n, b.n, await ctx.store.get("note", default=None)))
 
 
-def approvals() -> Approvals:
-    return Approvals(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
-
-
-async def asked(handler: Any) -> Ask:
-    async def first() -> Ask:
-        async for ev in handler.stream_events():
-            if isinstance(ev, Ask):
-                return ev
-        raise AssertionError("the run ended without asking")
-
-    return await asyncio.wait_for(first(), TIMEOUT)
-
-
-async def only_waiting(handler: Any) -> dict[str, Any]:
-    """A snapshot, JSON round-tripped, once nothing is queued and one step waits."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while True:
-        data: dict[str, Any] = handler.ctx.to_dict()
-        if not data["queues"] and len(data["in_flight"]) == 1:
-            return json.loads(json.dumps(data))
-        assert loop.time() < deadline, "the run never settled"
-        await asyncio.sleep(0.005)
-
-
 async def test_buffered_join_events_snapshot_restore_and_resume_in_memory() -> None:
-    wf = approvals()
-    handler = wf.run()
-    await asked(handler)
-    data = await only_waiting(handler)
+    data = await paused_snapshot(answerable(Approvals))
     assert data["format_version"] == 3
     assert [ev["data"]["n"] for ev in data["joins"]["join"]] == [1, 2]
     assert "streams" not in data
-    await handler.cancel_run()
 
-    again = approvals()
-    restored = Context.from_dict(again, data, serializer=again.serializer)
+    again = answerable(Approvals)
+    restored = restore(again, data)
     await restored.store.set("note", "restored")
-    resumed = again.run(ctx=restored)
-    resumed.ctx.send_event(Answer(n=3))
-    assert await asyncio.wait_for(resumed, TIMEOUT) == (1, 73, "restored")
-
-
-class WaitingJoin(Workflow):
-    """The join itself waits for a person, holding its batch."""
-
-    @step
-    async def start(self, ctx: Context, ev: StartEvent) -> A | B | None:
-        ctx.send_event(A(n=1))
-        ctx.send_event(B(n=2))
-        ctx.send_event(A(n=3))
-        return None
-
-    @step
-    async def join(self, ctx: Context, a: A, b: B) -> StopEvent:
-        runs = await ctx.store.get("runs", default=0)
-        await ctx.store.set("runs", runs + 1)
-        answer = await ctx.wait_for_event(Answer, waiter_event=Ask(n=a.n), timeout=None)
-        return StopEvent(result=(a.n, b.n, answer.n, runs + 1))
-
-
-def waiting_join() -> WaitingJoin:
-    return WaitingJoin(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
+    assert await resume(again, restored, Answer(n=3)) == (1, 73, "restored")
 
 
 async def test_a_join_call_paused_in_wait_for_event_resumes_with_its_batch() -> None:
-    wf = waiting_join()
-    handler = wf.run()
-    await asked(handler)
-    data = await only_waiting(handler)
+    data = await paused_snapshot(answerable(WaitingJoin))
     assert data["format_version"] == 3
     [waiting] = data["in_flight"]
     assert [ev["data"]["n"] for ev in waiting["bound"]] == [1, 2]
     assert waiting["event"]["data"]["n"] == 2  # the event that completed the batch
     assert [ev["data"]["n"] for ev in data["joins"]["join"]] == [3]
-    await handler.cancel_run()
-
-    again = waiting_join()
-    resumed = again.run(ctx=Context.from_dict(again, data, serializer=again.serializer))
     # The step runs again with its batch; its question was asked before the snapshot.
-    resumed.ctx.send_event(Answer(n=9))
-    assert await asyncio.wait_for(resumed, TIMEOUT) == (1, 2, 9, 2)
+    assert await resume(answerable(WaitingJoin), data, Answer(n=9)) == (1, 2, 9, 2)
 
 
 async def test_a_snapshot_with_no_join_pending_keeps_the_older_format() -> None:
@@ -541,14 +452,10 @@ async def test_a_snapshot_with_no_join_pending_keeps_the_older_format() -> None:
         async def join(self, a: A, answer: Answer) -> StopEvent:
             return StopEvent(result=a.n)
 
-    wf = Idle(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
-    handler = wf.run()
-    await asked(handler)
-    data = await only_waiting(handler)
+    data = await paused_snapshot(answerable(Idle))
     assert data["format_version"] == 1
     assert "joins" not in data
     assert all("bound" not in inv for inv in data["in_flight"])
-    await handler.cancel_run()
 
 
 class StreamJoin(Workflow):
@@ -575,28 +482,18 @@ class StreamJoin(Workflow):
 
 
 async def test_a_pending_join_inside_an_open_stream_snapshots_both() -> None:
-    wf = StreamJoin(timeout=TIMEOUT, serializer=JsonSerializer(extra_types=[Answer]))
-    handler = wf.run()
-    await asked(handler)
-    data = await only_waiting(handler)
+    wf = answerable(StreamJoin)
+    data = await paused_snapshot(wf)
     assert data["format_version"] == 3
     [stream] = data["streams"].values()
     assert stream["open"] == 1  # the waiting branch; the buffered A is finished
     assert [ev["data"]["n"] for ev in data["joins"]["join"]] == [0]
-    await handler.cancel_run()
-    resumed = wf.run(ctx=Context.from_dict(wf, data, serializer=wf.serializer))
-    resumed.ctx.send_event(Answer(n=5))
-    assert await asyncio.wait_for(resumed, TIMEOUT) == [(0, 5)]
+    assert await resume(wf, data, Answer(n=5)) == [(0, 5)]
 
 
 @pytest.fixture
 async def join_snapshot() -> dict[str, Any]:
-    wf = waiting_join()
-    handler = wf.run()
-    await asked(handler)
-    data = await only_waiting(handler)
-    await handler.cancel_run()
-    return data
+    return await paused_snapshot(answerable(WaitingJoin))
 
 
 def _first_bound(data: dict[str, Any]) -> list[Any]:
@@ -621,9 +518,8 @@ def test_a_damaged_join_snapshot_is_refused_with_the_reason(
     join_snapshot: dict[str, Any], damage: Any, message: str
 ) -> None:
     damage(join_snapshot)
-    wf = waiting_join()
     with pytest.raises(ContextSerdeError, match=message):
-        Context.from_dict(wf, join_snapshot, serializer=wf.serializer)
+        restore(answerable(WaitingJoin), join_snapshot)
 
 
 def test_a_join_buffer_holding_an_event_the_step_does_not_take_is_refused(
@@ -633,29 +529,15 @@ def test_a_join_buffer_holding_an_event_the_step_does_not_take_is_refused(
     assert key.endswith(".A")
     answer = {"$event": key[: -len("A")] + "Answer", "data": {"n": 1, "response": "x"}}
     join_snapshot["joins"]["join"].append(answer)
-    wf = waiting_join()
     with pytest.raises(ContextSerdeError, match="takes no Answer"):
-        Context.from_dict(wf, join_snapshot, serializer=wf.serializer)
+        restore(answerable(WaitingJoin), join_snapshot)
 
 
 # --- the durable engine ----------------------------------------------------------------------
 
 
-async def inbox_of(engine: Engine) -> list[Any]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while not (requests := await engine.inbox()):
-        assert loop.time() < deadline, "no input request appeared"
-        await asyncio.sleep(0.01)
-    return requests
-
-
-class DurableApprovals(Workflow):
-    @step
-    async def start(self, ctx: Context, ev: StartEvent) -> A | Item | None:
-        ctx.send_event(A(n=1))
-        ctx.send_event(Item(n=7))
-        return None
+class DurableApprovals(Approvals):
+    """Approving asks the engine's inbox (a plain HumanResponseEvent answers)."""
 
     @step
     async def approve(self, ctx: Context, ev: Item) -> B:
@@ -669,12 +551,8 @@ class DurableApprovals(Workflow):
         return StopEvent(result=(a.n, b.n))
 
 
-class DurableWaitingJoin(Workflow):
-    @step
-    async def start(self, ctx: Context, ev: StartEvent) -> A | B | None:
-        ctx.send_event(A(n=1))
-        ctx.send_event(B(n=2))
-        return None
+class DurableWaitingJoin(WaitingJoin):
+    """The join call asks the engine's inbox (a plain HumanResponseEvent answers)."""
 
     @step
     async def join(self, ctx: Context, a: A, b: B) -> StopEvent:
@@ -691,31 +569,11 @@ class DurableWaitingJoin(Workflow):
 async def test_the_engine_resumes_a_pending_join_after_a_restart(
     tmp_path: Path, workflow: type[Workflow], expected: Any
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    workflows = {"joins": workflow(timeout=None)}
-    async with Engine(url, dict(workflows), idle_release_after=None) as first:
-        handle = await first.start("joins")
-        [request] = await inbox_of(first)
-        run_id = handle.run_id
-    async with Engine(url, dict(workflows), idle_release_after=None) as second:
-        [again] = await inbox_of(second)
-        assert again.request_id == request.request_id
-        await second.respond(again.request_id, "yes")
-        assert await asyncio.wait_for(second.get(run_id).result(), TIMEOUT) == expected
+    assert await answered_after_restart(tmp_path, workflow(timeout=None), "yes") == expected
 
 
 async def test_the_engine_releases_a_run_with_a_pending_join_and_loads_it_on_answer(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
-    workflows = {"joins": DurableApprovals(timeout=None)}
-    async with Engine(url, workflows, idle_release_after=0) as engine:
-        handle = await engine.start("joins")
-        [request] = await inbox_of(engine)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + TIMEOUT
-        while handle.run_id in engine._loaded:
-            assert loop.time() < deadline, "the paused run was never released"
-            await asyncio.sleep(0.01)
-        await engine.respond(request.request_id, "later")
-        assert await asyncio.wait_for(handle.result(), TIMEOUT) == (1, 5)
+    result = await answered_after_release(tmp_path, DurableApprovals(timeout=None), "later")
+    assert result == (1, 5)

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from _flows import HumanLoop
 from workflows import Context, Workflow, step
 from workflows.errors import WorkflowStepDoesNotExistError
 from workflows.events import (
@@ -195,24 +196,14 @@ async def test_send_event_to_unknown_step_inside_a_step_fails_the_run() -> None:
         await TargetsNowhere().run()
 
 
-class WaitsForOutside(Workflow):
-    @step
-    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
-        return InputRequiredEvent(prefix="?")
-
-    @step
-    async def answer(self, ev: HumanResponseEvent) -> StopEvent:
-        return StopEvent(result=ev.response)
-
-
 async def test_handler_send_event_to_unknown_step_raises() -> None:
-    handler = WaitsForOutside().run()
+    handler = HumanLoop().run()
     async for ev in handler.stream_events():
         if isinstance(ev, InputRequiredEvent):
             with pytest.raises(WorkflowStepDoesNotExistError, match="not_a_step"):
                 await handler.send_event(HumanResponseEvent(response="x"), step="not_a_step")
             # the run is still alive and answerable
-            await handler.send_event(HumanResponseEvent(response="ok"), step="answer")
+            await handler.send_event(HumanResponseEvent(response="ok"), step="got")
     assert await handler == "ok"
 
 
@@ -356,7 +347,7 @@ async def test_unhandled_event_visible_only_with_expose_internal() -> None:
 
 
 async def test_event_sent_from_outside_that_no_step_accepts_is_dropped() -> None:
-    handler = WaitsForOutside().run()
+    handler = HumanLoop().run()
     seen: list[Event] = []
     async for ev in handler.stream_events(expose_internal=True):
         seen.append(ev)

@@ -21,17 +21,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
-import warnings
-from collections import Counter
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
+from _flows import RETRY_FIVE_TIMES, THREE_ANSWERS, Progress, Question, ThreeAsks, answer_for
+from _runs import (
+    cancelled,
+    events_and_result,
+    json_round_trip,
+    prompts_in,
+    snapshot_at_prompt,
+)
+from _wait import TIMEOUT
 from workflows import Context, Workflow, step
 from workflows.context import JsonSerializer, PickleSerializer
-from workflows.errors import ContextSerdeError, WorkflowCancelledByUser
+from workflows.errors import ContextSerdeError
 from workflows.events import (
     Event,
     HumanResponseEvent,
@@ -39,22 +45,6 @@ from workflows.events import (
     StartEvent,
     StopEvent,
 )
-from workflows.retry_policy import ConstantDelayRetryPolicy
-
-RUN_TIMEOUT = 30
-
-
-class Question(Event):
-    request_id: str
-
-
-class Answered(Event):
-    request_id: str
-    answer: str
-
-
-class Progress(Event):
-    label: str
 
 
 class Profile(BaseModel):
@@ -77,32 +67,26 @@ class Box:
     content: str
 
 
-def json_round_trip(data: dict[str, Any]) -> dict[str, Any]:
-    """What a database would hand back; also proves the snapshot is JSON-safe."""
-    assert isinstance(data, dict)
-    text = json.dumps(data)
-    back = json.loads(text)
-    assert back == data, "the snapshot changed in a JSON round trip (tuples, non-str keys...)"
-    return back
+async def snapshot_after_answer(
+    handler: Any, answer: Event, prompts: int, progress: str
+) -> dict[str, Any]:
+    """Stream the run; at its ``prompts``-th prompt send ``answer``; once it writes
+    ``Progress(progress)``, snapshot it (through JSON text) and cancel it."""
 
+    async def at_progress() -> dict[str, Any]:
+        seen = 0
+        async for ev in handler.stream_events():
+            if isinstance(ev, InputRequiredEvent):
+                seen += 1
+                if seen == prompts:
+                    await handler.send_event(answer)
+            elif isinstance(ev, Progress) and ev.label == progress:
+                return json_round_trip(handler.ctx.to_dict())
+        raise AssertionError(f"the run ended without writing Progress({progress!r})")
 
-async def finish(handler: Any) -> tuple[list[Event], Any]:
-    async def consume() -> tuple[list[Event], Any]:
-        events = [ev async for ev in handler.stream_events()]
-        return events, await handler
-
-    return await asyncio.wait_for(consume(), timeout=RUN_TIMEOUT)
-
-
-async def cancel(handler: Any) -> None:
-    """Cancel a run; it ends with WorkflowCancelledByUser."""
-    await asyncio.wait_for(handler.cancel_run(), timeout=RUN_TIMEOUT)
-    with pytest.raises(WorkflowCancelledByUser):
-        await asyncio.wait_for(handler, timeout=RUN_TIMEOUT)
-
-
-def prompts_in(events: list[Event]) -> list[InputRequiredEvent]:
-    return [ev for ev in events if isinstance(ev, InputRequiredEvent)]
+    data = await asyncio.wait_for(at_progress(), TIMEOUT)
+    await cancelled(handler)
+    return data
 
 
 # ------------------------------------------------------------- before / after a run
@@ -123,33 +107,33 @@ async def test_snapshot_of_a_context_before_any_run_round_trips() -> None:
     data = json_round_trip(ctx.to_dict())
     assert "format_version" in data
 
-    wf = Greeter(timeout=RUN_TIMEOUT)
+    wf = Greeter(timeout=TIMEOUT)
     restored = Context.from_dict(wf, data)
     assert await restored.store.get("greeting") == "bonjour"
-    result = await asyncio.wait_for(wf.run(ctx=restored, name="Ada"), timeout=RUN_TIMEOUT)
+    result = await asyncio.wait_for(wf.run(ctx=restored, name="Ada"), timeout=TIMEOUT)
     assert result == "bonjour Ada #1"
 
 
 async def test_snapshot_of_an_empty_context_round_trips() -> None:
     data = json_round_trip(Context(Greeter()).to_dict())
-    wf = Greeter(timeout=RUN_TIMEOUT)
+    wf = Greeter(timeout=TIMEOUT)
     result = await asyncio.wait_for(
-        wf.run(ctx=Context.from_dict(wf, data), name="Bo"), timeout=RUN_TIMEOUT
+        wf.run(ctx=Context.from_dict(wf, data), name="Bo"), timeout=TIMEOUT
     )
     assert result == "hello Bo #1"
 
 
 async def test_snapshot_after_a_finished_run_carries_state_into_the_next_run() -> None:
-    first = Greeter(timeout=RUN_TIMEOUT)
+    first = Greeter(timeout=TIMEOUT)
     handler = first.run(name="Ada")
-    events, result = await finish(handler)
+    events, result = await events_and_result(handler)
     assert result == "hello Ada #1"
     data = json_round_trip(handler.ctx.to_dict())
 
-    second = Greeter(timeout=RUN_TIMEOUT)
+    second = Greeter(timeout=TIMEOUT)
     restored = Context.from_dict(second, data)
     assert await restored.store.get("runs") == 1
-    result = await asyncio.wait_for(second.run(ctx=restored, name="Bo"), timeout=RUN_TIMEOUT)
+    result = await asyncio.wait_for(second.run(ctx=restored, name="Bo"), timeout=TIMEOUT)
     assert result == "hello Bo #2"
 
 
@@ -158,9 +142,9 @@ async def test_a_restored_context_can_be_snapshotted_again() -> None:
     await ctx.store.set("greeting", "hej")
     once = json_round_trip(ctx.to_dict())
     twice = json_round_trip(Context.from_dict(Greeter(), once).to_dict())
-    wf = Greeter(timeout=RUN_TIMEOUT)
+    wf = Greeter(timeout=TIMEOUT)
     result = await asyncio.wait_for(
-        wf.run(ctx=Context.from_dict(wf, twice), name="Cy"), timeout=RUN_TIMEOUT
+        wf.run(ctx=Context.from_dict(wf, twice), name="Cy"), timeout=TIMEOUT
     )
     assert result == "hej Cy #1"
 
@@ -179,19 +163,19 @@ class ProfileFlow(Workflow):
 
 
 async def test_typed_state_round_trips_as_its_model() -> None:
-    wf = ProfileFlow(timeout=RUN_TIMEOUT)
+    wf = ProfileFlow(timeout=TIMEOUT)
     handler = wf.run(tag="first")
-    _, result = await finish(handler)
+    _, result = await events_and_result(handler)
     assert result == ("nobody", 1, ["first"])
     await handler.ctx.store.set("name", "Ada")
 
     data = json_round_trip(handler.ctx.to_dict())
-    wf2 = ProfileFlow(timeout=RUN_TIMEOUT)
+    wf2 = ProfileFlow(timeout=TIMEOUT)
     restored = Context.from_dict(wf2, data)
     state = await restored.store.get_state()
     assert isinstance(state, Profile)
     assert state == Profile(name="Ada", visits=1, tags=["first"])
-    result = await asyncio.wait_for(wf2.run(ctx=restored, tag="second"), timeout=RUN_TIMEOUT)
+    result = await asyncio.wait_for(wf2.run(ctx=restored, tag="second"), timeout=TIMEOUT)
     assert result == ("Ada", 2, ["first", "second"])
 
 
@@ -286,21 +270,14 @@ class Approval(Workflow):
 
 
 async def test_paused_run_resumes_in_a_fresh_workflow_and_the_snapshot_stays_valid() -> None:
-    handler = Approval(timeout=RUN_TIMEOUT).run()
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            data = json_round_trip(handler.ctx.to_dict())
-            break
-    assert data is not None
-    await cancel(handler)
+    data, _ = await snapshot_at_prompt(Approval(timeout=TIMEOUT).run())
 
     # The same snapshot resumes twice, independently, each with its own answer.
     for answer in ("yes", "no"):
-        wf = Approval(timeout=RUN_TIMEOUT)
+        wf = Approval(timeout=TIMEOUT)
         resumed = wf.run(ctx=Context.from_dict(wf, data))
         await resumed.send_event(HumanResponseEvent(response=answer))
-        events, result = await finish(resumed)
+        events, result = await events_and_result(resumed)
         assert result == f"decision: {answer}"
         assert prompts_in(events) == [], "the resumed run asked again"
         assert not any(isinstance(ev, StartEvent) for ev in events)
@@ -311,92 +288,30 @@ async def test_paused_run_resumes_in_a_fresh_workflow_and_the_snapshot_stays_val
 # ------------------------------------------------------- paused in wait_for_event
 
 
-class ThreeAsks(Workflow):
-    ids = ("a", "b", "c")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.before_wait: Counter[str] = Counter()
-        self.all_waiting = asyncio.Event()
-
-    @step
-    async def fan_out(self, ctx: Context, ev: StartEvent) -> Question | None:
-        for rid in self.ids:
-            ctx.send_event(Question(request_id=rid))
-        return None
-
-    @step(num_workers=3)
-    async def ask(self, ctx: Context, ev: Question) -> Answered:
-        self.before_wait[ev.request_id] += 1
-        if len(self.before_wait) == len(self.ids):
-            self.all_waiting.set()
-        reply = await ctx.wait_for_event(
-            HumanResponseEvent,
-            waiter_event=InputRequiredEvent(prefix=f"{ev.request_id}? ", request_id=ev.request_id),
-            waiter_id=f"ask-{ev.request_id}",
-            requirements={"request_id": ev.request_id},
-        )
-        return Answered(request_id=ev.request_id, answer=reply.response)
-
-    @step
-    async def gather(self, ctx: Context, ev: Answered) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Answered] * len(self.ids))
-        if done is None:
-            ctx.write_event_to_stream(Progress(label=f"collected {ev.request_id}"))
-            return None
-        return StopEvent(result={e.request_id: e.answer for e in done})
-
-
-def answer_for(rid: str) -> HumanResponseEvent:
-    return HumanResponseEvent(response=f"answer-{rid}", request_id=rid)
-
-
-EXPECTED = {"a": "answer-a", "b": "answer-b", "c": "answer-c"}
-
-
 async def test_pending_waiters_resume_in_a_fresh_workflow_without_new_prompts() -> None:
-    first = ThreeAsks(timeout=RUN_TIMEOUT)
-    handler = first.run()
-    seen: list[str] = []
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            seen.append(ev.request_id)
-            if len(seen) == 3:
-                data = json_round_trip(handler.ctx.to_dict())
-                break
-    assert data is not None and sorted(seen) == ["a", "b", "c"]
-    await cancel(handler)
+    first = ThreeAsks(timeout=TIMEOUT)
+    data, prompts = await snapshot_at_prompt(first.run(), prompts=3)
+    assert sorted(p.request_id for p in prompts) == ["a", "b", "c"]
 
-    second = ThreeAsks(timeout=RUN_TIMEOUT)
+    second = ThreeAsks(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))
     # Answer at once, before the re-run steps reach their waits, out of order:
     # the answers are routed as if the run had never stopped.
     for rid in ("b", "c", "a"):
         await resumed.send_event(answer_for(rid))
-    events, result = await finish(resumed)
+    events, result = await events_and_result(resumed)
 
-    assert result == EXPECTED
+    assert result == THREE_ANSWERS
     assert prompts_in(events) == [], "waiter events must not be written again after a restore"
     # Code before the wait: once before the snapshot, once more on the re-run.
     assert first.before_wait + second.before_wait == {"a": 2, "b": 2, "c": 2}
 
 
 async def test_answers_sent_after_the_resumed_steps_wait_again_are_routed() -> None:
-    first = ThreeAsks(timeout=RUN_TIMEOUT)
-    handler = first.run()
-    prompts = 0
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            prompts += 1
-            if prompts == 3:
-                data = json_round_trip(handler.ctx.to_dict())
-                break
-    assert data is not None
-    await cancel(handler)
+    first = ThreeAsks(timeout=TIMEOUT)
+    data, _ = await snapshot_at_prompt(first.run(), prompts=3)
 
-    second = ThreeAsks(timeout=RUN_TIMEOUT)
+    second = ThreeAsks(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))
     events: list[Event] = []
 
@@ -409,42 +324,30 @@ async def test_answers_sent_after_the_resumed_steps_wait_again_are_routed() -> N
     try:
         # Every re-run invocation has reached its wait again (a handshake set by the
         # steps themselves): only now are the answers sent.
-        await asyncio.wait_for(second.all_waiting.wait(), timeout=RUN_TIMEOUT)
+        await asyncio.wait_for(second.all_waiting.wait(), timeout=TIMEOUT)
         for rid in ("c", "b", "a"):
             await resumed.send_event(answer_for(rid))
-        result = await asyncio.wait_for(consumer, timeout=RUN_TIMEOUT)
+        result = await asyncio.wait_for(consumer, timeout=TIMEOUT)
     finally:
         if not consumer.done():
             consumer.cancel()
-    assert result == EXPECTED
+    assert result == THREE_ANSWERS
     assert prompts_in(events) == []
     assert first.before_wait + second.before_wait == {"a": 2, "b": 2, "c": 2}
 
 
 async def test_an_answered_and_collected_waiter_is_not_run_again_after_restore() -> None:
-    first = ThreeAsks(timeout=RUN_TIMEOUT)
-    handler = first.run()
-    prompts = 0
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            prompts += 1
-            if prompts == 3:
-                await handler.send_event(answer_for("a"))
-        elif isinstance(ev, Progress) and ev.label == "collected a":
-            # ask(a) has returned and gather has buffered its answer.
-            data = json_round_trip(handler.ctx.to_dict())
-            break
-    assert data is not None
-    await cancel(handler)
+    first = ThreeAsks(timeout=TIMEOUT)
+    # Snapshot once ask(a) has returned and gather has buffered its answer.
+    data = await snapshot_after_answer(first.run(), answer_for("a"), 3, "collected a")
 
-    second = ThreeAsks(timeout=RUN_TIMEOUT)
+    second = ThreeAsks(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))
     await resumed.send_event(answer_for("c"))
     await resumed.send_event(answer_for("b"))
-    events, result = await finish(resumed)
+    events, result = await events_and_result(resumed)
 
-    assert result == EXPECTED
+    assert result == THREE_ANSWERS
     assert prompts_in(events) == []
     assert first.before_wait + second.before_wait == {"a": 1, "b": 2, "c": 2}
 
@@ -473,21 +376,13 @@ class GatedAsk(Workflow):
 
 async def test_an_answer_that_arrived_before_the_snapshot_is_returned_at_once() -> None:
     gate = asyncio.Event()  # never opened: the first run is stuck after its wait
-    first = GatedAsk(gate=gate, timeout=RUN_TIMEOUT)
-    handler = first.run()
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            await handler.send_event(HumanResponseEvent(response="1234"))
-        elif isinstance(ev, Progress):
-            data = json_round_trip(handler.ctx.to_dict())
-            break
-    assert data is not None
-    await cancel(handler)
+    first = GatedAsk(gate=gate, timeout=TIMEOUT)
+    answer = HumanResponseEvent(response="1234")
+    data = await snapshot_after_answer(first.run(), answer, 1, "got answer")
 
-    second = GatedAsk(timeout=RUN_TIMEOUT)
+    second = GatedAsk(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))
-    events, result = await finish(resumed)  # nothing is sent to the resumed run
+    events, result = await events_and_result(resumed)  # nothing is sent to the resumed run
     assert result == "code 1234"
     assert prompts_in(events) == []
     assert first.before_wait + second.before_wait == 2
@@ -510,29 +405,16 @@ class CustomStopFlow(Workflow):
 
 
 async def test_resumed_run_returns_a_stop_event_subclass_itself() -> None:
-    handler = CustomStopFlow(timeout=RUN_TIMEOUT).run(topic="lunch")
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            assert ev.prefix == "lunch? "
-            data = json_round_trip(handler.ctx.to_dict())
-            break
-    assert data is not None
-    await cancel(handler)
+    data, [prompt] = await snapshot_at_prompt(CustomStopFlow(timeout=TIMEOUT).run(topic="lunch"))
+    assert prompt.prefix == "lunch? "
 
-    wf = CustomStopFlow(timeout=RUN_TIMEOUT)
+    wf = CustomStopFlow(timeout=TIMEOUT)
     resumed = wf.run(ctx=Context.from_dict(wf, data))
     await resumed.send_event(HumanResponseEvent(response="soup"))
-    events, result = await finish(resumed)
+    events, result = await events_and_result(resumed)
     assert isinstance(result, CustomStop)
     assert result.summary == "lunch: soup"
     assert events[-1] == result or isinstance(events[-1], CustomStop)
-
-
-with warnings.catch_warnings():
-    # The reference library deprecates the compatibility name; both must accept it.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    RETRY_FIVE_TIMES = ConstantDelayRetryPolicy(maximum_attempts=5, delay=0.01)
 
 
 class FlakyThenAsk(Workflow):
@@ -553,21 +435,14 @@ class FlakyThenAsk(Workflow):
 
 
 async def test_retry_attempts_of_an_in_flight_step_survive_the_snapshot() -> None:
-    first = FlakyThenAsk(timeout=RUN_TIMEOUT)
-    handler = first.run()
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            data = json_round_trip(handler.ctx.to_dict())
-            break
-    assert data is not None
-    await cancel(handler)
+    first = FlakyThenAsk(timeout=TIMEOUT)
+    data, _ = await snapshot_at_prompt(first.run())
     assert first.retry_numbers == [0, 1, 2]
 
-    second = FlakyThenAsk(timeout=RUN_TIMEOUT)
+    second = FlakyThenAsk(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))
     await resumed.send_event(HumanResponseEvent(response="fine"))
-    events, result = await finish(resumed)
+    events, result = await events_and_result(resumed)
     # The re-run continues the third attempt; it does not start counting again.
     assert second.retry_numbers == [2]
     assert result == ("fine", 2)
@@ -588,22 +463,14 @@ class TypedWait(Workflow):
 
 
 async def test_a_waiter_for_a_registered_custom_type_resumes_and_routes_by_type() -> None:
-    handler = TypedWait(timeout=RUN_TIMEOUT).run()
-    data = None
-    async for ev in handler.stream_events():
-        if isinstance(ev, InputRequiredEvent):
-            data = json_round_trip(
-                handler.ctx.to_dict(serializer=JsonSerializer(extra_types=[Verdict]))
-            )
-            break
-    assert data is not None
-    await cancel(handler)
+    serializer = JsonSerializer(extra_types=[Verdict])
+    data, _ = await snapshot_at_prompt(TypedWait(timeout=TIMEOUT).run(), serializer=serializer)
 
-    wf = TypedWait(timeout=RUN_TIMEOUT)
+    wf = TypedWait(timeout=TIMEOUT)
     restored = Context.from_dict(wf, data, serializer=JsonSerializer(extra_types=[Verdict]))
     resumed = wf.run(ctx=restored)
     # A base-class answer does not satisfy the restored waiter for the subclass.
     await resumed.send_event(HumanResponseEvent(response="base"))
     await resumed.send_event(Verdict(response="typed", approved=True))
-    _, result = await finish(resumed)
+    _, result = await events_and_result(resumed)
     assert result == ("Verdict", True, "typed")

@@ -9,18 +9,15 @@ a declaration that cannot be written in order is refused when its writer is buil
 
 from __future__ import annotations
 
-import asyncio
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import pytest
 
-from _wait import TIMEOUT, until
+from _flows import Answer, Ask, Item, Result, Review, WaitingJoin, answerable
+from _runs import paused_snapshot
 from workflows import Context, Workflow, step
 from workflows._snapshot_layout import _Scope, _Strict, writer_of
-from workflows.context.serializers import JsonSerializer
-from workflows.errors import WorkflowCancelledByUser
-from workflows.events import Event, StartEvent, StopEvent
+from workflows.events import StartEvent, StopEvent
 
 V1_KEYS = [
     "format_version",
@@ -65,115 +62,31 @@ WAITER_KEYS = [
 ]
 
 
-class Item(Event):
-    n: int
-
-
-class Done(Event):
-    n: int
-
-
-class Ask(Event):
-    n: int
-
-
-class Answer(Event):
-    n: int
-
-
-class A(Event):
-    n: int
-
-
-class B(Event):
-    n: int
-
-
 class Waiting(Workflow):
-    """Item 1 waits for an answer while item 2 queues behind it; Done 0 is collected."""
+    """Item 1 waits for an answer while item 2 queues behind it; Result 0 is collected."""
 
     @step
-    async def start(self, ctx: Context, ev: StartEvent) -> Item | Done | None:
-        ctx.send_event(Done(n=0))
+    async def start(self, ctx: Context, ev: StartEvent) -> Item | Result | None:
+        ctx.send_event(Result(n=0))
         ctx.send_event(Item(n=1))
         ctx.send_event(Item(n=2))
         return None
 
     @step(num_workers=1)
-    async def ask(self, ctx: Context, ev: Item) -> Done:
+    async def ask(self, ctx: Context, ev: Item) -> Result:
         answer = await ctx.wait_for_event(
             Answer, waiter_event=Ask(n=ev.n), waiter_id=f"q{ev.n}", requirements={"n": ev.n}
         )
-        return Done(n=answer.n)
+        return Result(n=answer.n)
 
     @step
-    async def gather(self, ctx: Context, ev: Done) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Done] * 3)
+    async def gather(self, ctx: Context, ev: Result) -> StopEvent | None:
+        done = ctx.collect_events(ev, [Result] * 3)
         return None if done is None else StopEvent(result=[d.n for d in done])
 
 
-class Fanned(Workflow):
-    """Three branches; branch 1 waits for an answer, holding the stream open."""
-
-    @step
-    async def fan(self, ev: StartEvent) -> list[Item]:
-        return [Item(n=i) for i in range(3)]
-
-    @step
-    async def work(self, ctx: Context, ev: Item) -> Done:
-        if ev.n == 1:
-            answer = await ctx.wait_for_event(Answer, waiter_event=Ask(n=1))
-            return Done(n=answer.n)
-        return Done(n=ev.n)
-
-    @step
-    async def gather(self, done: list[Done]) -> StopEvent:
-        return StopEvent(result=sorted(d.n for d in done))
-
-
-class Joined(Workflow):
-    """The join call waits for an answer with its batch; a third event waits in the buffer."""
-
-    @step
-    async def start(self, ctx: Context, ev: StartEvent) -> A | B | None:
-        ctx.send_event(A(n=1))
-        ctx.send_event(B(n=2))
-        ctx.send_event(A(n=3))
-        return None
-
-    @step
-    async def join(self, ctx: Context, a: A, b: B) -> StopEvent:
-        answer = await ctx.wait_for_event(Answer, waiter_event=Ask(n=a.n))
-        return StopEvent(result=(a.n, b.n, answer.n))
-
-
-async def settled_snapshot(wf: Workflow, queued: int, buffered: int = 0) -> dict[str, Any]:
-    """The run's snapshot, through JSON text, once one call waits, ``queued`` events
-    queue and ``buffered`` events wait in collect buffers."""
-    handler = wf.run()
-
-    def snapshot() -> dict[str, Any] | None:
-        data = handler.ctx.to_dict()
-        waiting = len(data["in_flight"]) == 1 and len(data["waiters"]) == 1
-        in_queues = sum(len(items) for items in data["queues"].values())
-        collected = sum(len(events) for events in data["collect"].values())
-        return data if waiting and in_queues == queued and collected == buffered else None
-
-    data = await until(snapshot, "one call waiting for an answer")
-    await handler.cancel_run()
-    with pytest.raises(WorkflowCancelledByUser):
-        await asyncio.wait_for(handler, TIMEOUT)
-    loaded: dict[str, Any] = json.loads(json.dumps(data))
-    return loaded
-
-
-def serializer() -> JsonSerializer:
-    return JsonSerializer(extra_types=[Answer])
-
-
 async def test_version_1_writes_its_keys_in_the_declared_order() -> None:
-    wf = Waiting(timeout=TIMEOUT, serializer=serializer())
-    data = await settled_snapshot(wf, queued=1, buffered=1)
+    data = await paused_snapshot(answerable(Waiting), queued=1, buffered=1)
     assert list(data) == V1_KEYS
     assert data["format_version"] == 1
     [queued] = data["queues"]["ask"]
@@ -187,7 +100,7 @@ async def test_version_1_writes_its_keys_in_the_declared_order() -> None:
 
 
 async def test_version_2_adds_streams_last_and_scope_after_an_entry() -> None:
-    data = await settled_snapshot(Fanned(timeout=TIMEOUT, serializer=serializer()), queued=0)
+    data = await paused_snapshot(answerable(Review))
     assert list(data) == [*V1_KEYS, "streams"]
     assert data["format_version"] == 2
     [running] = data["in_flight"]
@@ -198,7 +111,7 @@ async def test_version_2_adds_streams_last_and_scope_after_an_entry() -> None:
 
 
 async def test_version_3_adds_joins_last_and_bound_after_an_entry() -> None:
-    data = await settled_snapshot(Joined(timeout=TIMEOUT, serializer=serializer()), queued=0)
+    data = await paused_snapshot(answerable(WaitingJoin))
     assert list(data) == [*V1_KEYS, "joins"]
     assert data["format_version"] == 3
     [running] = data["in_flight"]

@@ -169,17 +169,50 @@ def run_program(script: Path, mode: str, snapshot: Path, counter: Path) -> dict[
     return out
 
 
-@pytest.mark.timeout(240)
-def test_a_wait_paused_in_one_process_resumes_in_another(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("modes", "reruns"),
+    [
+        pytest.param(
+            ("pause",),
+            # alpha finished before the snapshot; beta was waiting and is re-run once.
+            {("pause", "alpha"): 1, ("pause", "beta"): 1, ("resume", "beta"): 1},
+            id="a wait paused in one process resumes in another",
+            marks=pytest.mark.timeout(240),
+        ),
+        pytest.param(
+            ("pause-early", "relay"),
+            # Each process that restored a waiting step re-ran the code before its wait once.
+            {
+                ("pause-early", "alpha"): 1,
+                ("pause-early", "beta"): 1,
+                ("relay", "alpha"): 1,
+                ("relay", "beta"): 1,
+                ("resume", "beta"): 1,
+            },
+            id="a run hops through three processes",
+            marks=pytest.mark.timeout(300),
+        ),
+    ],
+)
+def test_a_paused_run_resumes_in_other_processes(
+    tmp_path: Path, modes: tuple[str, ...], reruns: dict[tuple[str, str], int]
+) -> None:
     script = tmp_path / "review_program.py"
     script.write_text(PROGRAM)
     snapshot = tmp_path / "snapshot.json"
     counter = tmp_path / "before_wait.txt"
 
-    paused = run_program(script, "pause", snapshot, counter)
+    first, *relays = modes
+    paused = run_program(script, first, snapshot, counter)
     assert paused["PROMPTS"] == ["alpha", "beta"]
     data = json.loads(snapshot.read_text())
     assert isinstance(data, dict) and "format_version" in data
+
+    for relay in relays:
+        relay_events = run_program(script, relay, snapshot, counter)["EVENTS"]
+        assert isinstance(relay_events, list)
+        assert "InputRequiredEvent" not in relay_events
+        assert relay_events[-1] == "Collected"
 
     resumed = run_program(script, "resume", snapshot, counter)
     assert resumed["RESULT"] == {
@@ -194,43 +227,4 @@ def test_a_wait_paused_in_one_process_resumes_in_another(tmp_path: Path) -> None
     assert events[-1] == "StopEvent"
 
     runs = Counter(tuple(line.split()) for line in counter.read_text().splitlines())
-    # alpha finished before the snapshot; beta was waiting and is re-run once.
-    assert runs == {("pause", "alpha"): 1, ("pause", "beta"): 1, ("resume", "beta"): 1}
-
-
-@pytest.mark.timeout(300)
-def test_a_run_hops_through_three_processes(tmp_path: Path) -> None:
-    script = tmp_path / "review_program.py"
-    script.write_text(PROGRAM)
-    snapshot = tmp_path / "snapshot.json"
-    counter = tmp_path / "before_wait.txt"
-
-    paused = run_program(script, "pause-early", snapshot, counter)
-    assert paused["PROMPTS"] == ["alpha", "beta"]
-
-    relayed = run_program(script, "relay", snapshot, counter)
-    relay_events = relayed["EVENTS"]
-    assert isinstance(relay_events, list)
-    assert "InputRequiredEvent" not in relay_events
-    assert relay_events[-1] == "Collected"
-
-    resumed = run_program(script, "resume", snapshot, counter)
-    assert resumed["RESULT"] == {
-        "note": ["Note", "budget", ["x", "y"]],
-        "first": ["Got", "alpha", "A-alpha"],
-        "answers": {"alpha": "A-alpha", "beta": "A-beta"},
-    }
-    events = resumed["EVENTS"]
-    assert isinstance(events, list)
-    assert "InputRequiredEvent" not in events
-    assert events[-1] == "StopEvent"
-
-    runs = Counter(tuple(line.split()) for line in counter.read_text().splitlines())
-    # Each process that restored a waiting step re-ran the code before its wait once.
-    assert runs == {
-        ("pause-early", "alpha"): 1,
-        ("pause-early", "beta"): 1,
-        ("relay", "alpha"): 1,
-        ("relay", "beta"): 1,
-        ("resume", "beta"): 1,
-    }
+    assert runs == reruns

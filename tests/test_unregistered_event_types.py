@@ -68,7 +68,6 @@ async def main() -> None:
     else:
         ctx = Context.from_dict(wf, json.loads(SNAPSHOT.read_text()))
         handler = wf.run(ctx=ctx)
-        await asyncio.sleep(0.05)
         handler.ctx.send_event(Approval(approved=True, response="yes"))
         print(json.dumps(await handler))
 

@@ -18,13 +18,15 @@ Every test synchronises on stream events; none sleeps.
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 
+from _flows import RETRY_FIVE_TIMES, THREE_ANSWERS, Question, ThreeAsks
+from _runs import prompts_in
+from _wait import TIMEOUT
 from workflows import Context, Workflow, step
 from workflows.events import (
     Event,
@@ -34,18 +36,6 @@ from workflows.events import (
     StopEvent,
     WorkflowFailedEvent,
 )
-from workflows.retry_policy import ConstantDelayRetryPolicy
-
-RUN_TIMEOUT = 30
-
-
-class Question(Event):
-    request_id: str
-
-
-class Answered(Event):
-    request_id: str
-    answer: str
 
 
 class Routed(Event):
@@ -87,12 +77,8 @@ async def drive(
                         handler.ctx.send_event(answer)
         return await handler
 
-    result = await asyncio.wait_for(consume(), timeout=RUN_TIMEOUT)
+    result = await asyncio.wait_for(consume(), timeout=TIMEOUT)
     return seen, result
-
-
-def prompts_in(events: list[Event]) -> list[InputRequiredEvent]:
-    return [ev for ev in events if isinstance(ev, InputRequiredEvent)]
 
 
 # --------------------------------------------------------------------------- one wait
@@ -119,7 +105,7 @@ class SingleWait(Workflow):
 
 @pytest.mark.parametrize("via", ["handler", "ctx"])
 async def test_wait_returns_the_answer_and_does_not_replay(via: str) -> None:
-    wf = SingleWait(timeout=RUN_TIMEOUT)
+    wf = SingleWait(timeout=TIMEOUT)
 
     def respond(prompt: InputRequiredEvent, _: list[InputRequiredEvent]) -> list[Event]:
         return [HumanResponseEvent(response="Ada", request_id=prompt.request_id)]
@@ -146,7 +132,7 @@ class WaitWithoutPrompt(Workflow):
 
 
 async def test_wait_without_waiter_event_writes_nothing_and_times_out_in_the_step() -> None:
-    events, result = await drive(WaitWithoutPrompt(timeout=RUN_TIMEOUT).run(), lambda p, ps: [])
+    events, result = await drive(WaitWithoutPrompt(timeout=TIMEOUT).run(), lambda p, ps: [])
     label, exc_type = result
     assert label == "timed out"
     assert issubclass(exc_type, asyncio.TimeoutError)
@@ -166,24 +152,18 @@ class UncaughtTimeout(Workflow):
 
 
 async def test_uncaught_wait_timeout_fails_the_run_with_timeout_error() -> None:
-    handler = UncaughtTimeout(timeout=RUN_TIMEOUT).run()
+    handler = UncaughtTimeout(timeout=TIMEOUT).run()
     seen = []
 
     async def consume() -> None:
         async for ev in handler.stream_events():
             seen.append(ev)
 
-    await asyncio.wait_for(consume(), timeout=RUN_TIMEOUT)
+    await asyncio.wait_for(consume(), timeout=TIMEOUT)
     with pytest.raises(asyncio.TimeoutError):
-        await asyncio.wait_for(handler, timeout=RUN_TIMEOUT)
+        await asyncio.wait_for(handler, timeout=TIMEOUT)
     assert [p.prefix for p in prompts_in(seen)] == ["anyone? "]
     assert isinstance(seen[-1], WorkflowFailedEvent)
-
-
-with warnings.catch_warnings():
-    # The reference library deprecates the compatibility name; both must accept it.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    RETRY_FIVE_TIMES = ConstantDelayRetryPolicy(maximum_attempts=5, delay=0.01)
 
 
 class RetriedTimeout(Workflow):
@@ -202,8 +182,8 @@ class RetriedTimeout(Workflow):
 
 
 async def test_wait_timeout_is_retried_by_the_step_retry_policy() -> None:
-    wf = RetriedTimeout(timeout=RUN_TIMEOUT)
-    result = await asyncio.wait_for(wf.run(), timeout=RUN_TIMEOUT)
+    wf = RetriedTimeout(timeout=TIMEOUT)
+    result = await asyncio.wait_for(wf.run(), timeout=TIMEOUT)
     assert result == "done after 3 attempts"
     assert wf.attempts == 3
 
@@ -212,7 +192,7 @@ class TypedApproval(Workflow):
     @step
     async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
         reply = await ctx.wait_for_event(
-            Approval, waiter_event=InputRequiredEvent(prefix="approve? "), timeout=RUN_TIMEOUT
+            Approval, waiter_event=InputRequiredEvent(prefix="approve? "), timeout=TIMEOUT
         )
         return StopEvent(result=(type(reply).__name__, reply.approved, reply.response))
 
@@ -225,7 +205,7 @@ async def test_wait_for_a_subclass_ignores_base_events_and_returns_the_typed_eve
             Approval(response="typed", approved=True),
         ]
 
-    events, result = await drive(TypedApproval(timeout=RUN_TIMEOUT).run(), respond)
+    events, result = await drive(TypedApproval(timeout=TIMEOUT).run(), respond)
     assert result == ("Approval", True, "typed")
     assert len(prompts_in(events)) == 1
 
@@ -234,7 +214,7 @@ class BaseTypeWait(Workflow):
     @step
     async def ask(self, ctx: Context, ev: StartEvent) -> StopEvent:
         reply = await ctx.wait_for_event(
-            HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="? "), timeout=RUN_TIMEOUT
+            HumanResponseEvent, waiter_event=InputRequiredEvent(prefix="? "), timeout=TIMEOUT
         )
         return StopEvent(result=(type(reply).__name__, reply.approved))
 
@@ -243,49 +223,22 @@ async def test_a_subclass_answer_satisfies_a_waiter_for_the_base_type() -> None:
     def respond(prompt: InputRequiredEvent, _: list[InputRequiredEvent]) -> list[Event]:
         return [Approval(response="yes", approved=False)]
 
-    _, result = await drive(BaseTypeWait(timeout=RUN_TIMEOUT).run(), respond)
+    _, result = await drive(BaseTypeWait(timeout=TIMEOUT).run(), respond)
     assert result == ("Approval", False)
 
 
 # ------------------------------------------------------------------ several waiters
 
 
-class ThreeAsks(Workflow):
-    """Three concurrent invocations, each waiting for its own answer."""
+class SameWaiterId(ThreeAsks):
+    """Every invocation waits under the same ``waiter_id``."""
 
-    ids = ("a", "b", "c")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.before_wait: Counter[str] = Counter()
-
-    @step
-    async def fan_out(self, ctx: Context, ev: StartEvent) -> Question | None:
-        for rid in self.ids:
-            ctx.send_event(Question(request_id=rid))
-        return None
-
-    @step(num_workers=3)
-    async def ask(self, ctx: Context, ev: Question) -> Answered:
-        self.before_wait[ev.request_id] += 1
-        reply = await ctx.wait_for_event(
-            HumanResponseEvent,
-            waiter_event=InputRequiredEvent(prefix=f"{ev.request_id}? ", request_id=ev.request_id),
-            waiter_id="same-id-in-every-invocation",
-            requirements={"request_id": ev.request_id},
-        )
-        return Answered(request_id=ev.request_id, answer=reply.response)
-
-    @step
-    async def gather(self, ctx: Context, ev: Answered) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Answered] * len(self.ids))
-        if done is None:
-            return None
-        return StopEvent(result={e.request_id: e.answer for e in done})
+    def wait_options(self, request_id: str) -> dict[str, Any]:
+        return {**super().wait_options(request_id), "waiter_id": "same-id-in-every-invocation"}
 
 
 async def test_parallel_waiters_are_routed_by_requirements_answered_out_of_order() -> None:
-    wf = ThreeAsks(timeout=RUN_TIMEOUT)
+    wf = SameWaiterId(timeout=TIMEOUT)
 
     def respond(prompt: InputRequiredEvent, prompts: list[InputRequiredEvent]) -> list[Event]:
         if len(prompts) < 3:
@@ -295,7 +248,7 @@ async def test_parallel_waiters_are_routed_by_requirements_answered_out_of_order
         ]
 
     events, result = await drive(wf.run(), respond)
-    assert result == {"a": "answer-a", "b": "answer-b", "c": "answer-c"}
+    assert result == THREE_ANSWERS
     # The waiter_id is scoped to one invocation: the same id in three invocations
     # still gives three prompts, one each.
     per_request = Counter(p.request_id for p in prompts_in(events))
@@ -303,27 +256,13 @@ async def test_parallel_waiters_are_routed_by_requirements_answered_out_of_order
     assert wf.before_wait == {"a": 1, "b": 1, "c": 1}
 
 
-class ThreeAsksNoIds(Workflow):
-    @step
-    async def fan_out(self, ctx: Context, ev: StartEvent) -> Question | None:
-        for rid in ("x", "y", "z"):
-            ctx.send_event(Question(request_id=rid))
-        return None
+class ThreeAsksNoIds(ThreeAsks):
+    """The three waits have neither a ``waiter_id`` nor requirements."""
 
-    @step(num_workers=3)
-    async def ask(self, ctx: Context, ev: Question) -> Answered:
-        reply = await ctx.wait_for_event(
-            HumanResponseEvent,
-            waiter_event=InputRequiredEvent(prefix=f"{ev.request_id}? "),
-        )
-        return Answered(request_id=ev.request_id, answer=reply.response)
+    ids = ("x", "y", "z")
 
-    @step
-    async def gather(self, ctx: Context, ev: Answered) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Answered] * 3)
-        if done is None:
-            return None
-        return StopEvent(result={e.request_id: e.answer for e in done})
+    def wait_options(self, request_id: str) -> dict[str, Any]:
+        return {}
 
 
 async def test_parallel_waits_without_ids_each_prompt_and_take_one_answer_oldest_first() -> None:
@@ -332,7 +271,7 @@ async def test_parallel_waits_without_ids_each_prompt_and_take_one_answer_oldest
             return []
         return [HumanResponseEvent(response=f"r{i}") for i in range(3)]
 
-    events, result = await drive(ThreeAsksNoIds(timeout=RUN_TIMEOUT).run(), respond)
+    events, result = await drive(ThreeAsksNoIds(timeout=TIMEOUT).run(), respond)
     prompts = prompts_in(events)
     # N parallel waits without ids do not collapse into one prompt.
     assert sorted(p.prefix for p in prompts) == ["x? ", "y? ", "z? "]
@@ -359,7 +298,7 @@ class TwoWaitsInOneStep(Workflow):
 
 
 async def test_two_waits_in_one_invocation_are_two_waiters() -> None:
-    wf = TwoWaitsInOneStep(timeout=RUN_TIMEOUT)
+    wf = TwoWaitsInOneStep(timeout=TIMEOUT)
 
     def respond(prompt: InputRequiredEvent, _: list[InputRequiredEvent]) -> list[Event]:
         return [HumanResponseEvent(response=prompt.prefix.split("?")[0])]
@@ -390,14 +329,25 @@ async def test_every_requirement_must_match() -> None:
             HumanResponseEvent(response="right", request_id="r1", kind="final"),
         ]
 
-    _, result = await drive(AllRequirements(timeout=RUN_TIMEOUT).run(), respond)
+    _, result = await drive(AllRequirements(timeout=TIMEOUT).run(), respond)
     assert result == "right"
 
 
 # --------------------------------------------------------------- routing to steps
 
 
-class WaiterAndStep(Workflow):
+class GatherTwoRouted(Workflow):
+    """Ends with the ``(source, answer)`` of two Routed events, sorted."""
+
+    @step
+    async def gather(self, ctx: Context, ev: Routed) -> StopEvent | None:
+        done = ctx.collect_events(ev, [Routed, Routed])
+        if done is None:
+            return None
+        return StopEvent(result=sorted((e.source, e.answer) for e in done))
+
+
+class WaiterAndStep(GatherTwoRouted):
     """A waiter and a step both accept HumanResponseEvent."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -424,16 +374,9 @@ class WaiterAndStep(Workflow):
         self.step_got.append(ev.response)
         return Routed(source="step", answer=ev.response)
 
-    @step
-    async def gather(self, ctx: Context, ev: Routed) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Routed, Routed])
-        if done is None:
-            return None
-        return StopEvent(result=sorted((e.source, e.answer) for e in done))
-
 
 async def test_an_answer_taken_by_a_waiter_is_not_delivered_to_steps() -> None:
-    wf = WaiterAndStep(timeout=RUN_TIMEOUT)
+    wf = WaiterAndStep(timeout=TIMEOUT)
 
     def respond(prompt: InputRequiredEvent, _: list[InputRequiredEvent]) -> list[Event]:
         return [
@@ -470,13 +413,13 @@ async def test_ctx_send_event_from_a_step_answers_a_waiter() -> None:
     def respond(prompt: InputRequiredEvent, _: list[InputRequiredEvent]) -> list[Event]:
         return [Poke(response="from a step")]
 
-    events, result = await drive(SelfAnswering(timeout=RUN_TIMEOUT).run(), respond)
+    events, result = await drive(SelfAnswering(timeout=TIMEOUT).run(), respond)
     assert result == "from a step"
     assert len(prompts_in(events)) == 1
 
 
 async def test_an_answer_nobody_takes_is_dropped_as_unhandled_and_the_run_goes_on() -> None:
-    wf = SingleWait(timeout=RUN_TIMEOUT)
+    wf = SingleWait(timeout=TIMEOUT)
 
     def respond(prompt: InputRequiredEvent, _: list[InputRequiredEvent]) -> list[Event]:
         return [
@@ -493,7 +436,7 @@ async def test_an_answer_nobody_takes_is_dropped_as_unhandled_and_the_run_goes_o
 
 
 async def test_answers_stay_within_their_own_run() -> None:
-    first, second = SingleWait(timeout=RUN_TIMEOUT), SingleWait(timeout=RUN_TIMEOUT)
+    first, second = SingleWait(timeout=TIMEOUT), SingleWait(timeout=TIMEOUT)
 
     def respond_with(name: str) -> Responder:
         def respond(prompt: InputRequiredEvent, _: list[InputRequiredEvent]) -> list[Event]:
@@ -513,7 +456,7 @@ class Vote(Event):
     wants: bool
 
 
-class TwoVerdicts(Workflow):
+class TwoVerdicts(GatherTwoRouted):
     @step
     async def fan_out(self, ctx: Context, ev: StartEvent) -> Vote | None:
         ctx.send_event(Vote(wants=True))
@@ -529,13 +472,6 @@ class TwoVerdicts(Workflow):
         )
         return Routed(source=f"wants {ev.wants}", answer=reply.response)
 
-    @step
-    async def gather(self, ctx: Context, ev: Routed) -> StopEvent | None:
-        done = ctx.collect_events(ev, [Routed, Routed])
-        if done is None:
-            return None
-        return StopEvent(result=sorted((e.source, e.answer) for e in done))
-
 
 async def test_requirements_match_declared_fields_of_a_typed_answer() -> None:
     def respond(prompt: InputRequiredEvent, prompts: list[InputRequiredEvent]) -> list[Event]:
@@ -546,7 +482,7 @@ async def test_requirements_match_declared_fields_of_a_typed_answer() -> None:
             Approval(response="yes from ben", approved=True),
         ]
 
-    events, result = await drive(TwoVerdicts(timeout=RUN_TIMEOUT).run(), respond)
+    events, result = await drive(TwoVerdicts(timeout=TIMEOUT).run(), respond)
     assert result == [("wants False", "no from ann"), ("wants True", "yes from ben")]
     assert len(prompts_in(events)) == 2
 
@@ -566,13 +502,13 @@ class RetriedPrompt(Workflow):
             HumanResponseEvent,
             waiter_event=InputRequiredEvent(prefix="still there? "),
             waiter_id="presence",
-            timeout=0.05 if self.attempts == 1 else RUN_TIMEOUT,
+            timeout=0.05 if self.attempts == 1 else TIMEOUT,
         )
         return StopEvent(result=(self.attempts, reply.response))
 
 
 async def test_a_retried_wait_does_not_write_the_same_waiter_id_prompt_again() -> None:
-    wf = RetriedPrompt(timeout=RUN_TIMEOUT)
+    wf = RetriedPrompt(timeout=TIMEOUT)
     handler = wf.run()
     prompts: list[Event] = []
     async for ev in handler.stream_events():
@@ -599,14 +535,14 @@ class CountThenWait(Workflow):
 
 
 async def test_state_writes_before_a_wait_are_not_applied_twice_after_a_restore() -> None:
-    first = CountThenWait(timeout=RUN_TIMEOUT)
+    first = CountThenWait(timeout=TIMEOUT)
     handler = first.run()
     async for ev in handler.stream_events():
         if isinstance(ev, InputRequiredEvent):
             data = handler.ctx.to_dict()
             await handler.cancel_run()
             break
-    second = CountThenWait(timeout=RUN_TIMEOUT)
+    second = CountThenWait(timeout=TIMEOUT)
     resumed = second.run(ctx=Context.from_dict(second, data))
     await resumed.send_event(HumanResponseEvent(response="yes"))
     assert await resumed == "done"

@@ -27,6 +27,7 @@ from .errors import (
     InputRequestClosedError,
     InputRequestNotFoundError,
     InvalidResponseError,
+    RequestAssigneeChangedError,
     RunAlreadyExistsError,
     RunFinishedError,
     RunNotFoundError,
@@ -71,6 +72,13 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
         "a query value or header is malformed, out of range, repeated or not taken here",
     ),
     ErrorCode("unauthorized", 401, UnauthorizedError, "no bearer token, or the wrong one"),
+    ErrorCode(
+        "forbidden",
+        403,
+        ClientError,
+        "the caller may not do this: answer or reassign another user's task, an admin-only "
+        "endpoint, an X-Workflows-User header naming someone else",
+    ),
     ErrorCode("run_not_found", 404, RunNotFoundError, "no run has this id"),
     ErrorCode("request_not_found", 404, InputRequestNotFoundError, "no input request has this id"),
     ErrorCode(
@@ -96,6 +104,12 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ),
     ErrorCode(
         "request_closed", 409, InputRequestClosedError, "the input request expired or was cancelled"
+    ),
+    ErrorCode(
+        "request_claimed",
+        409,
+        RequestAssigneeChangedError,
+        "the input request's assignee changed meanwhile (another user claimed it)",
     ),
     ErrorCode(
         "workflow_not_registered",
@@ -193,6 +207,7 @@ _KEYED: dict[type[WorkflowError], Callable[[str, str], WorkflowError]] = {
     IdempotencyConflictError: lambda key, _: IdempotencyConflictError(key),
     InputRequestClosedError: lambda key, _: InputRequestClosedError(key, "closed"),
     InvalidResponseError: lambda key, message: InvalidResponseError(key, message),
+    RequestAssigneeChangedError: lambda key, _: RequestAssigneeChangedError(key, None),
 }
 
 

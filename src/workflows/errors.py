@@ -7,6 +7,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     ├── WorkflowConfigurationError     bad options (a step config, a serializer, ...)
     ├── WorkflowRuntimeError           misuse while a run is going on
     │   ├── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
+    │   ├── TaskFieldError             a task field of a prompt (assignee, due, ...) is wrong
     │   ├── RunFinishedError           the run has finished (also a StoreError)
     │   ├── RunNotWaitingError         the run's state can be changed only while it waits
     │   └── RunFailedError             awaiting a remote run that failed (client)
@@ -29,6 +30,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     │   ├── InputRequestAlreadyAnsweredError
     │   │   └── IdempotencyConflictError  an answer's Idempotency-Key came with another body
     │   ├── InputRequestClosedError    the request expired or was cancelled
+    │   ├── RequestAssigneeChangedError  the request's assignee is not the one expected
     │   └── InvalidResponseError       a response does not fit the request's schema
     └── ClientError                    an HTTP error of the client with no better class
         ├── UnauthorizedError          401: no bearer token, or the wrong one
@@ -61,6 +63,7 @@ __all__ = [
     "InputRequestClosedError",
     "InputRequestNotFoundError",
     "InvalidResponseError",
+    "RequestAssigneeChangedError",
     "RunAlreadyExistsError",
     "RunFailedError",
     "RunFinishedError",
@@ -71,6 +74,7 @@ __all__ = [
     "StoreConnectionError",
     "StoreError",
     "StoreSchemaError",
+    "TaskFieldError",
     "UnauthorizedError",
     "UnreconstructedException",
     "WorkflowCancelledByUser",
@@ -113,6 +117,16 @@ class WorkflowStepDoesNotExistError(WorkflowRuntimeError):
         if self.available:
             message += f" (steps: {', '.join(self.available)})"
         super().__init__(message)
+
+
+class TaskFieldError(WorkflowRuntimeError, ValueError):
+    """A task field of a prompt or waiter event (``assignee``, ``due``, ...) cannot be
+    used; the message names the field and why (see :mod:`workflows.tasks`)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"task field {field!r}: {problem}")
 
 
 class ContextStateError(WorkflowError):
@@ -269,6 +283,20 @@ class InputRequestClosedError(StoreError):
         self.request_id = request_id
         self.status = status
         super().__init__(f"input request {request_id!r} is {status}; it can no longer be answered")
+
+
+class RequestAssigneeChangedError(StoreError):
+    """A change of a request's assignee expected another assignee than the stored one.
+
+    Two users claiming one request at once: the second finds it claimed. ``assignee``
+    is who holds the request now (``None``: nobody).
+    """
+
+    def __init__(self, request_id: str, assignee: str | None) -> None:
+        self.request_id = request_id
+        self.assignee = assignee
+        held = "is not assigned to anyone" if assignee is None else f"is assigned to {assignee!r}"
+        super().__init__(f"input request {request_id!r} {held} now")
 
 
 class InvalidResponseError(StoreError):

@@ -49,6 +49,7 @@ __all__ = [
     "IdleReleasedEvent",
     "InputRequiredEvent",
     "InternalDispatchEvent",
+    "RequestOverdueEvent",
     "StartEvent",
     "StepFailedEvent",
     "StepStateChanged",
@@ -397,6 +398,22 @@ class HumanResponseEvent(Event):
 
     Typical dynamic value: ``response``.
     """
+
+
+class RequestOverdueEvent(Event):
+    """Sent into a run when one of its input requests is still open at its ``due`` time
+    (see :mod:`workflows.tasks`); needs no producing step.
+
+    A step that accepts it may escalate (ask someone else), decide by default, or ignore
+    it; a workflow with no such step is not disturbed. It is sent once per request.
+
+    Attributes:
+        request_id: The overdue request.
+        due: When it was due (POSIX seconds).
+    """
+
+    request_id: str
+    due: float
 
 
 class WorkflowTimedOutEvent(StopEvent):

@@ -1,12 +1,11 @@
 """Running the ``workflows`` command in a subprocess, in a directory holding a small
-workflow module (``flows.py``)."""
+workflow module (``flows.py``, whose approval comes from ``tests/_served_flows.py``,
+copied beside it)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,28 +16,16 @@ from typing import Any
 
 import pytest
 
+import _serve_command as serve_command
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "approval_app.py"
 
+SERVED_FLOWS = Path(__file__).resolve().parents[1] / "_served_flows.py"
+
 FLOWS = """
-from workflows import Context, Workflow, step
+from _served_flows import ReviewedApproval as Approval
+from workflows import Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
-
-
-class Review(HumanResponseEvent):
-    approved: bool
-    note: str = ""
-
-
-class Approval(Workflow):
-    @step
-    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
-        await ctx.store.set("amount", ev.amount)
-        return InputRequiredEvent(prefix=f"Approve {ev.amount}?")
-
-    @step
-    async def decide(self, ctx: Context, ev: Review) -> StopEvent:
-        amount = await ctx.store.get("amount")
-        return StopEvent(result={"amount": amount, "approved": ev.approved, "note": ev.note})
 
 
 class Hello(Workflow):
@@ -125,6 +112,7 @@ class Cli:
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     (tmp_path / "flows.py").write_text(FLOWS)
+    shutil.copy(SERVED_FLOWS, tmp_path)  # the approval of flows.py, answered with a Review
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWS_")}
     env["NO_COLOR"] = "1"
     return Cli(tmp_path, env)
@@ -147,40 +135,14 @@ def store(request: pytest.FixtureRequest, cli: Cli) -> Iterator[str]:
         yield str(request.getfixturevalue("postgres_store"))
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on (now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serving(cli: Cli, *args: str, token: str | None = "s3cret") -> Iterator[str]:
-    """``workflows serve ARGS`` on a free port; yields its URL once it listens, and
-    stops it with SIGINT after the block."""
-    port = free_port()
+    """``workflows serve ARGS`` on a free port (``tests/_serve_command.py``); yields its
+    URL once it listens, and stops it with SIGINT after the block."""
     env = dict(cli.env)
     if token is not None:
         env["WORKFLOWS_TOKEN"] = token
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workflows.cli", "serve", *args, "--port", str(port)],
-        cwd=cli.cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:  # uvicorn says so once it accepts connections
-        seen.append(line)
-        if "Uvicorn running on" in line:
-            break
-    else:
-        proc.wait(timeout=TIMEOUT)
-        pytest.fail(f"server did not start: {''.join(seen)}")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+    with serve_command.serving(
+        [*serve_command.SERVE, *args], cwd=cli.cwd, env=env, start_timeout=TIMEOUT
+    ) as url:
+        yield url

@@ -14,6 +14,8 @@ from contextlib import aclosing
 
 import pytest
 
+from _wait import until
+from _webhook_receiver import Receiver
 from workflows.client import WorkflowClient
 from workflows.events import InputRequiredEvent
 
@@ -25,6 +27,22 @@ def served(cli: Cli) -> Iterator[str]:
     """``workflows serve flows:ALL`` on a free port; yields its URL once it listens."""
     with serving(cli, "flows:ALL", "--store", cli.store, "--max-body", "4096") as url:
         yield url
+
+
+@pytest.fixture
+def waiting_expense(cli: Cli) -> Iterator[tuple[str, str]]:
+    """``workflows serve`` of the example app (token ``s3cret``) with one run of
+    ``expense`` (ada, 5) started by ``workflows run --no-input``: its URL and run id."""
+    target = cli.add_example()
+    cli.env["WORKFLOWS_TOKEN"] = "s3cret"
+    with serving(cli, target, "--store", cli.store) as url:
+        started = cli(
+            "run", "expense", "--url", url, "--arg", "employee=ada", "--arg", "amount=5",
+            "--no-input",
+        )  # fmt: skip
+        assert started.code == 0, started.err
+        (run,) = json.loads(cli("runs", "--url", url, "--json").out)
+        yield url, run["run_id"]
 
 
 async def start_and_wait_for_prompt(url: str) -> str:
@@ -119,46 +137,36 @@ def test_run_on_a_server(cli: Cli) -> None:
         assert len(json.loads(cli("runs", "--url", url, "--json").out)) == 2  # none was made
 
 
-def test_show_events_and_cancel_on_a_server(cli: Cli) -> None:
-    target = cli.add_example()
-    cli.env["WORKFLOWS_TOKEN"] = "s3cret"
-    with serving(cli, target, "--store", cli.store) as url:
-        started = cli(
-            "run", "expense", "--url", url, "--arg", "employee=ada", "--arg", "amount=5",
-            "--no-input",
-        )  # fmt: skip
-        assert started.code == 0, started.err
-        (run,) = json.loads(cli("runs", "--url", url, "--json").out)
-        run_id = run["run_id"]
+def test_show_events_and_cancel_on_a_server(cli: Cli, waiting_expense: tuple[str, str]) -> None:
+    url, run_id = waiting_expense
+    shown = cli("show", run_id[:6], "--url", url)
+    assert shown.code == 0, shown.err
+    assert f"run       {run_id}" in shown.out and "status    waiting" in shown.out
+    assert f"{run_id}:1  pending" in shown.out
+    events = cli("events", run_id, "--url", url)  # what is there now, then it stops
+    assert events.code == 0, events.err
+    assert events.out.splitlines() == ["[1] InputRequiredEvent Approve 5.00 for ada?"]
 
-        shown = cli("show", run_id[:6], "--url", url)
-        assert shown.code == 0, shown.err
-        assert f"run       {run_id}" in shown.out and "status    waiting" in shown.out
-        assert f"{run_id}:1  pending" in shown.out
-        events = cli("events", run_id, "--url", url)  # what is there now, then it stops
-        assert events.code == 0, events.err
-        assert events.out.splitlines() == ["[1] InputRequiredEvent Approve 5.00 for ada?"]
+    follower = cli.popen("events", run_id, "--url", url, "--follow", "--json")
+    try:
+        cancelled = cli("cancel", run_id, "--url", url)
+        assert cancelled.code == 0, cancelled.err
+        assert f"cancelled run {run_id}" in cancelled.err
+        out, err = follower.communicate(timeout=30)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0, err
+    types = [json.loads(line)["type"] for line in out.splitlines()]
+    assert types == ["InputRequiredEvent", "WorkflowCancelledEvent"]
+    assert "run cancelled" in err
 
-        follower = cli.popen("events", run_id, "--url", url, "--follow", "--json")
-        try:
-            cancelled = cli("cancel", run_id, "--url", url)
-            assert cancelled.code == 0, cancelled.err
-            assert f"cancelled run {run_id}" in cancelled.err
-            out, err = follower.communicate(timeout=30)
-        finally:
-            follower.kill()
-        assert follower.returncode == 0, err
-        types = [json.loads(line)["type"] for line in out.splitlines()]
-        assert types == ["InputRequiredEvent", "WorkflowCancelledEvent"]
-        assert "run cancelled" in err
-
-        details = json.loads(cli("show", run_id, "--url", url, "--json").out)
-        assert details["run"]["status"] == "cancelled"
-        assert [r["status"] for r in details["requests"]] == ["cancelled"]
-        again = cli("cancel", run_id, "--url", url)
-        assert again.code == 0 and "already finished (cancelled)" in again.err
-        missing = cli("show", "nope", "--url", url)
-        assert missing.code == 1 and missing.err_lines == ["error: run 'nope' not found"]
+    details = json.loads(cli("show", run_id, "--url", url, "--json").out)
+    assert details["run"]["status"] == "cancelled"
+    assert [r["status"] for r in details["requests"]] == ["cancelled"]
+    again = cli("cancel", run_id, "--url", url)
+    assert again.code == 0 and "already finished (cancelled)" in again.err
+    missing = cli("show", "nope", "--url", url)
+    assert missing.code == 1 and missing.err_lines == ["error: run 'nope' not found"]
 
 
 def test_auth_errors_name_the_options(cli: Cli, served: str) -> None:
@@ -241,28 +249,46 @@ def test_the_server_refuses_invalid_start_input_in_one_line(cli: Cli) -> None:
         assert httpx.get(f"{url}/runs").json()["runs"] == []
 
 
-def test_respond_on_a_server_records_who_answered_and_show_says_so(cli: Cli) -> None:
-    target = cli.add_example()
-    cli.env["WORKFLOWS_TOKEN"] = "s3cret"  # a token is no identity: the user name is
-    with serving(cli, target, "--store", cli.store) as url:
-        started = cli(
-            "run", "expense", "--url", url, "--arg", "employee=ada", "--arg", "amount=5",
-            "--no-input",
-        )  # fmt: skip
-        assert started.code == 0, started.err
-        (run,) = json.loads(cli("runs", "--url", url, "--json").out)
-        run_id = run["run_id"]
-        body = json.dumps({"approved": True, "reason": "fine"})
-        answered = cli("respond", f"{run_id}:1", "--json", body, "--url", url)  # no --as
-        assert answered.code == 0, answered.err
+def test_respond_on_a_server_records_who_answered_and_show_says_so(
+    cli: Cli, waiting_expense: tuple[str, str]
+) -> None:
+    url, run_id = waiting_expense
+    # The server has a token; a token is no identity: the user name is what is recorded.
+    body = json.dumps({"approved": True, "reason": "fine"})
+    answered = cli("respond", f"{run_id}:1", "--json", body, "--url", url)  # no --as
+    assert answered.code == 0, answered.err
 
-        shown = cli("show", run_id, "--url", url)
-        assert shown.code == 0, shown.err
-        assert f"    by        {getpass.getuser()}" in shown.out
-        assert re.search(r"^  employee  ada$", shown.out, re.M), shown.out
-        assert re.search(r"answered  \S+ \S+ \(after [\d.]+s\)", shown.out), shown.out
-        details = json.loads(cli("show", run_id, "--url", url, "--json").out)
-        (request,) = details["requests"]
-        assert request["answered_by"] == getpass.getuser()
-        assert request["answered_at"] >= request["created_at"]
-        assert details["run"]["input"]["data"]["employee"] == "ada"
+    shown = cli("show", run_id, "--url", url)
+    assert shown.code == 0, shown.err
+    assert f"    by        {getpass.getuser()}" in shown.out
+    assert re.search(r"^  employee  ada$", shown.out, re.M), shown.out
+    assert re.search(r"answered  \S+ \S+ \(after [\d.]+s\)", shown.out), shown.out
+    details = json.loads(cli("show", run_id, "--url", url, "--json").out)
+    (request,) = details["requests"]
+    assert request["answered_by"] == getpass.getuser()
+    assert request["answered_at"] >= request["created_at"]
+    assert details["run"]["input"]["data"]["employee"] == "ada"
+
+
+async def test_serve_sends_webhooks(cli: Cli) -> None:
+    async with Receiver("hook-secret") as receiver:
+        cli.env["HOOK_SECRET"] = "hook-secret"
+        hook = f"{receiver.url}/tasks"
+        args = ("flows:ALL", "--store", cli.store, "--webhook", hook)
+        with serving(cli, *args, "--webhook-secret-env", "HOOK_SECRET") as url:
+            async with WorkflowClient(url, "s3cret") as client:
+                handle = await client.start("approval", amount=3)
+                await until(receiver.accepted, "a webhook message")
+    [message] = receiver.accepted()
+    assert message.path == "/tasks" and message.verified
+    assert message.json["type"] == "request.created"
+    assert message.json["request"]["run_id"] == handle.run_id
+
+
+def test_serve_refuses_a_webhook_without_its_secret(cli: Cli) -> None:
+    result = cli("serve", "flows:ALL", "--webhook", "http://127.0.0.1:9/x")
+    assert result.code == 2
+    assert "WORKFLOWS_WEBHOOK_SECRET" in result.err and "not set" in result.err
+    cli.env["WORKFLOWS_WEBHOOK_SECRET"] = "s"
+    result = cli("serve", "flows:ALL", "--webhook", "ftp://example.com/x")
+    assert result.code == 2 and "http(s) URL" in result.err

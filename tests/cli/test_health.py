@@ -32,7 +32,7 @@ async def test_health_reports_a_serving_then_a_failed_engine(
                 assert (await client.get(f"{url}/nope")).status_code == 404
                 assert (await client.post(f"{url}/health")).status_code == 405
 
-            engine._component_failed("writer", RuntimeError("boom"))
+            engine.component_failed("writer", RuntimeError("boom"))
             assert await asyncio.to_thread(run_cli, ["health", f"{url}/health"]) == 1
             captured = capsys.readouterr()
             assert json.loads(captured.out)["status"] == "failed"

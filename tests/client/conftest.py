@@ -1,52 +1,27 @@
-"""A live server (``tests/_live_server.py``) over a SQLite file with the client tests'
-workflows; it can be restarted on the same port and store to cut open connections."""
+"""The client tests serve their workflows (``tests/_served_flows.py``) on the live
+servers of ``tests/conftest.py`` (one can be restarted on the same port and store to cut
+open connections); ``client`` is a WorkflowClient of ``server``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from _live_server import LiveServer
+from _served_flows import client_workflows
+from workflows import Workflow
 from workflows.client import WorkflowClient
-from workflows.server import create_app
-
-from ._flows import workflows
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'client.db'}"
-
-
-@pytest.fixture
-def start_server() -> Iterator[Any]:
-    """``start_server(store_url, port=0, **create_app_options) -> LiveServer``."""
-    started: list[LiveServer] = []
-
-    def start(store: str, port: int = 0, **options: Any) -> LiveServer:
-        options.setdefault("heartbeat", 0.5)
-        server = LiveServer(create_app(store, workflows(), **options), port).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        if server.thread.is_alive():
-            server.stop()
-
-
-@pytest.fixture
-def server(start_server: Any, store_url: str) -> LiveServer:
-    """A server without a token on a fresh SQLite file."""
-    server: LiveServer = start_server(store_url)
-    return server
+def served_workflows() -> Callable[[], dict[str, Workflow]]:
+    """What the live servers of these tests serve (``start_server``, ``server``)."""
+    return client_workflows
 
 
 @pytest.fixture
 async def client(server: LiveServer) -> AsyncIterator[WorkflowClient]:
     """A client of ``server`` that knows the test workflows' event classes."""
-    async with WorkflowClient(server.url, workflows=workflows()) as client:
+    async with WorkflowClient(server.url, workflows=client_workflows()) as client:
         yield client

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from _served_flows import Nudge, Order, Progress, Review
 from workflows.client import (
     GenericEvent,
     RemoteHandle,
@@ -26,8 +27,6 @@ from workflows.errors import (
     WorkflowValidationError,
 )
 from workflows.events import Event, InputRequiredEvent, StopEvent, WorkflowCancelledEvent
-
-from ._flows import Nudge, Order, Progress, Review
 
 
 async def until_prompt(handle: RemoteHandle) -> list[Event]:
@@ -182,8 +181,8 @@ async def test_runs_filters(client: WorkflowClient) -> None:
     assert [r.run_id for r in everything] == [waiting.run_id, done.run_id]
 
 
-async def test_token(start_server: Any, store_url: str) -> None:
-    server = start_server(store_url, token="s3cret")
+async def test_token(start_server: Any, sqlite_url: str) -> None:
+    server = start_server(sqlite_url, token="s3cret")
     async with WorkflowClient(server.url) as anonymous:
         assert (await anonymous.health())["status"] == "ok"
         with pytest.raises(UnauthorizedError, match="unauthorized"):

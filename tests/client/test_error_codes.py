@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from _served_flows import Nudge, client_workflows
 from workflows.client import ClientError, GenericEvent, WorkflowClient
 from workflows.errors import (
     IdempotencyConflictError,
@@ -24,7 +25,6 @@ from workflows.errors import (
 )
 from workflows.server import InputLimits
 
-from ._flows import Nudge, workflows
 from .test_client import until_prompt
 
 
@@ -76,9 +76,9 @@ async def test_an_answer_to_a_cancelled_run_is_closed(client: WorkflowClient) ->
     assert closed.value.request_id == request.request_id
 
 
-async def test_a_body_over_the_limit_keeps_its_code(start_server: Any, store_url: str) -> None:
-    server = start_server(store_url, limits=InputLimits(max_body_bytes=200))
-    async with WorkflowClient(server.url, workflows=workflows()) as client:
+async def test_a_body_over_the_limit_keeps_its_code(start_server: Any, sqlite_url: str) -> None:
+    server = start_server(sqlite_url, limits=InputLimits(max_body_bytes=200))
+    async with WorkflowClient(server.url, workflows=client_workflows()) as client:
         with pytest.raises(ClientError) as refused:
             await client.start("approval", note="x" * 500)
     assert (refused.value.status_code, refused.value.code) == (413, "body_too_large")

@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 
+from _served_flows import Progress, client_workflows
 from workflows.client import WorkflowClient
 from workflows.events import Event, InputRequiredEvent, StopEvent
-
-from ._flows import Progress, workflows
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -30,11 +29,12 @@ class CountingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def test_stream_resumes_across_a_server_restart(start_server: Any, store_url: str) -> None:
-    first = start_server(store_url)
+async def test_stream_resumes_across_a_server_restart(start_server: Any, sqlite_url: str) -> None:
+    first = start_server(sqlite_url)
     transport = CountingTransport()
     seen: list[tuple[int, Event]] = []
-    async with WorkflowClient(first.url, workflows=workflows(), transport=transport) as client:
+    flows = client_workflows()
+    async with WorkflowClient(first.url, workflows=flows, transport=transport) as client:
         handle = await client.start("chatty", count=3)
         async with aclosing(handle.stream_events()) as stream:
             async for event in stream:
@@ -56,7 +56,7 @@ async def test_stream_resumes_across_a_server_restart(start_server: Any, store_u
         consumer = asyncio.create_task(rest())
         await started.wait()
         await asyncio.to_thread(first.stop)  # cuts the stream (or refuses its connection)
-        second = start_server(store_url, port=first.port)  # same port, same store
+        second = start_server(sqlite_url, port=first.port)  # same port, same store
         assert await client.respond(request.request_id, "go")
         await asyncio.wait_for(consumer, 30)
         streams = list(transport.resumed_from)
@@ -121,7 +121,8 @@ async def test_stream_resumes_after_the_connection_is_cut(server: Any) -> None:
     seen: list[tuple[int, Event]] = []
     async with CuttingProxy(server.port) as proxy:
         transport = CountingTransport()
-        async with WorkflowClient(proxy.url, workflows=workflows(), transport=transport) as client:
+        flows = client_workflows()
+        async with WorkflowClient(proxy.url, workflows=flows, transport=transport) as client:
             handle = await client.start("chatty", count=3)
             prompted = asyncio.Event()
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from _wait import until
 from workflows.engine import Engine
 
 HERE = Path(__file__).resolve().parent
@@ -71,13 +70,17 @@ class Worker:
 
     async def health_port(self, seconds: float = 30.0) -> int:
         """The port the worker's health endpoint listens on (read from its output)."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+
+        def printed() -> int | None:
             for line in self.output().splitlines():
                 if "health on http://" in line:
                     return int(line.rsplit(":", 1)[1].split("/")[0])
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"worker {self.owner} printed no health address")
+            return None
+
+        port: int = await until(
+            printed, f"worker {self.owner} to print its health address", seconds
+        )
+        return port
 
 
 @contextmanager
@@ -112,10 +115,6 @@ def workflows() -> dict[str, object]:
     finally:
         sys.path.remove(str(HERE))
     return dict(WORKFLOWS)
-
-
-async def count_pending(api: Engine, at_least: int) -> bool:
-    return len(await api.inbox(limit=at_least)) >= at_least
 
 
 async def owned_by(api: Engine, owner: str) -> list[str]:

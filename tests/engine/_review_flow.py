@@ -4,6 +4,8 @@ conversation whose state grows every round. Used in the test process and, throug
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import BaseModel
 
 from workflows import Context, Workflow, step
@@ -40,6 +42,24 @@ class Review(Workflow):
         async with ctx.store.edit_state() as state:
             state["log"] = [*state["log"], ev.verdict]
         return StopEvent(result=f"{await ctx.store.get('text')}:{ev.verdict}")
+
+
+class TaskReview(Review):
+    """Review whose prompt is a task: assigned, for a group, with a priority and a due."""
+
+    @step
+    async def review(self, ctx: Context, ev: Drafted) -> Reviewed:
+        reply = await ctx.wait_for_event(
+            HumanResponseEvent,
+            waiter_event=InputRequiredEvent(
+                prefix="publish?",
+                assignee="ada",
+                candidate_groups=["fin"],
+                priority=2,
+                due=timedelta(hours=1),
+            ),
+        )
+        return Reviewed(verdict=reply.response)
 
 
 class ShoutingReview(Review):

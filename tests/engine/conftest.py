@@ -21,9 +21,3 @@ def store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -
     if store_kind == "sqlite":
         return f"sqlite:///{tmp_path / 'runs.db'}"
     return str(request.getfixturevalue("postgres_schema_url"))
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A SQLite store URL on a file of its own."""
-    return f"sqlite:///{tmp_path / 'runs.db'}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from _flows import HumanLoop
+from _runs import requests_of
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
@@ -38,28 +40,12 @@ class Approve(Workflow):
         return StopEvent(result=verdict.approved)
 
 
-class Ask(Workflow):
-    """A returned prompt, answered by any HumanResponseEvent."""
-
-    @step
-    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
-        return InputRequiredEvent(prefix="Name?")
-
-    @step
-    async def take(self, ev: HumanResponseEvent) -> StopEvent:
-        return StopEvent(result=ev.response)
-
-
-WORKFLOWS = {"approve": Approve(timeout=None), "ask": Ask(timeout=None)}
+WORKFLOWS = {"approve": Approve(timeout=None), "ask": HumanLoop(timeout=None)}
 
 
 async def _one_request(engine: Engine, run_id: str) -> str:
-    for _ in range(1000):
-        pending = await engine.inbox(run_id=run_id)
-        if pending:
-            return pending[0].request_id
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"run {run_id} never asked")
+    [request] = await requests_of(engine, run_id=run_id)
+    return request.request_id
 
 
 async def test_the_start_input_is_stored_with_the_run(store_url: str) -> None:
@@ -114,7 +100,7 @@ async def test_an_event_that_answers_records_who_sent_it(store_url: str) -> None
         await engine.send_event(anonymous.run_id, HumanResponseEvent(response="y"))
         for run in (waiting, prompted, anonymous):
             await asyncio.wait_for(run.result(), 30)
-        await engine._writer.flush()
+        await engine.writer.flush()
         for request_id, who in ((waits, "lin"), (prompt, "kim"), (unnamed, None)):
             request = await engine.store.get_request(request_id)
             assert (request.status, request.answered_by) == ("answered", who), request_id

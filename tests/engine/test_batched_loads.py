@@ -15,28 +15,20 @@ from typing import Any
 import pytest
 
 from _damage import TRUNCATED, damage
-from workflows import Context, Workflow, step
+from _flows import WhoAsks
+from _runs import requests_of
+from _wait import until
 from workflows.engine import Engine
 from workflows.errors import CorruptRecordError, WorkflowRuntimeError
-from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 
 TIMEOUT = 60.0
 
 
-class Ask(Workflow):
-    @step
-    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
-        await ctx.store.set("who", ev.who)
-        return InputRequiredEvent(prefix="ok?")
-
-    @step
-    async def done(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent:
-        if ev.response == "boom":
-            raise ValueError(f"refused by {await ctx.store.get('who')}")
-        return StopEvent(result={"who": await ctx.store.get("who"), "said": ev.response})
+WORKFLOWS = {"ask": WhoAsks(timeout=None)}
 
 
-WORKFLOWS = {"ask": Ask(timeout=None)}
+async def finished(engine: Engine, run_id: str) -> bool:
+    return (await engine.store.get_run(run_id)).is_finished
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -51,12 +43,7 @@ async def pause(url: str, count: int) -> list[str]:
     """Start ``count`` runs that each wait for an answer; returns their ids."""
     async with Engine(url, WORKFLOWS, idle_release_after=None) as engine:
         run_ids = [(await engine.start("ask", who=f"u{i}")).run_id for i in range(count)]
-        for _ in range(int(TIMEOUT / 0.02)):
-            if len(await engine.inbox(limit=count + 1)) == count:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the runs did not all pause")
+        assert len(await requests_of(engine, count, limit=count + 1)) == count
     return run_ids
 
 
@@ -114,10 +101,7 @@ async def test_a_failure_settled_from_the_commit_is_the_failure_the_store_tells(
         answers = [(requests[run_id].request_id, "boom") for run_id in run_ids]
         assert await engine.respond_many(answers) == [True] * 3
         for run_id in run_ids:
-            for _ in range(int(TIMEOUT / 0.02)):
-                if (await engine.store.get_run(run_id)).is_finished:
-                    break
-                await asyncio.sleep(0.02)
+            await until(lambda: finished(engine, run_id), f"run {run_id} to finish")
         with pytest.raises(WorkflowRuntimeError) as here:
             await engine.get(run_ids[0])
     async with Engine(durable_url, WORKFLOWS) as fresh:

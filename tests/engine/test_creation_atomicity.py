@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows import Workflow, step
+from _flows import HumanLoop
+from _runs import requests_of
 from workflows.engine import Engine
-from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.stores import Commit, SqliteStore
-
-
-class Ask(Workflow):
-    @step
-    async def ask(self, ev: StartEvent) -> InputRequiredEvent:
-        return InputRequiredEvent(prefix="ok?")
-
-    @step
-    async def done(self, ev: HumanResponseEvent) -> StopEvent:
-        return StopEvent(result=ev.response)
 
 
 class DiesBeforeFirstCommit(SqliteStore):
@@ -30,22 +20,17 @@ class DiesBeforeFirstCommit(SqliteStore):
 async def test_a_run_created_but_never_committed_starts_over_cleanly(tmp_path: Any) -> None:
     path = tmp_path / "runs.db"
     dying = DiesBeforeFirstCommit(str(path))
-    async with Engine(dying, {"ask": Ask()}) as engine:
+    async with Engine(dying, {"ask": HumanLoop()}) as engine:
         # The first step runs and asks while the creation is written; only the creation
         # lands. start() fails because the run's first commit could not be written.
         try:
             await engine.start("ask")
         except Exception:
             pass
-    async with Engine(f"sqlite:///{path}", {"ask": Ask()}) as engine:
+    async with Engine(f"sqlite:///{path}", {"ask": HumanLoop()}) as engine:
         # Opening the store resumed the run from its creation: it asks (once) again.
         (record,) = await engine.runs()
-        for _ in range(200):
-            requests = await engine.inbox()
-            if requests:
-                break
-            await engine._writer.flush()
-        (request,) = requests
+        (request,) = await requests_of(engine)
         await engine.respond(request.request_id, "yes")
         assert await engine.get(record.run_id) == "yes"
         stream = await engine.store.read_stream(record.run_id)

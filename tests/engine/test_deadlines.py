@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from _runs import requests_of
+from _wait import until
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
 from workflows.errors import RunNotFoundError
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+from workflows.stores import open_store
 
 
 class Reminder(Workflow):
@@ -40,13 +44,20 @@ async def test_a_deadline_fires_after_idle_release(sqlite_url: str) -> None:
 async def test_a_deadline_that_passed_while_no_engine_ran_fires_on_open(sqlite_url: str) -> None:
     async with Engine(sqlite_url, {"reminder": Reminder()}, idle_release_after=None) as first:
         handle = await first.start("reminder")
-        for _ in range(200):
-            if await first.inbox():
-                break
-            await asyncio.sleep(0.01)
+        [request] = await requests_of(first)
         run_id = handle.run_id
-    # The first engine is gone; the deadline passes with nobody running.
-    await asyncio.sleep(0.4)
+    # The first engine is gone; the deadline passes with nobody running (the engine
+    # reads the wall clock: the test waits until the store says the request is due).
+    store = await open_store(sqlite_url)
+    try:
+
+        async def due() -> bool:
+            overdue = await store.due_requests(time.time())
+            return request.request_id in {r.request_id for r in overdue}
+
+        await until(due, "the request's deadline to pass")
+    finally:
+        await store.close()
     async with Engine(sqlite_url, {"reminder": Reminder()}, timer_interval=0.05) as second:
         assert await asyncio.wait_for(second.get(run_id).result(), 20) == "timed out"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from _runs import released, requests_of
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
 from workflows.errors import (
@@ -25,7 +26,6 @@ from workflows.events import (
     StartEvent,
     StopEvent,
 )
-from workflows.stores import InputRequest
 
 RESULT_TIMEOUT = 30
 RELOADED = ["prompted", "waiting"]
@@ -67,18 +67,6 @@ def engine_for(url: str, **options: Any) -> Engine:
     return Engine(url, dict(WORKFLOWS), **options)
 
 
-async def pending(engine: Engine, count: int = 1, **filters: Any) -> list[InputRequest]:
-    """The inbox once it holds ``count`` requests (bounded wait, polling the store)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RESULT_TIMEOUT
-    while True:
-        requests = await engine.inbox(**filters)
-        if len(requests) >= count:
-            return requests
-        assert loop.time() < deadline, f"inbox still has {len(requests)} < {count} requests"
-        await asyncio.sleep(0.01)
-
-
 async def result(handle: Any, timeout: float = RESULT_TIMEOUT) -> Any:
     return await asyncio.wait_for(handle.result(), timeout)
 
@@ -86,7 +74,7 @@ async def result(handle: Any, timeout: float = RESULT_TIMEOUT) -> Any:
 async def test_start_inbox_respond_result(store_url: str) -> None:
     async with engine_for(store_url) as engine:
         handle = await engine.start("prompted", n=5)
-        [request] = await pending(engine)
+        [request] = await requests_of(engine)
         assert request.run_id == handle.run_id
         assert request.workflow == "prompted"
         assert "n=5?" in str(request.payload)
@@ -100,7 +88,7 @@ async def test_start_inbox_respond_result(store_url: str) -> None:
 async def test_wait_for_event_answered_via_inbox(store_url: str) -> None:
     async with engine_for(store_url) as engine:
         handle = await engine.start("waiting", n=7)
-        [request] = await pending(engine)
+        [request] = await requests_of(engine)
         assert request.run_id == handle.run_id
         assert "approve 7?" in str(request.payload)
         assert request.response_schema.get("type") == "object"
@@ -114,7 +102,7 @@ async def test_wait_for_event_answered_via_inbox(store_url: str) -> None:
 async def test_second_different_answer_is_refused(store_url: str, workflow: str) -> None:
     async with engine_for(store_url) as engine:
         handle = await engine.start(workflow, n=1)
-        [request] = await pending(engine)
+        [request] = await requests_of(engine)
         await engine.respond(request.request_id, "first")
         with pytest.raises(InputRequestAlreadyAnsweredError) as info:
             await engine.respond(request.request_id, "second")
@@ -126,7 +114,7 @@ async def test_second_different_answer_is_refused(store_url: str, workflow: str)
 async def test_same_idempotency_key_is_delivered_once(store_url: str, workflow: str) -> None:
     async with engine_for(store_url) as engine:
         handle = await engine.start(workflow, n=2)
-        [request] = await pending(engine)
+        [request] = await requests_of(engine)
         await engine.respond(request.request_id, "yes", idempotency_key="k1")
         await engine.respond(request.request_id, "yes", idempotency_key="k1")
         assert (await result(handle)).startswith("2:yes")
@@ -147,7 +135,7 @@ async def test_unknown_request_id_is_refused(store_url: str) -> None:
 async def test_stream_events_resumes_after_a_sequence(store_url: str) -> None:
     async with engine_for(store_url) as engine:
         handle = await engine.start("prompted", n=3)
-        [request] = await pending(engine)
+        [request] = await requests_of(engine)
         stream = handle.stream_events(after=0)
         first = await asyncio.wait_for(anext(stream), RESULT_TIMEOUT)
         assert isinstance(first, InputRequiredEvent)
@@ -169,12 +157,8 @@ async def test_stream_events_resumes_after_a_sequence(store_url: str) -> None:
 async def test_idle_run_is_released_and_answering_loads_it(store_url: str, workflow: str) -> None:
     async with engine_for(store_url, idle_release_after=0) as engine:
         handle = await engine.start(workflow, n=4)
-        [request] = await pending(engine)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + RESULT_TIMEOUT
-        while handle.run_id in engine._loaded:
-            assert loop.time() < deadline, "the paused run was never released"
-            await asyncio.sleep(0.01)
+        [request] = await requests_of(engine)
+        await released(engine, handle.run_id)
         waiting = await engine.runs(status="waiting")
         assert [r.run_id for r in waiting] == [handle.run_id]
         await engine.respond(request.request_id, "later")
@@ -185,12 +169,8 @@ async def test_idle_run_is_released_and_answering_loads_it(store_url: str, workf
 async def test_many_paused_runs_are_not_kept_in_memory(store_url: str) -> None:
     async with engine_for(store_url, idle_release_after=0) as engine:
         handles = [await engine.start("prompted", n=i) for i in range(20)]
-        requests = await pending(engine, 20)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + RESULT_TIMEOUT
-        while engine._loaded:
-            assert loop.time() < deadline, f"{len(engine._loaded)} paused runs still loaded"
-            await asyncio.sleep(0.01)
+        requests = await requests_of(engine, 20)
+        await released(engine)
         by_run = {r.run_id: r for r in requests}
         for i, handle in enumerate(handles):
             await engine.respond(by_run[handle.run_id].request_id, f"a{i}")
@@ -202,10 +182,10 @@ async def test_many_paused_runs_are_not_kept_in_memory(store_url: str) -> None:
 async def test_new_engine_on_the_same_file_finishes_the_run(sqlite_url: str, workflow: str) -> None:
     async with engine_for(sqlite_url) as first:
         handle = await first.start(workflow, n=9)
-        [request] = await pending(first)
+        [request] = await requests_of(first)
         run_id = handle.run_id
     async with engine_for(sqlite_url) as second:
-        [again] = await pending(second)
+        [again] = await requests_of(second)
         assert again.request_id == request.request_id
         await second.respond(again.request_id, "restarted")
         assert (await result(second.get(run_id), RESULT_TIMEOUT)).startswith("9:restarted")
@@ -219,7 +199,7 @@ async def test_new_engine_on_postgres_finishes_the_run(
 ) -> None:
     async with engine_for(postgres_schema_url) as first:
         handle = await first.start(workflow, n=8)
-        [request] = await pending(first)
+        [request] = await requests_of(first)
     async with engine_for(postgres_schema_url) as second:
         await second.respond(request.request_id, "pg")
         assert (await result(second.get(handle.run_id), RESULT_TIMEOUT)).startswith("8:pg")
@@ -228,7 +208,7 @@ async def test_new_engine_on_postgres_finishes_the_run(
 async def test_answer_stored_while_no_engine_runs_is_delivered_on_open(sqlite_url: str) -> None:
     async with engine_for(sqlite_url) as first:
         handle = await first.start("prompted", n=6)
-        [request] = await pending(first)
+        [request] = await requests_of(first)
     from workflows.stores import open_store
 
     store = await open_store(sqlite_url)
@@ -287,5 +267,5 @@ async def test_a_start_with_invalid_input_is_one_clear_error_and_leaves_nothing(
         message = str(info.value)
         assert "amount:" in message and "employee: Field required" in message
         assert "\n" not in message and "https://" not in message
-        assert engine._loaded == {}
+        assert engine.loaded == {}
         assert await engine.runs() == []

@@ -96,7 +96,7 @@ async def test_a_worker_that_lost_its_lease_commits_nothing(
         clock.now += LEASE + 1
         async with _engine(path, clock, "R", rescuer_wf) as rescuer:
             await until(lambda: _has_request(rescuer, run_id), "R to park the run")
-            await rescuer._writer.flush()
+            await rescuer.writer.flush()
         parked = await frozen.store.get_run(run_id)
         assert (parked.owner, parked.status) == (None, "waiting")
         assert parked.version > before.version
@@ -104,18 +104,18 @@ async def test_a_worker_that_lost_its_lease_commits_nothing(
 
         # F wakes up.
         if wakes_first == "heartbeat":
-            await frozen._coordinator.leases.renew_all()
-            assert run_id not in frozen._loaded  # dropped, not re-taken
+            await frozen.coordinator.leases.renew_all()
+            assert run_id not in frozen.loaded  # dropped, not re-taken
             gate.set()
         else:
             gate.set()
-            await until(lambda: run_id not in frozen._loaded, "F to drop the run")
-        await frozen._writer.flush()
+            await until(lambda: run_id not in frozen.loaded, "F to drop the run")
+        await frozen.writer.flush()
         after = await frozen.store.get_run(run_id)
         assert (after.owner, after.status, after.version) == (None, "waiting", parked.version)
         assert after.snapshot == parked.snapshot
         assert [e.seq for e in await frozen.store.read_stream(run_id)] == stream_before
-        assert frozen._coordinator.leases.lost + (wakes_first == "stale commit") >= 1
+        assert frozen.coordinator.leases.lost + (wakes_first == "stale commit") >= 1
 
         # The answer makes F claim the run afresh (a new epoch, from the stored state).
         (request,) = await frozen.inbox(run_id=run_id)
@@ -143,14 +143,14 @@ async def test_a_heartbeat_keeps_a_lease_nobody_took(tmp_path: Path) -> None:
         handle = await engine.start("gated", n=1)
         await until(lambda: wf.prepared == 1, "the step to start")
         clock.now += LEASE * 3
-        await engine._coordinator.leases.renew_all()
-        assert handle.run_id in engine._loaded
+        await engine.coordinator.leases.renew_all()
+        assert handle.run_id in engine.loaded
         gate.set()
         await until(lambda: _has_request(engine, handle.run_id), "the request")
         (request,) = await engine.inbox(run_id=handle.run_id)
         await engine.respond(request.request_id, "ok")
         assert await asyncio.wait_for(handle.result(), 20) == "1:ok"
-        assert engine._coordinator.leases.lost == 0
+        assert engine.coordinator.leases.lost == 0
 
 
 async def test_a_stopping_engine_claims_nothing(tmp_path: Path) -> None:
@@ -160,10 +160,10 @@ async def test_a_stopping_engine_claims_nothing(tmp_path: Path) -> None:
     worker = _engine(path, clock, "W", Gated())
     async with api:
         await worker.open()
-        await worker._coordinator.halt(5)  # what close() does first
+        await worker.coordinator.halt(5)  # what close() does first
         handle = await api.start("gated", n=3)
-        worker._coordinator.pick(handle.run_id)
-        assert await worker._ensure_loaded(handle.run_id) is None
+        worker.coordinator.pick(handle.run_id)
+        assert await worker.ensure_loaded(handle.run_id) is None
         await asyncio.sleep(0.1)
         assert (await api.store.get_run(handle.run_id)).owner is None
         await worker.close()

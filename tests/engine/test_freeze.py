@@ -15,6 +15,7 @@ from pathlib import Path
 
 from _fleet import LEASE, POLL, Worker, fleet, owner_is, says, workflows
 
+from _runs import requests_of
 from _wait import until
 from workflows.engine import Engine
 from workflows.stores import RunRecord
@@ -39,11 +40,7 @@ async def _check_exactly_once(api: Engine, run_id: str, result: str, expected: s
 
 
 async def _answer(api: Engine, run_id: str, response: str) -> None:
-    async def asked() -> bool:
-        return bool(await api.inbox(run_id=run_id))
-
-    await until(asked, "the run to ask for input", 25)
-    (request,) = await api.inbox(run_id=run_id)
+    (request,) = await requests_of(api, run_id=run_id)
     await api.respond(request.request_id, response)
 
 

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
-from workflows import Context, Workflow, step
+from _flows import WhoAsks
+from _runs import released, requests_of
+from _wait import TIMEOUT
+from workflows import Workflow, step
 from workflows.engine import Engine
-from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
+from workflows.events import Event, StartEvent, StopEvent
 from workflows.stores import Commit
 
 
@@ -32,17 +35,6 @@ class Chain(Workflow):
     @step
     async def hop(self, ev: Hop) -> StopEvent:
         return StopEvent(result=ev.n * 2)
-
-
-class Ask(Workflow):
-    @step
-    async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
-        await ctx.store.set("who", ev.who)
-        return InputRequiredEvent(prefix="ok?")
-
-    @step
-    async def done(self, ctx: Context, ev: HumanResponseEvent) -> StopEvent:
-        return StopEvent(result=f"{await ctx.store.get('who')}:{ev.response}")
 
 
 def _record_batches(store: Any) -> list[list[Commit]]:
@@ -81,16 +73,12 @@ async def test_a_fenced_commit_fails_its_run_only(store_url: str) -> None:
     go in one batch; one of the runs was claimed meanwhile by another worker (its
     version bumped). That commit is refused: the run is dropped here, untouched in the
     store, and every other run of the batch is committed and finishes."""
-    workflows = {"ask": Ask()}
+    workflows = {"ask": WhoAsks()}
     async with Engine(
         store_url, workflows, owner="me", lease_seconds=3600, idle_release_after=None
     ) as engine:
         handles = [await engine.start("ask", who=f"u{i}") for i in range(6)]
-        for _ in range(500):
-            requests = await engine.inbox(limit=100)
-            if len(requests) == 6:
-                break
-            await asyncio.sleep(0.01)
+        requests = await requests_of(engine, 6, limit=100)
         by_run = {r.run_id: r for r in requests}
         first, stolen, *rest = (by_run[h.run_id] for h in handles)
         thief = await engine.store.claim_run(
@@ -98,30 +86,32 @@ async def test_a_fenced_commit_fails_its_run_only(store_url: str) -> None:
         )  # as if the lease had run out and another worker took the run
 
         # Hold the writer on its next write, so the other answers pile up behind it.
-        gate = asyncio.Event()
+        held, gate = asyncio.Event(), asyncio.Event()
         original_commit = engine.store.commit
 
         async def held_commit(commit: Commit) -> int:
+            held.set()
             await gate.wait()
             return await original_commit(commit)
 
         engine.store.commit = held_commit  # type: ignore[method-assign]
         batches = _record_batches(engine.store)
         await engine.respond(first.request_id, "yes")
-        await asyncio.sleep(0.05)  # the writer is now held inside the first commit
+        await asyncio.wait_for(held.wait(), TIMEOUT)  # the writer is inside the first commit
         for request in (stolen, *rest):
             await engine.respond(request.request_id, "yes")
         gate.set()
         for handle in handles:
             if handle.run_id != stolen.run_id:
-                assert await asyncio.wait_for(handle.result(), 30) == (
-                    f"u{handles.index(handle)}:yes"
-                )
-        await engine._writer.flush()
+                assert await asyncio.wait_for(handle.result(), 30) == {
+                    "who": f"u{handles.index(handle)}",
+                    "said": "yes",
+                }
+        await engine.writer.flush()
 
         [batch] = [b for b in batches if any(c.run_id == stolen.run_id for c in b)]
         assert len(batch) == 6 - 1  # every answered run but the first, in one batch
-        assert stolen.run_id not in engine._loaded  # fenced off: dropped here
+        assert stolen.run_id not in engine.loaded  # fenced off: dropped here
         stored = await engine.store.get_run(stolen.run_id)
         assert (stored.version, stored.owner, stored.status) == (thief.version, "thief", "waiting")
         assert [e.seq for e in await engine.store.read_stream(stolen.run_id)] == [1]
@@ -134,15 +124,10 @@ async def test_a_fenced_commit_fails_its_run_only(store_url: str) -> None:
 async def test_respond_many_answers_runs_in_memory_and_released(store_url: str) -> None:
     from workflows.errors import InputRequestNotFoundError, WorkflowError
 
-    async with Engine(store_url, {"ask": Ask()}, idle_release_after=0) as engine:
+    async with Engine(store_url, {"ask": WhoAsks()}, idle_release_after=0) as engine:
         handles = [await engine.start("ask", who=f"u{i}") for i in range(30)]
-        for _ in range(500):
-            requests = await engine.inbox(limit=100)
-            if len(requests) == 30:
-                break
-            await asyncio.sleep(0.01)
-        await engine._writer.flush()
-        await asyncio.sleep(0.05)  # idle release (0 s) drops the paused runs from memory
+        requests = await requests_of(engine, 30, limit=100)
+        await released(engine)  # idle release (0 s) drops the paused runs from memory
         by_run = {r.run_id: r for r in requests}
         ordered = [by_run[h.run_id] for h in handles]
         answers: list[Any] = [(r.request_id, "yes") for r in ordered]
@@ -155,6 +140,6 @@ async def test_respond_many_answers_runs_in_memory_and_released(store_url: str) 
         assert outcomes[31] is False
         assert isinstance(outcomes[32], WorkflowError)  # another answer, not JSON-safe
         results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
-        assert results == [f"u{i}:yes" for i in range(30)]
+        assert results == [{"who": f"u{i}", "said": "yes"} for i in range(30)]
         assert await engine.inbox() == []
         assert await engine.respond_many([]) == []

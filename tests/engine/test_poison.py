@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,13 @@ import pytest
 from _poison_flows import WORKFLOWS
 
 from _damage import TRUNCATED, damage, set_status
+from _flows import HumanLoop
+from _runs import released, requests_of
+from _serve_command import SERVE, serving
 from _wait import until
 from workflows.engine import Engine
 from workflows.errors import ContextSerdeError, CorruptRecordError, WorkflowRuntimeError
-from workflows.stores import InputRequest, RunStore, store_from_url
+from workflows.stores import RunStore, store_from_url
 
 HERE = Path(__file__).resolve().parent
 FLOWS = f"{HERE / '_poison_flows.py'}:WORKFLOWS"
@@ -75,32 +77,14 @@ def engine_for(url: str, **options: Any) -> Engine:
     return Engine(url, dict(WORKFLOWS), **options)
 
 
-async def pending(engine: Engine, count: int, **filters: Any) -> list[InputRequest]:
-    async def listed() -> list[InputRequest] | None:
-        requests = await engine.inbox(**filters)
-        return requests if len(requests) >= count else None
-
-    result: list[InputRequest] = await until(listed, f"{count} pending requests")
-    return result
-
-
 async def result(engine: Engine, run_id: str) -> Any:
     return await asyncio.wait_for(engine.get(run_id).result(), TIMEOUT)
-
-
-async def unloaded(engine: Engine) -> None:
-    """Until every paused run has left the engine's memory (idle release)."""
-
-    async def empty() -> bool:
-        return not engine._loaded
-
-    await until(empty, "paused runs to be released")
 
 
 async def populate(engine: Engine) -> dict[str, str]:
     """One run per name; each waits for its answer, except torn_result, which completes."""
     runs = {name: (await engine.start("approval", n=n)).run_id for n, name in enumerate(NAMES)}
-    by_run = {r.run_id: r for r in await pending(engine, len(NAMES))}
+    by_run = {r.run_id: r for r in await requests_of(engine, len(NAMES))}
     await engine.respond(by_run[runs["torn_result"]].request_id, "y")
     assert await result(engine, runs["torn_result"]) == "2:y"
     return runs
@@ -171,7 +155,7 @@ async def check_served(engine: Engine, runs: dict[str, str]) -> None:
         assert await engine.respond(inbox[runs[name]].request_id, "ok")
         assert await result(engine, runs[name]) == f"{NAMES.index(name)}:ok"
     fresh = await engine.start("approval", n=99)
-    [request] = await pending(engine, 1, run_id=fresh.run_id)
+    [request] = await requests_of(engine, 1, run_id=fresh.run_id)
     await engine.respond(request.request_id, "fine")
     assert await result(engine, fresh.run_id) == "99:fine"
 
@@ -179,7 +163,7 @@ async def check_served(engine: Engine, runs: dict[str, str]) -> None:
 async def test_recover_sets_poisoned_runs_aside_and_serves_the_rest(store_url: str) -> None:
     async with engine_for(store_url) as engine:
         runs = await populate(engine)
-        await unloaded(engine)
+        await released(engine)
         await poison(engine.store, runs)
         assert await engine.recover() == 0  # every run with work was poisoned
         await check_set_aside(engine, runs)
@@ -202,7 +186,7 @@ async def poisoned_store(url: str) -> dict[str, str]:
 async def test_an_engine_opens_on_a_poisoned_store(durable_url: str) -> None:
     runs = await poisoned_store(durable_url)
     async with engine_for(durable_url) as engine:  # open() recovers: it must not fail
-        [request] = await pending(engine, 1, run_id=runs["recovered"])
+        [request] = await requests_of(engine, 1, run_id=runs["recovered"])
         await engine.respond(request.request_id, "back")
         assert await result(engine, runs["recovered"]) == "42:back"
         await check_set_aside(engine, runs)
@@ -216,8 +200,8 @@ async def test_an_engine_opens_on_a_poisoned_store(durable_url: str) -> None:
 async def test_a_worker_sets_poison_aside_and_keeps_polling(durable_url: str) -> None:
     async with engine_for(durable_url, owner="w1", poll_interval=0.05, lease_seconds=3) as worker:
         victim = await worker.start("approval", n=1)
-        await pending(worker, 1, run_id=victim.run_id)
-        await unloaded(worker)
+        await requests_of(worker, 1, run_id=victim.run_id)
+        await released(worker)
 
         async def lease_given_back() -> bool:
             return (await worker.store.get_run(victim.run_id)).owner is None
@@ -236,10 +220,10 @@ async def test_a_worker_sets_poison_aside_and_keeps_polling(durable_url: str) ->
         assert (record.owner, record.lease_expires_at) == (None, None)
         # The loop goes on: a new run is claimed, executed and finished.
         fresh = await worker.start("approval", n=2)
-        [request] = await pending(worker, 1, run_id=fresh.run_id)
+        [request] = await requests_of(worker, 1, run_id=fresh.run_id)
         await worker.respond(request.request_id, "on")
         assert await result(worker, fresh.run_id) == "2:on"
-        assert worker.failure is None and worker._coordinator.last_turn is not None
+        assert worker.failure is None and worker.coordinator.last_turn is not None
 
 
 async def test_a_run_another_worker_holds_is_not_set_aside(durable_url: str) -> None:
@@ -248,15 +232,15 @@ async def test_a_run_another_worker_holds_is_not_set_aside(durable_url: str) -> 
     options: dict[str, Any] = {"poll_interval": 0.05, "lease_seconds": 3}
     async with engine_for(durable_url, owner="a", idle_release_after=None, **options) as a:
         held = await a.start("approval", n=1)
-        await pending(a, 1, run_id=held.run_id)
+        await requests_of(a, 1, run_id=held.run_id)
         unknown = {"$event": "nowhere.Missing", "data": {}}
         await a.store.add_inbound(held.run_id, {"event": unknown, "step": None})
         async with engine_for(durable_url, owner="b", **options) as b:
-            turn = b._coordinator.last_turn or 0.0
+            turn = b.coordinator.last_turn or 0.0
 
             async def polled_thrice() -> bool:
                 nonlocal turn
-                last = b._coordinator.last_turn or 0.0
+                last = b.coordinator.last_turn or 0.0
                 if last > turn:
                     turn, polled_thrice.count = last, polled_thrice.count + 1  # type: ignore[attr-defined]
                 return polled_thrice.count >= 3  # type: ignore[attr-defined,no-any-return]
@@ -286,7 +270,7 @@ async def test_a_damaged_run_keeps_no_other_result_from_settling(durable_url: st
             await result(api, bad.run_id)
         awaited = asyncio.ensure_future(api.get(good.run_id).result())
         async with engine_for(durable_url) as executor:
-            [request] = await pending(executor, 1, run_id=good.run_id)
+            [request] = await requests_of(executor, 1, run_id=good.run_id)
             await executor.respond(request.request_id, "ok")
             assert await asyncio.wait_for(awaited, TIMEOUT) == "2:ok"
             assert (await executor.runs(status="quarantined"))[0].run_id == bad.run_id
@@ -299,8 +283,8 @@ async def test_outside_writes_reach_the_runs_beside_a_damaged_one(tmp_path: Path
     async with engine_for(url) as server:
         damaged = await server.start("approval", n=1)
         healthy = await server.start("approval", n=2)
-        requests = {r.run_id: r for r in await pending(server, 2)}
-        await unloaded(server)
+        requests = {r.run_id: r for r in await requests_of(server, 2)}
+        await released(server)
         async with store_from_url(url) as other:  # another process: its own connection
             await damage(other, "wf_runs", "snapshot", TRUNCATED, damaged.run_id)
             await set_status(other, damaged.run_id, "running")
@@ -321,42 +305,19 @@ async def test_outside_writes_reach_the_runs_beside_a_damaged_one(tmp_path: Path
 
 
 @pytest.fixture
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """``serve(store_url) -> base URL``: ``workflows serve`` in a subprocess
+    (``tests/_serve_command.py``), once it listens; stopped with SIGINT after the test."""
+    env = {**os.environ, "WORKFLOWS_TOKEN": ""}
+    with ExitStack() as servers:
 
+        def start(url: str) -> str:
+            command = [*SERVE, FLOWS, "--store", url]
+            return servers.enter_context(
+                serving(command, cwd=tmp_path, env=env, start_timeout=TIMEOUT)
+            )
 
-@pytest.fixture
-def serve(free_port: int, tmp_path: Path) -> Iterator[Any]:
-    """``serve(store_url) -> base URL``: ``workflows serve`` in a subprocess, once it
-    listens; stopped with SIGINT after the test."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(url: str) -> str:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workflows.cli", "serve", FLOWS]
-            + ["--store", url, "--port", str(free_port)],
-            cwd=tmp_path,
-            env={**os.environ, "WORKFLOWS_TOKEN": ""},
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started.append(proc)
-        assert proc.stderr is not None
-        seen = []
-        for line in proc.stderr:  # uvicorn says so once the app started and it listens
-            seen.append(line)
-            if "Uvicorn running on" in line:
-                return f"http://127.0.0.1:{free_port}"
-        proc.wait(TIMEOUT)
-        pytest.fail(f"the server did not start (exit {proc.returncode}):\n{''.join(seen)}")
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=TIMEOUT)
+        yield start
 
 
 def workflows_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -417,31 +378,14 @@ async def test_workflows_serve_starts_on_a_poisoned_store(durable_url: str, serv
 async def test_a_cancel_of_a_run_whose_snapshot_is_damaged_sets_it_aside(sqlite_url: str) -> None:
     """cancel() reads the run first: a damaged snapshot must not raise to the caller,
     the run is quarantined (it cannot be executed to a cancel)."""
-    from workflows import Context, Workflow, step
-    from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
-
-    class Waits(Workflow):
-        @step
-        async def ask(self, ctx: Context, ev: StartEvent) -> InputRequiredEvent:
-            return InputRequiredEvent(prefix="?")
-
-        @step
-        async def done(self, ev: HumanResponseEvent) -> StopEvent:
-            return StopEvent(result=ev.response)
-
-    async with Engine(sqlite_url, {"waits": Waits()}, idle_release_after=0) as engine:
+    async with Engine(sqlite_url, {"waits": HumanLoop()}, idle_release_after=0) as engine:
         handle = await engine.start("waits")
-        for _ in range(200):
-            if await engine.inbox(run_id=handle.run_id):
-                break
-            await asyncio.sleep(0.02)
-        await engine._writer.flush()
-        await asyncio.sleep(0.05)  # released from memory (idle_release_after=0)
-        assert handle.run_id not in engine._loaded
+        await requests_of(engine, run_id=handle.run_id)
+        await released(engine, handle.run_id)  # idle_release_after=0
     path = sqlite_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE wf_runs SET snapshot = '{\"trunc' WHERE run_id = ?", (handle.run_id,))
-    async with Engine(sqlite_url, {"waits": Waits()}) as engine:
+    async with Engine(sqlite_url, {"waits": HumanLoop()}) as engine:
         await engine.cancel(handle.run_id)  # no CorruptRecordError to the caller
         record = (await engine.runs(status="quarantined"))[0]
         assert record.run_id == handle.run_id

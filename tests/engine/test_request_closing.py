@@ -11,6 +11,7 @@ import asyncio
 
 import pytest
 
+from _wait import until
 from workflows import Context, Workflow, step
 from workflows.engine import Engine
 from workflows.errors import InputRequestAlreadyAnsweredError
@@ -43,16 +44,17 @@ async def test_an_answer_sent_as_an_event_closes_the_prompt(store_url: str) -> N
         handle = await engine.start("rounds", rounds=3)
         answered: list[str] = []
         for i in range(3):
-            for _ in range(500):
+
+            async def asked_again() -> list[str]:
                 pending = await _pending(engine, handle.run_id)
-                if pending and pending[0] not in answered:
-                    break
-                await asyncio.sleep(0.01)
+                return pending if pending and pending[0] not in answered else []
+
+            pending = await until(asked_again, f"prompt {i + 1}")
             assert len(pending) == 1, pending  # the earlier prompts left the inbox
             answered.append(pending[0])
             await engine.send_event(handle.run_id, HumanResponseEvent(response=f"r{i}"))
         assert await asyncio.wait_for(handle.result(), 30) == "r2"
-        await engine._writer.flush()
+        await engine.writer.flush()
         assert await _pending(engine, handle.run_id) == []
         for request_id in answered:
             request = await engine.store.get_request(request_id)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from _runs import released, requests_of
 from workflows import Context, Workflow, step
 from workflows._snapshot import snapshot_from_dict
 from workflows.context.serializers import PickleSerializer
@@ -27,7 +28,7 @@ from workflows.events import (
     StartEvent,
     StopEvent,
 )
-from workflows.stores import Commit, InputRequest, SqliteStore, StateChanges
+from workflows.stores import Commit, SqliteStore, StateChanges
 
 RESULT_TIMEOUT = 20
 KEYS = 300
@@ -91,25 +92,6 @@ class RecordingStore(SqliteStore):
         return await super().commit_many(commits)
 
 
-async def pending(engine: Engine) -> InputRequest:
-    """The one request of the inbox, once there (bounded wait, polling the store)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RESULT_TIMEOUT
-    while not (requests := await engine.inbox()):
-        assert loop.time() < deadline, "no request in the inbox"
-        await asyncio.sleep(0.01)
-    [request] = requests
-    return request
-
-
-async def wait_released(engine: Engine, run_id: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RESULT_TIMEOUT
-    while run_id in engine._loaded:
-        assert loop.time() < deadline, "the paused run was never released"
-        await asyncio.sleep(0.01)
-
-
 def assert_loads_exactly(engine: Engine, name: str, snapshot: dict[str, Any]) -> Context[Any]:
     """The stored snapshot restores to a context whose ``to_dict()`` is that snapshot."""
     workflow = engine.workflow(name)
@@ -126,8 +108,8 @@ async def test_one_key_per_step_is_what_each_commit_writes(tmp_path: Path) -> No
     store = RecordingStore(tmp_path / "runs.db")
     async with Engine(store, {"ledger": Ledger(timeout=None)}, idle_release_after=0) as engine:
         handle = await engine.start("ledger", n_keys=KEYS)
-        request = await pending(engine)
-        await wait_released(engine, handle.run_id)
+        [request] = await requests_of(engine)
+        await released(engine, handle.run_id)
         stored = await store.get_run(handle.run_id)
         ctx = assert_loads_exactly(engine, "ledger", stored.snapshot)
         waiting = {f"k{k}": {"n": k, "tags": ["a", str(k)]} for k in range(KEYS)}
@@ -162,7 +144,7 @@ async def test_a_new_engine_continues_a_run_from_its_state_rows(store_url: str) 
     flows = {"ledger": Ledger(timeout=None)}
     async with Engine(store_url, flows, idle_release_after=None) as first:
         handle = await first.start("ledger", n_keys=50)
-        request = await pending(first)
+        [request] = await requests_of(first)
         if store_url == "memory://":  # nothing outlives the engine: answer here
             await first.respond(request.request_id, "same engine")
             result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
@@ -211,8 +193,8 @@ async def test_a_typed_state_is_split_by_its_fields(tmp_path: Path) -> None:
     store = RecordingStore(tmp_path / "runs.db")
     async with Engine(store, {"typed": Typed(timeout=None)}, idle_release_after=0) as engine:
         handle = await engine.start("typed", owner="ann")
-        request = await pending(engine)
-        await wait_released(engine, handle.run_id)
+        [request] = await requests_of(engine)
+        await released(engine, handle.run_id)
         stored = await store.get_run(handle.run_id)
         assert stored.snapshot["state"]["data"] == {"owner": "ann", "balance": 30, "history": []}
         assert_loads_exactly(engine, "typed", stored.snapshot)
@@ -281,8 +263,8 @@ async def test_a_state_that_cannot_be_kept_by_key_is_written_whole(
     store = RecordingStore(tmp_path / "runs.db")
     async with Engine(store, {flow: flows[flow]}, idle_release_after=0) as engine:
         handle = await engine.start(flow)
-        request = await pending(engine)
-        await wait_released(engine, handle.run_id)
+        [request] = await requests_of(engine)
+        await released(engine, handle.run_id)
         stored = await store.get_run(handle.run_id)
         assert "$state_rows" not in stored.snapshot
         assert_loads_exactly(engine, flow, stored.snapshot)

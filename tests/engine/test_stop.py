@@ -95,16 +95,18 @@ async def test_a_server_whose_engine_fails_exits_nonzero(tmp_path: Path) -> None
     server = _serve_broken(tmp_path, port, log)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            for _ in range(300):
+
+            async def healthy() -> bool:
                 try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
+                    return (await client.get("/health")).status_code == 200
                 except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
+                    return False
+
+            try:
+                await until(healthy, "the server to answer /health")
+            except AssertionError:
                 log.flush()
-                raise AssertionError((tmp_path / "serve.log").read_text())
+                raise AssertionError((tmp_path / "serve.log").read_text()) from None
             started = await client.post("/workflows/fleet/runs", json={"input": {"n": 1}})
             assert started.status_code >= 500  # the run could not be stored
         code = await asyncio.to_thread(server.wait, 30)

@@ -11,8 +11,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from _fleet import Worker, fleet, workflows
+from _fleet import Worker, fleet, says, workflows
 
+from _runs import requests_of
 from _wait import until
 from workflows.engine import Engine
 
@@ -40,16 +41,13 @@ async def test_runs_of_a_killed_worker_move_well_before_its_lease_ends(
     async with Engine(postgres_schema_url, workflows(), execute=False, poll_interval=0.2) as api:
         with fleet(postgres_schema_url, tmp_path, "victim", lease=LEASE) as workers:
             handles = [await api.start("fleet", n=i) for i in range(RUNS)]
-
-            async def all_asking() -> bool:
-                return len(await api.inbox(limit=1000)) == RUNS
-
-            await until(all_asking, "the victim to take every run", 20)
+            await requests_of(api, RUNS, seconds=20, limit=1000)  # the victim took them all
             for rescuer in ("rescuer-1", "rescuer-2"):  # three workers in all
                 workers[rescuer] = Worker(
                     postgres_schema_url, rescuer, tmp_path / f"{rescuer}.log", lease=LEASE
                 )
-            await asyncio.sleep(1.0)  # the rescuers are up and hold their own locks
+            for rescuer in ("rescuer-1", "rescuer-2"):  # up, their engines open
+                await until(lambda: says(workers[rescuer], "executing"), f"{rescuer} to start")
             workers["victim"].process.kill()
             killed = time.monotonic()
 
@@ -81,11 +79,7 @@ async def test_a_restarted_single_worker_takes_its_runs_back_at_once(
     async with Engine(postgres_schema_url, workflows(), execute=False, poll_interval=0.2) as api:
         with fleet(postgres_schema_url, tmp_path, "first-life", lease=LEASE) as workers:
             handles = [await api.start("fleet", n=i) for i in range(RUNS)]
-
-            async def all_asking() -> bool:
-                return len(await api.inbox(limit=1000)) == RUNS
-
-            await until(all_asking, "the worker to take every run", 60)
+            await requests_of(api, RUNS, seconds=60, limit=1000)  # the worker took them all
             workers["first-life"].process.kill()
             held = [await api.store.get_run(h.run_id) for h in handles]
             leases_end = min(record.lease_expires_at or 0.0 for record in held)

@@ -15,8 +15,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _review_flow import Conversation, Review, ShoutingReview, TypedReview  # noqa: E402
+from _review_flow import Conversation, Review, ShoutingReview, TaskReview, TypedReview  # noqa: E402
 
+from _runs import requests_of  # noqa: E402
 from _wait import until  # noqa: E402
 from workflows import Context, Workflow, step  # noqa: E402
 from workflows.engine import Engine  # noqa: E402
@@ -31,14 +32,18 @@ from workflows.errors import (  # noqa: E402
 from workflows.events import Event, InputRequiredEvent, StartEvent, StopEvent  # noqa: E402
 from workflows.stores import InputRequest, MemoryStore  # noqa: E402
 
-WORKFLOWS = {"review": Review(), "typed": TypedReview(), "talk": Conversation()}
+WORKFLOWS = {
+    "review": Review(),
+    "typed": TypedReview(),
+    "talk": Conversation(),
+    "task": TaskReview(),
+}
 
 
 async def asked(engine: Engine, run_id: str) -> InputRequest:
     """The one pending request of the run, once it asks."""
-    found = await until(lambda: engine.inbox(run_id=run_id), f"run {run_id} asks")
-    assert len(found) == 1
-    return found[0]
+    [found] = await requests_of(engine, run_id=run_id)
+    return found
 
 
 async def test_the_history_of_a_run_that_waits_for_a_person(store_url: str) -> None:
@@ -174,6 +179,24 @@ async def test_a_fork_before_the_answer_gets_its_own_answer(store_url: str) -> N
         assert sum(isinstance(e, InputRequiredEvent) for e in events) == 1
         entries = await engine.store.read_stream(fork_id, after=0)
         assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+
+
+async def test_a_fork_asks_again_with_the_task_fields_the_workflow_gave(store_url: str) -> None:
+    async with Engine(store_url, WORKFLOWS, history="waits") as engine:
+        handle = await engine.start("task", text="plan")
+        request = await asked(engine, handle.run_id)
+        await engine.set_assignee(
+            request.request_id, "bo", actor="admin", action="assigned", expected="ada"
+        )
+        [waiting] = await engine.checkpoints(handle.run_id)
+        fork_id = await engine.fork(handle.run_id, waiting.seq)
+        copy = await asked(engine, fork_id)
+        # Asked again: the workflow's assignee, not the one the original was given later.
+        assert (copy.assignee, copy.candidate_groups, copy.priority) == ("ada", ("fin",), 2)
+        assert request.due is not None and copy.due is not None
+        assert copy.due - copy.created_at == pytest.approx(request.due - request.created_at, abs=5)
+        assert [e.action for e in await engine.request_audit(copy.request_id)] == ["created"]
+        assert (await engine.store.get_request(request.request_id)).assignee == "bo"
 
 
 async def test_a_fork_can_change_the_state_it_starts_with(store_url: str) -> None:

@@ -15,7 +15,6 @@ from _fleet import (
     LEASE,
     POLL,
     Worker,
-    count_pending,
     fleet,
     owned_by,
     owner_is,
@@ -23,6 +22,7 @@ from _fleet import (
     workflows,
 )
 
+from _runs import requests_of
 from _wait import until
 from workflows.engine import Engine
 from workflows.errors import StaleRunError
@@ -38,7 +38,7 @@ async def test_three_workers_lose_one_and_every_run_finishes_once(
         with fleet(postgres_schema_url, tmp_path, "w1", "w2", "w3") as workers:
             handles = [await api.start("fleet", n=i) for i in range(runs)]
             # Let the fleet take the runs up, then kill one worker in the middle of it.
-            await until(lambda: count_pending(api, at_least=runs // 3), "runs to ask for input", 60)
+            await requests_of(api, runs // 3, seconds=60, limit=runs // 3)
             # The victim is the busiest worker: its runs must move.
             held = {owner: await owned_by(api, owner) for owner in ("w1", "w2", "w3")}
             victim = max(held, key=lambda owner: len(held[owner]))
@@ -138,7 +138,7 @@ async def test_a_cancel_from_an_api_process_reaches_the_worker_that_runs_it(
             busy = await api.start("slow", seconds=60.0)
             waiting = await api.start("fleet", n=1)
             await until(lambda: owner_is(api, busy.run_id, "w1"), "w1 to take the run", 30)
-            await until(lambda: count_pending(api, at_least=1), "the other run to ask", 30)
+            await requests_of(api, 1, limit=1)  # the other run asks
             for handle in (busy, waiting):
                 started = time.monotonic()
                 await handle.cancel_run(timeout=20)

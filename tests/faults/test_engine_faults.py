@@ -167,7 +167,7 @@ class Scenario:
             f"{run_id}: {record.status} v{record.version} owner={record.owner} lease in "
             f"{(record.lease_expires_at or 0) - time.time():.1f} s, inbound "
             f"{[i.id for i in inbound]}, requests {[r.status for r in requests]}, "
-            f"loaded by the worker: {run_id in self.worker._loaded}"
+            f"loaded by the worker: {run_id in self.worker.loaded}"
         )
 
     probe_id = ""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from _wait import TIMEOUT
 
 
 @dataclass
@@ -41,3 +44,27 @@ async def messages(response: httpx.Response) -> AsyncIterator[Message]:
                 data.append(value)
             elif field == "id":
                 event_id = value
+
+
+async def take(stream: AsyncIterator[Message], count: int) -> list[Message]:
+    """The next ``count`` messages (comments skipped), within the test timeout."""
+
+    async def collect() -> list[Message]:
+        found: list[Message] = []
+        async for message in stream:
+            if message.event != ":":
+                found.append(message)
+                if len(found) == count:
+                    break
+        return found
+
+    return await asyncio.wait_for(collect(), TIMEOUT)
+
+
+async def rest(stream: AsyncIterator[Message]) -> list[Message]:
+    """Every message (comments skipped) until the stream ends, within the test timeout."""
+
+    async def collect() -> list[Message]:
+        return [m async for m in stream if m.event != ":"]
+
+    return await asyncio.wait_for(collect(), TIMEOUT)

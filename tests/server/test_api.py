@@ -54,7 +54,7 @@ async def test_start_prompt_respond_result(client: httpx.AsyncClient) -> None:
     assert done["error"] is None
     answered = (await client.get("/requests", params={"status": "answered"})).json()
     assert [r["request_id"] for r in answered["requests"]] == [request["request_id"]]
-    assert (await client.get("/requests")).json() == {"requests": []}
+    assert (await client.get("/requests")).json() == {"requests": [], "next_cursor": None}
 
 
 async def test_respond_errors(client: httpx.AsyncClient) -> None:

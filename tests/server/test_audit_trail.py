@@ -6,10 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from _live_server import LiveServer
+from _served_flows import Nudge
 from workflows.client import WorkflowClient
 
 from ._helpers import assert_error, finished_run, pending_requests, started_run
-from .conftest import LiveServer, Nudge
 
 USER = "X-Workflows-User"
 

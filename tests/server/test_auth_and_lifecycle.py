@@ -7,11 +7,11 @@ from typing import Any
 import httpx
 import pytest
 
+from _served_flows import server_workflows
 from workflows.errors import WorkflowConfigurationError
 from workflows.server import serve
 
 from ._helpers import assert_error, finished_run, pending_requests
-from .conftest import workflows
 
 
 async def test_token_required_except_health(start_server: Any, sqlite_url: str) -> None:
@@ -70,7 +70,7 @@ async def test_cors_off_by_default_and_on_when_asked(start_server: Any, tmp_path
 def test_serve_refuses_remote_host_without_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WORKFLOWS_TOKEN", raising=False)
     with pytest.raises(WorkflowConfigurationError, match="without a token"):
-        serve(workflows(), store="memory://", host="0.0.0.0", port=0)
+        serve(server_workflows(), store="memory://", host="0.0.0.0", port=0)
 
 
 async def test_graceful_restart_resumes_runs(start_server: Any, sqlite_url: str) -> None:

@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from _damage import TRUNCATED, damage
+from _live_server import LiveServer
+from _served_flows import Double, server_workflows
 from _wait import TIMEOUT
 from workflows.client import WorkflowClient
 from workflows.errors import WorkflowConfigurationError
@@ -21,13 +23,12 @@ from workflows.server import create_app
 from workflows.stores import open_store
 
 from ._helpers import assert_error, pending_requests
-from .conftest import Double, LiveServer, workflows
 
 
 async def _waiting_run(url: str) -> tuple[str, str]:
     """A run of ``approval`` stored in ``url``, waiting on its request (the server that
     started it is stopped again)."""
-    server = LiveServer(create_app(url, workflows(), heartbeat=0.5)).start()
+    server = LiveServer(create_app(url, server_workflows(), heartbeat=0.5)).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
             started = await client.post("/workflows/approval/runs", json={"input": {"amount": 3}})
@@ -75,7 +76,7 @@ async def test_a_damaged_run_answers_corrupt_record(url: str) -> None:
         await damage(store, "wf_runs", "snapshot", TRUNCATED, run_id)
     finally:
         await store.close()
-    server = LiveServer(create_app(url, workflows(), heartbeat=0.5)).start()
+    server = LiveServer(create_app(url, server_workflows(), heartbeat=0.5)).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
             sent = await client.post(

@@ -25,13 +25,14 @@ from typing import Any
 import httpx
 import pytest
 
+from _live_server import LiveServer
+from _served_flows import server_workflows
 from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.server import InputLimits, create_app
 from workflows.stores import open_store
 
 from ._helpers import assert_error, finished_run, pending_requests
-from .conftest import LiveServer, workflows
 
 MAX_INT = 2**63 - 1
 MIB = 1024 * 1024
@@ -50,7 +51,7 @@ class Waiter(Workflow):
 
 
 def all_workflows() -> dict[str, Workflow]:
-    return {**workflows(), "waiter": Waiter(timeout=None)}
+    return {**server_workflows(), "waiter": Waiter(timeout=None)}
 
 
 # -- stores ----------------------------------------------------------------------------------

@@ -20,12 +20,11 @@ import pytest
 from pydantic import BaseModel, Field, field_validator
 from starlette.applications import Starlette
 
+from _live_server import LiveServer
 from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.server import create_app
 from workflows.server._pages import page_routes
-
-from .conftest import LiveServer
 
 SCREENSHOT = Path("/tmp/inbox.png")
 

@@ -17,14 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
+from _live_server import LiveServer
+from _served_flows import server_workflows
 from _wait import TIMEOUT
 from workflows import Context, Workflow, step
 from workflows.events import HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.server import create_app
 from workflows.stores import InputRequest, RequestStatus, SqliteStore
 
-from ._sse import Message, messages
-from .conftest import LiveServer, workflows
+from ._sse import Message, messages, take
 
 
 class Flood(Workflow):
@@ -66,7 +67,7 @@ class SqliteCountingStore(SqliteStore):
 def live(tmp_path: Path) -> Iterator[tuple[LiveServer, type[SqliteCountingStore]]]:
     store_class = type("SqliteCountingStoreOfTest", (SqliteCountingStore,), {"listings": 0})
     store = store_class(tmp_path / "inbox.db")
-    app = create_app(store, {**workflows(), "flood": Flood(timeout=None)}, heartbeat=30)
+    app = create_app(store, {**server_workflows(), "flood": Flood(timeout=None)}, heartbeat=30)
     server = LiveServer(app).start()
     yield server, store_class
     server.stop()
@@ -79,19 +80,6 @@ async def _subscribe(client: httpx.AsyncClient, stack: Any) -> AsyncIterator[Mes
     first = await asyncio.wait_for(stream.__anext__(), TIMEOUT)
     assert (first.event, first.data) == (":", "connected")
     return stream
-
-
-async def _next_events(stream: AsyncIterator[Message], count: int) -> list[Message]:
-    async def collect() -> list[Message]:
-        found: list[Message] = []
-        async for message in stream:
-            if message.event != ":":
-                found.append(message)
-                if len(found) == count:
-                    break
-        return found
-
-    return await asyncio.wait_for(collect(), TIMEOUT)
 
 
 async def test_many_subscribers_one_read_per_change(
@@ -108,14 +96,14 @@ async def test_many_subscribers_one_read_per_change(
         streams = [await _subscribe(client, stack) for _ in range(40)]
         before = store_class.listings
         run = (await client.post("/workflows/approval/runs", json={"input": {"amount": 1}})).json()
-        created = await asyncio.gather(*(_next_events(s, 1) for s in streams))
+        created = await asyncio.gather(*(take(s, 1) for s in streams))
         for [message] in created:
             assert message.event == "request_created"
             assert message.json()["run_id"] == run["run_id"]
         request_id = created[0][0].json()["request_id"]
         answer = await client.post(f"/requests/{request_id}/response", json={"response": "y"})
         assert answer.status_code == 200
-        closed = await asyncio.gather(*(_next_events(s, 1) for s in streams))
+        closed = await asyncio.gather(*(take(s, 1) for s in streams))
         for [message] in closed:
             assert message.event == "request_closed"
             assert message.json()["request_id"] == request_id
@@ -168,7 +156,7 @@ async def test_a_stalled_subscriber_is_resynced_and_holds_up_nobody(
                     "/workflows/flood/runs", json={"input": {"count": burst, "size": 4000}}
                 )
                 assert started.status_code == 201
-                changes = await _next_events(stream, burst)
+                changes = await take(stream, burst)
                 assert {m.event for m in changes} == {"request_created"}
                 seen.update(m.json()["request_id"] for m in changes)
                 health = await client.get("/health")

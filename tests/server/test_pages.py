@@ -26,12 +26,12 @@ import httpx
 import pytest
 from pydantic import Field
 
+from _live_server import LiveServer
 from workflows import Context, Workflow, step
 from workflows.events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
 from workflows.server import create_app
 
 from ._helpers import assert_error, finished_run, pending_requests
-from .conftest import LiveServer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".ci" / "artifacts"
 HOSTILE = '<img src=x onerror="document.body.dataset.xss=1">'

@@ -26,9 +26,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from _live_server import LiveServer
+from _served_flows import server_workflows
 from workflows.server import create_app
-
-from .conftest import LiveServer, workflows
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -44,7 +44,7 @@ def live_server(
         base: str = request.getfixturevalue("postgres_url")
         schema = f"wf_schemathesis_{uuid.uuid4().hex[:12]}"
         url = f"{base}{'&' if '?' in base else '?'}schema={schema}"
-    server = LiveServer(create_app(url, workflows(), heartbeat=0.5)).start()
+    server = LiveServer(create_app(url, server_workflows(), heartbeat=0.5)).start()
     yield server
     server.stop()
     if request.param == "postgres":

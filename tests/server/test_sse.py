@@ -11,31 +11,7 @@ import httpx
 from _wait import TIMEOUT
 
 from ._helpers import assert_error, pending_requests
-from ._sse import Message, messages
-
-
-async def take(stream: AsyncIterator[Message], count: int) -> list[Message]:
-    """The next ``count`` messages (comments skipped), within the test timeout."""
-
-    async def collect() -> list[Message]:
-        found: list[Message] = []
-        async for message in stream:
-            if message.event != ":":
-                found.append(message)
-                if len(found) == count:
-                    break
-        return found
-
-    return await asyncio.wait_for(collect(), TIMEOUT)
-
-
-async def rest(stream: AsyncIterator[Message]) -> list[Message]:
-    """Every message until the stream ends."""
-
-    async def collect() -> list[Message]:
-        return [m async for m in stream if m.event != ":"]
-
-    return await asyncio.wait_for(collect(), TIMEOUT)
+from ._sse import Message, messages, rest, take
 
 
 async def start(client: httpx.AsyncClient, name: str) -> str:
@@ -56,7 +32,7 @@ async def test_stream_resume_and_end(client: httpx.AsyncClient) -> None:
     assert ids == sorted(ids) and len(set(ids)) == 4
     body = first[0].json()
     assert body["seq"] == ids[0] and body["type"] == "Progress" and body["data"] == {"n": 0}
-    assert body["type_key"].endswith("conftest.Progress")
+    assert body["type_key"].endswith("_served_flows.Progress")
 
     # Resume after the second event: Last-Event-ID wins over ?after=.
     headers = {"Last-Event-ID": str(ids[1])}

@@ -275,6 +275,38 @@ async def test_a_fork_is_created_whole_and_linked_both_ways(store: Any) -> None:
     assert len(await store.read_stream(parent)) == 3
 
 
+async def test_a_forks_requests_keep_their_task_fields_and_are_audited(store: Any) -> None:
+    parent = await new_run(store)
+    fork_id = f"fork-{next(_ids)}"
+    task = InputRequest.new(
+        f"{fork_id}:w1:0:0",
+        fork_id,
+        "flow",
+        "InputRequiredEvent",
+        {},
+        now=1000.0,
+        assignee="ada",
+        candidate_groups=["finance"],
+        priority=3,
+        due=2000.0,
+        follow_up=1500.0,
+    )
+    await store.fork_run(
+        RunRecord.new(fork_id, "flow", {}, status="waiting"),
+        parent_run_id=parent,
+        parent_seq=0,
+        checkpoint=full(0),
+        requests=[task],
+    )
+    stored = await store.get_request(task.request_id)
+    assert (stored.assignee, stored.candidate_groups, stored.priority) == ("ada", ("finance",), 3)
+    assert (stored.due, stored.follow_up) == (2000.0, 1500.0)
+    [created] = await store.request_audit(task.request_id)
+    assert (created.action, created.run_id, created.at) == ("created", fork_id, 1000.0)
+    assert created.detail["assignee"] == "ada"
+    assert [e.request_id for e in await store.audit_after(0)] == [task.request_id]
+
+
 async def test_a_refused_fork_writes_nothing(store: Any) -> None:
     parent = await new_run(store)
     taken = await new_run(store)

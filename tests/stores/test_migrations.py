@@ -15,11 +15,13 @@ from workflows.stores import (
     CheckpointWrite,
     Commit,
     InputRequest,
+    RequestQuery,
     RunFinishedError,
     RunRecord,
     RunStore,
     SqliteStore,
     StateChanges,
+    Viewer,
 )
 from workflows.stores import _postgres_schema as pg_schema
 from workflows.stores import _sqlite_schema as sqlite_schema
@@ -348,13 +350,7 @@ async def test_postgres_upgrade_to_state_rows_carries_existing_runs(
     before = _version_before(pg_schema.MIGRATIONS, "wf_state")
     conn = await asyncpg.connect(postgres_url)
     try:  # a schema as the version before state rows left it
-        await conn.execute(f'CREATE SCHEMA "{postgres_schema}"')
-        await conn.execute(f'SET search_path TO "{postgres_schema}"')
-        for statements in pg_schema.MIGRATIONS[:before]:
-            for statement in statements:
-                await conn.execute(statement)
-        await conn.execute("CREATE TABLE wf_schema_version (version integer NOT NULL)")
-        await conn.execute("INSERT INTO wf_schema_version VALUES ($1)", before)
+        await _old_postgres_schema(conn, postgres_schema, before)
         await conn.execute(
             "INSERT INTO wf_runs (run_id, workflow, status, version, created_at, updated_at, "
             "snapshot) VALUES ('old', 'flow', 'running', 1, 1.0, 1.0, $1)",
@@ -375,19 +371,94 @@ async def test_postgres_upgrade_to_state_rows_carries_existing_runs(
         await conn.close()
 
 
-# -- checkpoint history: wf_checkpoints and wf_forks ------------------------------------
+# -- version 5 (SQLite) / 6 (PostgreSQL): human tasks --------------------------------------
+
+
+async def _check_tasks_upgraded(store: RunStore) -> None:
+    """Requests stored before read with the task defaults; the new paths work on them."""
+    old = await store.get_request("old:2")
+    assert (old.assignee, old.candidate_users, old.candidate_groups) == (None, (), ())
+    assert (old.priority, old.due, old.follow_up, old.overdue_at) == (0, None, None, None)
+    assert await store.request_audit("old:2") == []  # no history before the upgrade
+    page = await store.query_requests(RequestQuery(viewer=Viewer("anyone")))
+    assert [r.request_id for r in page.requests] == ["old:2"]  # open to all
+    claimed = await store.set_assignee("old:2", "ada", actor="ada", action="claimed", expected=None)
+    assert claimed.assignee == "ada"
+    ask = InputRequest.new("old:3", "old", "flow", "Ask", {}, candidate_groups=["fin"], due=5.0)
+    await store.commit(Commit("old", 1, {}, "waiting", new_requests=[ask]))
+    assert [r.request_id for r in await store.mark_overdue(10.0)] == ["old:3"]
+    await store.answer_request("old:2", {"response": "no"}, answered_by="ada")
+    feed = await store.audit_after(0)
+    assert [(e.request_id, e.action) for e in feed] == [
+        ("old:2", "claimed"),
+        ("old:3", "created"),
+        ("old:3", "overdue"),
+        ("old:2", "answered"),
+    ]
+    await store.advance_webhook_cursor("hook", feed[-1].id)
+    assert await store.webhook_cursor("hook") == feed[-1].id
+
+
+async def test_sqlite_upgrades_a_version_4_file_to_tasks(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    _old_sqlite_file(path, 4, *_OLD_ROWS)
+    async with SqliteStore(path) as store:
+        await _check_tasks_upgraded(store)
+    assert _sqlite_versions(path) == [(sqlite_schema.SCHEMA_VERSION,)]
+
+
+async def test_postgres_upgrades_a_version_5_schema_to_tasks(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    import asyncpg
+
+    from workflows.stores import PostgresStore
+
+    conn = await asyncpg.connect(postgres_url)
+    try:  # a schema as version 5 of the library left it, with a run and its requests
+        await _old_postgres_schema(conn, postgres_schema, 5, *_OLD_ROWS)
+        async with PostgresStore(postgres_url, schema=postgres_schema) as store:
+            await _check_tasks_upgraded(store)
+            # the group commit (wf_commit_many) stores task fields and audits too
+            ask = InputRequest.new("old:4", "old", "flow", "Ask", {}, assignee="bo", priority=3)
+            assert await store.commit_many(
+                [Commit("old", 2, {}, "waiting", new_requests=[ask])]
+            ) == [3]
+            assert (await store.get_request("old:4")).priority == 3
+            assert [e.action for e in await store.request_audit("old:4")] == ["created"]
+        assert (
+            await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
+        )
+    finally:
+        await conn.close()
+
+
+# -- version 6 (SQLite) / 7 (PostgreSQL): checkpoint history, wf_checkpoints and wf_forks
+
+
+def test_each_migration_keeps_its_version() -> None:
+    """Schema versions are stored in files and databases: a migration never moves."""
+    assert _version_before(sqlite_schema.MIGRATIONS, "wf_state") == 3
+    assert _version_before(sqlite_schema.MIGRATIONS, "wf_request_audit") == 4
+    assert _version_before(sqlite_schema.MIGRATIONS, "wf_checkpoints") == 5
+    assert _version_before(pg_schema.MIGRATIONS, "wf_state") == 4
+    assert _version_before(pg_schema.MIGRATIONS, "wf_request_audit") == 5
+    assert _version_before(pg_schema.MIGRATIONS, "wf_checkpoints") == 6
 
 
 async def _keeps_checkpoints_of_an_old_run(store: Any) -> None:
     """The run ``old`` (version 1, stored before checkpoints) commits, keeps a
-    checkpoint and is forked."""
+    checkpoint and is forked with an open task."""
     checkpoint = CheckpointWrite(seq=2, kind="full", anchor=2, body='{"n": 2}')
     assert await store.commit(Commit("old", 1, {"n": 2}, "waiting", checkpoint=checkpoint)) == 2
     assert [c.seq for c in await store.checkpoint_chain("old", 2)] == [2]
     first = CheckpointWrite(seq=0, kind="full", anchor=0, body='{"n": 2}')
     fork = RunRecord.new("fork", "flow", {"n": 2}, status="waiting")
-    await store.fork_run(fork, parent_run_id="old", parent_seq=2, checkpoint=first)
+    ask = InputRequest.new("fork:1", "fork", "flow", "Ask", {}, candidate_groups=["fin"])
+    await store.fork_run(fork, parent_run_id="old", parent_seq=2, checkpoint=first, requests=[ask])
     assert [link.run_id for link in (await store.run_lineage("old")).forks] == ["fork"]
+    assert (await store.get_request("fork:1")).candidate_groups == ("fin",)
+    assert [e.action for e in await store.request_audit("fork:1")] == ["created"]
 
 
 async def test_sqlite_upgrade_to_checkpoints_carries_existing_runs(tmp_path: Path) -> None:

@@ -74,8 +74,8 @@ async def test_the_server_shows_the_scheme_of_its_store(
     store_kind: str, kind_url: str, given: str
 ) -> None:
     """``GET /health`` names the store's scheme however the app got its store."""
-    from tests.server.conftest import LiveServer, workflows
-
+    from _live_server import LiveServer
+    from _served_flows import server_workflows
     from workflows.engine import Engine
     from workflows.server import create_app
 
@@ -84,7 +84,7 @@ async def test_the_server_shows_the_scheme_of_its_store(
         target = store_from_url(kind_url)
     elif given == "engine":
         target = Engine(kind_url)
-    server = LiveServer(create_app(target, workflows())).start()
+    server = LiveServer(create_app(target, server_workflows())).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             health = (await client.get("/health")).json()

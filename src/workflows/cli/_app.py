@@ -14,6 +14,7 @@ from ._inspect import cancel_command, events_command, show_command
 from ._messages import one_line, validation_summary
 from ._run import run_command
 from ._serve import serve_command
+from ._users import users_command
 from ._worker import worker_command
 
 __all__ = ["cli", "run_cli"]
@@ -45,6 +46,7 @@ for _command in (
     cancel_command,
     draw_command,
     health_command,
+    users_command,
 ):
     cli.add_command(_command)
 

@@ -17,7 +17,7 @@ import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
@@ -192,6 +192,7 @@ _TAGS = frozenset(
         "$bytes",
         "$datetime",
         "$date",
+        "$timedelta",
         "$map",
         "$float",
         "$exception",
@@ -314,6 +315,8 @@ class JsonSerializer(BaseSerializer):
             return {"$datetime": value.isoformat()}
         if isinstance(value, date):
             return {"$date": value.isoformat()}
+        if isinstance(value, timedelta):  # exact: days, seconds, microseconds
+            return {"$timedelta": [value.days, value.seconds, value.microseconds]}
         if isinstance(value, int):  # bool and int subclasses such as IntEnum
             return int(value)
         if isinstance(value, str):
@@ -495,6 +498,8 @@ class JsonSerializer(BaseSerializer):
                 return datetime.fromisoformat(_expect(body, str, tag))
             if tag == "$date":
                 return date.fromisoformat(_expect(body, str, tag))
+            if tag == "$timedelta":
+                return _timedelta(_expect(body, list, tag))
             if tag == "$float":
                 if body not in ("nan", "inf", "-inf"):
                     raise ContextSerdeError(f"bad $float value {str(body)[:20]!r}")
@@ -511,7 +516,7 @@ class JsonSerializer(BaseSerializer):
                     except TypeError:
                         raise ContextSerdeError(f"unhashable map key {k!r}") from None
                 return result
-        except (ValueError, binascii.Error, TypeError) as exc:
+        except (ValueError, OverflowError, binascii.Error, TypeError) as exc:
             raise ContextSerdeError(f"bad {tag} value: {exc}") from None
         raise ContextSerdeError(f"unknown tag {tag[:40]!r} in snapshot data")
 
@@ -626,3 +631,11 @@ def _is_event_class(cls: type[Any]) -> bool:
     from ..events import Event  # (events import this module's helpers)
 
     return issubclass(cls, Event)
+
+
+def _timedelta(parts: list[Any]) -> timedelta:
+    """The timedelta of a ``$timedelta`` body: ``[days, seconds, microseconds]``."""
+    if len(parts) != 3 or not all(type(part) is int for part in parts):
+        raise ContextSerdeError("$timedelta must be [days, seconds, microseconds] integers")
+    days, seconds, microseconds = parts
+    return timedelta(days=days, seconds=seconds, microseconds=microseconds)

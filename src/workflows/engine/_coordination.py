@@ -424,8 +424,15 @@ class Coordinator:
                     await self.take_over_gone_owners()
                 if engine.execute and now >= next_timers and self.claiming:
                     next_timers = now + engine.timer_interval
-                    for request in await engine.store.due_requests(time.time()):
+                    now_wall = time.time()
+                    for request in await engine.store.due_requests(now_wall):
                         self.pick(request.run_id)
+                    overdue = await engine.store.mark_overdue(now_wall)
+                    if overdue:  # the runs' holders, here or in other processes
+                        engine.inbox_changed()
+                        await notify_many(engine, [f"work:{r.run_id}" for r in overdue])
+                        for request in overdue:
+                            self.pick(request.run_id)
                 if engine.execute and engine.owner is not None and now >= next_poll:
                     next_poll = now + engine.poll_interval
                     if self._batch_claims:

@@ -10,11 +10,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..context.serializers import BaseSerializer, TypeRegistry, type_key
-from ..errors import ContextSerdeError, WorkflowCancelledByUser, WorkflowTimeoutError
+from ..errors import (
+    ContextSerdeError,
+    TaskFieldError,
+    WorkflowCancelledByUser,
+    WorkflowTimeoutError,
+)
 from ..events import (
     Event,
     HumanResponseEvent,
     InputRequiredEvent,
+    RequestOverdueEvent,
     StopEvent,
     WorkflowCancelledEvent,
     WorkflowFailedEvent,
@@ -29,6 +35,7 @@ from ..runtime.host import (
     state_changes,
 )
 from ..stores import STATE_ROWS_KEY, CheckpointWrite, InputRequest, StateChanges
+from ..tasks import TaskFields
 from ..workflow import Workflow
 from ._history import CheckpointChain, StateMirror, checkpoint_meta, request_suffixes
 from ._state_commit import merge_state_changes, snapshot_for_commit
@@ -90,6 +97,10 @@ class CommitPart:
         self.requests = later.requests
 
 
+_UNSTORABLE = (ContextSerdeError, TaskFieldError)
+"""What a boundary cannot commit: the run fails with it (see ``DurableRun.boundary``)."""
+
+
 def status_of(run: Run) -> str:
     """The store status of a run's current state."""
     stop = run.state.stop_event
@@ -111,6 +122,16 @@ def response_type_for_prompts(workflow: Workflow) -> type[HumanResponseEvent]:
             if issubclass(accepted, HumanResponseEvent):
                 return accepted
     return HumanResponseEvent
+
+
+def accepts_overdue(workflow: Workflow) -> bool:
+    """Whether a step of the workflow takes :class:`RequestOverdueEvent` (else an overdue
+    request is only marked in the store)."""
+    return any(
+        issubclass(accepted, RequestOverdueEvent)
+        for spec in graph_of(workflow).specs.values()
+        for accepted in spec.accepted
+    )
 
 
 class DurableRun:
@@ -178,13 +199,14 @@ class DurableRun:
         """Snapshot the run and hand the commit to the engine's writer.
 
         A boundary whose snapshot, stream events, requests or result cannot be encoded
-        changes nothing (no commit, no event taken from the run). A run that can go on
-        is failed with that ContextSerdeError, whose own boundary then ends here too:
-        see :meth:`_fail_unstorable`.
+        (or whose prompt has a bad task field) changes nothing (no commit, no event
+        taken from the run). A run that can go on is failed with that ContextSerdeError
+        or TaskFieldError, whose own boundary then ends here too: see
+        :meth:`_fail_unstorable`.
         """
         try:
             self._boundary(run)
-        except ContextSerdeError as exc:
+        except _UNSTORABLE as exc:
             # The engine's handle reports the error; the in-memory handler's copy of it
             # is not awaited by anyone.
             run.handler.add_done_callback(_retrieve_exception)
@@ -227,6 +249,7 @@ class DurableRun:
                         payload,
                         schema,
                         now=now,
+                        **TaskFields.from_event(event, now).as_keywords(),
                     )
                 )
                 new_pending[request_id] = None
@@ -245,6 +268,7 @@ class DurableRun:
                     response_schema(waiter.event_type),
                     deadline=waiter.deadline,
                     now=now,
+                    **TaskFields.from_event(waiter.waiter_event, now).as_keywords(),
                 )
             )
             new_pending[request_id] = key
@@ -291,7 +315,7 @@ class DurableRun:
         meta = checkpoint_meta(part.causes, part.requests, keep_last=keep)
         return chain.write(self.version + 1, part.full, meta, keep)
 
-    def _fail_unstorable(self, run: Run, exc: ContextSerdeError) -> None:
+    def _fail_unstorable(self, run: Run, exc: ContextSerdeError | TaskFieldError) -> None:
         """End a run whose end cannot be encoded: stored as ``failed`` with ``exc``.
 
         The stored snapshot stays the last one that could be encoded (a run never
@@ -301,7 +325,7 @@ class DurableRun:
         readers of the stream see the run fail. Awaiting the run raises ``exc``.
         """
         stop = run.state.stop_event
-        if isinstance(stop, WorkflowFailedEvent) and isinstance(stop.exception, ContextSerdeError):
+        if isinstance(stop, WorkflowFailedEvent) and isinstance(stop.exception, _UNSTORABLE):
             exc = stop.exception  # the run was failed by boundary() for this very reason
             failed_end: StopEvent = stop
         else:
@@ -402,7 +426,10 @@ class DurableRun:
                 run.cancel()
             return
         request_id = payload.get("request_id")
-        if isinstance(request_id, str):
+        overdue = payload.get("overdue")
+        if isinstance(overdue, str):
+            delivered = self._deliver_overdue(run, overdue, payload.get("due"))
+        elif isinstance(request_id, str):
             waiter_key = self.pending_requests.pop(request_id, None)
             response = payload.get("response") or {}
             if waiter_key is not None:
@@ -429,6 +456,15 @@ class DurableRun:
             delivered = True
         if not delivered and not run.done:
             self.boundary(run)
+
+    def _deliver_overdue(self, run: Run, request_id: str, due: Any) -> bool:
+        """Send a :class:`RequestOverdueEvent` for a request the store marked overdue,
+        unless it is no longer open here or no step takes the event."""
+        if request_id not in self.pending_requests or not accepts_overdue(self.workflow):
+            return False
+        when = float(due) if isinstance(due, (int, float)) else time.time()
+        run.send_from_outside(RequestOverdueEvent(request_id=request_id, due=when))
+        return True
 
 
 def _retrieve_exception(future: asyncio.Future[Any]) -> None:

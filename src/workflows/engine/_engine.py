@@ -40,9 +40,15 @@ from ..runtime.host import (
     snapshot_from_dict,
 )
 from ..stores import (
+    ANY,
+    AssigneeAction,
+    AuditEntry,
     CheckpointStore,
+    DeliveryAttempt,
     InboundEvent,
     InputRequest,
+    RequestPage,
+    RequestQuery,
     RequestStatus,
     RunFinishedError,
     RunLineage,
@@ -606,6 +612,67 @@ class Engine:
         """
         self._check_open()
         return await self.store.get_request(request_id)
+
+    async def query_requests(self, query: RequestQuery) -> RequestPage:
+        """One page of the input requests ``query`` selects (filters, order, keyset
+        cursor; with ``query.viewer`` only those that viewer may see). See
+        :meth:`~workflows.stores.RunStore.query_requests`.
+
+        Raises:
+            ValueError: a malformed query or cursor.
+        """
+        self._check_open()
+        return await self.store.query_requests(query)
+
+    async def set_assignee(
+        self,
+        request_id: str,
+        assignee: str | None,
+        *,
+        actor: str | None,
+        action: AssigneeAction,
+        expected: Any = ANY,
+    ) -> InputRequest:
+        """Claim, release or reassign a pending input request by compare-and-set (see
+        :meth:`~workflows.stores.RunStore.set_assignee`); inbox streams are told.
+
+        Returns:
+            The request as it now stands.
+
+        Raises:
+            InputRequestNotFoundError, InputRequestAlreadyAnsweredError,
+            InputRequestClosedError, RequestAssigneeChangedError: as named.
+        """
+        self._check_open()
+        changed = await self.store.set_assignee(
+            request_id, assignee, actor=actor, action=action, expected=expected
+        )
+        self._known_requests.pop(request_id, None)
+        self._inbox_changed()
+        return changed
+
+    async def request_audit(self, request_id: str) -> list[AuditEntry]:
+        """The input request's audit entries (who did what when), oldest first.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+        """
+        self._check_open()
+        return await self.store.request_audit(request_id)
+
+    async def deliveries(
+        self,
+        *,
+        endpoint: str | None = None,
+        request_id: str | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryAttempt]:
+        """Webhook delivery attempts, newest first, optionally of one endpoint and/or
+        request."""
+        self._check_open()
+        return await self.store.list_deliveries(
+            endpoint=endpoint, request_id=request_id, limit=limit
+        )
 
     def _remember_requests(self, requests: list[InputRequest]) -> None:
         """Keep what :meth:`respond` needs of ``requests`` (listed, or just committed by

@@ -336,6 +336,7 @@ class TimeTravel:
             )
         }
         deadlines = {w.get("key"): w.get("deadline") for w in snapshot.get("waiters") or []}
+        moved = now - stored.at
         copies = []
         for request_id in open_ids:
             original = asked.get(request_id)
@@ -352,6 +353,23 @@ class TimeTravel:
                     original.response_schema,
                     deadline=deadlines.get(key) if key is not None else original.deadline,
                     now=now,
+                    assignee=await self._asked_assignee(original),
+                    candidate_users=original.candidate_users,
+                    candidate_groups=original.candidate_groups,
+                    priority=original.priority,
+                    due=None if original.due is None else original.due + moved,
+                    follow_up=None if original.follow_up is None else original.follow_up + moved,
                 )
             )
         return copies
+
+    async def _asked_assignee(self, request: InputRequest) -> str | None:
+        """The assignee the workflow gave ``request`` when it asked (a claim or an
+        assignment made later on the original run does not carry over to a fork)."""
+        if request.assignee is None:
+            return None
+        for entry in await self._engine.store.request_audit(request.request_id):
+            if entry.action == "created":
+                assignee = entry.detail.get("assignee")
+                return assignee if isinstance(assignee, str) else None
+        return None

@@ -32,6 +32,7 @@ from ..errors import WorkflowConfigurationError, WorkflowValidationError
 from ..events import (
     HumanResponseEvent,
     InputRequiredEvent,
+    RequestOverdueEvent,
     StartEvent,
     StepFailedEvent,
     StopEvent,
@@ -125,7 +126,11 @@ def build_step_graph(
                 outgoing.setdefault(event_type, []).append(name)
 
     seeds: list[GraphNode] = [start_event_class]
-    seeds += [t for t in types if is_subclass(t, HumanResponseEvent) and t is not start_event_class]
+    seeds += [
+        t
+        for t in types
+        if is_subclass(t, (HumanResponseEvent, RequestOverdueEvent)) and t is not start_event_class
+    ]
     seeds += list(dict.fromkeys(catch_error_steps or ()))
     incoming: dict[GraphNode, list[GraphNode]] = {}
     for source, targets in outgoing.items():
@@ -411,7 +416,13 @@ def _check_event_connectivity(
         )
 
     produced = {start_event_class: None} | {t: None for s in steps.values() for t in s.emits}
-    boundary_in = (InputRequiredEvent, HumanResponseEvent, StopEvent, StepFailedEvent)
+    boundary_in = (
+        InputRequiredEvent,
+        HumanResponseEvent,
+        RequestOverdueEvent,
+        StopEvent,
+        StepFailedEvent,
+    )
     never_produced = sorted(
         {
             accepted.__name__

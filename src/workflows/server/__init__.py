@@ -20,7 +20,19 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._app import TOKEN_ENV, create_app
+from ._identity import Identity, TrustedHeader, identity_of
 from ._limits import InputLimits
 from ._serve import serve
+from ._users import USERS_ENV, hash_token
 
-__all__ = ["TOKEN_ENV", "InputLimits", "create_app", "serve"]
+__all__ = [
+    "TOKEN_ENV",
+    "USERS_ENV",
+    "Identity",
+    "InputLimits",
+    "TrustedHeader",
+    "create_app",
+    "hash_token",
+    "identity_of",
+    "serve",
+]

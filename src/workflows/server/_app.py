@@ -16,20 +16,27 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from ..engine import Engine
+from ..errors import WorkflowConfigurationError
 from ..stores import RunStore, store_scheme
+from ..webhooks import Webhook
 from ..workflow import Workflow
-from ._auth import BearerAuth
+from ._auth import Authenticator, HeaderAuth, IdentityMiddleware, SharedTokenAuth, UsersAuth
 from ._errors import exception_handlers
+from ._identity import TrustedHeader
 from ._limits import InputLimits
 from ._openapi import openapi_document
+from ._routes_deliveries import delivery_routes
+from ._routes_me import me_routes
 from ._routes_requests import request_routes
 from ._routes_runs import run_routes
 from ._routes_workflows import workflow_routes
 from ._state import ServerState
+from ._users import USERS_ENV, UsersFile
+from ._webhooks import WebhookDispatcher
 
 logger = logging.getLogger("workflows.server")
 
-__all__ = ["TOKEN_ENV", "create_app"]
+__all__ = ["TOKEN_ENV", "USERS_ENV", "authenticator_for", "create_app"]
 
 TOKEN_ENV = "WORKFLOWS_TOKEN"
 """Environment variable read for the bearer token when none is given."""
@@ -46,16 +53,51 @@ def _page_routes() -> list[BaseRoute]:
     return list(page_routes())
 
 
+def authenticator_for(
+    token: str | None,
+    users: str | os.PathLike[str] | None,
+    trusted_header: TrustedHeader | None,
+) -> Authenticator:
+    """How the app finds each caller's identity: the users file, the trusted header, or
+    the single token (none of them: no auth). ``None`` for ``token`` or ``users`` reads
+    ``WORKFLOWS_TOKEN`` / ``WORKFLOWS_USERS`` (the users file's variable only without a
+    trusted header).
+
+    Raises:
+        WorkflowConfigurationError: two modes given at once, or a users file that
+            cannot be read or is not valid.
+    """
+    if users is not None and trusted_header is not None:
+        raise WorkflowConfigurationError("give either a users file or a trusted header, not both")
+    if token is not None and (users is not None or trusted_header is not None):
+        raise WorkflowConfigurationError(
+            "a single token does not go with a users file or a trusted header: tokens are "
+            "in the users file, and behind a proxy the proxy authenticates"
+        )
+    if trusted_header is not None:
+        return HeaderAuth(trusted_header)
+    if users is None and token is None:
+        users = os.environ.get(USERS_ENV) or None
+    if users is not None:
+        return UsersAuth(UsersFile(users))
+    if token is None:
+        token = os.environ.get(TOKEN_ENV) or None
+    return SharedTokenAuth(token)
+
+
 def create_app(
     engine_or_store_url: Engine | RunStore | str,
     workflows: Workflows = (),
     *,
     token: str | None = None,
+    users: str | os.PathLike[str] | None = None,
+    trusted_header: TrustedHeader | None = None,
     cors_origins: Sequence[str] | None = None,
     heartbeat: float = 15.0,
     idle_release_after: float | None = 30.0,
     limits: InputLimits | None = None,
     control_events: bool | Collection[str] = False,
+    webhooks: Sequence[Webhook] = (),
 ) -> Starlette:
     """Build the ASGI app of the HTTP API (see ``docs/server-api.md``).
 
@@ -67,8 +109,16 @@ def create_app(
             it from now on), a store, or a store URL such as ``sqlite:///workflows.db``.
         workflows: workflows to serve, by name or under their ``workflow_name``;
             added to the engine's own.
-        token: bearer token required on every endpoint but ``GET /health`` and the
-            HTML pages; ``None`` reads ``WORKFLOWS_TOKEN`` (unset or empty: no auth).
+        token: the one bearer token required on every endpoint but ``GET /health``
+            and the HTML pages; every caller is then an admin. ``None`` reads
+            ``WORKFLOWS_TOKEN`` (unset or empty, and no users file nor trusted header:
+            no auth).
+        users: a users file (TOML: hashed tokens, users, groups; see
+            ``docs/server.md``): each bearer token names a user, who sees and answers
+            only the requests meant for them. ``None`` reads ``WORKFLOWS_USERS``. The
+            file is re-read when it changes.
+        trusted_header: trust a reverse proxy to name the caller in a header (only
+            behind a proxy that removes that header from what clients send).
         cors_origins: origins allowed by CORS; ``None`` (the default) turns CORS off.
         heartbeat: seconds between SSE heartbeat comments.
         idle_release_after: passed to the Engine when one is built here.
@@ -79,14 +129,21 @@ def create_app(
             ``POST /runs/{id}/events``: ``False`` (the default) none, ``True`` all, or
             a collection of registered workflow names. Anyone who may call the API can
             then end such a run with any result.
+        webhooks: endpoints told of every change of a request, signed, at least once
+            (see ``docs/webhooks.md``); their names must differ.
 
     Returns:
         The Starlette app; run it with uvicorn or :func:`~workflows.server.serve`.
+
+    Raises:
+        WorkflowConfigurationError: more than one of ``token``, ``users`` and
+            ``trusted_header``, or a users file that cannot be read or is not valid.
 
     Example::
 
         app = create_app("sqlite:///workflows.db", {"expense": ExpenseApproval()})
     """
+    authenticator = authenticator_for(token, users, trusted_header)
     if isinstance(engine_or_store_url, Engine):
         engine = engine_or_store_url
     else:
@@ -98,8 +155,6 @@ def create_app(
     )
     for name, wf in items:
         engine.register(wf, name)
-    if token is None:
-        token = os.environ.get(TOKEN_ENV) or None
     if not isinstance(control_events, bool):
         control_events = frozenset(control_events)
     state = ServerState(
@@ -108,9 +163,13 @@ def create_app(
         heartbeat=heartbeat,
         limits=limits if limits is not None else InputLimits(),
         control_events=control_events,
+        verified_users=authenticator.verified,
     )
+    if isinstance(authenticator, UsersAuth):  # the users file's [[webhooks]] tables
+        webhooks = [*webhooks, *authenticator.users.config.webhooks]
+    dispatcher = WebhookDispatcher(engine, state.views, webhooks)
     pages = _page_routes()
-    document = openapi_document(secured=token is not None, pages=bool(pages), version=_version())
+    document = openapi_document(secured=authenticator.bearer, pages=bool(pages), version=_version())
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -126,8 +185,10 @@ def create_app(
         )
         try:
             await state.inbox.start()
+            await dispatcher.start()
             yield
         finally:
+            await dispatcher.stop()
             await state.inbox.stop()
             await engine.close()
             logger.info("engine closed; unfinished runs stay in the store")
@@ -147,13 +208,16 @@ def create_app(
                 allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
             )
         )
-    if token is not None:
-        middleware.append(Middleware(BearerAuth, token=token, is_public=is_public))
+    middleware.append(
+        Middleware(IdentityMiddleware, authenticator=authenticator, is_public=is_public)
+    )
     routes: list[BaseRoute] = [
         Route("/openapi.json", openapi, methods=["GET"]),
         *workflow_routes(),
         *run_routes(),
         *request_routes(),
+        *me_routes(),
+        *delivery_routes(),
         *pages,
     ]
     app = Starlette(
@@ -163,7 +227,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.server = state
-    app.state.token = token
     return app
 
 

@@ -3,8 +3,12 @@
 The engine signals *that* the inbox changed, not what changed. One task per app (owned
 by :class:`InboxFanout`, started and stopped by the app's lifespan) waits for those
 signals, re-reads the pending requests once, compares them with what it saw before and
-turns the difference into ``request_created`` / ``request_closed`` SSE messages, each
-serialised once and offered to every subscriber. A subscriber holds at most
+turns the difference into ``request_created`` / ``request_updated`` (its assignee
+changed, or it became overdue) / ``request_closed`` SSE messages, each serialised once
+and offered to every subscriber who may see the request (an admin's stream takes them
+all; a user's only those :func:`~workflows.stores.visible_to` them, and a
+``request_hidden`` when a change takes a request out of their sight). A subscriber
+holds at most
 ``queue_size`` messages: one that falls that far behind (a stalled connection) has its
 backlog replaced by a single ``resync`` message — it re-lists the inbox — so a slow
 viewer never holds up the reader or the other viewers, and costs bounded memory. A
@@ -18,18 +22,19 @@ it will be compared against, before its stream starts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 
 from ..engine import Engine
 from ..errors import WorkflowError
-from ..stores import InputRequest
+from ..stores import InputRequest, Viewer, visible_to
 from ._errors import ApiError, stream_error_body
 from ._views import Views
 
 logger = logging.getLogger("workflows.server")
 
-__all__ = ["HEARTBEAT", "RESYNC", "InboxFanout", "Subscription", "format_event"]
+__all__ = ["HEARTBEAT", "RESYNC", "Delta", "InboxFanout", "Subscription", "format_event"]
 
 HEARTBEAT = ": heartbeat\n\n"
 WINDOW = 1000
@@ -48,6 +53,38 @@ def _created_at(request: InputRequest) -> float:
     return request.created_at
 
 
+def _version(request: InputRequest) -> tuple[str | None, float | None]:
+    """What of a pending request may change and is worth a ``request_updated``."""
+    return (request.assignee, request.overdue_at)
+
+
+@dataclasses.dataclass(slots=True)
+class Delta:
+    """One change of the inbox as SSE messages, for those who may see it.
+
+    Attributes:
+        message: the encoded message.
+        request: the request it is about, for the visibility rule; ``None``: a message
+            for every subscriber (``resync``, an error).
+        before: for an update, the request as it was: a viewer who saw it then but does
+            not now gets ``hidden`` instead.
+        hidden: the ``request_hidden`` message of an update.
+    """
+
+    message: bytes
+    request: InputRequest | None = None
+    before: InputRequest | None = None
+    hidden: bytes | None = None
+
+    def for_viewer(self, viewer: Viewer) -> bytes | None:
+        """The message ``viewer`` gets, if any."""
+        if self.request is None or visible_to(viewer, self.request):
+            return self.message
+        if self.before is not None and visible_to(viewer, self.before):
+            return self.hidden
+        return None
+
+
 def format_event(event: str, data: str, event_id: int | None = None) -> str:
     """One SSE message (``data`` is a single line of JSON)."""
     head = f"id: {event_id}\n" if event_id is not None else ""
@@ -64,17 +101,20 @@ class Subscription:
     """One viewer's bounded queue of encoded SSE messages (shared with other viewers).
 
     Attributes:
+        viewer: whose stream it is: only messages about requests they may see are
+            queued; ``None``: every message (an admin).
         resyncs: how many times this viewer's backlog was replaced by ``resync``.
     """
 
-    __slots__ = ("_items", "_limit", "_ready", "closed", "resyncs")
+    __slots__ = ("_items", "_limit", "_ready", "closed", "resyncs", "viewer")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, viewer: Viewer | None = None) -> None:
         self._items: list[bytes] = []
         self._limit = limit
         self._ready = asyncio.Event()
         self.closed = False
         self.resyncs = 0
+        self.viewer = viewer
 
     def offer(self, messages: list[bytes]) -> None:
         """Queue ``messages``; past the limit, replace the backlog with ``resync``."""
@@ -132,7 +172,7 @@ class InboxFanout:
         self._subscribers: set[Subscription] = set()
         # Only the ids: the records of a re-read die with it (kept records would survive
         # into the oldest GC generation, whose collections then pause every viewer).
-        self._known: set[str] | None = None
+        self._known: dict[str, tuple[str | None, float | None]] | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -156,8 +196,9 @@ class InboxFanout:
             await asyncio.gather(task, return_exceptions=True)
         self._close_all()
 
-    async def subscribe(self) -> Subscription:
-        """A new subscription; changes after this call reach it.
+    async def subscribe(self, viewer: Viewer | None = None) -> Subscription:
+        """A new subscription; changes after this call reach it (those about requests
+        ``viewer`` may see; ``None``: all of them).
 
         Raises:
             ApiError: 503 while the reader is not running (the app is starting or
@@ -171,7 +212,7 @@ class InboxFanout:
         async with self._lock:
             if self._known is None:
                 self._known = await self._read()
-            subscription = Subscription(self._queue_size)
+            subscription = Subscription(self._queue_size, viewer)
             self._subscribers.add(subscription)
         return subscription
 
@@ -186,7 +227,7 @@ class InboxFanout:
             async for changed in self._engine.inbox_changes(heartbeat=self._heartbeat):
                 began = loop.time()
                 if not changed:
-                    await self._broadcast([_HEARTBEAT])
+                    await self._broadcast([Delta(_HEARTBEAT)])
                 if not self._subscribers:
                     self._known = None  # nobody compares: the next subscriber reads afresh
                     continue
@@ -203,55 +244,75 @@ class InboxFanout:
 
     async def _refresh(self) -> None:
         try:
-            messages = await self._changes()
+            deltas = await self._changes()
         except WorkflowError as exc:  # the store went away or a record cannot be decoded
             logger.warning("inbox stream: cannot read the inbox: %s", exc)
             self._known = None  # compared afresh (with a resync) once the store answers
             body = json.dumps(stream_error_body(exc))
-            await self._broadcast([format_event("error", body).encode()])
+            await self._broadcast([Delta(format_event("error", body).encode())])
             return
-        if len(messages) > self._queue_size:
+        if len(deltas) > self._queue_size:
             # More than a queue holds: one re-list each is cheaper than that many deltas.
-            messages = [RESYNC]
-        if messages:
-            await self._broadcast(messages)
+            deltas = [Delta(RESYNC)]
+        if deltas:
+            await self._broadcast(deltas)
 
-    async def _read(self) -> set[str]:
+    async def _read(self) -> dict[str, tuple[str | None, float | None]]:
         requests = await self._engine.requests(status="pending", limit=self._window)
-        return {r.request_id for r in requests}
+        return {r.request_id: _version(r) for r in requests}
 
-    async def _changes(self) -> list[bytes]:
+    async def _changes(self) -> list[Delta]:
         """The messages of what changed since the last read (``self._known`` updated)."""
         requests = await self._engine.requests(status="pending", limit=self._window)
-        current = {r.request_id for r in requests}
+        current = {r.request_id: _version(r) for r in requests}
         known, self._known = self._known, current
         if known is None:
-            return [RESYNC]
+            return [Delta(RESYNC)]
         # Messages are built at once and the records dropped before the next await: kept
         # across awaits they would be promoted to older GC generations with every read.
         created = sorted((r for r in requests if r.request_id not in known), key=_created_at)
-        messages = [self._message("request_created", r) for r in created]
+        deltas = [self._delta("request_created", r) for r in created]
+        for r in requests:
+            before = known.get(r.request_id)
+            if before is not None and before != current[r.request_id]:
+                deltas.append(self._update(r, before[0]))
         del requests, created
-        for request_id in known - current:
+        for request_id in known.keys() - current.keys():
             try:
                 closed = await self._engine.request(request_id)
             except WorkflowError:  # deleted with its run: nothing to describe it with
-                messages.append(RESYNC)
+                deltas.append(Delta(RESYNC))
                 continue
             if closed.status != "pending":  # not just pushed out of the window
-                messages.append(self._message("request_closed", closed))
-        return messages
+                deltas.append(self._delta("request_closed", closed))
+        return deltas
 
-    def _message(self, kind: str, request: InputRequest) -> bytes:
-        return format_event(kind, self._views.request(request).model_dump_json()).encode()
+    def _delta(self, kind: str, request: InputRequest) -> Delta:
+        body = self._views.request(request).model_dump_json()
+        return Delta(format_event(kind, body).encode(), request)
 
-    async def _broadcast(self, messages: list[bytes]) -> None:
+    def _update(self, request: InputRequest, assignee_before: str | None) -> Delta:
+        delta = self._delta("request_updated", request)
+        if assignee_before != request.assignee:
+            delta.before = dataclasses.replace(request, assignee=assignee_before)
+            body = json.dumps({"request_id": request.request_id})
+            delta.hidden = format_event("request_hidden", body).encode()
+        return delta
+
+    async def _broadcast(self, deltas: list[Delta]) -> None:
         subscribers = list(self._subscribers)
+        everything = [delta.message for delta in deltas]
         for start in range(0, len(subscribers), SLICE):
             if start:
                 await asyncio.sleep(0)  # let the woken streams send, and others be served
             for subscription in subscribers[start : start + SLICE]:
-                subscription.offer(messages)
+                viewer = subscription.viewer
+                if viewer is None or viewer.admin:
+                    subscription.offer(everything)
+                    continue
+                messages = [m for m in (d.for_viewer(viewer) for d in deltas) if m is not None]
+                if messages:
+                    subscription.offer(messages)
 
     def _close_all(self) -> None:
         for subscription in self._subscribers:

@@ -14,6 +14,11 @@ from ..error_codes import ERROR_CODES
 
 __all__ = [
     "AcceptedOut",
+    "AssignIn",
+    "AuditEntryOut",
+    "AuditList",
+    "DeliveryAttemptOut",
+    "DeliveryList",
     "ErrorBody",
     "ErrorOut",
     "EventOut",
@@ -21,6 +26,7 @@ __all__ = [
     "GraphNodeOut",
     "HealthOut",
     "HistoryEventOut",
+    "MeOut",
     "RequestList",
     "RequestOut",
     "RespondOut",
@@ -63,6 +69,16 @@ class SendEventIn(_In):
     step: str | None = Field(default=None, description="Deliver only to this step.")
 
 
+class AssignIn(_In):
+    """Body of ``POST /requests/{request_id}/assign``."""
+
+    assignee: str | None = Field(
+        min_length=1,
+        max_length=200,
+        description="The user the request is assigned to; null: nobody (unassigned).",
+    )
+
+
 # -- responses -----------------------------------------------------------------------------
 class ErrorBody(BaseModel):
     """What went wrong: a stable snake_case code and a message for people."""
@@ -92,6 +108,20 @@ class HealthOut(BaseModel):
     engine: dict[str, Any] = Field(
         default_factory=dict,
         description="The engine's state and its writer, listener and lease renewals.",
+    )
+
+
+class MeOut(BaseModel):
+    """``GET /me``: who the server takes the caller for."""
+
+    user: str = Field(
+        description="The user: from the users file or the trusted header; without "
+        "either, what `X-Workflows-User` says (`anonymous` without it)."
+    )
+    groups: list[str] = Field(description="The user's groups, sorted.")
+    admin: bool = Field(
+        description="Sees every request and may do anything with it (a member of the "
+        "admin group; everyone when the server has a single token or no auth)."
     )
 
 
@@ -229,8 +259,28 @@ class RequestOut(BaseModel):
     )
     answered_by: str | None = Field(
         default=None,
-        description="Who answered, as the answering client named them in the "
-        "`X-Workflows-User` header; null when not named (or not answered).",
+        description="Who answered: the authenticated caller (users file, trusted "
+        "header), else as the answering client named them in the `X-Workflows-User` "
+        "header; null when not named (or not answered).",
+    )
+    assignee: str | None = Field(
+        default=None, description="The one user the request is assigned to; null: nobody."
+    )
+    candidate_users: list[str] = Field(
+        default_factory=list, description="Users who may see and claim the request."
+    )
+    candidate_groups: list[str] = Field(
+        default_factory=list,
+        description="Groups whose members may see and claim the request. A request with "
+        "no assignee and no candidates is open to every user.",
+    )
+    priority: int = Field(default=0, description="Higher comes first in `sort=priority`.")
+    due: float | None = Field(default=None, description="When the request is due.")
+    follow_up: float | None = Field(
+        default=None, description="When to look at the request again (sorts, highlights)."
+    )
+    overdue_at: float | None = Field(
+        default=None, description="When the request was marked overdue (its due passed)."
     )
 
 
@@ -238,6 +288,53 @@ class RequestList(BaseModel):
     """``GET /requests``."""
 
     requests: list[RequestOut]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Give as `cursor` (with the same filters and sort) for the next page; "
+        "null: no more (and always null when paging by `offset`).",
+    )
+
+
+class AuditEntryOut(BaseModel):
+    """One line of an input request's history."""
+
+    id: int = Field(description="Increasing across every request of the store.")
+    request_id: str
+    run_id: str
+    workflow: str
+    at: float = Field(description="When it happened.")
+    action: Literal[
+        "created", "claimed", "unclaimed", "assigned", "answered", "overdue", "expired", "cancelled"
+    ]
+    actor: str | None = Field(description="The user who did it; null for the workflow or engine.")
+    detail: dict[str, Any] = Field(
+        description='Facts of the action, e.g. `{"assignee": "bob", "previous": "ada"}`.'
+    )
+
+
+class AuditList(BaseModel):
+    """``GET /requests/{request_id}/audit``: oldest first."""
+
+    audit: list[AuditEntryOut]
+
+
+class DeliveryAttemptOut(BaseModel):
+    """One attempt to deliver a request's change to a webhook endpoint."""
+
+    endpoint: str = Field(description="The endpoint's name (its URL unless named).")
+    audit_id: int = Field(description="The audit entry delivered.")
+    request_id: str
+    attempt: int = Field(description="1 for the first attempt, then 2, 3, ...")
+    at: float
+    status_code: int | None = Field(description="The endpoint's HTTP status, if it answered.")
+    error: str | None = Field(description="Why the attempt failed, if it did.")
+    delivered: bool = Field(description="The endpoint took it (a 2xx answer).")
+
+
+class DeliveryList(BaseModel):
+    """``GET /webhooks/deliveries``: newest first."""
+
+    deliveries: list[DeliveryAttemptOut]
 
 
 class AcceptedOut(BaseModel):

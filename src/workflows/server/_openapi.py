@@ -30,7 +30,8 @@ _HTML = "text/html"
 
 _ERRORS = {
     400: "Malformed JSON or a bad query/header value.",
-    401: "Missing or wrong bearer token.",
+    401: "Missing or wrong bearer token (or trusted user header).",
+    403: "The caller may not do this.",
     404: "No such resource.",
     409: "Conflicts with the resource's state.",
     413: "The body is larger than the server's limit (read no further).",
@@ -85,6 +86,12 @@ _OFFSET = _q(
     "offset", {"type": "integer", "minimum": 0, "maximum": MAX_INT, "default": 0}, "Items to skip."
 )
 _FILTER = {"type": "string", "maxLength": 512}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+_TIME = {
+    "type": "string",
+    "maxLength": 40,
+    "description": "POSIX seconds, or an ISO 8601 time (UTC without a zone).",
+}
 _RUN_ID = _path("run_id", "The run's id.")
 _REQUEST_ID = _path("request_id", "The input request's id.")
 _USER: dict[str, Any] = {
@@ -98,9 +105,10 @@ _USER: dict[str, Any] = {
         "pattern": "^[\\x20-\\x7e]+$",
     },
     "description": "Who answers (a user name, UTF-8): recorded with the answer as "
-    "`answered_by`. Set by the client, the CLI (`--as`), the inbox page or a trusted "
-    "reverse proxy; it is not checked against the bearer token, which is no identity. "
-    "Empty, too long or with control characters: a 400.",
+    "`answered_by`. With a single token (or none) it is what the client says (the CLI's "
+    "`--as`, the inbox page); with a users file or a trusted header the caller's own name "
+    "is recorded and this header may only repeat it (a 403 otherwise). Empty, too long "
+    "or with control characters: a 400.",
 }
 
 OPERATIONS: tuple[Op, ...] = (
@@ -112,6 +120,13 @@ OPERATIONS: tuple[Op, ...] = (
         {200: ("Healthy.", m.HealthOut)},
         (503,),
         public=True,
+    ),
+    Op(
+        "get",
+        "/me",
+        "me",
+        "Who the server takes the caller for: user, groups, admin.",
+        {200: ("The caller.", m.MeOut)},
     ),
     Op(
         "get",
@@ -238,7 +253,7 @@ OPERATIONS: tuple[Op, ...] = (
         "opted the workflow in; a named `step` must accept the event. A refused event "
         "is a 422 and is not stored. No Idempotency-Key (a 400).",
         {202: ("Stored and delivered.", m.AcceptedOut)},
-        (400, 404, 409, 422),
+        (400, 403, 404, 409, 422),
         (_RUN_ID, _USER),
         m.SendEventIn,
     ),
@@ -255,7 +270,9 @@ OPERATIONS: tuple[Op, ...] = (
         "get",
         "/requests",
         "listRequests",
-        "Input requests (the inbox), newest first.",
+        "Input requests (the inbox) the caller may see, newest first unless `sort` says "
+        "otherwise; one page, the next one by `cursor` (or by `offset`, without the "
+        "filters and orders of tasks).",
         {200: ("The requests.", m.RequestList)},
         (400,),
         (
@@ -270,8 +287,40 @@ OPERATIONS: tuple[Op, ...] = (
                 },
                 "Only this status (`all`: any).",
             ),
+            _q("mine", {"type": "boolean", "default": False}, "Only requests assigned to me."),
+            _q(
+                "group",
+                {"type": "array", "items": _NAME, "maxItems": 100},
+                "Only requests with one of these candidate groups (repeatable; `mine`: "
+                "any of my groups).",
+            ),
+            _q("assignee", _NAME, "Only requests assigned to this user."),
+            _q("unassigned", {"type": "boolean", "default": False}, "Only unassigned requests."),
+            _q(
+                "priority_min",
+                {"type": "integer", "minimum": -MAX_INT - 1, "maximum": MAX_INT},
+                "Only requests of at least this priority.",
+            ),
+            _q("due_before", _TIME, "Only requests due at or before this time."),
+            _q("due_after", _TIME, "Only requests due at or after this time."),
+            _q(
+                "sort",
+                {"type": "string", "enum": ["created", "due", "priority"], "default": "created"},
+                "`created`: newest first; `due`: earliest due first, those without due "
+                "last; `priority`: highest first, then newest.",
+            ),
+            _q(
+                "cursor",
+                {"type": "string", "minLength": 1, "maxLength": 4096},
+                "The `next_cursor` of the previous page (same filters and sort).",
+            ),
             _LIMIT,
-            _OFFSET,
+            _q(
+                "offset",
+                {"type": "integer", "minimum": 0, "maximum": MAX_INT},
+                "Items to skip, instead of `cursor` (not with `cursor`, `sort` or the task "
+                "filters); `next_cursor` is then null.",
+            ),
         ),
     ),
     Op(
@@ -299,7 +348,7 @@ OPERATIONS: tuple[Op, ...] = (
         "body, or an identical body) is a no-op reported as duplicate; the key of the "
         "accepted answer with another body is a 409.",
         {200: ("Accepted.", m.RespondOut)},
-        (400, 404, 409, 422),
+        (400, 403, 404, 409, 422),
         (
             _REQUEST_ID,
             {
@@ -320,6 +369,58 @@ OPERATIONS: tuple[Op, ...] = (
             "type": "object",
             "description": 'The response event\'s fields, e.g. {"response": "yes"}.',
         },
+    ),
+    Op(
+        "get",
+        "/requests/{request_id}/audit",
+        "getRequestAudit",
+        "The input request's history (created, claimed, unclaimed, assigned, answered, "
+        "overdue, expired, cancelled: who and when), oldest first.",
+        {200: ("The audit list.", m.AuditList)},
+        (404,),
+        (_REQUEST_ID,),
+    ),
+    Op(
+        "post",
+        "/requests/{request_id}/claim",
+        "claimRequest",
+        "Take a pending request nobody holds (409 `request_claimed` when someone does; "
+        "of two claims at once exactly one wins). Claiming one's own is a no-op.",
+        {200: ("The request as it now stands.", m.RequestOut)},
+        (404, 409),
+        (_REQUEST_ID,),
+    ),
+    Op(
+        "post",
+        "/requests/{request_id}/unclaim",
+        "unclaimRequest",
+        "Give a request back (its assignee, or an admin): it is then unassigned.",
+        {200: ("The request as it now stands.", m.RequestOut)},
+        (403, 404, 409),
+        (_REQUEST_ID,),
+    ),
+    Op(
+        "post",
+        "/requests/{request_id}/assign",
+        "assignRequest",
+        "Hand a request to another user, or to nobody (an admin, or its assignee).",
+        {200: ("The request as it now stands.", m.RequestOut)},
+        (403, 404, 409),
+        (_REQUEST_ID,),
+        m.AssignIn,
+    ),
+    Op(
+        "get",
+        "/webhooks/deliveries",
+        "listDeliveries",
+        "Attempts to deliver request changes to webhooks, newest first (admins only).",
+        {200: ("The attempts.", m.DeliveryList)},
+        (403,),
+        (
+            _q("request_id", _FILTER, "Only attempts about this request."),
+            _q("endpoint", _FILTER, "Only attempts to this endpoint (its name)."),
+            _LIMIT,
+        ),
     ),
 )
 
@@ -396,11 +497,13 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
     models: list[tuple[type[BaseModel], Mode]] = [
         (m.StartRunIn, "validation"),
         (m.SendEventIn, "validation"),
+        (m.AssignIn, "validation"),
         *(
             (cls, "serialization")
             for cls in (
                 m.ErrorOut,
                 m.HealthOut,
+                m.MeOut,
                 m.EventOut,
                 m.StreamEventOut,
                 m.HistoryEventOut,
@@ -413,6 +516,10 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
                 m.RequestList,
                 m.AcceptedOut,
                 m.RespondOut,
+                m.AuditEntryOut,
+                m.AuditList,
+                m.DeliveryAttemptOut,
+                m.DeliveryList,
             )
         ),
     ]

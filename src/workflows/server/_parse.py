@@ -11,11 +11,13 @@ from starlette.requests import Request
 
 from ..runtime.user_name import USER_HEADER, read_header
 from ._errors import ApiError
+from ._identity import identity_of
 from ._limits import MAX_INT, parse_json, read_limited
 from ._state import state_of
 
 __all__ = [
     "MAX_INT",
+    "acting_user",
     "answering_user",
     "json_body",
     "model_body",
@@ -165,3 +167,25 @@ def answering_user(request: Request) -> str | None:
         return read_header(values[0])
     except ValueError as exc:
         raise ApiError("bad_parameter", f"header {USER_HEADER}: {exc}") from None
+
+
+def acting_user(request: Request) -> str | None:
+    """Who answers or sends, as recorded with it: the caller when callers are
+    authenticated users (an ``X-Workflows-User`` header may only repeat their name),
+    else the name the ``X-Workflows-User`` header gives (``None`` without it).
+
+    Raises:
+        ApiError: 400 for a malformed header (see :func:`answering_user`); 403 for a
+            header naming someone other than the authenticated caller.
+    """
+    named = answering_user(request)
+    if not state_of(request).verified_users:
+        return named
+    user = identity_of(request).user
+    if named is not None and named != user:
+        raise ApiError(
+            "forbidden",
+            f"header {USER_HEADER} names {named[:40]!r}, but the caller is {user[:40]!r}: "
+            "answers are recorded under the caller's own name",
+        )
+    return user

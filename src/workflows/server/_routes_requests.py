@@ -1,4 +1,5 @@
-"""``/requests``: the human inbox — list input requests, read one, answer it."""
+"""``/requests``: the human inbox — list input requests, read one, answer it, and its
+audit list. Every route shows a caller only what they may see (see ``_access.py``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..stores import REQUEST_STATUSES, InputRequest
+from ..stores import InputRequest
+from ._access import check_may_answer, visible_request
 from ._errors import ApiError
-from ._models import RequestList, RespondOut
-from ._parse import answering_user, json_body, path_id, query_choice, query_int, query_str
+from ._identity import identity_of
+from ._listing import list_page, request_query
+from ._models import AuditList, RequestList, RespondOut
+from ._parse import acting_user, json_body, path_id
 from ._sse import requests_stream
 from ._state import state_of
+from ._tasks import task_routes
 from ._views import ok
 
 __all__ = ["request_routes"]
@@ -22,28 +27,33 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 async def list_requests(request: Request) -> Response:
-    """Input requests, newest first (pending ones unless ``status`` says otherwise)."""
+    """Input requests the caller may see (pending ones unless ``status`` says
+    otherwise), filtered and sorted as asked, one page (see ``_listing.py``)."""
     state = state_of(request)
-    status = query_choice(request, "status", REQUEST_STATUSES | {"all"}, default="pending")
-    workflow = query_str(request, "workflow")
-    run_id = query_str(request, "run_id")
-    limit = query_int(request, "limit", 100, 1, 1000)
-    offset = query_int(request, "offset", 0, 0, None)
-    requests = await state.engine.requests(
-        workflow=workflow,
-        run_id=run_id,
-        status=None if status == "all" else status,  # type: ignore[arg-type]
-        limit=limit,
-        offset=offset,
+    query, offset = request_query(request, identity_of(request))
+    page = await list_page(state.engine, query, offset)
+    return ok(
+        RequestList(
+            requests=[state.views.request(r) for r in page.requests],
+            next_cursor=page.next_cursor,
+        )
     )
-    return ok(RequestList(requests=[state.views.request(r) for r in requests]))
 
 
 async def get_request(request: Request) -> Response:
-    """One input request, whatever its status."""
+    """One input request, whatever its status (404 when the caller may not see it)."""
     state = state_of(request)
-    found = await state.engine.request(path_id(request, "request_id", "input request"))
-    return ok(state.views.request(found))
+    request_id = path_id(request, "request_id", "input request")
+    return ok(state.views.request(await visible_request(state, identity_of(request), request_id)))
+
+
+async def request_audit(request: Request) -> Response:
+    """The input request's history, oldest first (404 when the caller may not see it)."""
+    state = state_of(request)
+    request_id = path_id(request, "request_id", "input request")
+    await visible_request(state, identity_of(request), request_id)
+    entries = await state.engine.request_audit(request_id)
+    return ok(AuditList(audit=[state.views.audit_entry(e) for e in entries]))
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -75,19 +85,22 @@ def _check_same_answer(found: InputRequest, key: str | None, body: dict[str, Any
 
 
 async def respond(request: Request) -> Response:
-    """Answer an input request as the ``X-Workflows-User`` header names (if given); a
-    repeat of the accepted answer is a no-op, the same Idempotency-Key with another body
-    a 409."""
+    """Answer an input request the caller may answer (404 when they may not see it,
+    403 when it is assigned to someone else), recorded as answered by the caller (see
+    :func:`~workflows.server._parse.acting_user`); a repeat of the accepted answer is a
+    no-op, the same Idempotency-Key with another body a 409."""
     state = state_of(request)
     request_id = path_id(request, "request_id", "input request")
     key = _idempotency_key(request)
-    user = answering_user(request)
+    user = acting_user(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(
             "invalid_response", "the response must be a JSON object of the response's fields"
         )
-    found = await state.engine.request(request_id)  # -> 404
+    identity = identity_of(request)
+    found = await visible_request(state, identity, request_id)  # -> 404
+    check_may_answer(identity, found)  # -> 403
     if found.workflow not in state.engine.workflows:
         raise ApiError(
             "workflow_not_registered",
@@ -109,4 +122,6 @@ def request_routes() -> list[Route]:
         Route("/requests/stream", requests_stream, methods=["GET"]),
         Route("/requests/{request_id}", get_request, methods=["GET"]),
         Route("/requests/{request_id}/response", respond, methods=["POST"]),
+        Route("/requests/{request_id}/audit", request_audit, methods=["GET"]),
+        *task_routes(),
     ]

@@ -14,8 +14,11 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import WorkflowConfigurationError
+from ..webhooks import Webhook
 from ._app import TOKEN_ENV, Workflows, create_app
+from ._identity import TrustedHeader
 from ._limits import InputLimits
+from ._users import USERS_ENV
 
 logger = logging.getLogger("workflows.server")
 
@@ -40,6 +43,8 @@ def serve(
     token: str | None = None,
     *,
     allow_remote: bool = False,
+    users: str | os.PathLike[str] | None = None,
+    trusted_header: TrustedHeader | None = None,
     cors_origins: Sequence[str] | None = None,
     log_level: str = "info",
     graceful_timeout: int = 5,
@@ -47,6 +52,7 @@ def serve(
     owner: str | None = None,
     limits: InputLimits | None = None,
     control_events: bool | Collection[str] = False,
+    webhooks: Sequence[Webhook] = (),
 ) -> None:
     """Serve ``workflows`` over HTTP with uvicorn until interrupted.
 
@@ -58,10 +64,14 @@ def serve(
     Args:
         workflows: workflows to serve (by name, or a list under their names).
         store: the store URL.
-        host: interface to bind; without a token only a loopback address is allowed.
+        host: interface to bind; without a token, users file or trusted header only a
+            loopback address is allowed.
         port: TCP port.
-        token: bearer token (``None`` reads ``WORKFLOWS_TOKEN``).
-        allow_remote: bind a non-loopback host even without a token.
+        token: the single bearer token (``None`` reads ``WORKFLOWS_TOKEN``).
+        allow_remote: bind a non-loopback host even without any auth.
+        users: a users file of hashed tokens, users and groups (``None`` reads
+            ``WORKFLOWS_USERS``); see :func:`create_app`.
+        trusted_header: trust a reverse proxy to name the caller in a header.
         cors_origins: origins allowed by CORS (off by default).
         log_level: uvicorn's log level.
         graceful_timeout: seconds open connections (SSE streams) get at shutdown
@@ -72,20 +82,31 @@ def serve(
         limits: bounds on request bodies (see :class:`~workflows.server.InputLimits`).
         control_events: workflows that take control events (StopEvent, ...) over HTTP:
             ``True`` for all, or their names (see :func:`create_app`).
+        webhooks: endpoints told of every change of a request (see :func:`create_app`).
 
     Raises:
-        WorkflowConfigurationError: a non-loopback ``host`` without a token and
-            without ``allow_remote``.
+        WorkflowConfigurationError: a non-loopback ``host`` without any auth and
+            without ``allow_remote``; auth settings that do not go together, or a users
+            file that is not valid (see :func:`create_app`).
     """
     import uvicorn
 
-    if token is None:
+    if users is None and trusted_header is None and token is None:
+        users = os.environ.get(USERS_ENV) or None
+    if token is None and users is None and trusted_header is None:
         token = os.environ.get(TOKEN_ENV) or None
-    if token is None:
+    if trusted_header is not None:
+        logger.warning(
+            "trusting the %s header to name the caller: serve only behind a proxy that "
+            "authenticates every request and removes that header from what clients send",
+            trusted_header.user,
+        )
+    if token is None and users is None and trusted_header is None:
         if not is_loopback(host) and not allow_remote:
             raise WorkflowConfigurationError(
                 f"refusing to serve on {host} without a token: set --token or "
-                f"{TOKEN_ENV}, or pass allow_remote=True"
+                f"{TOKEN_ENV}, a users file (--users or {USERS_ENV}), or pass "
+                "allow_remote=True"
             )
         if is_loopback(host):
             logger.warning(
@@ -105,9 +126,12 @@ def serve(
         engine,
         workflows,
         token=token,
+        users=users,
+        trusted_header=trusted_header,
         cors_origins=cors_origins,
         limits=limits,
         control_events=control_events,
+        webhooks=webhooks,
     )
     # What exists now (modules, classes, the app; no run yet: the engine opens in the
     # lifespan) lives as long as the process: moved out of the garbage collector's

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from ..errors import CorruptRecordError, WorkflowError
 from ..stores import RunRecord
 from ._errors import ApiError, stream_error_body
+from ._identity import identity_of
 from ._inbox import HEARTBEAT, InboxFanout, Subscription, format_event
 from ._models import StreamEventOut
 from ._parse import parse_int, path_id, query_int
@@ -118,10 +119,13 @@ async def _run_messages(
 
 
 async def requests_stream(request: Request) -> Response:
-    """``GET /requests/stream``: ``request_created`` / ``request_closed`` as SSE, from
-    the app's one inbox reader (see ``_inbox.py``)."""
+    """``GET /requests/stream``: ``request_created`` / ``request_updated`` /
+    ``request_closed`` (and ``request_hidden``) as SSE, about the requests the caller
+    may see, from the app's one inbox reader (see ``_inbox.py``)."""
     state = state_of(request)
-    return InboxStreamResponse(state.inbox, await state.inbox.subscribe())
+    identity = identity_of(request)
+    viewer = None if identity.admin else identity.viewer
+    return InboxStreamResponse(state.inbox, await state.inbox.subscribe(viewer))
 
 
 class InboxStreamResponse(Response):

@@ -29,6 +29,8 @@ class ServerState:
         control_events: which workflows take the engine's control events (StopEvent,
             WorkflowFailedEvent, ...) over ``POST /runs/{id}/events``: ``True`` for all,
             else the names of those that opted in.
+        verified_users: callers are authenticated users (a users file or a trusted
+            header): who answers is the caller, not what ``X-Workflows-User`` says.
         inbox: the one reader of inbox changes, fanned out to every inbox stream.
     """
 
@@ -38,6 +40,7 @@ class ServerState:
     max_wait: float = 300.0
     limits: InputLimits = field(default_factory=InputLimits)
     control_events: bool | Collection[str] = False
+    verified_users: bool = False
     views: Views = field(init=False)
     inbox: InboxFanout = field(init=False)
 

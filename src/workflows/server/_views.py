@@ -13,9 +13,11 @@ from ..engine import Engine
 from ..engine.views import registry_for, response_type_for_prompts
 from ..errors import WorkflowError
 from ..events import Event, HumanResponseEvent, InputRequiredEvent, StartEvent, StopEvent
-from ..stores import InputRequest, RunRecord, StreamEntry
+from ..stores import AuditEntry, DeliveryAttempt, InputRequest, RunRecord, StreamEntry
 from ..workflow import Workflow
 from ._models import (
+    AuditEntryOut,
+    DeliveryAttemptOut,
     EventOut,
     GraphEdgeOut,
     GraphNodeOut,
@@ -151,6 +153,41 @@ class Views:
             response=request.response,
             answered_at=request.answered_at,
             answered_by=request.answered_by,
+            assignee=request.assignee,
+            candidate_users=list(request.candidate_users),
+            candidate_groups=list(request.candidate_groups),
+            priority=request.priority,
+            due=request.due,
+            follow_up=request.follow_up,
+            overdue_at=request.overdue_at,
+        )
+
+    @staticmethod
+    def audit_entry(entry: AuditEntry) -> AuditEntryOut:
+        """An audit entry as :class:`AuditEntryOut`."""
+        return AuditEntryOut(
+            id=entry.id,
+            request_id=entry.request_id,
+            run_id=entry.run_id,
+            workflow=entry.workflow,
+            at=entry.at,
+            action=entry.action,
+            actor=entry.actor,
+            detail=plain(entry.detail),
+        )
+
+    @staticmethod
+    def delivery(attempt: DeliveryAttempt) -> DeliveryAttemptOut:
+        """A webhook delivery attempt as :class:`DeliveryAttemptOut`."""
+        return DeliveryAttemptOut(
+            endpoint=attempt.endpoint,
+            audit_id=attempt.audit_id,
+            request_id=attempt.request_id,
+            attempt=attempt.attempt,
+            at=attempt.at,
+            status_code=attempt.status_code,
+            error=attempt.error,
+            delivered=attempt.delivered,
         )
 
     @staticmethod

@@ -33,45 +33,63 @@ from workflows.stores._checkpoint_records import (
 from workflows.stores._errors import (
     CheckpointNotFoundError,
     InputRequestClosedError,
+    RequestAssigneeChangedError,
     RunFinishedError,
 )
 from workflows.stores._loading import LoadedRun
 from workflows.stores._memory import MemoryStore
 from workflows.stores._records import (
+    ANY,
+    AUDIT_ACTIONS,
     REQUEST_STATUSES,
     RUN_STATUSES,
     STATE_ROWS_KEY,
     TERMINAL_STATUSES,
+    AssigneeAction,
+    AuditAction,
+    AuditEntry,
     Commit,
+    DeliveryAttempt,
     InboundEvent,
     InputRequest,
+    RequestPage,
+    RequestQuery,
+    RequestSort,
     RequestStatus,
     RunRecord,
     RunStatus,
     StateChanges,
     StreamEntry,
     StreamItem,
+    Viewer,
 )
 from workflows.stores._schemes import scheme_for_url as _scheme_for_url
 from workflows.stores._schemes import scheme_named as _scheme_named
 from workflows.stores._schemes import scheme_of as _scheme_of
 from workflows.stores._sqlite import SqliteStore
 from workflows.stores._url import StoreURL, parse_store_url
+from workflows.stores._visibility import may_answer, visible_to
 
 if TYPE_CHECKING:
     from workflows.stores._postgres import PostgresStore
 
 __all__ = [
+    "ANY",
+    "AUDIT_ACTIONS",
     "CHECKPOINT_KINDS",
     "REQUEST_STATUSES",
     "RUN_STATUSES",
     "STATE_ROWS_KEY",
     "TERMINAL_STATUSES",
+    "AssigneeAction",
+    "AuditAction",
+    "AuditEntry",
     "CheckpointKind",
     "CheckpointNotFoundError",
     "CheckpointStore",
     "CheckpointWrite",
     "Commit",
+    "DeliveryAttempt",
     "ForkLink",
     "InboundEvent",
     "InputRequest",
@@ -81,6 +99,10 @@ __all__ = [
     "MemoryStore",
     "NotifyingStore",
     "PostgresStore",
+    "RequestAssigneeChangedError",
+    "RequestPage",
+    "RequestQuery",
+    "RequestSort",
     "RequestStatus",
     "RunFinishedError",
     "RunLineage",
@@ -93,11 +115,14 @@ __all__ = [
     "StoredCheckpoint",
     "StreamEntry",
     "StreamItem",
+    "Viewer",
     "WatchedStore",
+    "may_answer",
     "open_store",
     "parse_store_url",
     "store_from_url",
     "store_scheme",
+    "visible_to",
 ]
 
 

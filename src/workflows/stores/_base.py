@@ -10,14 +10,21 @@ from typing_extensions import Self
 
 from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
+    ANY,
     Answer,
+    AssigneeAction,
+    AuditEntry,
     Commit,
+    DeliveryAttempt,
     InboundEvent,
     InputRequest,
+    RequestPage,
+    RequestQuery,
     RequestStatus,
     RunRecord,
     RunStatus,
     StreamEntry,
+    _Any,
 )
 
 __all__ = ["RunStore"]
@@ -86,6 +93,22 @@ class RunStore(Protocol):
         ``InputRequestAlreadyAnsweredError``. Who answered is stored with the answer
         (``answered_by``), or with the commit that closes a request as answered
         (``Commit.answered_by``, for an answer sent to the run as an event).
+
+    Tasks:
+        A request may name who it is for (``assignee``, ``candidate_users``,
+        ``candidate_groups``) and carry a ``priority``, a ``due`` and a ``follow_up``
+        date. :meth:`query_requests` lists requests by those, in three orders, with
+        keyset paging, optionally only those a :class:`~workflows.stores.Viewer` may
+        see (:func:`~workflows.stores.visible_to`, which every store applies alike).
+        :meth:`set_assignee` claims, releases or reassigns a request by
+        compare-and-set. Every change of a request is recorded, in the transaction that
+        makes it, as an :class:`~workflows.stores.AuditEntry` (``created`` by a commit,
+        ``claimed`` / ``unclaimed`` / ``assigned``, ``answered``, ``overdue``,
+        ``expired``, ``cancelled``); :meth:`request_audit` reads a request's history
+        and :meth:`audit_after` the feed of every request's, in id order, from which
+        webhooks are delivered (:meth:`webhook_cursor`, :meth:`record_delivery`).
+        :meth:`mark_overdue` marks pending requests past their due date once, telling
+        their runs with an inbound event.
 
     Leases:
         :meth:`claim_run` gives one worker ownership of a run until its lease expires.
@@ -444,4 +467,125 @@ class RunStore(Protocol):
 
     async def release_run(self, run_id: str, owner: str) -> None:
         """Give up ``owner``'s lease on the run (nothing happens if it holds none)."""
+        ...
+
+    async def query_requests(self, query: RequestQuery) -> RequestPage:
+        """Return one page of the requests ``query`` selects, in its order.
+
+        Keyset paging: give the page's ``next_cursor`` as ``query.after`` (with the same
+        sort and filters) for the next page; a request is never listed twice nor
+        skipped while the pages are read, whatever else is written meanwhile (a request
+        added in front of the cursor is seen on a new first page). Unlike
+        :meth:`list_requests`, the cost of a page does not grow with its depth.
+
+        With ``query.viewer``, only requests :func:`~workflows.stores.visible_to` the
+        viewer are listed. A request whose stored values cannot be decoded is listed
+        marked (``corrupt``).
+
+        Raises:
+            ValueError: a malformed query (a limit outside 1..1000, an unknown sort or
+                status) or a cursor that is malformed or of another sort (the message
+                names it).
+        """
+        ...
+
+    async def set_assignee(
+        self,
+        request_id: str,
+        assignee: str | None,
+        *,
+        actor: str | None,
+        action: AssigneeAction,
+        expected: str | _Any | None = ANY,
+        now: float | None = None,
+    ) -> InputRequest:
+        """Change who a pending request is assigned to, by compare-and-set.
+
+        In one transaction: the request must be pending and, when ``expected`` is
+        given (not :data:`~workflows.stores.ANY`), assigned to ``expected`` (``None``:
+        to nobody); then its assignee becomes ``assignee`` and an audit entry
+        ``action`` by ``actor`` is written with the detail ``{"assignee": assignee,
+        "previous": <the assignee before>}``, at ``now`` (default: the store's clock).
+        Of two concurrent claims (``expected=None``) exactly one wins.
+
+        A claim is ``set_assignee(id, user, actor=user, action="claimed",
+        expected=None)``; releasing one's claim ``set_assignee(id, None, actor=user,
+        action="unclaimed", expected=user)``.
+
+        Returns:
+            The request as it now stands.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+            InputRequestAlreadyAnsweredError: the request was answered.
+            InputRequestClosedError: the request expired or was cancelled.
+            RequestAssigneeChangedError: its assignee is not ``expected`` (the error's
+                ``assignee`` says who holds it).
+            ValueError: ``action`` is not ``claimed``, ``unclaimed`` or ``assigned``.
+            StoreError: ``assignee`` is not a name (a non-empty string without control
+                characters) or ``None``.
+        """
+        ...
+
+    async def request_audit(self, request_id: str) -> list[AuditEntry]:
+        """Return the request's audit entries, oldest first.
+
+        Raises:
+            InputRequestNotFoundError: no such request.
+        """
+        ...
+
+    async def audit_after(self, after_id: int, limit: int = 100) -> list[AuditEntry]:
+        """Return up to ``limit`` audit entries of every request with ``id > after_id``,
+        in ``id`` order: the feed a webhook outbox reads (``after_id=0`` from the start).
+
+        The feed never skips: an entry is returned only once every entry with a smaller
+        id that will ever exist is returned too, so a reader that moves its cursor to
+        the last id it got misses nothing (PostgreSQL waits for transactions writing
+        entries to end before it reads). Entries of a deleted run are gone with it.
+        """
+        ...
+
+    async def mark_overdue(self, now: float) -> list[InputRequest]:
+        """Mark every pending request due at or before ``now`` that is not marked yet.
+
+        In one transaction, each such request gets ``overdue_at = now``, an audit entry
+        ``overdue`` (actor ``None``, detail ``{"due": due}``) and an inbound event for
+        its run with the payload ``{"overdue": request_id, "due": due}`` (its
+        ``request_id`` is ``None``: it is no answer). A request is marked once only,
+        even when several workers call this at once.
+
+        Returns:
+            The requests marked now (as they now stand), earliest due first.
+        """
+        ...
+
+    async def webhook_cursor(self, endpoint: str) -> int | None:
+        """The id of the last audit entry delivered to ``endpoint``; ``None`` when the
+        endpoint was never seen."""
+        ...
+
+    async def advance_webhook_cursor(self, endpoint: str, audit_id: int) -> None:
+        """Move ``endpoint``'s cursor to ``audit_id``, never back: a smaller id than the
+        stored one changes nothing."""
+        ...
+
+    async def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        """Store one attempt to deliver an audit entry to a webhook endpoint.
+
+        Raises:
+            StoreError: a field of ``attempt`` is of the wrong type.
+        """
+        ...
+
+    async def list_deliveries(
+        self,
+        *,
+        endpoint: str | None = None,
+        request_id: str | None = None,
+        audit_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryAttempt]:
+        """Return delivery attempts, newest first (the most recently recorded first),
+        optionally only those of one endpoint, request and/or audit entry."""
         ...

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from workflows.errors import (
     InputRequestNotFoundError,
+    RequestAssigneeChangedError,
     RunAlreadyExistsError,
     RunNotFoundError,
     StaleRunError,
@@ -30,15 +32,30 @@ from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._memory_checkpoints import MemoryCheckpoints
 from workflows.stores._records import (
+    ANY,
     TERMINAL_STATUSES,
     Answer,
+    AssigneeAction,
+    AuditAction,
+    AuditEntry,
     Commit,
+    DeliveryAttempt,
     InboundEvent,
     InputRequest,
+    RequestPage,
+    RequestQuery,
     RequestStatus,
     RunRecord,
     RunStatus,
     StreamEntry,
+    _Any,
+)
+from workflows.stores._request_query import (
+    check_query,
+    compare,
+    encode_cursor,
+    matches,
+    sort_values,
 )
 from workflows.stores._rows import (
     check_intact,
@@ -50,14 +67,20 @@ from workflows.stores._rows import (
 from workflows.stores._rules import (
     answer_parts,
     answer_payload,
+    assignee_detail,
     check_answered_by,
+    check_assignee_change,
     check_commit,
+    check_delivery,
     check_new_run_status,
     check_paging,
     check_quarantine,
     check_response_fits,
+    created_detail,
     is_repeat_answer,
     lease_lost_message,
+    not_pending_error,
+    overdue_payload,
 )
 from workflows.stores._state_rows import encoded_state_changes, with_state_rows
 
@@ -110,6 +133,10 @@ class MemoryStore(StoreLifecycle):
         self._requests: dict[str, _Request] = {}
         self._checkpoints = MemoryCheckpoints()
         self._counter = itertools.count(1)
+        self._audit: list[AuditEntry] = []
+        self._audit_ids = itertools.count(1)
+        self._webhook_cursors: dict[str, int] = {}
+        self._deliveries: list[DeliveryAttempt] = []
 
     def __repr__(self) -> str:
         return "MemoryStore()"
@@ -121,6 +148,9 @@ class MemoryStore(StoreLifecycle):
         self._runs.clear()
         self._requests.clear()
         self._checkpoints.clear()
+        self._audit.clear()
+        self._webhook_cursors.clear()
+        self._deliveries.clear()
 
     # -- runs ------------------------------------------------------------------------
 
@@ -217,6 +247,7 @@ class MemoryStore(StoreLifecycle):
         for request_id in run.requests:
             del self._requests[request_id]
         self._checkpoints.drop(run_id)
+        self._audit = [entry for entry in self._audit if entry.run_id != run_id]
 
     # -- commits -----------------------------------------------------------------------
 
@@ -309,6 +340,8 @@ class MemoryStore(StoreLifecycle):
         for new in new_requests:
             self._requests[new.record.request_id] = new
             run.requests.append(new.record.request_id)
+            created = new.record
+            self._add_audit(created, created.created_at, "created", None, created_detail(created))
         for request_id, status in commit.closed_requests:
             self._close_request(request_id, status, now, commit.answered_by.get(request_id))
         for inbound_id in commit.consumed_inbound:
@@ -337,6 +370,27 @@ class MemoryStore(StoreLifecycle):
         stored = self._requests[request_id]
         if stored.record.status == "pending":
             stored.record = replace(stored.record, status=status, answered_at=now, answered_by=by)
+            self._add_audit(stored.record, now, cast(AuditAction, status), by, {})
+
+    def _add_audit(
+        self,
+        request: InputRequest,
+        at: float,
+        action: AuditAction,
+        actor: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        entry = AuditEntry(
+            next(self._audit_ids),
+            request.request_id,
+            request.run_id,
+            request.workflow,
+            at,
+            action,
+            actor,
+            decode(encode(detail, f"audit detail of input request {request.request_id!r}")),
+        )
+        self._audit.append(entry)
 
     # -- checkpoints and forks (CheckpointStore) ------------------------------------------
 
@@ -380,6 +434,8 @@ class MemoryStore(StoreLifecycle):
         for new in encoded:
             self._requests[new.record.request_id] = new
             forked.requests.append(new.record.request_id)
+            created = new.record
+            self._add_audit(created, created.created_at, "created", None, created_detail(created))
         self._checkpoints.add(run.run_id, checkpoint, meta, run.status, now)
         self._checkpoints.fork(ForkLink(run.run_id, parent_run_id, parent_seq, now))
 
@@ -454,6 +510,13 @@ class MemoryStore(StoreLifecycle):
             r.idempotency_key,
             r.answered_at,
             r.answered_by,
+            r.assignee,
+            r.candidate_users,
+            r.candidate_groups,
+            r.priority,
+            r.due,
+            r.follow_up,
+            r.overdue_at,
         )
         return request_from_row(row)
 
@@ -526,6 +589,7 @@ class MemoryStore(StoreLifecycle):
             answered_at=event.created_at,
             answered_by=answered_by,
         )
+        self._add_audit(stored.record, event.created_at, "answered", answered_by, {})
         return event
 
     async def answer_requests(
@@ -573,6 +637,132 @@ class MemoryStore(StoreLifecycle):
         for request_id in run.requests:
             self._close_request(request_id, "cancelled", now)
         return run.record.version
+
+    # -- tasks: assignment, listing, audit, due dates ---------------------------------------
+
+    async def query_requests(self, query: RequestQuery) -> RequestPage:
+        """See :meth:`RunStore.query_requests`."""
+        self._check_open()
+        after = check_query(query)
+        sort = query.sort
+        found = [
+            request
+            for request in map(self._request_out, self._requests.values())
+            if matches(query, request)
+            and (after is None or compare(sort, sort_values(sort, request), after) > 0)
+        ]
+        found.sort(
+            key=functools.cmp_to_key(
+                lambda a, b: compare(sort, sort_values(sort, a), sort_values(sort, b))
+            )
+        )
+        page = found[: query.limit]
+        more = len(found) > query.limit
+        cursor = encode_cursor(sort, sort_values(sort, page[-1])) if more else None
+        return RequestPage(page, cursor)
+
+    async def set_assignee(
+        self,
+        request_id: str,
+        assignee: str | None,
+        *,
+        actor: str | None,
+        action: AssigneeAction,
+        expected: str | _Any | None = ANY,
+        now: float | None = None,
+    ) -> InputRequest:
+        """See :meth:`RunStore.set_assignee`."""
+        self._check_open()
+        check_assignee_change(assignee, actor, action)
+        stored = self._requests.get(request_id)
+        if stored is None:
+            raise InputRequestNotFoundError(request_id)
+        record = stored.record
+        if record.status != "pending":
+            raise not_pending_error(request_id, record.status)
+        if expected is not ANY and record.assignee != expected:
+            raise RequestAssigneeChangedError(request_id, record.assignee)
+        stamp = self._clock() if now is None else now
+        stored.record = replace(record, assignee=assignee)
+        self._add_audit(
+            stored.record, stamp, action, actor, assignee_detail(assignee, record.assignee)
+        )
+        return self._request_out(stored)
+
+    async def request_audit(self, request_id: str) -> list[AuditEntry]:
+        """See :meth:`RunStore.request_audit`."""
+        self._check_open()
+        if request_id not in self._requests:
+            raise InputRequestNotFoundError(request_id)
+        return [entry for entry in self._audit if entry.request_id == request_id]
+
+    async def audit_after(self, after_id: int, limit: int = 100) -> list[AuditEntry]:
+        """See :meth:`RunStore.audit_after`."""
+        self._check_open()
+        check_paging(limit, 0)
+        start = bisect.bisect_right(self._audit, after_id, key=lambda entry: entry.id)
+        return self._audit[start : start + limit]
+
+    async def mark_overdue(self, now: float) -> list[InputRequest]:
+        """See :meth:`RunStore.mark_overdue`."""
+        self._check_open()
+        due = [
+            stored
+            for stored in self._requests.values()
+            if stored.record.status == "pending"
+            and stored.record.due is not None
+            and stored.record.due <= now
+            and stored.record.overdue_at is None
+        ]
+        due.sort(key=lambda stored: (stored.record.due, stored.record.request_id))
+        marked = []
+        for stored in due:
+            record = stored.record = replace(stored.record, overdue_at=now)
+            payload = overdue_payload(record.request_id, record.due)
+            self._add_inbound(self._runs[record.run_id], encode(payload, "overdue event"), None)
+            self._add_audit(record, now, "overdue", None, {"due": record.due})
+            marked.append(self._request_out(stored))
+        return marked
+
+    # -- webhook delivery bookkeeping -----------------------------------------------------
+
+    async def webhook_cursor(self, endpoint: str) -> int | None:
+        """See :meth:`RunStore.webhook_cursor`."""
+        self._check_open()
+        return self._webhook_cursors.get(endpoint)
+
+    async def advance_webhook_cursor(self, endpoint: str, audit_id: int) -> None:
+        """See :meth:`RunStore.advance_webhook_cursor`."""
+        self._check_open()
+        current = self._webhook_cursors.get(endpoint)
+        if current is None or audit_id > current:
+            self._webhook_cursors[endpoint] = audit_id
+
+    async def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        """See :meth:`RunStore.record_delivery`."""
+        self._check_open()
+        check_delivery(attempt)
+        self._deliveries.append(attempt)
+
+    async def list_deliveries(
+        self,
+        *,
+        endpoint: str | None = None,
+        request_id: str | None = None,
+        audit_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryAttempt]:
+        """See :meth:`RunStore.list_deliveries`."""
+        self._check_open()
+        check_paging(limit, 0)
+        found = [
+            attempt
+            for attempt in reversed(self._deliveries)
+            if (endpoint is None or attempt.endpoint == endpoint)
+            and (request_id is None or attempt.request_id == request_id)
+            and (audit_id is None or attempt.audit_id == audit_id)
+        ]
+        return found[:limit]
 
     # -- recovery and leases ---------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun, loaded_run
 from workflows.stores._postgres_owners import EXPIRE_GONE_OWNERS_SQL, take_owner_lock
 from workflows.stores._postgres_schema import migrate
+from workflows.stores._postgres_tasks import PostgresTasks
 from workflows.stores._records import (
     TERMINAL_STATUSES,
     Answer,
@@ -77,6 +78,7 @@ from workflows.stores._rules import (
     check_paging,
     check_quarantine,
     check_response_fits,
+    created_detail,
     is_repeat_answer,
     lease_lost_message,
 )
@@ -87,23 +89,38 @@ __all__ = ["PostgresStore"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES)) + ")"
-_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, 24)) + ")"
-_COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $24, $25, $26, $27)"
+_COMMIT_ARGS = 30
+"""``wf_commit``'s arguments; ``wf_commit_state``'s follow in ``PostgresStore._commit_args``."""
+_COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, _COMMIT_ARGS + 1)) + ")"
+_COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $31, $32, $33, $34)"
 """One commit with state changes: both calls in one statement, so one transaction."""
 _COMMIT_CHECKPOINT_SQL = checkpoints.commit_sql(
-    _COMMIT_SQL + " AS version, wf_commit_state($1, $24, $25, $26, $27)"
+    _COMMIT_SQL + " AS version, wf_commit_state($1, $31, $32, $33, $34)", first=35
 )
 """One commit with state changes and a checkpoint to keep: one statement."""
-_COMMIT_MANY_CALL = "wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 35)) + ")"
+_COMMIT_MANY_ARGS = 41
+"""``wf_commit_many``'s arguments (``p_isolate`` first); the checkpoints' arrays follow."""
+_COMMIT_MANY_CALL = (
+    "wf_commit_many(" + ", ".join(f"${i}" for i in range(1, _COMMIT_MANY_ARGS + 1)) + ")"
+)
 _COMMIT_MANY_SQL = "SELECT * FROM " + _COMMIT_MANY_CALL
-_COMMIT_MANY_CHECKPOINTS_SQL = checkpoints.commit_many_sql(_COMMIT_MANY_CALL)
+_COMMIT_MANY_CHECKPOINTS_SQL = checkpoints.commit_many_sql(
+    _COMMIT_MANY_CALL, first=_COMMIT_MANY_ARGS + 1
+)
 """A group commit whose commits keep checkpoints: one statement."""
+_AUDIT_LOCK = "lock AS MATERIALIZED (SELECT wf_audit_writer())"
+"""A CTE taking the audit writers' lock; a statement that writes audit rows refers to it
+in the condition of its first row lock, so the lock is taken before (a one-time
+filter), as ``_postgres_schema._AUDIT_LOCKS`` requires."""
+_AUDIT_INSERT = (
+    "INSERT INTO wf_request_audit (request_id, run_id, workflow, at, action, actor, detail) "
+)
 _STATE_ROWS_SQL = (
     "SELECT run_id, key, value FROM wf_state WHERE run_id = ANY ($1::text[]) ORDER BY run_id, pos"
 )
 
 
-class PostgresStore(StoreLifecycle):
+class PostgresStore(PostgresTasks, StoreLifecycle):
     """A :class:`~workflows.stores.RunStore` in PostgreSQL, through an asyncpg pool.
 
     Several worker processes, on several machines, may share one database: every commit
@@ -343,6 +360,7 @@ class PostgresStore(StoreLifecycle):
                     "wf_requests",
                     "wf_inbound",
                     "wf_state",
+                    "wf_request_audit",
                     "wf_checkpoints",
                     "wf_forks",
                 ):
@@ -360,7 +378,7 @@ class PostgresStore(StoreLifecycle):
                 if kept is not None:
                     version = await pool.fetchval(_COMMIT_CHECKPOINT_SQL, *args, *kept)
                 elif commit.state is None:
-                    version = await pool.fetchval(_COMMIT_SQL, *args[:23])
+                    version = await pool.fetchval(_COMMIT_SQL, *args[:_COMMIT_ARGS])
                 else:
                     version = await pool.fetchval(_COMMIT_STATE_SQL, *args)
             except asyncpg.PostgresError as exc:
@@ -369,8 +387,9 @@ class PostgresStore(StoreLifecycle):
         return int(version)
 
     def _commit_args(self, commit: Commit) -> tuple[tuple[Any, ...], dict[str, str]]:
-        """The arguments of ``wf_commit`` for ``commit`` followed by those of
-        ``wf_commit_state`` (reset, deleted keys, keys, values), and the response
+        """The arguments of ``wf_commit`` for ``commit`` (the new requests' task fields
+        last) followed by those of ``wf_commit_state`` (reset, deleted keys, keys,
+        values), and the response
         schemas it adds that this store has not written yet (no I/O)."""
         check_commit(commit)
         run_id = commit.run_id
@@ -408,6 +427,7 @@ class PostgresStore(StoreLifecycle):
             [item[1] for item in commit.closed_requests],
             list(commit.consumed_inbound),
             [commit.answered_by.get(item[0]) for item in commit.closed_requests],
+            *_task_arrays(requests),
             *encoded_state_changes(commit),
         )
         return args, new_schemas
@@ -468,7 +488,8 @@ class PostgresStore(StoreLifecycle):
         """Run ``wf_commit_many``: its rows; ``_REFUSED`` when a commit was refused (only
         without ``isolate``: nothing written); ``None`` after another failure of the
         statement (nothing written). A lost connection raises."""
-        sql = _COMMIT_MANY_SQL if len(args) == 33 else _COMMIT_MANY_CHECKPOINTS_SQL
+        plain = len(args) == _COMMIT_MANY_ARGS - 1  # without p_isolate, given apart
+        sql = _COMMIT_MANY_SQL if plain else _COMMIT_MANY_CHECKPOINTS_SQL
         try:
             return await pool.fetch(sql, isolate, *args)
         except Exception as exc:
@@ -486,20 +507,21 @@ class PostgresStore(StoreLifecycle):
         pool = self._use()
         text = check_quarantine(run_id, error)
         with self._errors():
-            # One statement, one transaction: the run and its pending requests together.
-            version = await pool.fetchval(
-                "WITH q AS (UPDATE wf_runs SET status = 'quarantined', error = $3, "
-                "version = version + 1, updated_at = $4, owner = NULL, lease_expires_at = NULL "
-                f"WHERE run_id = $1 AND version = $2 AND status NOT IN {_TERMINAL_SQL} "
-                "RETURNING version), "
-                "c AS (UPDATE wf_requests SET status = 'cancelled', answered_at = $4 "
-                "WHERE run_id = $1 AND status = 'pending' AND EXISTS (SELECT 1 FROM q)) "
-                "SELECT version FROM q",
-                run_id,
-                expected_version,
-                text,
-                self._clock(),
-            )
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT wf_audit_writer()")  # before any row lock
+                now = self._clock()
+                version = await conn.fetchval(
+                    "UPDATE wf_runs SET status = 'quarantined', error = $3, "
+                    "version = version + 1, updated_at = $4, owner = NULL, "
+                    f"lease_expires_at = NULL WHERE run_id = $1 AND version = $2 "
+                    f"AND status NOT IN {_TERMINAL_SQL} RETURNING version",
+                    run_id,
+                    expected_version,
+                    text,
+                    now,
+                )
+                if version is not None:
+                    await conn.execute("SELECT wf_cancel_pending($1, $2)", run_id, now)
         if version is not None:
             return int(version)
         with self._errors():
@@ -556,7 +578,16 @@ class PostgresStore(StoreLifecycle):
         with self._errors():
             async with pool.acquire() as conn, conn.transaction():
                 digests = await checkpoints.write_fork(
-                    conn, run, RUN_COLUMNS, values, link, checkpoint, meta, requests, stream_upto
+                    conn,
+                    run,
+                    RUN_COLUMNS,
+                    values,
+                    link,
+                    checkpoint,
+                    meta,
+                    requests,
+                    _task_arrays(requests),
+                    stream_upto,
                 )
         self._known_schemas.update(digests)
 
@@ -657,7 +688,7 @@ class PostgresStore(StoreLifecycle):
         )
         sql = (
             f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM}{where} "
-            "ORDER BY r.created_at DESC, r.request_id DESC "
+            'ORDER BY r.created_at DESC, r.request_id COLLATE "C" DESC '
             f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
         )
         with self._errors():
@@ -695,9 +726,13 @@ class PostgresStore(StoreLifecycle):
                 # The conditional UPDATE takes the request's row lock: of many concurrent
                 # answers exactly one finds it pending.
                 row = await pool.fetchrow(
-                    "WITH answered AS (UPDATE wf_requests SET status = 'answered', "
-                    "response = $2, idempotency_key = $3, answered_at = $4, answered_by = $6 "
-                    "WHERE request_id = $1 AND status = 'pending' RETURNING run_id) "
+                    f"WITH {_AUDIT_LOCK}, answered AS (UPDATE wf_requests SET "
+                    "status = 'answered', response = $2, idempotency_key = $3, "
+                    "answered_at = $4, answered_by = $6 WHERE request_id = $1 "
+                    "AND status = 'pending' AND EXISTS (SELECT 1 FROM lock) "
+                    "RETURNING run_id, workflow), "
+                    f"audit AS ({_AUDIT_INSERT}SELECT $1, run_id, workflow, $4, 'answered', "
+                    "$6, '{}' FROM answered) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
                     "SELECT run_id, $1, $4, $5 FROM answered RETURNING id, run_id",
                     request_id,
@@ -758,13 +793,18 @@ class PostgresStore(StoreLifecycle):
             now = self._clock()
             with self._errors():
                 answered = await pool.fetch(
-                    "WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
-                    "$4::text[], $6::text[]) AS a(id, response, key, payload, who)), "
+                    f"WITH {_AUDIT_LOCK}, "
+                    "a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+                    "$4::text[], $6::text[]) WITH ORDINALITY AS a(id, response, key, payload, "
+                    "who, n)), "
                     "answered AS (UPDATE wf_requests r SET status = 'answered', "
                     "response = a.response, idempotency_key = a.key, answered_at = $5, "
                     "answered_by = a.who "
                     "FROM a WHERE r.request_id = a.id AND r.status = 'pending' "
-                    "RETURNING r.request_id, r.run_id, a.payload) "
+                    "AND EXISTS (SELECT 1 FROM lock) "
+                    "RETURNING r.request_id, r.run_id, r.workflow, a.payload, a.who, a.n), "
+                    f"audit AS ({_AUDIT_INSERT}SELECT request_id, run_id, workflow, $5, "
+                    "'answered', who, '{}' FROM answered ORDER BY n) "
                     "INSERT INTO wf_inbound (run_id, request_id, created_at, payload) "
                     "SELECT run_id, request_id, $5, payload FROM answered "
                     "RETURNING id, run_id, request_id",
@@ -1247,6 +1287,20 @@ _REFUSED = object()
 refused and the batch must run again isolated."""
 
 
+def _task_arrays(requests: Sequence[InputRequest]) -> list[list[Any]]:
+    """The task fields of new requests as ``wf_commit``'s task arguments (see
+    ``_postgres_schema._TASK_ARRAYS``)."""
+    return [
+        [r.assignee for r in requests],
+        [encode(list(r.candidate_users), "candidate users") for r in requests],
+        [encode(list(r.candidate_groups), "candidate groups") for r in requests],
+        [r.priority for r in requests],
+        [None if r.due is None else float(r.due) for r in requests],
+        [None if r.follow_up is None else float(r.follow_up) for r in requests],
+        [encode(created_detail(r), "audit detail") for r in requests],
+    ]
+
+
 def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) -> tuple[Any, ...]:
     """The arguments of ``wf_commit_many`` (after ``p_isolate``) for ``wf_commit``
     argument tuples (see ``PostgresStore._commit_args``)."""
@@ -1256,6 +1310,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
      req_deadlines, req_digests, closed_ends, closed_ids, closed_statuses, consumed_ends,
      consumed, schema_digests, schema_bodies, closed_by, state_resets, state_del_ends,
      state_deleted, state_ends, state_keys, state_values) = columns  # fmt: skip
+    tasks: list[list[Any]] = [[] for _ in range(_COMMIT_ARGS - 23)]
     schemas: dict[str, str] = {}
     now = batch[0][1][6]
     for _, args, new_schemas in batch:
@@ -1283,11 +1338,14 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         closed_ends.append(len(closed_ids))
         consumed.extend(args[21])
         consumed_ends.append(len(consumed))
-        state_resets.append(args[23])
-        state_deleted.extend(args[24])
+        for column, values in zip(tasks, args[23:_COMMIT_ARGS], strict=True):
+            column.extend(values)
+        reset, deleted, keys, values = args[_COMMIT_ARGS:]
+        state_resets.append(reset)
+        state_deleted.extend(deleted)
         state_del_ends.append(len(state_deleted))
-        state_keys.extend(args[25])
-        state_values.extend(args[26])
+        state_keys.extend(keys)
+        state_values.extend(values)
         state_ends.append(len(state_keys))
         schemas.update(new_schemas)
     schema_digests.extend(schemas)
@@ -1299,6 +1357,7 @@ def _commit_many_args(batch: list[tuple[int, tuple[Any, ...], dict[str, str]]]) 
         req_deadlines, req_digests, schema_digests, schema_bodies,
         closed_ends, closed_ids, closed_statuses, consumed_ends, consumed, closed_by,
         state_resets, state_del_ends, state_deleted, state_ends, state_keys, state_values,
+        *tasks,
     )  # fmt: skip
 
 

@@ -49,33 +49,39 @@ _BELOW = """CASE WHEN {keep} = 1 THEN {anchor} ELSE (
 goes, while fewer than ``keep - 1`` are stored before the new one."""
 
 
-def commit_sql(call: str) -> str:
-    """One commit (``call``: the select list of the plain commit statement, reading
-    ``$1``..``$27``) that also keeps the checkpoint given as ``$28``..``$33`` (seq,
-    anchor, kind, meta, body, keep_last)."""
-    below = _BELOW.format(keep="$33::integer", anchor="$29::bigint", run="$1")
+def commit_sql(call: str, *, first: int) -> str:
+    """One commit (``call``: the select list of the plain commit statement, whose
+    parameters end before ``$first``; ``$1`` the run id, ``$4`` its status, ``$7`` the
+    time) that also keeps the checkpoint given as the six parameters from ``$first`` on
+    (seq, anchor, kind, meta, body, keep_last)."""
+    seq, anchor, kind, meta, body, keep = (f"${first + i}" for i in range(6))
+    below = _BELOW.format(keep=f"{keep}::integer", anchor=f"{anchor}::bigint", run="$1")
     return f"""
 WITH v AS ({call}),
 k AS (INSERT INTO wf_checkpoints (run_id, seq, anchor, at, status, kind, meta, body)
-      SELECT $1, $28::bigint, $29::bigint, $7, $4, $30::text, $31::text, $32::text FROM v),
-p AS (DELETE FROM wf_checkpoints w WHERE w.run_id = $1 AND $33::integer IS NOT NULL
+      SELECT $1, {seq}::bigint, {anchor}::bigint, $7, $4, {kind}::text, {meta}::text,
+             {body}::text FROM v),
+p AS (DELETE FROM wf_checkpoints w WHERE w.run_id = $1 AND {keep}::integer IS NOT NULL
       AND EXISTS (SELECT 1 FROM v) AND w.seq < ({below}))
 SELECT version FROM v
 """
 
 
-def commit_many_sql(call: str) -> str:
-    """A group commit (``call``: ``wf_commit_many(...)`` reading ``$1``..``$34``) that also
-    keeps the checkpoints given as parallel arrays ``$35``..``$41``: the 1-based position
-    of the commit (in the order of the function's arguments), seq, anchor, kind, meta,
-    body, keep_last."""
+def commit_many_sql(call: str, *, first: int) -> str:
+    """A group commit (``call``: ``wf_commit_many(...)``, whose parameters end before
+    ``$first``; ``$2`` the time, ``$3`` the run ids, ``$6`` their statuses) that also
+    keeps the checkpoints given as the seven parallel arrays from ``$first`` on: the
+    1-based position of the commit (in the order of the function's arguments), seq,
+    anchor, kind, meta, body, keep_last."""
+    n, seq, anchor, kind, meta, body, keep = (f"${first + i}" for i in range(7))
     below = _BELOW.format(keep="ok.keep", anchor="ok.anchor", run="ok.run_id")
     return f"""
 WITH r AS (SELECT * FROM {call} WITH ORDINALITY
            AS o(o_version, o_code, o_message, o_constraint, o_detail, n)),
 ok AS (SELECT c.*, ($3::text[])[c.n] AS run_id, ($6::text[])[c.n] AS status
-       FROM unnest($35::integer[], $36::bigint[], $37::bigint[], $38::text[], $39::text[],
-                   $40::text[], $41::integer[]) AS c(n, seq, anchor, kind, meta, body, keep)
+       FROM unnest({n}::integer[], {seq}::bigint[], {anchor}::bigint[], {kind}::text[],
+                   {meta}::text[], {body}::text[], {keep}::integer[])
+            AS c(n, seq, anchor, kind, meta, body, keep)
        JOIN r ON r.n = c.n WHERE r.o_version IS NOT NULL),
 k AS (INSERT INTO wf_checkpoints (run_id, seq, anchor, at, status, kind, meta, body)
       SELECT ok.run_id, ok.seq, ok.anchor, $2, ok.status, ok.kind, ok.meta, ok.body FROM ok),
@@ -87,14 +93,14 @@ SELECT o_version, o_code, o_message, o_constraint, o_detail FROM r ORDER BY n
 
 
 def checkpoint_args(write: CheckpointWrite, meta: str) -> tuple[Any, ...]:
-    """The values of ``$28``..``$33`` of :func:`commit_sql`."""
+    """The values of the checkpoint's parameters of :func:`commit_sql`."""
     return (write.seq, write.anchor, write.kind, meta, write.body, write.keep_last)
 
 
 def many_checkpoint_args(
     checkpoints: Sequence[tuple[Any, ...] | None],
 ) -> tuple[list[Any], ...]:
-    """The arrays ``$35``..``$41`` of :func:`commit_many_sql`, from each commit's
+    """The checkpoints' arrays of :func:`commit_many_sql`, from each commit's
     :func:`checkpoint_args` (``None``: the commit keeps none), in argument order."""
     columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
     for position, args in enumerate(checkpoints, start=1):
@@ -147,10 +153,20 @@ def lineage_of(run_id: str, rows: Sequence[Any]) -> RunLineage:
 
 _INSERT_REQUESTS = (
     "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, status, "
-    "created_at, deadline, schema_digest, payload) "
-    "SELECT u.i, $1, u.w, u.t, 'pending', u.c, u.d, u.g, u.p "
+    "created_at, deadline, schema_digest, payload, assignee, candidate_users, "
+    "candidate_groups, priority, due, follow_up) "
+    "SELECT u.i, $1, u.w, u.t, 'pending', u.c, u.d, u.g, u.p, u.a, wf_names(u.cu), "
+    "wf_names(u.cg), u.pr, u.du, u.fu "
     "FROM unnest($2::text[], $3::text[], $4::text[], $5::double precision[], "
-    "$6::double precision[], $7::text[], $8::text[]) AS u(i, w, t, c, d, g, p)"
+    "$6::double precision[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+    "$12::bigint[], $13::double precision[], $14::double precision[]) "
+    "AS u(i, w, t, c, d, g, p, a, cu, cg, pr, du, fu)"
+)
+_AUDIT_CREATED = (
+    "INSERT INTO wf_request_audit (request_id, run_id, workflow, at, action, actor, detail) "
+    "SELECT u.i, $1, u.w, u.c, 'created', NULL, u.det "
+    "FROM unnest($2::text[], $3::text[], $4::double precision[], $5::text[]) "
+    "WITH ORDINALITY AS u(i, w, c, det, n) ORDER BY u.n"
 )
 _COPY_STREAM = (
     "INSERT INTO wf_stream (run_id, seq, event_type, created_at, payload) "
@@ -169,17 +185,22 @@ async def write_fork(
     checkpoint: CheckpointWrite,
     meta: str,
     requests: Sequence[InputRequest],
+    tasks: Sequence[list[Any]],
     stream_upto: int,
 ) -> list[str]:
-    """Write a fork inside the open transaction of ``conn``: the run, its requests, a
-    copy of its parent's stream up to ``stream_upto``, its fork link and its first
-    checkpoint. Returns the digests of the requests' response schemas (written).
+    """Write a fork inside the open transaction of ``conn``: the run, its requests
+    (``tasks``: their task fields and ``created`` audit details, as ``wf_commit`` takes
+    them) with their audit entries, a copy of its parent's stream up to ``stream_upto``,
+    its fork link and its first checkpoint. Returns the digests of the requests'
+    response schemas (written).
 
     Raises:
         RunNotFoundError: the parent does not exist.
         RunAlreadyExistsError: the run exists.
         StoreError: one of the request ids exists.
     """
+    if requests:  # the audit writers' lock before any row lock (see _postgres_schema)
+        await conn.execute("SELECT wf_audit_writer()")
     if await conn.fetchval("SELECT 1 FROM wf_runs WHERE run_id = $1", link.parent_run_id) is None:
         raise RunNotFoundError(link.parent_run_id)
     marks = ",".join(f"${i}" for i in range(1, len(run_values) + 1))
@@ -212,11 +233,20 @@ async def write_fork(
                 [r.deadline for r in requests],
                 digests,
                 [encode(r.payload, f"payload of {what} {r.request_id!r}") for r in requests],
+                *tasks[:6],
             )
         except Exception as exc:
             if getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION:
                 raise StoreError(f"an input request id already exists: {exc}") from None
             raise
+        await conn.execute(
+            _AUDIT_CREATED,
+            run.run_id,
+            [r.request_id for r in requests],
+            [r.workflow for r in requests],
+            [r.created_at for r in requests],
+            tasks[6],
+        )
     await conn.execute(_COPY_STREAM, run.run_id, link.parent_run_id, stream_upto)
     await conn.execute(
         "INSERT INTO wf_forks (run_id, parent_run_id, parent_seq, created_at) "

@@ -7,27 +7,41 @@ booleans, ``None``); timestamps are POSIX seconds as ``float``. A store never se
 
 from __future__ import annotations
 
+import enum
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
 from workflows.stores._checkpoint_records import CheckpointWrite
 
 __all__ = [
+    "ANY",
+    "ASSIGNEE_ACTIONS",
+    "AUDIT_ACTIONS",
+    "REQUEST_SORTS",
     "REQUEST_STATUSES",
     "RUN_STATUSES",
     "STATE_ROWS_KEY",
     "TERMINAL_STATUSES",
     "Answer",
+    "AssigneeAction",
+    "AuditAction",
+    "AuditEntry",
     "Commit",
+    "DeliveryAttempt",
     "InboundEvent",
     "InputRequest",
+    "RequestPage",
+    "RequestQuery",
+    "RequestSort",
     "RequestStatus",
     "RunRecord",
     "RunStatus",
     "StateChanges",
     "StreamEntry",
     "StreamItem",
+    "Viewer",
 ]
 
 RunStatus: TypeAlias = Literal[
@@ -53,6 +67,39 @@ RequestStatus: TypeAlias = Literal["pending", "answered", "expired", "cancelled"
 
 REQUEST_STATUSES: Final[frozenset[str]] = frozenset({"pending", "answered", "expired", "cancelled"})
 """Every valid input request status."""
+
+AuditAction: TypeAlias = Literal[
+    "created", "claimed", "unclaimed", "assigned", "answered", "overdue", "expired", "cancelled"
+]
+"""What one :class:`AuditEntry` records happened to a request."""
+
+AUDIT_ACTIONS: Final[frozenset[str]] = frozenset(
+    {"created", "claimed", "unclaimed", "assigned", "answered", "overdue", "expired", "cancelled"}
+)
+"""Every valid audit action."""
+
+AssigneeAction: TypeAlias = Literal["claimed", "unclaimed", "assigned"]
+"""The audit action of a change of assignee (``RunStore.set_assignee``)."""
+
+ASSIGNEE_ACTIONS: Final[frozenset[str]] = frozenset({"claimed", "unclaimed", "assigned"})
+"""Every valid :data:`AssigneeAction`."""
+
+RequestSort: TypeAlias = Literal["created", "due", "priority"]
+"""The orders :class:`RequestQuery` lists requests in (see there)."""
+
+REQUEST_SORTS: Final[frozenset[str]] = frozenset({"created", "due", "priority"})
+"""Every valid :data:`RequestSort`."""
+
+
+class _Any(enum.Enum):
+    ANY = "ANY"
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Final = _Any.ANY
+"""``RunStore.set_assignee(expected=ANY)``: change the assignee whoever holds it now."""
 
 Answer: TypeAlias = (
     tuple[str, dict[str, Any], str | None] | tuple[str, dict[str, Any], str | None, str | None]
@@ -171,6 +218,17 @@ class InputRequest:
             they are then empty (``{}``, or ``None`` for ``response``). Such a request
             is still listed; it cannot be answered while its schema or response is
             damaged (``CorruptRecordError``).
+        assignee: The one user the request is assigned to (who may answer it), else
+            ``None``.
+        candidate_users: Users who may see (and claim) the request.
+        candidate_groups: Groups whose members may see (and claim) the request. A
+            request with no assignee and no candidates is open to everyone (see
+            :func:`~workflows.stores.visible_to`).
+        priority: Higher comes first in the ``priority`` order; 0 by default.
+        due: When the request is due (POSIX seconds), else ``None``; once it is past
+            and the request still pending, ``RunStore.mark_overdue`` marks it.
+        follow_up: When to look at the request again (only sorts and highlights).
+        overdue_at: When the store marked the request overdue (set once), else ``None``.
     """
 
     request_id: str
@@ -187,6 +245,13 @@ class InputRequest:
     answered_at: float | None = None
     corrupt: dict[str, str] | None = None
     answered_by: str | None = None
+    assignee: str | None = None
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+    priority: int = 0
+    due: float | None = None
+    follow_up: float | None = None
+    overdue_at: float | None = None
 
     @classmethod
     def new(
@@ -200,8 +265,15 @@ class InputRequest:
         *,
         deadline: float | None = None,
         now: float | None = None,
+        assignee: str | None = None,
+        candidate_users: Iterable[str] = (),
+        candidate_groups: Iterable[str] = (),
+        priority: int = 0,
+        due: float | None = None,
+        follow_up: float | None = None,
     ) -> InputRequest:
-        """Build a pending request, stamped now unless ``now`` is given."""
+        """Build a pending request, stamped now unless ``now`` is given, with its task
+        fields (who it is for, its priority and dates; see the class docstring)."""
         stamp = time.time() if now is None else now
         return cls(
             request_id,
@@ -212,7 +284,18 @@ class InputRequest:
             {} if response_schema is None else response_schema,
             stamp,
             deadline,
+            assignee=assignee,
+            candidate_users=tuple(candidate_users),
+            candidate_groups=tuple(candidate_groups),
+            priority=priority,
+            due=due,
+            follow_up=follow_up,
         )
+
+    @property
+    def is_open_to_all(self) -> bool:
+        """Whether the request names nobody: no assignee and no candidates."""
+        return self.assignee is None and not self.candidate_users and not self.candidate_groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,3 +381,131 @@ class Commit:
     state: StateChanges | None = None
     answered_by: dict[str, str] = field(default_factory=dict)
     checkpoint: CheckpointWrite | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who lists or reads requests: what :func:`~workflows.stores.visible_to` decides on.
+
+    Attributes:
+        user: The user's name.
+        groups: The groups the user is in.
+        admin: An administrator sees, and may do, everything.
+    """
+
+    user: str
+    groups: frozenset[str] = frozenset()
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One append-only line of a request's history.
+
+    Attributes:
+        id: Global and increasing across every request of the store: the position of
+            the entry in the feed :meth:`RunStore.audit_after` reads (a webhook
+            outbox's cursor).
+        request_id: The request the entry is about.
+        run_id: The request's run.
+        workflow: The run's workflow.
+        at: When it happened (the store's clock, or the ``now`` the caller gave).
+        action: One of :data:`AUDIT_ACTIONS`.
+        actor: The user who did it; ``None`` for the workflow or the engine.
+        detail: JSON-safe facts of the action: ``{"assignee": "bob", "previous":
+            "ada"}`` for a change of assignee, the task fields for ``created``,
+            ``{"due": ...}`` for ``overdue``.
+    """
+
+    id: int
+    request_id: str
+    run_id: str
+    workflow: str
+    at: float
+    action: AuditAction
+    actor: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestQuery:
+    """Which requests :meth:`RunStore.query_requests` lists, in which order, one page.
+
+    Every filter given must hold (``None``: no filter).
+
+    Attributes:
+        viewer: Only requests :func:`~workflows.stores.visible_to` this viewer;
+            ``None`` for no visibility rule (the engine, a CLI on the store).
+        status: Only requests of this status (``None``: every status).
+        workflow: Only requests of this workflow.
+        run_id: Only requests of this run.
+        assignee: Only requests assigned to exactly this user.
+        unassigned: Only requests with no assignee.
+        groups: Only requests whose candidate groups include one of these.
+        candidate_user: Only requests whose candidate users include this user.
+        priority_min: Only requests with at least this priority.
+        due_before: Only requests due at or before this time (no due: left out).
+        due_after: Only requests due at or after this time (no due: left out).
+        sort: ``created``: newest first (``created_at`` descending);
+            ``due``: earliest due first, requests without due last, then newest
+            first; ``priority``: highest first, then newest first. Ties are broken by
+            ``request_id`` (descending), so every order is total and pages never
+            skip or repeat a request.
+        limit: Requests per page, 1 to 1000.
+        after: The ``next_cursor`` of the previous page (of the same sort), else
+            ``None`` for the first page.
+    """
+
+    viewer: Viewer | None = None
+    status: RequestStatus | None = "pending"
+    workflow: str | None = None
+    run_id: str | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+    groups: frozenset[str] | None = None
+    candidate_user: str | None = None
+    priority_min: int | None = None
+    due_before: float | None = None
+    due_after: float | None = None
+    sort: RequestSort = "created"
+    limit: int = 100
+    after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPage:
+    """One page of :meth:`RunStore.query_requests`.
+
+    Attributes:
+        requests: The requests of the page, in the query's order.
+        next_cursor: Give it as ``RequestQuery.after`` for the next page; ``None``
+            when there is no more.
+    """
+
+    requests: list[InputRequest]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One attempt to deliver an audit entry to a webhook endpoint.
+
+    Attributes:
+        endpoint: The endpoint's name (its cursor key).
+        audit_id: The audit entry delivered.
+        request_id: That entry's request.
+        attempt: 1 for the first attempt, then 2, 3, ...
+        at: When the attempt was made.
+        status_code: The HTTP status the endpoint answered, else ``None``.
+        error: Why the attempt failed (no answer, a timeout, ...), else ``None``.
+        delivered: Whether the endpoint took it (a 2xx answer).
+    """
+
+    endpoint: str
+    audit_id: int
+    request_id: str
+    attempt: int
+    at: float
+    status_code: int | None
+    error: str | None
+    delivered: bool

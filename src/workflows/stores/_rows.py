@@ -15,7 +15,14 @@ from typing import Any
 
 from workflows.errors import CorruptRecordError
 from workflows.stores._codec import decode_column, encode, encode_opt
-from workflows.stores._records import InboundEvent, InputRequest, RunRecord, StreamEntry
+from workflows.stores._records import (
+    AuditEntry,
+    DeliveryAttempt,
+    InboundEvent,
+    InputRequest,
+    RunRecord,
+    StreamEntry,
+)
 
 RUN_COLUMNS = (
     "run_id, workflow, status, snapshot, version, created_at, updated_at, result, error, "
@@ -23,9 +30,40 @@ RUN_COLUMNS = (
 )
 REQUEST_COLUMNS = (
     "r.request_id, r.run_id, r.workflow, r.event_type, r.payload, s.body, r.created_at, "
-    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at, r.answered_by"
+    "r.deadline, r.status, r.response, r.idempotency_key, r.answered_at, r.answered_by, "
+    "r.assignee, r.candidate_users, r.candidate_groups, r.priority, r.due, r.follow_up, "
+    "r.overdue_at"
 )
 REQUEST_FROM = "wf_requests r JOIN wf_schemas s ON s.digest = r.schema_digest"
+AUDIT_COLUMNS = "id, request_id, run_id, workflow, at, action, actor, detail"
+DELIVERY_COLUMNS = "endpoint, audit_id, request_id, attempt, at, status_code, error, delivered"
+
+NAME_SEPARATOR = "\x1f"
+"""Joins the names of a candidate list in one SQLite column, and wraps them: a name
+never holds a control character, so ``instr(column, sep + name + sep)`` matches exactly
+one whole name."""
+
+
+def names_text(names: Sequence[str]) -> str | None:
+    """A candidate list as SQLite stores it (``NULL`` for none)."""
+    if not names:
+        return None
+    return NAME_SEPARATOR + NAME_SEPARATOR.join(names) + NAME_SEPARATOR
+
+
+def name_pattern(name: str) -> str:
+    """What ``instr`` looks for in a :func:`names_text` column to find ``name``."""
+    return NAME_SEPARATOR + name + NAME_SEPARATOR
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A candidate list read back: SQLite's text, PostgreSQL's array or the memory
+    store's tuple."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(name for name in value.split(NAME_SEPARATOR) if name)
+    return tuple(value)
 
 
 def run_values(run: RunRecord) -> tuple[Any, ...]:
@@ -131,7 +169,29 @@ def request_from_row(row: Sequence[Any]) -> InputRequest:
         row[11],
         damaged or None,
         row[12],
+        row[13],
+        _names(row[14]),
+        _names(row[15]),
+        row[16],
+        row[17],
+        row[18],
+        row[19],
     )
+
+
+def audit_entry(row: Sequence[Any]) -> AuditEntry:
+    """An audit entry read with :data:`AUDIT_COLUMNS`; a damaged detail reads as
+    ``{"corrupt": why}`` (the entry is history: it is still shown)."""
+    try:
+        detail = decode_column(row[7], row[2], "detail", key=f"audit entry {row[0]}")
+    except CorruptRecordError as exc:
+        detail = {"corrupt": exc.cause}
+    return AuditEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], detail)
+
+
+def delivery_attempt(row: Sequence[Any]) -> DeliveryAttempt:
+    """A delivery attempt read with :data:`DELIVERY_COLUMNS`."""
+    return DeliveryAttempt(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]))
 
 
 def check_intact(request: InputRequest, *columns: str) -> None:

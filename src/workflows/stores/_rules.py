@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from workflows.errors import (
@@ -12,10 +13,12 @@ from workflows.errors import (
 from workflows.stores._codec import decode, encode
 from workflows.stores._errors import InputRequestClosedError
 from workflows.stores._records import (
+    ASSIGNEE_ACTIONS,
     REQUEST_STATUSES,
     RUN_STATUSES,
     Answer,
     Commit,
+    DeliveryAttempt,
     InputRequest,
 )
 from workflows.stores._schema_check import SchemaViolation, check_response
@@ -23,14 +26,22 @@ from workflows.stores._schema_check import SchemaViolation, check_response
 __all__ = [
     "answer_parts",
     "answer_payload",
+    "assignee_detail",
     "check_answered_by",
+    "check_assignee_change",
     "check_commit",
+    "check_delivery",
+    "check_name",
     "check_new_run_status",
     "check_paging",
     "check_quarantine",
     "check_response_fits",
+    "check_task_fields",
+    "created_detail",
     "is_repeat_answer",
     "lease_lost_message",
+    "not_pending_error",
+    "overdue_payload",
 ]
 
 
@@ -79,6 +90,7 @@ def check_commit(commit: Commit) -> None:
             raise StoreError(f"new input request {request.request_id!r} must be pending")
         if request.request_id in ids:
             raise StoreError(f"commit adds input request {request.request_id!r} twice")
+        check_task_fields(request)
         ids.add(request.request_id)
     closed = [request_id for request_id, _ in commit.closed_requests]
     if len(set(closed)) != len(closed):
@@ -168,3 +180,122 @@ def is_repeat_answer(
 def answer_payload(request_id: str, response: dict[str, Any]) -> dict[str, Any]:
     """The payload of the inbound event that carries an answer to its run."""
     return {"request_id": request_id, "response": response}
+
+
+_INT64 = 2**63
+
+
+def check_name(name: Any, what: str) -> None:
+    """Refuse a user or group name that is not a non-empty string of printable
+    characters (a control character never is one: the stores rely on it)."""
+    if not isinstance(name, str) or not name:
+        raise StoreError(f"{what} must be a non-empty string, got {name!r}")
+    if any(ord(char) < 32 for char in name):
+        raise StoreError(f"{what} must not hold control characters, got {name!r}")
+
+
+def check_task_fields(request: InputRequest) -> None:
+    """Refuse a new request whose task fields a store cannot hold as given.
+
+    Raises:
+        StoreError: naming the request and the field.
+    """
+    what = f"input request {request.request_id!r}"
+    if request.assignee is not None:
+        check_name(request.assignee, f"the assignee of {what}")
+    for field in ("candidate_users", "candidate_groups"):
+        names = getattr(request, field)
+        if isinstance(names, str) or not isinstance(names, (tuple, list)):
+            raise StoreError(f"{field} of {what} must be a tuple of names, got {names!r}")
+        for name in names:
+            check_name(name, f"a name of {field} of {what}")
+    priority = request.priority
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise StoreError(f"priority of {what} must be an integer, got {priority!r}")
+    if not -_INT64 <= priority < _INT64:
+        raise StoreError(f"priority of {what} is out of range (64-bit): {priority}")
+    for field in ("due", "follow_up"):
+        value = getattr(request, field)
+        if value is not None and (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise StoreError(f"{field} of {what} must be POSIX seconds or None, got {value!r}")
+    if request.overdue_at is not None:
+        raise StoreError(f"new {what} cannot be overdue yet (the store marks it)")
+
+
+def created_detail(request: InputRequest) -> dict[str, Any]:
+    """The detail of a request's ``created`` audit entry: its task fields that are set."""
+    detail: dict[str, Any] = {}
+    if request.assignee is not None:
+        detail["assignee"] = request.assignee
+    if request.candidate_users:
+        detail["candidate_users"] = list(request.candidate_users)
+    if request.candidate_groups:
+        detail["candidate_groups"] = list(request.candidate_groups)
+    if request.priority:
+        detail["priority"] = request.priority
+    for field in ("due", "follow_up"):
+        if getattr(request, field) is not None:
+            detail[field] = getattr(request, field)
+    return detail
+
+
+def check_assignee_change(assignee: Any, actor: Any, action: Any) -> None:
+    """Refuse a malformed ``RunStore.set_assignee`` call.
+
+    Raises:
+        ValueError: an action that is not a change of assignee.
+        StoreError: an assignee that is not a name, or an actor that is not a string
+            (either may be ``None``).
+    """
+    if action not in ASSIGNEE_ACTIONS:
+        raise ValueError(
+            f"unknown assignee action {action!r} (expected one of {sorted(ASSIGNEE_ACTIONS)})"
+        )
+    if assignee is not None:
+        check_name(assignee, "the assignee")
+    if actor is not None and not isinstance(actor, str):
+        raise StoreError(f"actor must be a string or None, got {type(actor).__name__}")
+
+
+def assignee_detail(new: str | None, previous: str | None) -> dict[str, Any]:
+    """The detail of a change of assignee's audit entry."""
+    return {"assignee": new, "previous": previous}
+
+
+def not_pending_error(request_id: str, status: str) -> StoreError:
+    """What changing a request that is no longer pending raises, as answering it would:
+    ``InputRequestAlreadyAnsweredError`` once answered, else ``InputRequestClosedError``."""
+    if status == "answered":
+        return InputRequestAlreadyAnsweredError(request_id)
+    return InputRequestClosedError(request_id, status)
+
+
+def overdue_payload(request_id: str, due: float | None) -> dict[str, Any]:
+    """The payload of the inbound event that tells a run its request is overdue."""
+    return {"overdue": request_id, "due": due}
+
+
+def check_delivery(attempt: DeliveryAttempt) -> None:
+    """Refuse a delivery attempt a store cannot hold as given.
+
+    Raises:
+        StoreError: naming the field.
+    """
+    for name in ("endpoint", "request_id"):
+        if not isinstance(getattr(attempt, name), str):
+            raise StoreError(f"the {name} of a delivery attempt must be a string")
+    for name in ("audit_id", "attempt"):
+        value = getattr(attempt, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _INT64:
+            raise StoreError(f"the {name} of a delivery attempt must be an integer >= 0")
+    code = attempt.status_code
+    if code is not None and (not isinstance(code, int) or not 0 <= code < 1000):
+        raise StoreError(f"the status code of a delivery attempt must be an HTTP status: {code!r}")
+    if attempt.error is not None and not isinstance(attempt.error, str):
+        raise StoreError("the error of a delivery attempt must be a string or None")
+    if not isinstance(attempt.at, (int, float)) or not math.isfinite(attempt.at):
+        raise StoreError(f"the time of a delivery attempt must be POSIX seconds: {attempt.at!r}")

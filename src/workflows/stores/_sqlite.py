@@ -16,16 +16,24 @@ from workflows.stores._checkpoint_records import CheckpointWrite, RunLineage, St
 from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
+    ANY,
     Answer,
+    AssigneeAction,
+    AuditEntry,
     Commit,
+    DeliveryAttempt,
     InboundEvent,
     InputRequest,
+    RequestPage,
+    RequestQuery,
     RequestStatus,
     RunRecord,
     RunStatus,
     StreamEntry,
+    _Any,
 )
-from workflows.stores._rules import check_paging
+from workflows.stores._request_query import check_query
+from workflows.stores._rules import check_assignee_change, check_paging
 from workflows.stores._sqlite_ops import SqliteOps
 from workflows.stores._sqlite_schema import migrate
 from workflows.stores._sqlite_thread import SqliteThread
@@ -305,6 +313,68 @@ class SqliteStore(StoreLifecycle):
         changed = self._seen_data_version is not None and version != self._seen_data_version
         self._seen_data_version = version
         return changed
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    async def query_requests(self, query: RequestQuery) -> RequestPage:
+        """See :meth:`RunStore.query_requests` (one index range per page; see the
+        migration that adds the task fields)."""
+        after = check_query(query)
+        return await self._call(self._use().query_requests, query, after)
+
+    async def set_assignee(
+        self,
+        request_id: str,
+        assignee: str | None,
+        *,
+        actor: str | None,
+        action: AssigneeAction,
+        expected: str | _Any | None = ANY,
+        now: float | None = None,
+    ) -> InputRequest:
+        """See :meth:`RunStore.set_assignee` (one write transaction: the file's write
+        lock makes the compare-and-set atomic, across processes too)."""
+        check_assignee_change(assignee, actor, action)
+        return await self._call(
+            self._use().set_assignee, request_id, assignee, actor, action, expected, now
+        )
+
+    async def request_audit(self, request_id: str) -> list[AuditEntry]:
+        """See :meth:`RunStore.request_audit`."""
+        return await self._call(self._use().request_audit, request_id)
+
+    async def audit_after(self, after_id: int, limit: int = 100) -> list[AuditEntry]:
+        """See :meth:`RunStore.audit_after`."""
+        check_paging(limit, 0)
+        return await self._call(self._use().audit_after, after_id, limit)
+
+    async def mark_overdue(self, now: float) -> list[InputRequest]:
+        """See :meth:`RunStore.mark_overdue`."""
+        return await self._call(self._use().mark_overdue, now)
+
+    async def webhook_cursor(self, endpoint: str) -> int | None:
+        """See :meth:`RunStore.webhook_cursor`."""
+        return await self._call(self._use().webhook_cursor, endpoint)
+
+    async def advance_webhook_cursor(self, endpoint: str, audit_id: int) -> None:
+        """See :meth:`RunStore.advance_webhook_cursor`."""
+        await self._call(self._use().advance_webhook_cursor, endpoint, audit_id)
+
+    async def record_delivery(self, attempt: DeliveryAttempt) -> None:
+        """See :meth:`RunStore.record_delivery`."""
+        await self._call(self._use().record_delivery, attempt)
+
+    async def list_deliveries(
+        self,
+        *,
+        endpoint: str | None = None,
+        request_id: str | None = None,
+        audit_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryAttempt]:
+        """See :meth:`RunStore.list_deliveries`."""
+        check_paging(limit, 0)
+        return await self._call(self._use().list_deliveries, endpoint, request_id, audit_id, limit)
 
     async def runs_with_work(self, *, now: float | None = None) -> list[str]:
         """See :meth:`RunStore.runs_with_work`."""

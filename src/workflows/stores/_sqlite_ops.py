@@ -42,11 +42,10 @@ from workflows.stores._records import (
     StreamEntry,
 )
 from workflows.stores._rows import (
-    REQUEST_COLUMNS,
-    REQUEST_FROM,
     RUN_COLUMNS,
     check_intact,
     inbound_event,
+    names_text,
     request_from_row,
     run_from_row,
     run_values,
@@ -60,9 +59,11 @@ from workflows.stores._rules import (
     check_new_run_status,
     check_quarantine,
     check_response_fits,
+    created_detail,
     is_repeat_answer,
     lease_lost_message,
 )
+from workflows.stores._sqlite_tasks import REQUEST_SELECT, SqliteTasks
 from workflows.stores._state_rows import encoded_state_changes, uses_state_rows, with_state_rows
 
 __all__ = ["SqliteOps"]
@@ -80,13 +81,29 @@ class _Prepared:
     result: str | None
     error: str | None
     stream: list[tuple[str, int, str, str]]
-    requests: list[tuple[Any, ...]]
+    requests: list[tuple[Any, ...]]  # wf_requests values (_REQUEST_INSERT), schema body
+    created: list[tuple[str, str, str, float, str]]  # their ``created`` audit entries
     new_schemas: dict[str, str]
     state: tuple[bool, list[str], list[tuple[str, str, str]]]  # reset, deleted, rows
     checkpoint: tuple[CheckpointWrite, str] | None  # the write and its meta, encoded
 
 
-class SqliteOps:
+_REQUEST_INSERT = (
+    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, payload, created_at, "
+    "deadline, schema_digest, status, assignee, candidate_users, candidate_groups, priority, "
+    "due, follow_up) VALUES (?,?,?,?,?,?,?,?,'pending',?,?,?,?,?,?)"
+)
+
+
+def _created_rows(requests: Sequence[InputRequest]) -> list[tuple[str, str, str, float, str]]:
+    """The ``created`` audit entries of new requests, as ``_audit_created`` writes them."""
+    return [
+        (r.request_id, r.run_id, r.workflow, r.created_at, encode(created_detail(r), "detail"))
+        for r in requests
+    ]
+
+
+class SqliteOps(SqliteTasks):
     """The store operations over one open ``sqlite3`` connection (one thread only)."""
 
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> None:
@@ -187,6 +204,7 @@ class SqliteOps:
                 "wf_requests",
                 "wf_inbound",
                 "wf_state",
+                "wf_request_audit",
                 "wf_checkpoints",
                 "wf_forks",
             ):
@@ -238,6 +256,7 @@ class SqliteOps:
         run_id = commit.run_id
         what = f"run {run_id!r}"
         requests = [self._encode_request(request) for request in commit.new_requests]
+        created = _created_rows(commit.new_requests)
         reset, deleted, keys, values = encoded_state_changes(commit)
         checkpoint = commit.checkpoint
         return _Prepared(
@@ -249,8 +268,9 @@ class SqliteOps:
                 (run_id, seq, event_type, encode(payload, f"stream entry {seq} of {what}"))
                 for seq, event_type, payload in commit.stream
             ],
-            requests,
-            {d: body for *_, d, body in requests if d not in self._known_schemas},
+            [request[:-1] for request in requests],
+            created,
+            {r[7]: r[-1] for r in requests if r[7] not in self._known_schemas},
             (reset, deleted, [(run_id, k, v) for k, v in zip(keys, values, strict=True)]),
             None if checkpoint is None else (checkpoint, check_checkpoint(checkpoint, run_id)),
         )
@@ -307,7 +327,7 @@ class SqliteOps:
                 raise StoreError(
                     f"stream entry seq {entry[1]} of run {run_id!r} already exists"
                 ) from None
-        self._insert_requests(prepared.requests, prepared.new_schemas)
+        self._insert_requests(prepared.requests, prepared.created, prepared.new_schemas)
         for request_id, status in commit.closed_requests:
             by = commit.answered_by.get(request_id)
             self._close_request(run_id, request_id, status, now, by)
@@ -320,6 +340,7 @@ class SqliteOps:
             if deleted != len(ids):
                 raise StaleRunError(run_id, "an inbound event to consume was already consumed")
         if finished:
+            self._audit_cancel_pending(run_id, now)
             conn.execute(
                 "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
                 "WHERE run_id = ? AND status = 'pending'",
@@ -331,9 +352,15 @@ class SqliteOps:
             checkpoints.insert_checkpoint(conn, run_id, write, meta, commit.status, now)
         return commit.expected_version + 1
 
-    def _insert_requests(self, requests: list[tuple[Any, ...]], schemas: dict[str, str]) -> None:
-        """Write encoded new requests (and the schemas this store has not written yet)
-        inside the open write transaction."""
+    def _insert_requests(
+        self,
+        requests: list[tuple[Any, ...]],
+        created: list[tuple[str, str, str, float, str]],
+        schemas: dict[str, str],
+    ) -> None:
+        """Write encoded new requests (``_REQUEST_INSERT`` values), their ``created``
+        audit entries and the schemas this store has not written yet, inside the open
+        write transaction."""
         conn = self.conn
         if schemas:
             conn.executemany(
@@ -341,14 +368,11 @@ class SqliteOps:
             )
         for request in requests:
             try:
-                conn.execute(
-                    "INSERT INTO wf_requests (request_id, run_id, workflow, event_type, "
-                    "payload, created_at, deadline, status, schema_digest) "
-                    "VALUES (?,?,?,?,?,?,?,'pending',?)",
-                    request[:8],
-                )
+                conn.execute(_REQUEST_INSERT, request)
             except sqlite3.IntegrityError:
                 raise StoreError(f"input request {request[0]!r} already exists") from None
+        if created:
+            self._audit_created(created)
 
     def _encode_request(self, request: InputRequest) -> tuple[Any, ...]:
         what = f"input request {request.request_id!r}"
@@ -362,6 +386,12 @@ class SqliteOps:
             request.created_at,
             request.deadline,
             digest(schema),
+            request.assignee,
+            names_text(request.candidate_users),
+            names_text(request.candidate_groups),
+            request.priority,
+            request.due,
+            request.follow_up,
             schema,
         )
 
@@ -386,6 +416,7 @@ class SqliteOps:
             (status, now, by, request_id, run_id),
         ).rowcount
         if changed:
+            self._audit(request_id, status, by, now)
             return
         row = self.conn.execute(
             "SELECT status FROM wf_requests WHERE request_id = ? AND run_id = ?",
@@ -413,6 +444,7 @@ class SqliteOps:
                 raise StaleRunError(
                     run_id, f"stored version {version}, expected {expected_version}"
                 )
+            self._audit_cancel_pending(run_id, now)
             conn.execute(
                 "UPDATE wf_requests SET status = 'cancelled', answered_at = ? "
                 "WHERE run_id = ? AND status = 'pending'",
@@ -454,7 +486,8 @@ class SqliteOps:
         check_fork(run.run_id, parent_run_id, requests)
         meta = check_checkpoint(checkpoint, run.run_id)
         encoded = [self._encode_request(request) for request in requests]
-        schemas = {d: body for *_, d, body in encoded if d not in self._known_schemas}
+        schemas = {r[7]: r[-1] for r in encoded if r[7] not in self._known_schemas}
+        created = _created_rows(requests)
         now = self._clock()
         with self._write() as conn:
             self._require_run(parent_run_id)
@@ -465,7 +498,7 @@ class SqliteOps:
                 )
             except sqlite3.IntegrityError:
                 raise RunAlreadyExistsError(run.run_id) from None
-            self._insert_requests(encoded, schemas)
+            self._insert_requests([r[:-1] for r in encoded], created, schemas)
             checkpoints.insert_fork(
                 conn, ForkLink(run.run_id, parent_run_id, parent_seq, now), stream_upto
             )
@@ -523,7 +556,7 @@ class SqliteOps:
 
     def get_request(self, request_id: str) -> InputRequest:
         row = self.conn.execute(
-            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
+            f"{REQUEST_SELECT} WHERE r.request_id = ?",
             (request_id,),
         ).fetchone()
         if row is None:
@@ -543,7 +576,7 @@ class SqliteOps:
             if value is not None:
                 where.append(f"r.{column} = ?")
                 args.append(value)
-        sql = f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM}"
+        sql = REQUEST_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.created_at DESC, r.request_id DESC LIMIT ? OFFSET ?"
@@ -583,7 +616,7 @@ class SqliteOps:
         check_answered_by(answered_by)
         conn = self.conn
         row = conn.execute(
-            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} WHERE r.request_id = ?",
+            f"{REQUEST_SELECT} WHERE r.request_id = ?",
             (request_id,),
         ).fetchone()
         if row is None:
@@ -605,6 +638,7 @@ class SqliteOps:
             "idempotency_key = ?, answered_at = ?, answered_by = ? WHERE request_id = ?",
             (text, idempotency_key, event.created_at, answered_by, request_id),
         )
+        self._audit(request_id, "answered", answered_by, event.created_at)
         return event
 
     # -- recovery and leases ---------------------------------------------------------------
@@ -623,7 +657,7 @@ class SqliteOps:
 
     def due_requests(self, now: float) -> list[InputRequest]:
         rows = self.conn.execute(
-            f"SELECT {REQUEST_COLUMNS} FROM {REQUEST_FROM} "
+            f"{REQUEST_SELECT} "
             "WHERE r.status = 'pending' AND r.deadline IS NOT NULL AND r.deadline <= ? "
             "ORDER BY r.deadline, r.request_id",
             (now,),

@@ -14,8 +14,9 @@ same schema.
 
 Versions: 1 creates the tables; 2 marks that runs may have the terminal status
 ``quarantined``; 3 keeps who answered each request and each run's start input; 4 adds
-``wf_state``, a run's state kept one row per key; the next adds ``wf_checkpoints`` (a
-run's kept checkpoints) and ``wf_forks`` (which run was forked from which checkpoint).
+``wf_state``, a run's state kept one row per key; 5 adds the task fields of requests,
+their audit trail and the webhook bookkeeping; 6 adds ``wf_checkpoints`` (a run's kept
+checkpoints) and ``wf_forks`` (which run was forked from which checkpoint).
 """
 
 from __future__ import annotations
@@ -106,7 +107,64 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (run_id, key)
         )""",
     ),
-    # checkpoint history (workflows.stores.CheckpointStore): the checkpoints a run keeps,
+    # 5: human tasks. A request's task fields (candidate lists as names wrapped in
+    # U+001F separators, NULL for none; see _rows.names_text), indexes that serve the
+    # three inbox orders of pending requests (each ends with request_id, the tie-break,
+    # so a keyset page is one index range) and finding overdue requests; the append-only
+    # audit trail (AUTOINCREMENT: ids are never reused, so they order the webhook feed),
+    # the webhook cursors and delivery attempts. Existing requests read with defaults.
+    (
+        "ALTER TABLE wf_requests ADD COLUMN assignee TEXT",
+        "ALTER TABLE wf_requests ADD COLUMN candidate_users TEXT",
+        "ALTER TABLE wf_requests ADD COLUMN candidate_groups TEXT",
+        "ALTER TABLE wf_requests ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE wf_requests ADD COLUMN due REAL",
+        "ALTER TABLE wf_requests ADD COLUMN follow_up REAL",
+        "ALTER TABLE wf_requests ADD COLUMN overdue_at REAL",
+        """CREATE INDEX wf_requests_pending_created
+            ON wf_requests (created_at DESC, request_id DESC) WHERE status = 'pending'""",
+        """CREATE INDEX wf_requests_pending_priority
+            ON wf_requests (priority DESC, created_at DESC, request_id DESC)
+            WHERE status = 'pending'""",
+        """CREATE INDEX wf_requests_pending_due
+            ON wf_requests (coalesce(due, 9e999), created_at DESC, request_id DESC)
+            WHERE status = 'pending'""",
+        """CREATE INDEX wf_requests_pending_assignee
+            ON wf_requests (assignee, created_at DESC, request_id DESC)
+            WHERE status = 'pending'""",
+        """CREATE INDEX wf_requests_overdue ON wf_requests (due)
+            WHERE status = 'pending' AND due IS NOT NULL AND overdue_at IS NULL""",
+        """CREATE TABLE wf_request_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            request_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            at REAL NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX wf_request_audit_request ON wf_request_audit (request_id, id)",
+        "CREATE INDEX wf_request_audit_run ON wf_request_audit (run_id)",
+        """CREATE TABLE wf_webhook_cursors (
+            endpoint TEXT PRIMARY KEY NOT NULL,
+            audit_id INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE wf_webhook_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            endpoint TEXT NOT NULL,
+            audit_id INTEGER NOT NULL,
+            request_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            at REAL NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            delivered INTEGER NOT NULL
+        )""",
+        "CREATE INDEX wf_webhook_deliveries_endpoint ON wf_webhook_deliveries (endpoint, id)",
+        "CREATE INDEX wf_webhook_deliveries_request ON wf_webhook_deliveries (request_id, id)",
+    ),
+    # 6: checkpoint history (workflows.stores.CheckpointStore): the checkpoints a run keeps,
     # whole snapshots or deltas, one row each (a rowid table: bodies may be large), and
     # the fork links, found from either end. Existing runs simply have none.
     (
