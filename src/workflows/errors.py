@@ -10,6 +10,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     │   ├── TaskFieldError             a task field of a prompt (assignee, due, ...) is wrong
     │   ├── RunFinishedError           the run has finished (also a StoreError)
     │   ├── RunNotWaitingError         the run's state can be changed only while it waits
+    │   ├── CheckpointNotForkableError  a fork cannot start from this checkpoint
     │   └── RunFailedError             awaiting a remote run that failed (client)
     ├── ContextStateError              the state store was used wrongly
     ├── WorkflowTimeoutError           the run exceeded ``Workflow(timeout=...)``
@@ -53,6 +54,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CheckpointNotForkableError",
     "CheckpointNotFoundError",
     "ClientError",
     "ContextSerdeError",
@@ -195,12 +197,14 @@ class RunNotFoundError(StoreError):
 
 class CheckpointNotFoundError(StoreError):
     """The run has no stored checkpoint with the given sequence number (never kept, or
-    dropped by the retention setting)."""
+    dropped by the retention setting); ``seq`` is ``None`` when it is not known (the
+    client's error, raised from the server's answer)."""
 
-    def __init__(self, run_id: str, seq: int) -> None:
+    def __init__(self, run_id: str, seq: int | None = None) -> None:
         self.run_id = run_id
         self.seq = seq
-        super().__init__(f"run {run_id!r} has no checkpoint {seq}")
+        which = "such checkpoint" if seq is None else f"checkpoint {seq}"
+        super().__init__(f"run {run_id!r} has no {which}")
 
 
 class RunAlreadyExistsError(StoreError):
@@ -233,6 +237,18 @@ class RunNotWaitingError(WorkflowRuntimeError):
         super().__init__(
             f"run {run_id!r} is {status}: its state can be changed only while it waits"
         )
+
+
+class CheckpointNotForkableError(WorkflowRuntimeError):
+    """A fork cannot start from this checkpoint: it is the end of its run (nothing would
+    be left to do), or the registered workflow cannot restore or encode it again."""
+
+    def __init__(self, run_id: str, seq: int | None, why: str) -> None:
+        self.run_id = run_id
+        self.seq = seq
+        self.why = why
+        which = "a checkpoint" if seq is None else f"checkpoint {run_id}:c{seq}"
+        super().__init__(f"{which} of run {run_id!r} cannot be forked: {why}")
 
 
 class StaleRunError(StoreError):

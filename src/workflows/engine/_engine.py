@@ -490,8 +490,8 @@ class Engine:
 
         Raises:
             CheckpointNotFoundError: no such checkpoint.
-            WorkflowRuntimeError: the checkpoint is the end of the run, or cannot be
-                restored by the registered workflow.
+            CheckpointNotForkableError: the checkpoint is the end of the run, or cannot
+                be restored by the registered workflow (a ``WorkflowRuntimeError``).
             WorkflowValidationError: the patched state does not fit.
         """
         self._check_open()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context.context import Context, new_run_id
 from ..errors import (
+    CheckpointNotForkableError,
     CheckpointNotFoundError,
     ContextSerdeError,
     RunFinishedError,
@@ -23,7 +24,6 @@ from ..errors import (
     RunNotWaitingError,
     StaleRunError,
     WorkflowConfigurationError,
-    WorkflowRuntimeError,
 )
 from ..runtime.host import snapshot_from_dict, snapshot_to_dict
 from ..stores import (
@@ -226,7 +226,7 @@ class TimeTravel:
         if checkpoint is None:
             kept = await self.checkpoints(run_id)
             if not kept:
-                raise CheckpointNotFoundError(run_id, 0)
+                raise CheckpointNotFoundError(run_id)
             checkpoint = kept[0].seq
         stored, snapshot = await self.whole(run_id, checkpoint)
         engine = self._engine
@@ -266,9 +266,10 @@ class TimeTravel:
         stored, snapshot = await self.whole(run_id, checkpoint)
         origin = checkpoint_id(run_id, stored.seq)
         if stored.status in TERMINAL_STATUSES:
-            raise WorkflowRuntimeError(
-                f"checkpoint {origin} is the end of the run ({stored.status}): "
-                "a fork of it would have nothing to do"
+            raise CheckpointNotForkableError(
+                run_id,
+                stored.seq,
+                f"it is the end of the run ({stored.status}): a fork would have nothing to do",
             )
         record = await engine.store.get_run(run_id)
         wf = engine.workflow(record.workflow)
@@ -284,8 +285,8 @@ class TimeTravel:
                     Context, wf, snapshot, serializer, record.workflow
                 )
             except ContextSerdeError as exc:
-                raise WorkflowRuntimeError(
-                    f"checkpoint {origin} cannot be restored: {exc}"
+                raise CheckpointNotForkableError(
+                    run_id, stored.seq, f"it cannot be restored: {exc}"
                 ) from None
             snapshot = snapshot_to_dict(ctx, serializer, record.workflow)
         requests = await self._fork_requests(run_id, fork_id, stored, snapshot, now)
@@ -299,7 +300,7 @@ class TimeTravel:
         )
         first = CheckpointChain().write(0, snapshot, meta, None)
         if first is None:
-            raise WorkflowRuntimeError(f"checkpoint {origin} cannot be encoded again")
+            raise CheckpointNotForkableError(run_id, stored.seq, "it cannot be encoded again")
         await store.fork_run(
             RunRecord.new(fork_id, record.workflow, snapshot, status=status, input=record.input),
             parent_run_id=run_id,
