@@ -12,10 +12,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: _review_flow
 
 from _review_flow import Review  # noqa: E402
-
 from workflows.engine import Engine  # noqa: E402
 
 

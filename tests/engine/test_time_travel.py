@@ -13,15 +13,12 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _review_flow import Conversation, Review, ShoutingReview, TaskReview, TypedReview  # noqa: E402
-
-from _runs import requests_of  # noqa: E402
-from _wait import until  # noqa: E402
-from workflows import Context, Workflow, step  # noqa: E402
-from workflows.engine import Engine  # noqa: E402
-from workflows.errors import (  # noqa: E402
+from _review_flow import Conversation, Review, ShoutingReview, TaskReview, TypedReview
+from _runs import requests_of
+from _wait import until
+from workflows import Context, Workflow, step
+from workflows.engine import Engine
+from workflows.errors import (
     CheckpointNotFoundError,
     RunFinishedError,
     RunNotWaitingError,
@@ -29,8 +26,8 @@ from workflows.errors import (  # noqa: E402
     WorkflowRuntimeError,
     WorkflowValidationError,
 )
-from workflows.events import Event, InputRequiredEvent, StartEvent, StopEvent  # noqa: E402
-from workflows.stores import InputRequest, MemoryStore  # noqa: E402
+from workflows.events import Event, InputRequiredEvent, StartEvent, StopEvent
+from workflows.stores import InputRequest, MemoryStore
 
 WORKFLOWS = {
     "review": Review(),

@@ -1,6 +1,7 @@
 """The workflows of the time-travel tests: a text reviewed by a person, and a
-conversation whose state grows every round. Used in the test process and, through
-``_fork_worker.py``, in worker processes killed while they fork."""
+conversation whose state grows every round. Used by the engine, server, client and CLI
+tests, and through ``engine/_fork_worker.py`` in worker processes killed while they
+fork."""
 
 from __future__ import annotations
 
