@@ -26,12 +26,24 @@ from ._client import WorkflowClient
 from ._errors import ClientError, RunFailedError, ServerUnreachableError, UnauthorizedError
 from ._events import GenericEvent
 from ._handle import RemoteHandle
-from ._models import InputRequestInfo, RunInfo, WorkflowInfo
+from ._models import (
+    CheckpointInfo,
+    CheckpointViewInfo,
+    InputRequestInfo,
+    OpenWaitInfo,
+    PendingEventInfo,
+    RunInfo,
+    WorkflowInfo,
+)
 
 __all__ = [
+    "CheckpointInfo",
+    "CheckpointViewInfo",
     "ClientError",
     "GenericEvent",
     "InputRequestInfo",
+    "OpenWaitInfo",
+    "PendingEventInfo",
     "RemoteHandle",
     "RunFailedError",
     "RunInfo",

@@ -422,7 +422,8 @@ class ForkLinkOut(BaseModel):
 
     run_id: str = Field(description="The fork.")
     parent_run_id: str = Field(description="The run it was forked from.")
-    parent_checkpoint_id: str = Field(description="The checkpoint it was forked from.")
+    parent_seq: int = Field(ge=0, description="The seq of the checkpoint it was forked from.")
+    parent_checkpoint_id: str = Field(description="The id of that checkpoint.")
     created_at: float
 
 

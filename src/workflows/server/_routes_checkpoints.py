@@ -83,6 +83,7 @@ def _link_out(link: ForkLink) -> ForkLinkOut:
     return ForkLinkOut(
         run_id=link.run_id,
         parent_run_id=link.parent_run_id,
+        parent_seq=link.parent_seq,
         parent_checkpoint_id=f"{link.parent_run_id}:c{link.parent_seq}",
         created_at=link.created_at,
     )
