@@ -24,6 +24,7 @@ _WHERE = {
     "wf_inbound": "id = ?",
     "wf_stream": "run_id = ? AND seq = ?",
     "wf_state": "run_id = ? AND key = ?",
+    "wf_checkpoints": "run_id = ? AND seq = ?",
 }
 
 
@@ -31,8 +32,9 @@ async def damage(store: Any, table: str, column: str, text: str, key: Any) -> No
     """Overwrite one stored JSON value with ``text``.
 
     ``key`` is the run id (``wf_runs``), request id (``wf_requests``), inbound id
-    (``wf_inbound``), ``(run_id, seq)`` (``wf_stream``) or ``(run_id, key)``
-    (``wf_state``, a state row: ``column`` is ``value``). A request's response schema
+    (``wf_inbound``), ``(run_id, seq)`` (``wf_stream``; ``wf_checkpoints``, whose
+    ``column`` is ``meta`` or ``body``) or ``(run_id, key)`` (``wf_state``, a state row:
+    ``column`` is ``value``). A request's response schema
     is interned in ``wf_schemas``: the request is pointed at a damaged schema row.
     """
     if isinstance(store, MemoryStore):
@@ -46,6 +48,9 @@ async def damage(store: Any, table: str, column: str, text: str, key: Any) -> No
             setattr(stored, {"response_schema": "schema"}.get(column, column), text)
         elif table == "wf_state":
             store._runs[key[0]].state[key[1]] = text
+        elif table == "wf_checkpoints":
+            rows = store._checkpoints._rows[key[0]]
+            rows[:] = [row._replace(**{column: text}) if row.seq == key[1] else row for row in rows]
         elif table == "wf_inbound":
             run = next(r for r in store._runs.values() if key in r.inbound)
             _, request_id, created_at = run.inbound[key]

@@ -49,6 +49,7 @@ async def wait_for_event(
     run.clock.maybe_pause()
     if run.stream.internal_wanted and state.is_quiescent:
         run.internal(WorkflowIdleEvent())
+    run.cause = ("wait", inv.step)
     run.boundary()
     try:
         if waiter.deadline is None:
@@ -81,5 +82,6 @@ def deliver_to_waiter(run: Run, key: str, event: Event) -> bool:
         return False
     waiter.resolved = event
     answer(run, waiter, event)
+    run.cause = ("answer", type(event).__name__)
     run.boundary()
     return True

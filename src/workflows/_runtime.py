@@ -129,16 +129,24 @@ class Run:
         self.callables = workflow._step_callables()
         self.unpublished: list[Event] = []
         """Stream events held back until the listener has committed them (durable mode)."""
+        self.cause: tuple[str, str] = ("start", "")
+        """What the latest boundary marks, for the listener: ``("start", start event
+        type)``, ``("resume", "")``, ``("step", step that ended)``, ``("wait", step that
+        began to wait)``, ``("event", type of an event from outside)``, ``("answer", type
+        of the event a waiter took)`` or ``("end", stop event type)``. Set just before
+        the listener is told of the boundary (per step only when there is one)."""
 
     # -- start -------------------------------------------------------------------------
     def start(self, start_event: StartEvent | None) -> None:
         """Begin the run: deliver ``start_event``, or resume a restored state."""
         self.clock.start()
         if start_event is None:
+            self.cause = ("resume", "")
             self._resume_restored()
             if self.state.streams:
                 _run_streams.check_streams(self)
         else:
+            self.cause = ("start", type(start_event).__name__)
             self.state.started = True
             self.emit(start_event, None, 0)
         if not self.done:
@@ -179,6 +187,7 @@ class Run:
         """Deliver an event from the caller (a boundary in durable mode)."""
         self.emit(event, step, 0, outside=True)
         if not self.done and self.listener is not None:
+            self.cause = ("event", type(event).__name__)
             self.listener.boundary(self)
 
     def deliver_to_waiter(self, key: str, event: Event) -> bool:
@@ -457,6 +466,7 @@ class Run:
                 if self.state.streams:
                     _run_streams.check_streams(self)
                 if self.listener is not None:  # self.boundary(), without a call per step
+                    self.cause = ("step", spec.name)
                     self.listener.boundary(self)
 
     def _handle_result(self, spec: StepSpec, result: Any, inv: Invocation) -> None:
@@ -503,6 +513,7 @@ class Run:
         if self.listener is None:
             self.stream.close()
         else:
+            self.cause = ("end", type(stop_event).__name__)
             self.boundary()
         for future in self.waiter_futures.values():
             future.cancel()

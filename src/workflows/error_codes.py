@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import (
+    CheckpointNotForkableError,
+    CheckpointNotFoundError,
     ClientError,
     ContextSerdeError,
     CorruptRecordError,
@@ -32,6 +34,7 @@ from .errors import (
     RunAlreadyExistsError,
     RunFinishedError,
     RunNotFoundError,
+    RunNotWaitingError,
     StaleRunError,
     StoreConnectionError,
     UnauthorizedError,
@@ -83,11 +86,30 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode("run_not_found", 404, RunNotFoundError, "no run has this id"),
     ErrorCode("request_not_found", 404, InputRequestNotFoundError, "no input request has this id"),
     ErrorCode(
+        "checkpoint_not_found",
+        404,
+        CheckpointNotFoundError,
+        "the run has no kept checkpoint of this id (never kept, or dropped by its history setting)",
+    ),
+    ErrorCode(
         "unknown_workflow", 404, WorkflowConfigurationError, "no workflow of this name is served"
     ),
     ErrorCode("not_found", 404, ClientError, "no such route or page"),
     ErrorCode("method_not_allowed", 405, ClientError, "the route does not take this method"),
     ErrorCode("run_finished", 409, RunFinishedError, "the run has finished"),
+    ErrorCode(
+        "run_not_waiting",
+        409,
+        RunNotWaitingError,
+        "the run is running: its state can be changed only while it waits for input",
+    ),
+    ErrorCode(
+        "checkpoint_not_forkable",
+        409,
+        CheckpointNotForkableError,
+        "a fork cannot start from this checkpoint (the end of its run, or one the "
+        "registered workflow cannot restore)",
+    ),
     ErrorCode("run_already_exists", 409, RunAlreadyExistsError, "a run with this id exists"),
     ErrorCode("stale_run", 409, StaleRunError, "the run changed meanwhile; try again"),
     ErrorCode("corrupt_record", 409, CorruptRecordError, "a stored value cannot be decoded"),
@@ -199,6 +221,9 @@ del _row
 # server's, which is the informative one).
 _KEYED: dict[type[WorkflowError], Callable[[str, str], WorkflowError]] = {
     RunNotFoundError: lambda key, _: RunNotFoundError(key),
+    CheckpointNotFoundError: lambda key, _: CheckpointNotFoundError(key),
+    RunNotWaitingError: lambda key, _: RunNotWaitingError(key, "running"),
+    CheckpointNotForkableError: lambda key, message: CheckpointNotForkableError(key, None, message),
     RunAlreadyExistsError: lambda key, _: RunAlreadyExistsError(key),
     StaleRunError: lambda key, _: StaleRunError(key),
     RunFinishedError: lambda key, _: RunFinishedError(key, "finished"),

@@ -9,6 +9,8 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     │   ├── WorkflowStepDoesNotExistError  an event was addressed to an unknown step
     │   ├── TaskFieldError             a task field of a prompt (assignee, due, ...) is wrong
     │   ├── RunFinishedError           the run has finished (also a StoreError)
+    │   ├── RunNotWaitingError         the run's state can be changed only while it waits
+    │   ├── CheckpointNotForkableError  a fork cannot start from this checkpoint
     │   └── RunFailedError             awaiting a remote run that failed (client)
     ├── ContextStateError              the state store was used wrongly
     ├── WorkflowTimeoutError           the run exceeded ``Workflow(timeout=...)``
@@ -20,6 +22,7 @@ All errors raised by ``workflows`` derive from :class:`WorkflowError`::
     │   ├── StoreConnectionError       the store URL is wrong or the store unreachable
     │   ├── StoreSchemaError           the store's schema is of a version we cannot use
     │   ├── RunNotFoundError
+    │   ├── CheckpointNotFoundError    a run has no checkpoint of that number
     │   ├── RunAlreadyExistsError
     │   ├── RunFinishedError           (see above)
     │   ├── StaleRunError              a commit lost a race (version / lease fencing)
@@ -52,6 +55,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CheckpointNotForkableError",
+    "CheckpointNotFoundError",
     "ClientError",
     "ContextSerdeError",
     "ContextStateError",
@@ -67,6 +72,7 @@ __all__ = [
     "RunFailedError",
     "RunFinishedError",
     "RunNotFoundError",
+    "RunNotWaitingError",
     "ServerUnreachableError",
     "StaleRunError",
     "StoreConnectionError",
@@ -191,6 +197,18 @@ class RunNotFoundError(StoreError):
         super().__init__(f"run {run_id!r} not found")
 
 
+class CheckpointNotFoundError(StoreError):
+    """The run has no stored checkpoint with the given sequence number (never kept, or
+    dropped by the retention setting); ``seq`` is ``None`` when it is not known (the
+    client's error, raised from the server's answer)."""
+
+    def __init__(self, run_id: str, seq: int | None = None) -> None:
+        self.run_id = run_id
+        self.seq = seq
+        which = "such checkpoint" if seq is None else f"checkpoint {seq}"
+        super().__init__(f"run {run_id!r} has no {which}")
+
+
 class RunAlreadyExistsError(StoreError):
     """A run with the given id already exists."""
 
@@ -210,6 +228,29 @@ class RunFinishedError(StoreError, WorkflowRuntimeError):
         self.run_id = run_id
         self.status = status
         super().__init__(f"run {run_id!r} is {status}; it accepts no more events")
+
+
+class RunNotWaitingError(WorkflowRuntimeError):
+    """The run's state can be changed only while the run waits for outside input."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(
+            f"run {run_id!r} is {status}: its state can be changed only while it waits"
+        )
+
+
+class CheckpointNotForkableError(WorkflowRuntimeError):
+    """A fork cannot start from this checkpoint: it is the end of its run (nothing would
+    be left to do), or the registered workflow cannot restore or encode it again."""
+
+    def __init__(self, run_id: str, seq: int | None, why: str) -> None:
+        self.run_id = run_id
+        self.seq = seq
+        self.why = why
+        which = "a checkpoint" if seq is None else f"checkpoint {run_id}:c{seq}"
+        super().__init__(f"{which} of run {run_id!r} cannot be forked: {why}")
 
 
 class StaleRunError(StoreError):

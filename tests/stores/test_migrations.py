@@ -12,6 +12,7 @@ import pytest
 from workflows.errors import StoreSchemaError
 from workflows.stores import (
     STATE_ROWS_KEY,
+    CheckpointWrite,
     Commit,
     InputRequest,
     RequestQuery,
@@ -289,6 +290,16 @@ async def test_postgres_upgrades_a_version_3_schema_with_data(
 
 # -- state rows (wf_state): the migration that adds them carries existing runs ----------
 
+
+def _version_before(migrations: tuple[tuple[str, ...], ...], table: str) -> int:
+    """The schema version just before the migration that creates ``table``."""
+    return next(
+        index
+        for index, statements in enumerate(migrations)
+        if any(f"CREATE TABLE {table} " in statement for statement in statements)
+    )
+
+
 _OLD_STATE = {"state": {"a": 1, "b": [2, 3]}, "queues": {}}
 _ROWS = {"state": {}, STATE_ROWS_KEY: ["state"], "queues": {}}
 
@@ -307,7 +318,7 @@ async def _carries_a_run_into_state_rows(store: Any) -> None:
 
 async def test_sqlite_upgrade_to_state_rows_carries_existing_runs(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
-    before = 3  # state rows came with version 4
+    before = _version_before(sqlite_schema.MIGRATIONS, "wf_state")
     with sqlite3.connect(path) as conn:  # a file as the version before state rows left it
         for statements in sqlite_schema.MIGRATIONS[:before]:
             for statement in statements:
@@ -336,7 +347,7 @@ async def test_postgres_upgrade_to_state_rows_carries_existing_runs(
 
     from workflows.stores import PostgresStore
 
-    before = 4  # state rows came with version 5
+    before = _version_before(pg_schema.MIGRATIONS, "wf_state")
     conn = await asyncpg.connect(postgres_url)
     try:  # a schema as the version before state rows left it
         await _old_postgres_schema(conn, postgres_schema, before)
@@ -415,6 +426,76 @@ async def test_postgres_upgrades_a_version_5_schema_to_tasks(
             ) == [3]
             assert (await store.get_request("old:4")).priority == 3
             assert [e.action for e in await store.request_audit("old:4")] == ["created"]
+        assert (
+            await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
+        )
+    finally:
+        await conn.close()
+
+
+# -- version 6 (SQLite) / 7 (PostgreSQL): checkpoint history, wf_checkpoints and wf_forks
+
+
+def test_each_migration_keeps_its_version() -> None:
+    """Schema versions are stored in files and databases: a migration never moves."""
+    assert _version_before(sqlite_schema.MIGRATIONS, "wf_state") == 3
+    assert _version_before(sqlite_schema.MIGRATIONS, "wf_request_audit") == 4
+    assert _version_before(sqlite_schema.MIGRATIONS, "wf_checkpoints") == 5
+    assert _version_before(pg_schema.MIGRATIONS, "wf_state") == 4
+    assert _version_before(pg_schema.MIGRATIONS, "wf_request_audit") == 5
+    assert _version_before(pg_schema.MIGRATIONS, "wf_checkpoints") == 6
+
+
+async def _keeps_checkpoints_of_an_old_run(store: Any) -> None:
+    """The run ``old`` (version 1, stored before checkpoints) commits, keeps a
+    checkpoint and is forked with an open task."""
+    checkpoint = CheckpointWrite(seq=2, kind="full", anchor=2, body='{"n": 2}')
+    assert await store.commit(Commit("old", 1, {"n": 2}, "waiting", checkpoint=checkpoint)) == 2
+    assert [c.seq for c in await store.checkpoint_chain("old", 2)] == [2]
+    first = CheckpointWrite(seq=0, kind="full", anchor=0, body='{"n": 2}')
+    fork = RunRecord.new("fork", "flow", {"n": 2}, status="waiting")
+    ask = InputRequest.new("fork:1", "fork", "flow", "Ask", {}, candidate_groups=["fin"])
+    await store.fork_run(fork, parent_run_id="old", parent_seq=2, checkpoint=first, requests=[ask])
+    assert [link.run_id for link in (await store.run_lineage("old")).forks] == ["fork"]
+    assert (await store.get_request("fork:1")).candidate_groups == ("fin",)
+    assert [e.action for e in await store.request_audit("fork:1")] == ["created"]
+
+
+async def test_sqlite_upgrade_to_checkpoints_carries_existing_runs(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    before = _version_before(sqlite_schema.MIGRATIONS, "wf_checkpoints")
+    _old_sqlite_file(
+        path,
+        before,
+        "INSERT INTO wf_runs (run_id, workflow, status, version, created_at, updated_at, "
+        "snapshot) VALUES ('old', 'flow', 'running', 1, 1.0, 1.0, '{\"n\": 1}')",
+    )
+    async with SqliteStore(path) as store:
+        assert await store.list_checkpoints("old") == []
+        await _keeps_checkpoints_of_an_old_run(store)
+    assert _sqlite_versions(path) == [(sqlite_schema.SCHEMA_VERSION,)]
+
+
+async def test_postgres_upgrade_to_checkpoints_carries_existing_runs(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    import asyncpg
+
+    from workflows.stores import PostgresStore
+
+    before = _version_before(pg_schema.MIGRATIONS, "wf_checkpoints")
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await _old_postgres_schema(
+            conn,
+            postgres_schema,
+            before,
+            "INSERT INTO wf_runs (run_id, workflow, status, version, created_at, updated_at, "
+            "snapshot) VALUES ('old', 'flow', 'running', 1, 1.0, 1.0, '{\"n\": 1}')",
+        )
+        async with PostgresStore(postgres_url, schema=postgres_schema) as store:
+            assert await store.list_checkpoints("old") == []
+            await _keeps_checkpoints_of_an_old_run(store)
         assert (
             await conn.fetchval("SELECT version FROM wf_schema_version") == pg_schema.SCHEMA_VERSION
         )

@@ -17,6 +17,7 @@ from ._loading import did_you_mean, load_many, parse_json
 from ._messages import one_line
 from ._output import show_requests, show_runs
 from ._prompting import answer_example
+from ._settings import history_option
 from ._tasks import Sort, TaskFilter, list_tasks, task_filter_options
 from ._where import Where, opened_store, pick, where_options
 
@@ -258,9 +259,10 @@ async def _respond_and_continue(
     key: str | None,
     by: str | None,
     wait: float,
+    history: str,
 ) -> bool:
     workflows = load_many(apps)
-    async with Engine(store, workflows, idle_release_after=None) as engine:
+    async with Engine(store, workflows, idle_release_after=None, history=history) as engine:
         request = await engine.request(request_id)
         entries = await engine.history(request.run_id)
         after = entries[-1].seq if entries else 0
@@ -327,6 +329,7 @@ def _report(request_id: str, delivered: bool) -> None:
     show_default=True,
     help="With --app: seconds to follow the run before leaving it to the store.",
 )
+@history_option
 def respond_command(
     request_id: str,
     value: str,
@@ -338,6 +341,7 @@ def respond_command(
     answered_by: str | None,
     apps: tuple[str, ...],
     wait: float,
+    history: str,
 ) -> None:
     """Answer input request REQUEST_ID with VALUE, recorded as answered by --as NAME
     (by default the user name you are logged in as).
@@ -367,7 +371,7 @@ def respond_command(
             assert where.store is not None
             asyncio.run(
                 _respond_and_continue(
-                    where.store, apps, request_id, fields, idempotency_key, by, wait
+                    where.store, apps, request_id, fields, idempotency_key, by, wait, history
                 )
             )
         else:

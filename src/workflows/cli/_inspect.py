@@ -22,7 +22,7 @@ from ._output import EventLine, RunDetails, show_details, show_event_line
 from ._tasks import audit_info
 from ._where import Where, opened_store, pick, where_options
 
-__all__ = ["cancel_command", "events_command", "show_command"]
+__all__ = ["cancel_command", "events_command", "remote_info", "show_command", "store_record"]
 
 _PREFIX_SCAN = 1000  # runs looked at to complete an abbreviated run id
 _POLL = 0.5  # seconds between looks at a store for new events
@@ -42,20 +42,27 @@ def _complete(run_id: str, candidates: list[str]) -> str:
     raise RunNotFoundError(run_id)
 
 
-async def _store_record(db: RunStore, run_id: str) -> RunRecord:
-    """The run ``run_id`` (or whose id starts with it), as far as it can be read."""
+async def store_record(db: RunStore, run_id: str) -> RunRecord:
+    """The stored run ``run_id`` (or whose id starts with it), as far as it can be read.
+
+    Raises:
+        RunNotFoundError: no such run (nor one whose id starts with it).
+        click.BadParameter: several recent runs' ids start with it.
+    """
     try:
         return await db.get_run(run_id)
     except RunNotFoundError:
         recent = await db.list_runs(limit=_PREFIX_SCAN)
-        return await _store_record(db, _complete(run_id, [r.run_id for r in recent]))
+        return await store_record(db, _complete(run_id, [r.run_id for r in recent]))
     except CorruptRecordError as exc:
         if exc.record is None:
             raise
         return exc.record
 
 
-async def _remote_info(client: WorkflowClient, run_id: str) -> RunInfo:
+async def remote_info(client: WorkflowClient, run_id: str) -> RunInfo:
+    """The server's run ``run_id`` (or whose id starts with it); raises as
+    :func:`store_record`."""
     try:
         return await client.get(run_id).info()
     except RunNotFoundError:
@@ -68,13 +75,13 @@ async def _remote_info(client: WorkflowClient, run_id: str) -> RunInfo:
 async def _details(where: Where, run_id: str) -> RunDetails:
     if where.url is not None:
         async with where.client() as client:
-            run = await _remote_info(client, run_id)
+            run = await remote_info(client, run_id)
             requests = await client.inbox(run_id=run.run_id, status="all", limit=1000)
             audits = {r.request_id: await client.audit(r.request_id) for r in requests}
             return RunDetails(run, list(reversed(requests)), None, audits)
     assert where.store is not None
     async with opened_store(where.store) as db:
-        record = await _store_record(db, run_id)
+        record = await store_record(db, run_id)
         stored = await db.list_requests(run_id=record.run_id, status=None, limit=1000)
         entries = await db.read_stream(record.run_id)
         audits = {
@@ -133,7 +140,7 @@ def _remote_line(seq: int, event: Event) -> EventLine:
 
 async def _store_events(store: str, run_id: str, after: int, follow: bool, as_json: bool) -> str:
     async with opened_store(store) as db:
-        record = await _store_record(db, run_id)
+        record = await store_record(db, run_id)
         seq = after
         while True:
             entries = await db.read_stream(record.run_id, after=seq)
@@ -144,7 +151,7 @@ async def _store_events(store: str, run_id: str, after: int, follow: bool, as_js
                 return record.status
             if entries:
                 continue
-            record = await _store_record(db, record.run_id)
+            record = await store_record(db, record.run_id)
             if record.is_finished:  # its last commit may have landed after the read
                 for entry in await db.read_stream(record.run_id, after=seq):
                     show_event_line(_stored_line(entry), as_json)
@@ -154,7 +161,7 @@ async def _store_events(store: str, run_id: str, after: int, follow: bool, as_js
 
 async def _remote_events(where: Where, run_id: str, after: int, follow: bool, as_json: bool) -> str:
     async with where.client() as client:
-        info = await _remote_info(client, run_id)
+        info = await remote_info(client, run_id)
         handle = RemoteHandle(client, info.run_id)
         quiet = None if follow or info.is_finished else _QUIET
         events = cast(AsyncGenerator[Event, None], handle.stream_events(after=after))
@@ -206,7 +213,7 @@ def events_command(
 # -- cancel -------------------------------------------------------------------------------------
 async def _cancel_remote(where: Where, run_id: str, wait: float) -> tuple[str, str, bool]:
     async with where.client() as client:
-        info = await _remote_info(client, run_id)
+        info = await remote_info(client, run_id)
         if info.is_finished:
             return info.run_id, info.status, False
         handle = client.get(info.run_id)
@@ -223,7 +230,7 @@ async def _cancel_store(
 ) -> tuple[str, str, bool]:
     workflows = load_many(apps) if apps else {}
     async with opened_store(store) as db:
-        record = await _store_record(db, run_id)
+        record = await store_record(db, run_id)
     if record.is_finished:
         return record.run_id, record.status, False
     if apps and record.workflow not in workflows:

@@ -22,6 +22,7 @@ from ._loading import (
     parse_args,
 )
 from ._messages import one_line, validation_summary
+from ._settings import history_option
 from ._where import DEFAULT_STORE, pick
 
 __all__ = ["run_command", "start_event_for"]
@@ -59,9 +60,9 @@ def _aborted(run_id: str) -> RuntimeFailure:
 
 
 async def _run_here(
-    store: str, name: str, wf: Workflow, event: StartEvent, answer_prompts: bool
+    store: str, name: str, wf: Workflow, event: StartEvent, answer_prompts: bool, history: str
 ) -> None:
-    async with Engine(store, {name: wf}, idle_release_after=None) as engine:
+    async with Engine(store, {name: wf}, idle_release_after=None, history=history) as engine:
         handle = await engine.start(name, start_event=event)
         click.echo(f"started run {handle.run_id} of {name}", err=True)
         answer = interactive_answerer(engine.respond) if answer_prompts else None
@@ -165,6 +166,7 @@ def _several(target: str, workflows: dict[str, Workflow]) -> str:
     help="Do not ask at the terminal: stop when the run waits for input, leaving it "
     "waiting for 'workflows respond'.",
 )
+@history_option
 def run_command(
     target: str,
     args: tuple[str, ...],
@@ -172,6 +174,7 @@ def run_command(
     url: str | None,
     token: str | None,
     no_input: bool,
+    history: str,
 ) -> None:
     """Run a workflow and follow it: here on the durable engine, or on a server (--url).
 
@@ -194,4 +197,4 @@ def run_command(
         raise click.UsageError(_several(target, workflows))
     ((name, wf),) = workflows.items()
     event = start_event_for(wf, args)
-    asyncio.run(_run_here(where.store, name, wf, event, not no_input))
+    asyncio.run(_run_here(where.store, name, wf, event, not no_input, history))

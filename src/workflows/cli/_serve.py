@@ -12,6 +12,7 @@ from click.core import ParameterSource
 
 from ..webhooks import Webhook
 from ._loading import RuntimeFailure, check_store_location, check_store_url, load_many
+from ._settings import history_option
 
 if TYPE_CHECKING:
     from ..server import TrustedHeader
@@ -200,6 +201,7 @@ class _DropStartupExit(logging.Filter):
     metavar="NAME",
     help="Environment variable holding the secret the --webhook messages are signed with.",
 )
+@history_option
 def serve_command(
     targets: tuple[str, ...],
     store: str,
@@ -216,6 +218,7 @@ def serve_command(
     control_events: tuple[str, ...],
     webhook_urls: tuple[str, ...],
     webhook_secret_env: str,
+    history: str,
 ) -> None:
     """Serve workflows over HTTP, with the inbox page at /.
 
@@ -254,6 +257,7 @@ def serve_command(
             limits=InputLimits(max_body_bytes=max_body_bytes, max_depth=max_json_depth),
             control_events=True if "all" in control_events else set(control_events),
             webhooks=webhooks,
+            history=history,
         )
     except SystemExit as exc:
         if exc.code in (0, None):

@@ -13,6 +13,7 @@ import click
 from ..engine import Engine
 from ._health import start_health_endpoint
 from ._loading import check_store_location, check_store_url, load_many
+from ._settings import history_option
 
 __all__ = ["worker_command"]
 
@@ -103,6 +104,7 @@ async def _work(engine: Engine, health_port: int | None, health_host: str) -> in
 @click.option(
     "--health-host", default="127.0.0.1", show_default=True, help="Address of --health-port."
 )
+@history_option
 def worker_command(
     targets: tuple[str, ...],
     store: str,
@@ -112,6 +114,7 @@ def worker_command(
     owner: str | None,
     health_port: int | None,
     health_host: str,
+    history: str,
 ) -> None:
     """Execute runs of MODULE:ATTR workflows from a store shared with other workers.
 
@@ -135,6 +138,7 @@ def worker_command(
         lease_seconds=lease_seconds,
         concurrency=concurrency,
         poll_interval=poll_interval,
+        history=history,
     )
     code = asyncio.run(_work(engine, health_port, health_host))
     if code:

@@ -34,8 +34,12 @@ from ._events import GenericEvent
 from ._handle import RemoteHandle
 from ._models import (
     AuditEntryInfo,
+    CheckpointInfo,
+    CheckpointViewInfo,
     InputRequestInfo,
     InputRequestPage,
+    OpenWaitInfo,
+    PendingEventInfo,
     RunInfo,
     UserInfo,
     WorkflowInfo,
@@ -43,11 +47,15 @@ from ._models import (
 
 __all__ = [
     "AuditEntryInfo",
+    "CheckpointInfo",
+    "CheckpointViewInfo",
     "ClientError",
     "ForbiddenError",
     "GenericEvent",
     "InputRequestInfo",
     "InputRequestPage",
+    "OpenWaitInfo",
+    "PendingEventInfo",
     "RemoteHandle",
     "RunFailedError",
     "RunInfo",

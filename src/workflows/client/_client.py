@@ -11,17 +11,21 @@ import httpx
 from ..errors import WorkflowRuntimeError
 from ..events import Event, StartEvent
 from ..runtime.user_name import user_headers
+from ..stores import RunLineage
 from ..workflow import Workflow
 from ._errors import ServerUnreachableError, error_for_response
 from ._events import EventDecoder
 from ._handle import RemoteHandle
 from ._models import (
     AuditEntryInfo,
+    CheckpointInfo,
+    CheckpointViewInfo,
     InputRequestInfo,
     InputRequestPage,
     RunInfo,
     UserInfo,
     WorkflowInfo,
+    lineage_from_json,
 )
 
 __all__ = ["WorkflowClient"]
@@ -404,6 +408,91 @@ class WorkflowClient:
             headers=headers,
         )
         return not bool(data.get("duplicate", False))
+
+    # -- time travel (see docs/time-travel.md) ------------------------------------------------
+    async def checkpoints(self, run_id: str) -> list[CheckpointInfo]:
+        """The run's kept checkpoints, oldest first (as the server's history setting
+        keeps them; edits and a fork's start always).
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        data = await self._request("GET", f"/runs/{run_id}/checkpoints", run_id)
+        return [CheckpointInfo.from_json(item) for item in data["checkpoints"]]
+
+    async def lineage(self, run_id: str) -> RunLineage:
+        """Which run (and checkpoint) ``run_id`` was forked from, and its own forks.
+
+        Raises:
+            RunNotFoundError: no such run.
+        """
+        return lineage_from_json(await self._request("GET", f"/runs/{run_id}/checkpoints", run_id))
+
+    async def checkpoint(self, run_id: str, checkpoint: str | int) -> CheckpointViewInfo:
+        """One checkpoint of the run read back (by id or seq): its state, the events
+        waiting for steps, the calls in flight and the open waits.
+
+        Raises:
+            RunNotFoundError: no such run.
+            CheckpointNotFoundError: the run has no such checkpoint.
+            WorkflowConfigurationError: the server does not run the run's workflow.
+        """
+        path = f"/runs/{run_id}/checkpoints/{checkpoint}"
+        return CheckpointViewInfo.from_json(await self._request("GET", path, run_id), self._decoder)
+
+    async def update_state(
+        self,
+        run_id: str,
+        *,
+        patch: dict[str, Any] | None = None,
+        replace: dict[str, Any] | None = None,
+        reason: str | None = None,
+        by: str | None = None,
+    ) -> CheckpointInfo:
+        """Change the state of a run that waits for input, before answering it: ``patch``
+        is a JSON merge patch of its fields (``None`` values remove keys), ``replace``
+        the whole state; give exactly one. The change is kept as a checkpoint recorded
+        with who made it (the caller; ``by`` names them, as ``respond``'s ``answered_by``
+        does, where the server takes the client's word) and ``reason``.
+
+        Raises:
+            RunNotWaitingError: the run is running.
+            RunFinishedError: the run has finished.
+            WorkflowValidationError: not exactly one of ``patch`` and ``replace``, or a
+                state that does not fit the workflow's state type.
+            ClientError: 403 when the caller may not answer every pending request of
+                the run (and is no admin).
+        """
+        body = {"patch": patch, "replace": replace, "reason": reason}
+        data = await self._request(
+            "POST", f"/runs/{run_id}/state", run_id, json=body, headers=user_headers(by)
+        )
+        return CheckpointInfo.from_json(data)
+
+    async def fork(
+        self,
+        run_id: str,
+        checkpoint: str | int,
+        state_patch: dict[str, Any] | None = None,
+        *,
+        reason: str | None = None,
+        by: str | None = None,
+    ) -> RemoteHandle:
+        """Start a new run from a checkpoint of ``run_id`` (by id or seq), its state
+        changed by the JSON merge patch ``state_patch`` if given; a handle on the new run.
+        The original is only read.
+
+        Raises:
+            CheckpointNotFoundError: no such checkpoint.
+            CheckpointNotForkableError: the end of the run, or a checkpoint the server's
+                workflow cannot restore.
+            WorkflowValidationError: the patched state does not fit.
+        """
+        body = {"checkpoint": checkpoint, "state_patch": state_patch, "reason": reason}
+        data = await self._request(
+            "POST", f"/runs/{run_id}/fork", run_id, json=body, headers=user_headers(by)
+        )
+        return RemoteHandle(self, str(data["run_id"]))
 
     def __repr__(self) -> str:
         return f"<WorkflowClient {self.base_url} {self._state}>"

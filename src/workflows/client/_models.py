@@ -6,15 +6,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import Event
+from ..stores import ForkLink, RunLineage
 from ._events import EventDecoder
 
 __all__ = [
     "AuditEntryInfo",
+    "CheckpointInfo",
+    "CheckpointViewInfo",
     "InputRequestInfo",
     "InputRequestPage",
+    "OpenWaitInfo",
+    "PendingEventInfo",
     "RunInfo",
     "UserInfo",
     "WorkflowInfo",
+    "lineage_from_json",
 ]
 
 
@@ -254,3 +260,124 @@ class UserInfo:
             admin=bool(data.get("admin", False)),
             verified=bool(data.get("verified", False)),
         )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One kept checkpoint of a run (``CheckpointOut``): what
+    :class:`workflows.engine.Checkpoint` holds, with its ``step`` and ``event`` as the
+    server read them from ``causes``."""
+
+    checkpoint_id: str
+    run_id: str
+    seq: int
+    at: float
+    status: str
+    causes: tuple[str, ...]
+    step: str | None = None
+    event: str | None = None
+    by: str | None = None
+    reason: str | None = None
+    forked_from: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CheckpointInfo:
+        """Build from the server's JSON."""
+        return cls(
+            checkpoint_id=str(data["checkpoint_id"]),
+            run_id=str(data["run_id"]),
+            seq=int(data["seq"]),
+            at=float(data["at"]),
+            status=str(data["status"]),
+            causes=tuple(str(c) for c in data.get("causes") or ()),
+            step=_text(data.get("step")),
+            event=_text(data.get("event")),
+            by=_text(data.get("by")),
+            reason=_text(data.get("reason")),
+            forked_from=_text(data.get("forked_from")),
+        )
+
+
+@dataclass(frozen=True)
+class PendingEventInfo:
+    """An event a step will take in a checkpoint (``None``: a join step's batch)."""
+
+    step: str
+    event: Event | None
+
+
+@dataclass(frozen=True)
+class OpenWaitInfo:
+    """A ``ctx.wait_for_event`` call waiting in a checkpoint (``OpenWaitOut``)."""
+
+    key: str
+    step: str
+    waits_for: str
+    prompt: Event | None
+    requirements: dict[str, Any]
+    deadline: float | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class CheckpointViewInfo:
+    """One checkpoint read back (``CheckpointViewOut``): its entry, the state store's
+    value as plain JSON, the events waiting for steps, the calls in flight and the open
+    waits, their events decoded as the client's other events are."""
+
+    checkpoint: CheckpointInfo
+    state: Any
+    pending_events: list[PendingEventInfo]
+    in_flight: list[PendingEventInfo]
+    open_waits: list[OpenWaitInfo]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], decoder: EventDecoder) -> CheckpointViewInfo:
+        """Build from the server's JSON, decoding events with ``decoder``."""
+
+        def event(value: Any) -> Event | None:
+            return None if value is None else decoder.decode(value)
+
+        def pending(items: Any) -> list[PendingEventInfo]:
+            return [PendingEventInfo(str(p["step"]), event(p.get("event"))) for p in items or ()]
+
+        waits = [
+            OpenWaitInfo(
+                key=str(w["key"]),
+                step=str(w["step"]),
+                waits_for=str(w["waits_for"]),
+                prompt=event(w.get("prompt")),
+                requirements=dict(w.get("requirements") or {}),
+                deadline=None if w.get("deadline") is None else float(w["deadline"]),
+                request_id=_text(w.get("request_id")),
+            )
+            for w in data.get("open_waits") or ()
+        ]
+        return cls(
+            checkpoint=CheckpointInfo.from_json(data["checkpoint"]),
+            state=data.get("state"),
+            pending_events=pending(data.get("pending_events")),
+            in_flight=pending(data.get("in_flight")),
+            open_waits=waits,
+        )
+
+
+def _link(data: dict[str, Any]) -> ForkLink:
+    return ForkLink(
+        str(data["run_id"]),
+        str(data["parent_run_id"]),
+        int(data["parent_seq"]),
+        float(data["created_at"]),
+    )
+
+
+def lineage_from_json(data: dict[str, Any]) -> RunLineage:
+    """The fork links of a ``CheckpointList``."""
+    own = data.get("forked_from")
+    return RunLineage(
+        None if own is None else _link(own), [_link(link) for link in data.get("forks") or ()]
+    )

@@ -34,9 +34,10 @@ from ..runtime.host import (
     snapshot_to_dict,
     state_changes,
 )
-from ..stores import STATE_ROWS_KEY, InputRequest, StateChanges
+from ..stores import STATE_ROWS_KEY, CheckpointWrite, InputRequest, StateChanges
 from ..tasks import TaskFields
 from ..workflow import Workflow
+from ._history import CheckpointChain, StateMirror, checkpoint_meta, request_suffixes
 from ._state_commit import merge_state_changes, snapshot_for_commit
 
 if TYPE_CHECKING:
@@ -70,6 +71,12 @@ class CommitPart:
     consumed_inbound: list[int] = field(default_factory=list)
     publish: list[Event] = field(default_factory=list)
     answered_by: dict[str, str] = field(default_factory=dict)
+    full: dict[str, Any] | None = None
+    """The whole snapshot, state included, for a checkpoint (history kept only)."""
+    causes: tuple[str, ...] = ()
+    """What the boundaries folded into this part mark (``"step:name"``, ...)."""
+    requests: list[str] | None = None
+    """The input requests open at the latest boundary (ids without the run id)."""
 
     def merge(self, later: CommitPart) -> None:
         """Fold a later boundary into this pending commit."""
@@ -84,6 +91,10 @@ class CommitPart:
         self.consumed_inbound.extend(later.consumed_inbound)
         self.publish.extend(later.publish)
         self.answered_by.update(later.answered_by)
+        self.full = later.full
+        if later.causes:
+            self.causes += later.causes
+        self.requests = later.requests
 
 
 _UNSTORABLE = (ContextSerdeError, TaskFieldError)
@@ -168,6 +179,13 @@ class DurableRun:
         self.rows_stored = False
         """The run's state rows are as the boundaries built so far leave them (False
         until one wrote them all: a new or loaded run's rows are rewritten once)."""
+        self.retention = engine.retention_for(name)
+        """Which of its commits the run keeps as checkpoints."""
+        enabled = self.retention.enabled
+        self.mirror: StateMirror | None = StateMirror() if enabled else None
+        """The run's state entries, to build whole checkpoints (history kept only)."""
+        self.chain: CheckpointChain | None = CheckpointChain() if enabled else None
+        """How the run's next checkpoint is written (history kept only)."""
 
     def attach(self, handler: WorkflowHandler) -> None:
         """Take the in-memory run behind ``handler``. Its outcome reaches callers through
@@ -257,6 +275,10 @@ class DurableRun:
         if state.stop_event is not None:
             part.result, part.error = self._outcome(state.stop_event, run)
         # -- the commit is built: record it -----------------------------------------------
+        if self.mirror is not None:
+            part.full = self.mirror.whole(snapshot, row_changes)
+            kind, name = run.cause
+            part.causes = (f"{kind}:{name}" if name else kind,)
         del run.unpublished[: len(events)]
         state_changes(run.ctx).taken()
         self.rows_stored = STATE_ROWS_KEY in snapshot
@@ -277,9 +299,21 @@ class DurableRun:
                 del self.pending_requests[request_id]
         if state.stop_event is not None:
             self._close_pending_requests(part)
+        if self.mirror is not None and self.pending_requests:
+            part.requests = request_suffixes(self.run_id, self.pending_requests)
         self._take_inbound(part)
         part.publish = events
         self.engine.writer.submit(self, part)
+
+    def checkpoint_for(self, part: CommitPart) -> CheckpointWrite | None:
+        """The checkpoint the commit of ``part`` keeps (as the run's retention says), to
+        write with it; call ``chain.committed()`` once the commit is stored."""
+        chain = self.chain
+        if chain is None or part.full is None or not self.retention.keeps(part.status):
+            return None
+        keep = self.retention.count
+        meta = checkpoint_meta(part.causes, part.requests, keep_last=keep)
+        return chain.write(self.version + 1, part.full, meta, keep)
 
     def _fail_unstorable(self, run: Run, exc: ContextSerdeError | TaskFieldError) -> None:
         """End a run whose end cannot be encoded: stored as ``failed`` with ``exc``.

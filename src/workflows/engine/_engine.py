@@ -43,6 +43,7 @@ from ..stores import (
     ANY,
     AssigneeAction,
     AuditEntry,
+    CheckpointStore,
     DeliveryAttempt,
     InboundEvent,
     InputRequest,
@@ -50,6 +51,7 @@ from ..stores import (
     RequestQuery,
     RequestStatus,
     RunFinishedError,
+    RunLineage,
     RunRecord,
     RunStore,
     StreamEntry,
@@ -57,6 +59,7 @@ from ..stores import (
 )
 from ..workflow import Workflow
 from ._batch_reads import BatchReader
+from ._checkpoint_views import Checkpoint, CheckpointView
 from ._coordination import Coordinator, notify, notify_many
 from ._durable_run import (
     CANCEL_PAYLOAD,
@@ -68,6 +71,10 @@ from ._durable_run import (
 )
 from ._handle import RunHandle, StreamFeed
 from ._health import EngineHealth, health_of
+from ._history import Retention
+from ._replay import ReplayResult
+from ._state_edit import UNSET
+from ._time_travel import TimeTravel
 from ._writer import CommitWriter
 
 logger = logging.getLogger("workflows.engine")
@@ -95,12 +102,18 @@ class Engine:
             and leaves the execution to workers.
         poll_interval: how often a worker looks for runs with work it was not woken for
             (missed notifications, expired leases of dead workers).
+        history: which commits of a run are kept as checkpoints, for every workflow
+            not registered with its own (``register(..., history=...)``): ``"none"``
+            (the default: no extra write), ``"all"``, ``"waits"`` (only when the run
+            waits for a person) or ``"last N"``; see :class:`Retention` and
+            ``docs/time-travel.md``.
 
     Attributes:
         store: the :class:`~workflows.stores.RunStore` (built from the URL on
             :meth:`open`). The engine's own parts write through it; readers such as
             the server and the CLI use the engine's methods (:meth:`runs`,
             :meth:`requests`, :meth:`request`, :meth:`history`, ``get(run_id).record()``).
+        checkpoint_history: the parsed ``history`` (a :class:`Retention`).
     """
 
     def __init__(
@@ -115,10 +128,13 @@ class Engine:
         concurrency: int | None = None,
         execute: bool = True,
         poll_interval: float = 2.0,
+        history: Retention | str = "none",
     ) -> None:
         self._store_arg = store
         self.store: RunStore = store if not isinstance(store, str) else None  # type: ignore[assignment]
         self._workflows: dict[str, Workflow] = {}
+        self.checkpoint_history = Retention.parse(history)
+        self._history_of: dict[str, Retention] = {}
         items = (
             workflows.items()
             if isinstance(workflows, Mapping)
@@ -134,6 +150,7 @@ class Engine:
         self.execute = execute
         self.poll_interval = poll_interval
         self._coordinator = Coordinator(self)
+        self._time_travel = TimeTravel(self)
         self._reader = BatchReader(lambda: self.store, lambda task: self._coordinator.adopt([task]))
         self.serializer = JsonSerializer()
         self._loaded: dict[str, DurableRun] = {}
@@ -165,6 +182,14 @@ class Engine:
             self.store = await open_store(self._store_arg)
         else:
             await self.store.open()
+        kept = [str(r) for r in (self.checkpoint_history, *self._history_of.values()) if r.enabled]
+        if kept and not isinstance(self.store, CheckpointStore):
+            await self.store.close()
+            self._phase = "failed"
+            raise WorkflowConfigurationError(
+                f"history {kept[0]!r} needs a store that keeps checkpoints; "
+                f"{type(self.store).__name__} does not (CheckpointStore)"
+            )
         self._writer = CommitWriter(self)
         self._writer.start()
         self._phase = "open"
@@ -244,17 +269,37 @@ class Engine:
         )
 
     # -- registry --------------------------------------------------------------------------
-    def register(self, workflow: Workflow, name: str | None = None) -> None:
-        """Make ``workflow`` startable and loadable under ``name``.
+    def register(
+        self,
+        workflow: Workflow,
+        name: str | None = None,
+        *,
+        history: Retention | str | None = None,
+    ) -> None:
+        """Make ``workflow`` startable and loadable under ``name``; ``history`` (if
+        given) says which of its runs' commits are kept as checkpoints, instead of the
+        engine's (:attr:`checkpoint_history`; see :class:`Retention`).
 
         Raises:
             WorkflowValidationError: the workflow's event graph is invalid.
+            WorkflowConfigurationError: not a workflow, or an unknown ``history``.
         """
         if not isinstance(workflow, Workflow):
             raise WorkflowConfigurationError(f"not a Workflow instance: {workflow!r}")
         if not workflow.disable_validation:
             workflow.validate()  # a broken graph fails here, not on the first start
-        self._workflows[name or workflow.workflow_name] = workflow
+        key = name or workflow.workflow_name
+        if history is not None:
+            retention = Retention.parse(history)
+            if retention.enabled and self._phase == "open":
+                self._time_travel.store()  # the store must keep checkpoints
+            self._history_of[key] = retention
+        self._workflows[key] = workflow
+
+    def retention_for(self, workflow: str) -> Retention:
+        """Which commits of the runs of the workflow registered as ``workflow`` are kept
+        as checkpoints (its own setting, else :attr:`checkpoint_history`)."""
+        return self._history_of.get(workflow, self.checkpoint_history)
 
     def workflow(self, name: str) -> Workflow:
         """The workflow registered under ``name``."""
@@ -361,6 +406,131 @@ class Engine:
         """
         self._check_open()
         return await self.store.read_stream(run_id, after=after, limit=limit)
+
+    # -- time travel (docs/time-travel.md) ---------------------------------------------------
+    async def checkpoints(self, run_id: str) -> list[Checkpoint]:
+        """The run's kept checkpoints, oldest first (as its workflow's history setting
+        keeps them; edits and a fork's start are always kept).
+
+        Raises:
+            RunNotFoundError: no such run.
+            WorkflowConfigurationError: the store keeps no checkpoints.
+        """
+        self._check_open()
+        return await self._time_travel.checkpoints(run_id)
+
+    async def checkpoint(self, run_id: str, checkpoint: str | int) -> CheckpointView:
+        """One checkpoint of the run read back (by id or ``seq``): its whole snapshot,
+        the state store's value, the events waiting for steps, the calls in flight and
+        the open waits.
+
+        Raises:
+            CheckpointNotFoundError: the run has no such checkpoint (or was deleted).
+            CorruptRecordError: a stored row of it cannot be read.
+        """
+        self._check_open()
+        return await self._time_travel.checkpoint(run_id, checkpoint)
+
+    async def update_state(
+        self,
+        run_id: str,
+        *,
+        patch: dict[str, Any] = UNSET,
+        replace: Any = UNSET,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> Checkpoint:
+        """Change the state store of a run that waits for outside input, before answering
+        it: ``patch`` is a JSON merge patch of the state's fields (``None`` removes a
+        key), ``replace`` the whole state (a dict of fields, or the state object). A
+        typed state (``Context[Model]``) is validated by its model. The change is a
+        commit of its own, kept as a checkpoint (cause ``edit``) with ``by`` and
+        ``reason``, whatever the history setting.
+
+        The edit is written through the store, fenced by the run's version, so it is
+        safe wherever the run executes: a run held in this engine's memory is set aside
+        and loaded again from the edited state; a worker executing it elsewhere has its
+        next commit refused and loads the edited run (its step after the answer may
+        then run twice: steps are at least once). A step that waits re-runs from its
+        start when the run resumes, so it reads the edited state.
+
+        Returns:
+            The edit's checkpoint.
+
+        Raises:
+            RunNotWaitingError: the run does not wait (it is running).
+            RunFinishedError: the run has finished.
+            WorkflowValidationError: the new state does not fit the workflow's state type,
+                or neither or both of ``patch`` and ``replace`` were given.
+            StaleRunError: the run kept changing while the edit was tried.
+        """
+        self._check_open()
+        return await self._time_travel.update_state(
+            run_id, patch=patch, replace=replace, by=by, reason=reason
+        )
+
+    async def fork(
+        self,
+        run_id: str,
+        checkpoint: str | int,
+        state_patch: dict[str, Any] | None = None,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> str:
+        """Start a new run from a checkpoint of ``run_id`` (by id or ``seq``), its state
+        changed by the JSON merge patch ``state_patch`` if given; returns the new run's id.
+
+        The new run is stored in one transaction with its fork link (see
+        :meth:`lineage`), its first checkpoint (cause ``fork``), a copy of the stream
+        up to the checkpoint, and its own copies of the input requests open there (new
+        ids, pending: answering them answers the fork only). The waits' deadlines keep
+        the time they had left. The original is only read: forking a run that another
+        worker executes is safe. A fork that does not wait is taken up at once.
+
+        Raises:
+            CheckpointNotFoundError: no such checkpoint.
+            CheckpointNotForkableError: the checkpoint is the end of the run, or cannot
+                be restored by the registered workflow (a ``WorkflowRuntimeError``).
+            WorkflowValidationError: the patched state does not fit.
+        """
+        self._check_open()
+        return await self._time_travel.fork(run_id, checkpoint, state_patch, by=by, reason=reason)
+
+    async def lineage(self, run_id: str) -> RunLineage:
+        """Which run (and checkpoint) ``run_id`` was forked from, and its own forks."""
+        self._check_open()
+        return await self._time_travel.lineage(run_id)
+
+    async def replay(
+        self,
+        run_id: str,
+        checkpoint: str | int | None = None,
+        *,
+        workflow: Workflow | None = None,
+        timeout: float | None = 60.0,
+    ) -> ReplayResult:
+        """Run ``run_id`` again, in memory, from a checkpoint (its first kept one by
+        default), with ``workflow`` (new code; default: the registered one), feeding
+        it the answers the run received. Nothing is stored: compare the returned
+        result with the run's (:attr:`ReplayResult.same_result`).
+
+        Deterministic: the order of a run's steps, events and waits given the same
+        inputs; answers are matched by identity (a wait by its key, a prompt by its
+        position in the stream), so the same questions get the same answers. Not
+        deterministic: what steps do outside the run (clocks, random numbers, network
+        calls, which they really make again), the interleaving of steps that run
+        concurrently (``num_workers`` > 1, fan-outs), the timing of timeouts (waits
+        keep the time they had left at the checkpoint; the workflow's timeout starts in
+        full), and events sent with ``send_event`` that answer no request (not stored:
+        not replayed). A replay that waits for an answer the run never received, or
+        outlasts ``timeout``, ends with status ``waiting``.
+
+        Raises:
+            CheckpointNotFoundError: no such checkpoint (or none kept).
+        """
+        self._check_open()
+        return await self._time_travel.replay(run_id, checkpoint, workflow, timeout)
 
     async def send_event(
         self, run_id: str, event: Event, step: str | None = None, sent_by: str | None = None

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ._coordination import Coordinator
     from ._durable_run import CommitPart, DurableRun
     from ._handle import StreamFeed
+    from ._history import Retention
     from ._writer import CommitWriter
 
 __all__ = ["EngineCore"]
@@ -129,6 +130,11 @@ class EngineCore(Protocol):
 
     def serializer_for(self, workflow: Workflow) -> BaseSerializer:
         """The serializer of ``workflow``'s runs."""
+        ...
+
+    def retention_for(self, workflow: str) -> Retention:
+        """Which commits of the runs of the workflow registered as ``workflow`` are kept
+        as checkpoints."""
         ...
 
     async def await_result(self, run_id: str) -> Any:

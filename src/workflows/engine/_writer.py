@@ -250,6 +250,7 @@ class CommitWriter:
             consumed_inbound=part.consumed_inbound,
             state=part.state,
             answered_by=part.answered_by,
+            checkpoint=durable.checkpoint_for(part),
         )
 
     def _fail(
@@ -259,12 +260,16 @@ class CommitWriter:
         and a later load continues from there."""
         if log:
             logger.error("run %s: commit failed, releasing the run: %s", durable.run_id, exc)
+        if durable.chain is not None:
+            durable.chain.reset()
         if not durable.stored.done():
             durable.stored.set_exception(exc)
             durable.stored.exception()  # retrieved by start(), if anyone waits
         self._engine.committed(durable, part, failed=exc)
 
     def _succeeded(self, durable: DurableRun, part: CommitPart) -> None:
+        if durable.chain is not None:
+            durable.chain.committed()
         if not durable.stored.done():
             durable.stored.set_result(None)
         self._engine.committed(durable, part, failed=None)

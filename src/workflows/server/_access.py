@@ -18,6 +18,7 @@ __all__ = [
     "answer_forbidden",
     "answer_holder",
     "check_may_answer",
+    "check_may_answer_run",
     "check_may_reassign",
     "visible_request",
 ]
@@ -60,6 +61,27 @@ def answer_forbidden(request_id: str, assignee: str | None) -> ApiError:
         f"input request {request_id!r} is assigned to {assignee!r}: "
         "only they (or an admin) may answer it",
     )
+
+
+async def check_may_answer_run(
+    state: ServerState, identity: Identity, run_id: str, what: str
+) -> None:
+    """With authenticated users, refuse (403) a caller who may not answer every pending
+    request of the run (``what``: what they asked to do, for the message). Such an
+    action could answer one of them, or change what the person asked will decide on,
+    so the rules of who answers a request hold for it too. Admins may do it.
+    """
+    if not state.verified_users or identity.admin:
+        return
+    pending = await state.engine.requests(run_id=run_id, status="pending", limit=1000)
+    for found in pending:
+        if not may_answer(identity.viewer, found):
+            raise ApiError(
+                "forbidden",
+                f"run {run_id!r} waits for input request {found.request_id!r}, which "
+                f"{identity.user!r} may not answer: only those who may answer every "
+                f"pending request of a run (or an admin) may {what}",
+            )
 
 
 def check_may_reassign(identity: Identity, request: InputRequest, what: str) -> None:

@@ -25,6 +25,7 @@ from ._errors import exception_handlers
 from ._identity import TrustedHeader
 from ._limits import InputLimits
 from ._openapi import openapi_document
+from ._routes_checkpoints import checkpoint_routes
 from ._routes_deliveries import delivery_routes
 from ._routes_me import me_routes
 from ._routes_requests import request_routes
@@ -95,6 +96,7 @@ def create_app(
     cors_origins: Sequence[str] | None = None,
     heartbeat: float = 15.0,
     idle_release_after: float | None = 30.0,
+    history: str = "none",
     limits: InputLimits | None = None,
     control_events: bool | Collection[str] = False,
     webhooks: Sequence[Webhook] = (),
@@ -122,6 +124,9 @@ def create_app(
         cors_origins: origins allowed by CORS; ``None`` (the default) turns CORS off.
         heartbeat: seconds between SSE heartbeat comments.
         idle_release_after: passed to the Engine when one is built here.
+        history: which commits of a run are kept as checkpoints (``"none"``, ``"all"``,
+            ``"waits"``, ``"last N"``; see ``docs/time-travel.md``), passed to the Engine
+            when one is built here (an engine given keeps its own setting).
         limits: bounds on request bodies (size, JSON depth, items, number length);
             ``None`` uses the defaults of :class:`~workflows.server.InputLimits`.
         control_events: which workflows take the engine's control events (``StopEvent``,
@@ -137,7 +142,8 @@ def create_app(
 
     Raises:
         WorkflowConfigurationError: more than one of ``token``, ``users`` and
-            ``trusted_header``, or a users file that cannot be read or is not valid.
+            ``trusted_header``, a users file that cannot be read or is not valid, or an
+            unknown ``history``.
 
     Example::
 
@@ -147,7 +153,7 @@ def create_app(
     if isinstance(engine_or_store_url, Engine):
         engine = engine_or_store_url
     else:
-        engine = Engine(engine_or_store_url, idle_release_after=idle_release_after)
+        engine = Engine(engine_or_store_url, idle_release_after=idle_release_after, history=history)
     items = (
         workflows.items()
         if isinstance(workflows, Mapping)
@@ -215,6 +221,7 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         *workflow_routes(),
         *run_routes(),
+        *checkpoint_routes(),
         *request_routes(),
         *me_routes(),
         *delivery_routes(),

@@ -6,7 +6,7 @@ their JSON schemas) and of the JSON the routes write, so the two cannot drift ap
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,16 +17,23 @@ __all__ = [
     "AssignIn",
     "AuditEntryOut",
     "AuditList",
+    "CheckpointList",
+    "CheckpointOut",
+    "CheckpointViewOut",
     "DeliveryAttemptOut",
     "DeliveryList",
     "ErrorBody",
     "ErrorOut",
     "EventOut",
+    "ForkIn",
+    "ForkLinkOut",
     "GraphEdgeOut",
     "GraphNodeOut",
     "HealthOut",
     "HistoryEventOut",
     "MeOut",
+    "OpenWaitOut",
+    "PendingEventOut",
     "RequestList",
     "RequestOut",
     "RespondOut",
@@ -36,6 +43,7 @@ __all__ = [
     "RunOut",
     "SendEventIn",
     "StartRunIn",
+    "StateEditIn",
     "StreamEventOut",
     "WorkflowGraphOut",
     "WorkflowList",
@@ -77,6 +85,39 @@ class AssignIn(_In):
         max_length=200,
         description="The user the request is assigned to; null: nobody (unassigned).",
     )
+
+
+_Reason = Annotated[
+    str | None,
+    Field(max_length=1000, description="Why, in the caller's words; kept with the checkpoint."),
+]
+
+
+class StateEditIn(_In):
+    """Body of ``POST /runs/{run_id}/state``: exactly one of ``patch`` and ``replace``."""
+
+    patch: dict[str, Any] | None = Field(
+        default=None,
+        description="A JSON merge patch (RFC 7386) of the state's fields: a field set to "
+        "null is removed, an object is merged into the one it replaces.",
+    )
+    replace: dict[str, Any] | None = Field(
+        default=None, description="The whole new state (a typed state: all its fields)."
+    )
+    reason: _Reason = None
+
+
+class ForkIn(_In):
+    """Body of ``POST /runs/{run_id}/fork``."""
+
+    checkpoint: str | int = Field(
+        description="The checkpoint to start from: its id (`<run id>:c<seq>`) or its seq."
+    )
+    state_patch: dict[str, Any] | None = Field(
+        default=None,
+        description="A JSON merge patch of the state the fork starts with (null: as it was).",
+    )
+    reason: _Reason = None
 
 
 # -- responses -----------------------------------------------------------------------------
@@ -353,3 +394,80 @@ class RespondOut(BaseModel):
 
     accepted: Literal[True]
     duplicate: bool
+
+
+class CheckpointOut(BaseModel):
+    """One kept checkpoint of a run: a committed state it went through."""
+
+    checkpoint_id: str = Field(description="`<run id>:c<seq>`.")
+    run_id: str
+    seq: int = Field(
+        ge=0, description="The run's version after the commit that kept it (increasing)."
+    )
+    at: float = Field(description="When it was committed.")
+    status: str = Field(description="The run's status in it (`waiting`: it waited for input).")
+    causes: list[str] = Field(
+        description="What the boundaries folded into its commit marked, oldest first: "
+        "`start:<event>`, `resume`, `step:<step that ended>`, `wait:<step that began to "
+        "wait>`, `event:<event from outside>`, `answer:<event a waiter took>`, "
+        "`end:<stop event>`, `edit` (the state was changed from outside), `fork` (the "
+        "first of a forked run)."
+    )
+    step: str | None = Field(description="The latest step that ended or began to wait.")
+    event: str | None = Field(description="The latest event from outside (or answer) taken.")
+    by: str | None = Field(description="Who changed the state (an edit) or forked the run.")
+    reason: str | None = Field(description="Why, as they said.")
+    forked_from: str | None = Field(
+        description="For the first checkpoint of a fork: the checkpoint it was forked from."
+    )
+
+
+class ForkLinkOut(BaseModel):
+    """A run forked from a checkpoint of another run."""
+
+    run_id: str = Field(description="The fork.")
+    parent_run_id: str = Field(description="The run it was forked from.")
+    parent_seq: int = Field(ge=0, description="The seq of the checkpoint it was forked from.")
+    parent_checkpoint_id: str = Field(description="The id of that checkpoint.")
+    created_at: float
+
+
+class CheckpointList(BaseModel):
+    """``GET /runs/{run_id}/checkpoints``: oldest first, with the run's fork links."""
+
+    checkpoints: list[CheckpointOut]
+    forked_from: ForkLinkOut | None = Field(description="The run's own fork link, if a fork.")
+    forks: list[ForkLinkOut] = Field(description="The runs forked from this one, oldest first.")
+
+
+class PendingEventOut(BaseModel):
+    """An event a step will take (queued for it, or the input of a call in flight)."""
+
+    step: str
+    event: EventOut | None = Field(description="null for a join step's batch.")
+
+
+class OpenWaitOut(BaseModel):
+    """A ``ctx.wait_for_event`` call waiting in a checkpoint."""
+
+    key: str
+    step: str
+    waits_for: str = Field(description="The type of event it waits for (`module.Name`).")
+    prompt: EventOut | None = Field(description="The event shown to whoever answers.")
+    requirements: dict[str, Any] = Field(description="Fields the answer must have.")
+    deadline: float | None = Field(description="When the wait times out, if it has a timeout.")
+    request_id: str | None = Field(description="The inbox request asking for it, if any.")
+
+
+class CheckpointViewOut(BaseModel):
+    """``GET /runs/{run_id}/checkpoints/{checkpoint}``: one checkpoint read back."""
+
+    checkpoint: CheckpointOut
+    state: Any = Field(description="The state store's value as plain JSON.")
+    pending_events: list[PendingEventOut] = Field(
+        description="Events queued for steps, oldest first per step."
+    )
+    in_flight: list[PendingEventOut] = Field(
+        description="Calls that had started and do not wait (they run again on resume)."
+    )
+    open_waits: list[OpenWaitOut] = Field(description="The waits open in it, oldest first.")

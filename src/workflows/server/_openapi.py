@@ -111,6 +111,13 @@ _USER: dict[str, Any] = {
     "or with control characters: a 400.",
 }
 
+_ACTOR: dict[str, Any] = {
+    **_USER,
+    "description": "Who does it (a user name, UTF-8), recorded as the checkpoint's `by`: "
+    "with a single token (or none) what the client says (else `anonymous`); with a users "
+    "file or a trusted header the caller, and this header may only repeat their name.",
+}
+
 OPERATIONS: tuple[Op, ...] = (
     Op(
         "get",
@@ -265,6 +272,53 @@ OPERATIONS: tuple[Op, ...] = (
         {200: ("The cancelled run.", m.RunOut)},
         (404, 409),
         (_RUN_ID,),
+    ),
+    Op(
+        "get",
+        "/runs/{run_id}/checkpoints",
+        "listCheckpoints",
+        "The run's kept checkpoints (as its history setting keeps them; edits and a "
+        "fork's start always), oldest first, with the run it was forked from and the "
+        "runs forked from it.",
+        {200: ("The checkpoints.", m.CheckpointList)},
+        (404,),
+        (_RUN_ID,),
+    ),
+    Op(
+        "get",
+        "/runs/{run_id}/checkpoints/{checkpoint}",
+        "getCheckpoint",
+        "One checkpoint read back: the state store's value, the events waiting for "
+        "steps, the calls in flight and the open waits.",
+        {200: ("The checkpoint.", m.CheckpointViewOut)},
+        (404, 409),
+        (_RUN_ID, _path("checkpoint", "The checkpoint's id (`<run id>:c<seq>`) or seq.")),
+    ),
+    Op(
+        "post",
+        "/runs/{run_id}/state",
+        "updateRunState",
+        "Change the state of a run that waits for input, before answering it: a JSON "
+        "merge patch of its fields, or the whole state (a typed state is validated). The "
+        "change is a checkpoint recorded with the caller's name and reason. Only a "
+        "caller who may answer every pending request of the run (or an admin); 409 "
+        "`run_not_waiting` while it runs, `run_finished` once it ended.",
+        {200: ("The edit's checkpoint.", m.CheckpointOut)},
+        (403, 404, 409, 422),
+        (_RUN_ID, _ACTOR),
+        m.StateEditIn,
+    ),
+    Op(
+        "post",
+        "/runs/{run_id}/fork",
+        "forkRun",
+        "Start a new run from a checkpoint of this one (its state patched if asked): "
+        "the fork gets its own copies of the requests open there; the original is only "
+        "read. 409 `checkpoint_not_forkable` for the end of a run.",
+        {201: ("The new run.", m.RunOut)},
+        (403, 404, 409, 422),
+        (_RUN_ID, _ACTOR),
+        m.ForkIn,
     ),
     Op(
         "get",
@@ -498,6 +552,8 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
         (m.StartRunIn, "validation"),
         (m.SendEventIn, "validation"),
         (m.AssignIn, "validation"),
+        (m.StateEditIn, "validation"),
+        (m.ForkIn, "validation"),
         *(
             (cls, "serialization")
             for cls in (
@@ -508,6 +564,9 @@ def openapi_document(*, secured: bool, pages: bool, version: str) -> dict[str, A
                 m.StreamEventOut,
                 m.HistoryEventOut,
                 m.RunHistoryOut,
+                m.CheckpointOut,
+                m.CheckpointList,
+                m.CheckpointViewOut,
                 m.WorkflowOut,
                 m.WorkflowList,
                 m.RunOut,

@@ -21,8 +21,9 @@ from ..events import (
     StopEvent,
 )
 from ..runtime.validation_text import validation_summary
-from ..stores import RUN_STATUSES, RunRecord, may_answer
+from ..stores import RUN_STATUSES, RunRecord
 from ..workflow import Workflow
+from ._access import check_may_answer_run
 from ._errors import ApiError
 from ._identity import identity_of
 from ._models import AcceptedOut, RunHistoryOut, RunList, SendEventIn, StartRunIn
@@ -149,7 +150,7 @@ async def send_event(request: Request) -> Response:
     if not (isinstance(event_type, type) and issubclass(event_type, Event)):
         raise ApiError("unknown_event_type", f"{body.type[:200]!r} is not an event type")
     await _check_taken(state, record, wf, event_type, body.step)
-    await _check_may_answer_run(request, state, record.run_id)
+    await check_may_answer_run(state, identity_of(request), record.run_id, "send it events")
     try:
         event = event_type.model_validate(body.data)
     except ValidationError as exc:
@@ -202,24 +203,6 @@ async def _check_taken(
         f"no step of workflow {record.workflow!r} accepts {name}, and run "
         f"{record.run_id!r} is not waiting in wait_for_event",
     )
-
-
-async def _check_may_answer_run(request: Request, state: ServerState, run_id: str) -> None:
-    """With authenticated users, refuse (403) an event from a caller who may not answer
-    every pending request of the run: the event could answer one of them, and the rules
-    of who answers a request hold on this path too. Admins may send any event."""
-    identity = identity_of(request)
-    if not state.verified_users or identity.admin:
-        return
-    pending = await state.engine.requests(run_id=run_id, status="pending", limit=1000)
-    for found in pending:
-        if not may_answer(identity.viewer, found):
-            raise ApiError(
-                "forbidden",
-                f"run {run_id!r} waits for input request {found.request_id!r}, which "
-                f"{identity.user!r} may not answer: only those who may answer every "
-                "pending request of a run (or an admin) may send it events",
-            )
 
 
 async def _has_open_waiter(state: ServerState, run_id: str) -> bool:

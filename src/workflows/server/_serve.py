@@ -53,6 +53,7 @@ def serve(
     limits: InputLimits | None = None,
     control_events: bool | Collection[str] = False,
     webhooks: Sequence[Webhook] = (),
+    history: str = "none",
 ) -> None:
     """Serve ``workflows`` over HTTP with uvicorn until interrupted.
 
@@ -83,6 +84,8 @@ def serve(
         control_events: workflows that take control events (StopEvent, ...) over HTTP:
             ``True`` for all, or their names (see :func:`create_app`).
         webhooks: endpoints told of every change of a request (see :func:`create_app`).
+        history: which commits of the runs this process executes are kept as
+            checkpoints (see :func:`create_app`).
 
     Raises:
         WorkflowConfigurationError: a non-loopback ``host`` without any auth and
@@ -121,7 +124,7 @@ def serve(
     if owner is None and workers == 1 and store.startswith(("postgresql:", "postgres:")):
         # Beside `workflows worker` processes this one must take leases too.
         owner = f"{socket.gethostname()}:{os.getpid()}:serve"
-    engine = Engine(store, execute=workers == 1, owner=owner)
+    engine = Engine(store, execute=workers == 1, owner=owner, history=history)
     app = create_app(
         engine,
         workflows,

@@ -16,8 +16,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workflows.stores._base import RunStore
-from workflows.stores._capabilities import LivenessStore, NotifyingStore, WatchedStore
+from workflows.stores._capabilities import (
+    CheckpointStore,
+    LivenessStore,
+    NotifyingStore,
+    WatchedStore,
+)
+from workflows.stores._checkpoint_records import (
+    CHECKPOINT_KINDS,
+    CheckpointKind,
+    CheckpointWrite,
+    ForkLink,
+    RunLineage,
+    StoredCheckpoint,
+)
 from workflows.stores._errors import (
+    CheckpointNotFoundError,
     InputRequestClosedError,
     RequestAssigneeChangedError,
     RunFinishedError,
@@ -62,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANY",
     "AUDIT_ACTIONS",
+    "CHECKPOINT_KINDS",
     "REQUEST_STATUSES",
     "RUN_STATUSES",
     "STATE_ROWS_KEY",
@@ -69,8 +84,13 @@ __all__ = [
     "AssigneeAction",
     "AuditAction",
     "AuditEntry",
+    "CheckpointKind",
+    "CheckpointNotFoundError",
+    "CheckpointStore",
+    "CheckpointWrite",
     "Commit",
     "DeliveryAttempt",
+    "ForkLink",
     "InboundEvent",
     "InputRequest",
     "InputRequestClosedError",
@@ -85,12 +105,14 @@ __all__ = [
     "RequestSort",
     "RequestStatus",
     "RunFinishedError",
+    "RunLineage",
     "RunRecord",
     "RunStatus",
     "RunStore",
     "SqliteStore",
     "StateChanges",
     "StoreURL",
+    "StoredCheckpoint",
     "StreamEntry",
     "StreamItem",
     "Viewer",

@@ -5,6 +5,16 @@ Stores raise them; they sit in the one exception tree drawn in ``workflows.error
 
 from __future__ import annotations
 
-from workflows.errors import InputRequestClosedError, RequestAssigneeChangedError, RunFinishedError
+from workflows.errors import (
+    CheckpointNotFoundError,
+    InputRequestClosedError,
+    RequestAssigneeChangedError,
+    RunFinishedError,
+)
 
-__all__ = ["InputRequestClosedError", "RequestAssigneeChangedError", "RunFinishedError"]
+__all__ = [
+    "CheckpointNotFoundError",
+    "InputRequestClosedError",
+    "RequestAssigneeChangedError",
+    "RunFinishedError",
+]

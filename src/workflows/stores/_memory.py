@@ -19,10 +19,18 @@ from workflows.errors import (
     StaleRunError,
     StoreError,
 )
+from workflows.stores._checkpoint_records import (
+    CheckpointWrite,
+    ForkLink,
+    RunLineage,
+    StoredCheckpoint,
+)
+from workflows.stores._checkpoint_rows import check_fork
 from workflows.stores._codec import decode, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun, loaded_run
+from workflows.stores._memory_checkpoints import MemoryCheckpoints
 from workflows.stores._records import (
     ANY,
     TERMINAL_STATUSES,
@@ -124,6 +132,7 @@ class MemoryStore(StoreLifecycle):
         self._clock = clock
         self._runs: dict[str, _Run] = {}
         self._requests: dict[str, _Request] = {}
+        self._checkpoints = MemoryCheckpoints()
         self._counter = itertools.count(1)
         self._audit: list[AuditEntry] = []
         self._audit_ids = itertools.count(1)
@@ -139,6 +148,7 @@ class MemoryStore(StoreLifecycle):
     async def _close(self) -> None:
         self._runs.clear()
         self._requests.clear()
+        self._checkpoints.clear()
         self._audit.clear()
         self._webhook_cursors.clear()
         self._deliveries.clear()
@@ -237,6 +247,7 @@ class MemoryStore(StoreLifecycle):
         del self._runs[run_id]
         for request_id in run.requests:
             del self._requests[request_id]
+        self._checkpoints.drop(run_id)
         self._audit = [entry for entry in self._audit if entry.run_id != run_id]
 
     # -- commits -----------------------------------------------------------------------
@@ -306,6 +317,8 @@ class MemoryStore(StoreLifecycle):
         ]
         new_requests = [self._encode_request(request) for request in commit.new_requests]
         reset, deleted, keys, values = encoded_state_changes(commit)
+        checkpoint = commit.checkpoint
+        meta = None if checkpoint is None else self._checkpoints.check(commit.run_id, checkpoint)
 
         now = self._clock()
         finished = commit.status in TERMINAL_STATUSES
@@ -338,6 +351,8 @@ class MemoryStore(StoreLifecycle):
             run.inbound.clear()
             for request_id in run.requests:
                 self._close_request(request_id, "cancelled", now)
+        if checkpoint is not None and meta is not None:
+            self._checkpoints.add(commit.run_id, checkpoint, meta, commit.status, now)
         return run.record.version
 
     def _encode_request(self, request: InputRequest) -> _Request:
@@ -377,6 +392,61 @@ class MemoryStore(StoreLifecycle):
             decode(encode(detail, f"audit detail of input request {request.request_id!r}")),
         )
         self._audit.append(entry)
+
+    # -- checkpoints and forks (CheckpointStore) ------------------------------------------
+
+    async def list_checkpoints(
+        self, run_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[StoredCheckpoint]:
+        """See :meth:`CheckpointStore.list_checkpoints`."""
+        self._check_open()
+        check_paging(limit, 0)
+        self._get(run_id)
+        return self._checkpoints.listing(run_id, after, limit)
+
+    async def checkpoint_chain(self, run_id: str, seq: int) -> list[StoredCheckpoint]:
+        """See :meth:`CheckpointStore.checkpoint_chain`."""
+        self._check_open()
+        return self._checkpoints.chain(run_id, seq)
+
+    async def fork_run(
+        self,
+        run: RunRecord,
+        *,
+        parent_run_id: str,
+        parent_seq: int,
+        checkpoint: CheckpointWrite,
+        requests: Sequence[InputRequest] = (),
+        stream_upto: int = 0,
+    ) -> None:
+        """See :meth:`CheckpointStore.fork_run`."""
+        self._check_open()
+        check_fork(run.run_id, parent_run_id, requests)
+        parent = self._get(parent_run_id)
+        for request in requests:
+            if request.request_id in self._requests:
+                raise StoreError(f"input request {request.request_id!r} already exists")
+        meta = self._checkpoints.check(run.run_id, checkpoint)
+        encoded = [self._encode_request(request) for request in requests]
+        await self.create_run(run)  # checks the run; nothing awaits inside
+        forked = self._runs[run.run_id]
+        now = self._clock()
+        forked.stream = [entry for entry in parent.stream if entry[0] <= stream_upto]
+        for new in encoded:
+            self._requests[new.record.request_id] = new
+            forked.requests.append(new.record.request_id)
+            created = new.record
+            self._add_audit(created, created.created_at, "created", None, created_detail(created))
+        self._checkpoints.add(run.run_id, checkpoint, meta, run.status, now)
+        self._checkpoints.fork(ForkLink(run.run_id, parent_run_id, parent_seq, now))
+
+    async def run_lineage(self, run_id: str) -> RunLineage:
+        """See :meth:`CheckpointStore.run_lineage`."""
+        self._check_open()
+        lineage = self._checkpoints.lineage(run_id)
+        if run_id not in self._runs and not lineage.forks:
+            raise RunNotFoundError(run_id)
+        return lineage
 
     # -- stream log ----------------------------------------------------------------------
 

@@ -32,6 +32,14 @@ from workflows.errors import (
     StoreConnectionError,
     StoreError,
 )
+from workflows.stores import _postgres_checkpoints as checkpoints
+from workflows.stores._checkpoint_records import (
+    CheckpointWrite,
+    ForkLink,
+    RunLineage,
+    StoredCheckpoint,
+)
+from workflows.stores._checkpoint_rows import check_checkpoint, check_fork, checkpoint_from_row
 from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._lifecycle import StoreLifecycle
@@ -87,7 +95,20 @@ _COMMIT_ARGS = 30
 _COMMIT_SQL = "SELECT wf_commit(" + ", ".join(f"${i}" for i in range(1, _COMMIT_ARGS + 1)) + ")"
 _COMMIT_STATE_SQL = _COMMIT_SQL + ", wf_commit_state($1, $31, $32, $33, $34)"
 """One commit with state changes: both calls in one statement, so one transaction."""
-_COMMIT_MANY_SQL = "SELECT * FROM wf_commit_many(" + ", ".join(f"${i}" for i in range(1, 42)) + ")"
+_COMMIT_CHECKPOINT_SQL = checkpoints.commit_sql(
+    _COMMIT_SQL + " AS version, wf_commit_state($1, $31, $32, $33, $34)", first=35
+)
+"""One commit with state changes and a checkpoint to keep: one statement."""
+_COMMIT_MANY_ARGS = 41
+"""``wf_commit_many``'s arguments (``p_isolate`` first); the checkpoints' arrays follow."""
+_COMMIT_MANY_CALL = (
+    "wf_commit_many(" + ", ".join(f"${i}" for i in range(1, _COMMIT_MANY_ARGS + 1)) + ")"
+)
+_COMMIT_MANY_SQL = "SELECT * FROM " + _COMMIT_MANY_CALL
+_COMMIT_MANY_CHECKPOINTS_SQL = checkpoints.commit_many_sql(
+    _COMMIT_MANY_CALL, first=_COMMIT_MANY_ARGS + 1
+)
+"""A group commit whose commits keep checkpoints: one statement."""
 _AUDIT_LOCK = "lock AS MATERIALIZED (SELECT wf_audit_writer())"
 """A CTE taking the audit writers' lock; a statement that writes audit rows refers to it
 in the condition of its first row lock, so the lock is taken before (a one-time
@@ -341,6 +362,8 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
                     "wf_inbound",
                     "wf_state",
                     "wf_request_audit",
+                    "wf_checkpoints",
+                    "wf_forks",
                 ):
                     await conn.execute(f"DELETE FROM {table} WHERE run_id = $1", run_id)
 
@@ -350,9 +373,12 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
         """See :meth:`RunStore.commit`."""
         pool = self._use()
         args, new_schemas = self._commit_args(commit)
+        kept = _checkpoint_of(commit)
         with self._errors():
             try:
-                if commit.state is None:
+                if kept is not None:
+                    version = await pool.fetchval(_COMMIT_CHECKPOINT_SQL, *args, *kept)
+                elif commit.state is None:
                     version = await pool.fetchval(_COMMIT_SQL, *args[:_COMMIT_ARGS])
                 else:
                     version = await pool.fetchval(_COMMIT_STATE_SQL, *args)
@@ -421,17 +447,23 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
         pool = self._use()
         outcomes: list[int | Exception] = [0] * len(commits)
         batch: list[tuple[int, tuple[Any, ...], dict[str, str]]] = []
+        kept: dict[int, tuple[Any, ...]] = {}
         for index, commit in enumerate(commits):
             try:
                 args, new_schemas = self._commit_args(commit)
+                checkpoint = _checkpoint_of(commit)
             except (StoreError, ValueError) as exc:
                 outcomes[index] = exc
             else:
                 batch.append((index, args, new_schemas))
+                if checkpoint is not None:
+                    kept[index] = checkpoint
         if not batch:
             return outcomes
         batch.sort(key=lambda item: item[1][0])  # stable: one run's commits keep their order
         call = _commit_many_args(batch)
+        if kept:
+            call += checkpoints.many_checkpoint_args([kept.get(item[0]) for item in batch])
         rows = await self._commit_batch(pool, call, isolate=False)
         if rows is _REFUSED:
             rows = await self._commit_batch(pool, call, isolate=True)
@@ -457,8 +489,10 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
         """Run ``wf_commit_many``: its rows; ``_REFUSED`` when a commit was refused (only
         without ``isolate``: nothing written); ``None`` after another failure of the
         statement (nothing written). A lost connection raises."""
+        plain = len(args) == _COMMIT_MANY_ARGS - 1  # without p_isolate, given apart
+        sql = _COMMIT_MANY_SQL if plain else _COMMIT_MANY_CHECKPOINTS_SQL
         try:
-            return await pool.fetch(_COMMIT_MANY_SQL, isolate, *args)
+            return await pool.fetch(sql, isolate, *args)
         except Exception as exc:
             if _is_connection_loss(exc):
                 with self._errors():
@@ -500,6 +534,72 @@ class PostgresStore(PostgresTasks, StoreLifecycle):
         if row[0] in TERMINAL_STATUSES:
             raise RunFinishedError(run_id, row[0])
         raise StaleRunError(run_id, f"stored version {row[1]}, expected {expected_version}")
+
+    # -- checkpoints and forks (CheckpointStore) --------------------------------------------
+
+    async def list_checkpoints(
+        self, run_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[StoredCheckpoint]:
+        """See :meth:`CheckpointStore.list_checkpoints`."""
+        pool = self._use(retry=True)
+        check_paging(limit, 0)
+        with self._errors():
+            rows = await pool.fetch(
+                checkpoints.LIST_SQL, run_id, -1 if after is None else after, limit
+            )
+            if not rows:
+                await self._require_run(pool, run_id)
+        return [checkpoint_from_row(run_id, tuple(row), strict=False) for row in rows]
+
+    async def checkpoint_chain(self, run_id: str, seq: int) -> list[StoredCheckpoint]:
+        """See :meth:`CheckpointStore.checkpoint_chain` (one statement)."""
+        pool = self._use(retry=True)
+        with self._errors():
+            rows = await pool.fetch(checkpoints.CHAIN_SQL, run_id, seq)
+        return checkpoints.stored_chain(run_id, seq, rows)
+
+    async def fork_run(
+        self,
+        run: RunRecord,
+        *,
+        parent_run_id: str,
+        parent_seq: int,
+        checkpoint: CheckpointWrite,
+        requests: Sequence[InputRequest] = (),
+        stream_upto: int = 0,
+    ) -> None:
+        """See :meth:`CheckpointStore.fork_run` (one transaction; the parent is read by
+        the copy of its stream and nothing else)."""
+        pool = self._use()
+        check_new_run_status(run.status)
+        check_fork(run.run_id, parent_run_id, requests)
+        meta = check_checkpoint(checkpoint, run.run_id)
+        values = run_values(run)
+        link = ForkLink(run.run_id, parent_run_id, parent_seq, self._clock())
+        with self._errors():
+            async with pool.acquire() as conn, conn.transaction():
+                digests = await checkpoints.write_fork(
+                    conn,
+                    run,
+                    RUN_COLUMNS,
+                    values,
+                    link,
+                    checkpoint,
+                    meta,
+                    requests,
+                    _task_arrays(requests),
+                    stream_upto,
+                )
+        self._known_schemas.update(digests)
+
+    async def run_lineage(self, run_id: str) -> RunLineage:
+        """See :meth:`CheckpointStore.run_lineage`."""
+        pool = self._use(retry=True)
+        with self._errors():
+            rows = await pool.fetch(checkpoints.LINEAGE_SQL, run_id)
+            if not rows:
+                await self._require_run(pool, run_id)
+        return checkpoints.lineage_of(run_id, rows)
 
     # -- stream log and inbound events ------------------------------------------------------
 
@@ -1311,7 +1411,21 @@ def _commit_refusal(run_id: str, exc: Any) -> BaseException:
     return exc
 
 
+def _checkpoint_of(commit: Commit) -> tuple[Any, ...] | None:
+    """The checkpoint arguments of ``commit``, checked (``None``: it keeps none).
+
+    Raises:
+        ValueError, StoreError: a malformed checkpoint (see ``check_checkpoint``).
+    """
+    write = commit.checkpoint
+    if write is None:
+        return None
+    return checkpoints.checkpoint_args(write, check_checkpoint(write, commit.run_id))
+
+
 def _duplicate(run_id: str, constraint: str | None, detail: str | None) -> StoreError:
+    if constraint == "wf_checkpoints_pkey":
+        return StoreError(f"a checkpoint of run {run_id!r} already exists: {detail}")
     if constraint == "wf_stream_pkey":
         return StoreError(f"a stream entry seq of run {run_id!r} already exists: {detail}")
     return StoreError(f"an input request id already exists: {detail}")

@@ -17,7 +17,9 @@ each request and each run's start input; 5 adds ``wf_state`` (a run's state, one
 key) and ``wf_commit_state``, which a commit calls to write the keys that changed
 (``wf_commit_many`` is replaced to take them); 6 adds the task fields of requests, their
 audit trail and the webhook bookkeeping (``wf_commit`` and ``wf_commit_many`` are
-replaced to take the task fields and write the audit entries).
+replaced to take the task fields and write the audit entries); 7 adds ``wf_checkpoints``
+(a run's kept checkpoints, written by the statement that commits, next to the function
+call) and ``wf_forks`` (which run was forked from which checkpoint).
 """
 
 from __future__ import annotations
@@ -592,6 +594,30 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "DROP FUNCTION wf_commit",
         _TASK_COMMIT_FUNCTION,
         _commit_many_function(closed_by=True, with_state=True, tasks=True),
+    ),
+    # 7: checkpoint history (workflows.stores.CheckpointStore): the checkpoints a run keeps,
+    # whole snapshots or deltas, one row each, and the fork links, found from either end.
+    # The commit statements write checkpoints beside their function call (in the same
+    # statement), so no function changes. Existing runs simply have none.
+    (
+        """CREATE TABLE wf_checkpoints (
+            run_id text NOT NULL,
+            seq bigint NOT NULL,
+            anchor bigint NOT NULL,
+            at double precision NOT NULL,
+            status text NOT NULL,
+            kind text NOT NULL,
+            meta text NOT NULL,
+            body text NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
+        """CREATE TABLE wf_forks (
+            run_id text PRIMARY KEY,
+            parent_run_id text NOT NULL,
+            parent_seq bigint NOT NULL,
+            created_at double precision NOT NULL
+        )""",
+        "CREATE INDEX wf_forks_parent ON wf_forks (parent_run_id)",
     ),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
+from workflows.stores._checkpoint_records import CheckpointWrite
+
 __all__ = [
     "ANY",
     "ASSIGNEE_ACTIONS",
@@ -365,6 +367,8 @@ class Commit:
         answered_by: Who answered requests this commit closes as ``answered`` (an
             answer sent to the run as an event): ``request_id -> name``; requests not
             named here are stored with ``answered_by`` ``None``.
+        checkpoint: A checkpoint of the run to keep, written in the same transaction
+            (stores that keep checkpoints: ``CheckpointStore``); ``None`` writes none.
     """
 
     run_id: str
@@ -379,6 +383,7 @@ class Commit:
     consumed_inbound: list[int] = field(default_factory=list)
     state: StateChanges | None = None
     answered_by: dict[str, str] = field(default_factory=dict)
+    checkpoint: CheckpointWrite | None = None
 
 
 @dataclass(frozen=True, slots=True)

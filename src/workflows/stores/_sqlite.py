@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 from typing_extensions import ParamSpec
 
 from workflows.errors import StoreConnectionError, StoreError, StoreSchemaError
+from workflows.stores._checkpoint_records import CheckpointWrite, RunLineage, StoredCheckpoint
 from workflows.stores._lifecycle import StoreLifecycle
 from workflows.stores._loading import LoadedRun
 from workflows.stores._records import (
@@ -213,6 +214,42 @@ class SqliteStore(StoreLifecycle):
     ) -> int:
         """See :meth:`RunStore.quarantine_run`."""
         return await self._call(self._use().quarantine_run, run_id, expected_version, error)
+
+    async def list_checkpoints(
+        self, run_id: str, *, after: int | None = None, limit: int | None = None
+    ) -> list[StoredCheckpoint]:
+        """See :meth:`CheckpointStore.list_checkpoints`."""
+        check_paging(limit, 0)
+        return await self._call(self._use().list_checkpoints, run_id, after, limit)
+
+    async def checkpoint_chain(self, run_id: str, seq: int) -> list[StoredCheckpoint]:
+        """See :meth:`CheckpointStore.checkpoint_chain` (one read transaction)."""
+        return await self._call(self._use().checkpoint_chain, run_id, seq)
+
+    async def fork_run(
+        self,
+        run: RunRecord,
+        *,
+        parent_run_id: str,
+        parent_seq: int,
+        checkpoint: CheckpointWrite,
+        requests: Sequence[InputRequest] = (),
+        stream_upto: int = 0,
+    ) -> None:
+        """See :meth:`CheckpointStore.fork_run` (one write transaction)."""
+        await self._call(
+            self._use().fork_run,
+            run,
+            parent_run_id,
+            parent_seq,
+            checkpoint,
+            list(requests),
+            stream_upto,
+        )
+
+    async def run_lineage(self, run_id: str) -> RunLineage:
+        """See :meth:`CheckpointStore.run_lineage`."""
+        return await self._call(self._use().run_lineage, run_id)
 
     async def read_stream(
         self, run_id: str, *, after: int = 0, limit: int | None = None

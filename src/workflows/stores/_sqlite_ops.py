@@ -21,6 +21,14 @@ from workflows.errors import (
     StaleRunError,
     StoreError,
 )
+from workflows.stores import _sqlite_checkpoints as checkpoints
+from workflows.stores._checkpoint_records import (
+    CheckpointWrite,
+    ForkLink,
+    RunLineage,
+    StoredCheckpoint,
+)
+from workflows.stores._checkpoint_rows import check_checkpoint, check_fork
 from workflows.stores._codec import decode, digest, encode, encode_opt
 from workflows.stores._errors import RunFinishedError
 from workflows.stores._loading import LoadedRun, loaded_run
@@ -78,6 +86,7 @@ class _Prepared:
     created: list[tuple[str, str, str, float, str]]  # their ``created`` audit entries
     new_schemas: dict[str, str]
     state: tuple[bool, list[str], list[tuple[str, str, str]]]  # reset, deleted, rows
+    checkpoint: tuple[CheckpointWrite, str] | None  # the write and its meta, encoded
 
 
 _REQUEST_INSERT = (
@@ -85,6 +94,14 @@ _REQUEST_INSERT = (
     "deadline, schema_digest, status, assignee, candidate_users, candidate_groups, priority, "
     "due, follow_up) VALUES (?,?,?,?,?,?,?,?,'pending',?,?,?,?,?,?)"
 )
+
+
+def _created_rows(requests: Sequence[InputRequest]) -> list[tuple[str, str, str, float, str]]:
+    """The ``created`` audit entries of new requests, as ``_audit_created`` writes them."""
+    return [
+        (r.request_id, r.run_id, r.workflow, r.created_at, encode(created_detail(r), "detail"))
+        for r in requests
+    ]
 
 
 class SqliteOps(SqliteTasks):
@@ -183,7 +200,15 @@ class SqliteOps(SqliteTasks):
         with self._write() as conn:
             if conn.execute("DELETE FROM wf_runs WHERE run_id = ?", (run_id,)).rowcount == 0:
                 raise RunNotFoundError(run_id)
-            for table in ("wf_stream", "wf_requests", "wf_inbound", "wf_state", "wf_request_audit"):
+            for table in (
+                "wf_stream",
+                "wf_requests",
+                "wf_inbound",
+                "wf_state",
+                "wf_request_audit",
+                "wf_checkpoints",
+                "wf_forks",
+            ):
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
     # -- commits -----------------------------------------------------------------------
@@ -232,11 +257,9 @@ class SqliteOps(SqliteTasks):
         run_id = commit.run_id
         what = f"run {run_id!r}"
         requests = [self._encode_request(request) for request in commit.new_requests]
-        created = [
-            (r.request_id, r.run_id, r.workflow, r.created_at, encode(created_detail(r), "detail"))
-            for r in commit.new_requests
-        ]
+        created = _created_rows(commit.new_requests)
         reset, deleted, keys, values = encoded_state_changes(commit)
+        checkpoint = commit.checkpoint
         return _Prepared(
             commit,
             encode(commit.snapshot, f"snapshot of {what}"),
@@ -250,6 +273,7 @@ class SqliteOps(SqliteTasks):
             created,
             {r[7]: r[-1] for r in requests if r[7] not in self._known_schemas},
             (reset, deleted, [(run_id, k, v) for k, v in zip(keys, values, strict=True)]),
+            None if checkpoint is None else (checkpoint, check_checkpoint(checkpoint, run_id)),
         )
 
     def _apply_commit(self, prepared: _Prepared, now: float) -> int:
@@ -304,18 +328,7 @@ class SqliteOps(SqliteTasks):
                 raise StoreError(
                     f"stream entry seq {entry[1]} of run {run_id!r} already exists"
                 ) from None
-        if prepared.new_schemas:
-            conn.executemany(
-                "INSERT OR IGNORE INTO wf_schemas (digest, body) VALUES (?, ?)",
-                prepared.new_schemas.items(),
-            )
-        for request in prepared.requests:
-            try:
-                conn.execute(_REQUEST_INSERT, request)
-            except sqlite3.IntegrityError:
-                raise StoreError(f"input request {request[0]!r} already exists") from None
-        if prepared.created:
-            self._audit_created(prepared.created)
+        self._insert_requests(prepared.requests, prepared.created, prepared.new_schemas)
         for request_id, status in commit.closed_requests:
             by = commit.answered_by.get(request_id)
             self._close_request(run_id, request_id, status, now, by)
@@ -335,7 +348,32 @@ class SqliteOps(SqliteTasks):
                 (now, run_id),
             )
             conn.execute("DELETE FROM wf_inbound WHERE run_id = ?", (run_id,))
+        if prepared.checkpoint is not None:
+            write, meta = prepared.checkpoint
+            checkpoints.insert_checkpoint(conn, run_id, write, meta, commit.status, now)
         return commit.expected_version + 1
+
+    def _insert_requests(
+        self,
+        requests: list[tuple[Any, ...]],
+        created: list[tuple[str, str, str, float, str]],
+        schemas: dict[str, str],
+    ) -> None:
+        """Write encoded new requests (``_REQUEST_INSERT`` values), their ``created``
+        audit entries and the schemas this store has not written yet, inside the open
+        write transaction."""
+        conn = self.conn
+        if schemas:
+            conn.executemany(
+                "INSERT OR IGNORE INTO wf_schemas (digest, body) VALUES (?, ?)", schemas.items()
+            )
+        for request in requests:
+            try:
+                conn.execute(_REQUEST_INSERT, request)
+            except sqlite3.IntegrityError:
+                raise StoreError(f"input request {request[0]!r} already exists") from None
+        if created:
+            self._audit_created(created)
 
     def _encode_request(self, request: InputRequest) -> tuple[Any, ...]:
         what = f"input request {request.request_id!r}"
@@ -422,6 +460,57 @@ class SqliteOps(SqliteTasks):
         if row is None:
             raise RunNotFoundError(run_id)
         return row[0], row[1]
+
+    # -- checkpoints and forks ------------------------------------------------------------
+
+    def list_checkpoints(
+        self, run_id: str, after: int | None, limit: int | None
+    ) -> list[StoredCheckpoint]:
+        found = checkpoints.list_checkpoints(self.conn, run_id, after, limit)
+        if not found:
+            self._require_run(run_id)
+        return found
+
+    def checkpoint_chain(self, run_id: str, seq: int) -> list[StoredCheckpoint]:
+        return checkpoints.read_chain(self.conn, run_id, seq)
+
+    def fork_run(
+        self,
+        run: RunRecord,
+        parent_run_id: str,
+        parent_seq: int,
+        checkpoint: CheckpointWrite,
+        requests: list[InputRequest],
+        stream_upto: int,
+    ) -> None:
+        check_new_run_status(run.status)
+        check_fork(run.run_id, parent_run_id, requests)
+        meta = check_checkpoint(checkpoint, run.run_id)
+        encoded = [self._encode_request(request) for request in requests]
+        schemas = {r[7]: r[-1] for r in encoded if r[7] not in self._known_schemas}
+        created = _created_rows(requests)
+        now = self._clock()
+        with self._write() as conn:
+            self._require_run(parent_run_id)
+            try:
+                conn.execute(
+                    f"INSERT INTO wf_runs ({RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    run_values(run),
+                )
+            except sqlite3.IntegrityError:
+                raise RunAlreadyExistsError(run.run_id) from None
+            self._insert_requests([r[:-1] for r in encoded], created, schemas)
+            checkpoints.insert_fork(
+                conn, ForkLink(run.run_id, parent_run_id, parent_seq, now), stream_upto
+            )
+            checkpoints.insert_checkpoint(conn, run.run_id, checkpoint, meta, run.status, now)
+        self._known_schemas.update(schemas)
+
+    def run_lineage(self, run_id: str) -> RunLineage:
+        found = checkpoints.lineage(self.conn, run_id)
+        if found.forked_from is None and not found.forks:
+            self._require_run(run_id)
+        return found
 
     # -- stream log and inbound events ------------------------------------------------------
 

@@ -15,7 +15,8 @@ same schema.
 Versions: 1 creates the tables; 2 marks that runs may have the terminal status
 ``quarantined``; 3 keeps who answered each request and each run's start input; 4 adds
 ``wf_state``, a run's state kept one row per key; 5 adds the task fields of requests,
-their audit trail and the webhook bookkeeping.
+their audit trail and the webhook bookkeeping; 6 adds ``wf_checkpoints`` (a run's kept
+checkpoints) and ``wf_forks`` (which run was forked from which checkpoint).
 """
 
 from __future__ import annotations
@@ -162,6 +163,29 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX wf_webhook_deliveries_endpoint ON wf_webhook_deliveries (endpoint, id)",
         "CREATE INDEX wf_webhook_deliveries_request ON wf_webhook_deliveries (request_id, id)",
+    ),
+    # 6: checkpoint history (workflows.stores.CheckpointStore): the checkpoints a run keeps,
+    # whole snapshots or deltas, one row each (a rowid table: bodies may be large), and
+    # the fork links, found from either end. Existing runs simply have none.
+    (
+        """CREATE TABLE wf_checkpoints (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            anchor INTEGER NOT NULL,
+            at REAL NOT NULL,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            meta TEXT NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        )""",
+        """CREATE TABLE wf_forks (
+            run_id TEXT PRIMARY KEY NOT NULL,
+            parent_run_id TEXT NOT NULL,
+            parent_seq INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX wf_forks_parent ON wf_forks (parent_run_id)",
     ),
 )
 """Migrations in order; ``MIGRATIONS[i]`` brings schema version ``i`` to ``i + 1``."""

@@ -2323,11 +2323,129 @@
       }
     });
 
+    // -- checkpoints: the states the run went through, each a place to fork from
+    const checkpointsList = document.getElementById("checkpoints");
+    const checkpointsEmpty = document.getElementById("checkpoints-empty");
+    const lineageEl = document.getElementById("lineage");
+    const forksBox = document.getElementById("forks-box");
+    const forksList = document.getElementById("forks");
+    const forkError = document.getElementById("fork-error");
+    let checkpointsShown = null; // what the list shows, to redraw only on a change
+    const forkedHere = new Set(); // forks made from this page
+
+    function checkpointClass(c) {
+      const causes = Array.isArray(c.causes) ? c.causes : [];
+      if (causes.includes("fork")) return "cp-fork";
+      if (causes.includes("edit")) return "cp-edit";
+      if (c.status === "waiting") return "cp-waiting";
+      if (TERMINAL.has(c.status) || c.status === "quarantined") return "cp-done";
+      return "";
+    }
+
+    async function forkFrom(c, button) {
+      button.disabled = true;
+      forkError.textContent = "";
+      try {
+        const fork = await api(`runs/${encodeURIComponent(runId)}/fork`, {
+          method: "POST",
+          body: { checkpoint: c.checkpoint_id },
+          headers: identity.headers(),
+        });
+        forkedHere.add(fork.run_id);
+        announce(`Forked from checkpoint ${c.seq} as run ${fork.run_id}.`);
+        await loadCheckpoints();
+        forksList.querySelector(`li[data-run-id="${CSS.escape(fork.run_id)}"] a`)?.focus();
+      } catch (e) {
+        if (e.status === 401) forkError.textContent = "Enter the access token above, then fork again.";
+        else forkError.textContent = `Not forked: ${e.message}`;
+      } finally {
+        button.disabled = false;
+      }
+    }
+
+    function checkpointItem(c) {
+      const headId = uid("checkpoint");
+      const ended = TERMINAL.has(c.status) || c.status === "quarantined";
+      const causes = Array.isArray(c.causes) && c.causes.length ? c.causes.join(", ") : "–";
+      const who = [c.by ? `by ${c.by}` : "", c.reason ? `(${c.reason})` : ""].filter(Boolean).join(" ");
+      const button = ended
+        ? null
+        : el("button", { type: "button", class: "secondary fork-button", "aria-describedby": headId, text: "Fork from here" });
+      const item = el(
+        "li",
+        { class: `event checkpoint ${checkpointClass(c)}` },
+        el(
+          "div",
+          { class: "event-head" },
+          el("strong", { id: headId, class: "etype", text: `Checkpoint ${c.seq}` }),
+          " ",
+          el("span", { class: `status status-${c.status}`, text: c.status }),
+          " ",
+          el("span", { class: "causes", text: causes }),
+          " ",
+          el("span", { class: "when" }, absoluteTimeEl(c.at)),
+        ),
+        who ? el("p", { class: "meta", text: who }) : null,
+        c.forked_from ? el("p", { class: "meta", text: `forked from ${c.forked_from}` }) : null,
+        button,
+      );
+      item.dataset.seq = String(c.seq);
+      item.dataset.status = c.status;
+      if (button) button.addEventListener("click", () => forkFrom(c, button));
+      return item;
+    }
+
+    function showLineage(own) {
+      lineageEl.hidden = !own;
+      if (!own) return;
+      lineageEl.replaceChildren(
+        "Forked from ",
+        runLink(own.parent_run_id),
+        ` at checkpoint ${own.parent_seq}, `,
+        absoluteTimeEl(own.created_at),
+        ".",
+      );
+    }
+
+    function forkItem(link) {
+      const fresh = forkedHere.has(link.run_id);
+      const item = el(
+        "li",
+        { class: fresh ? "new" : "" },
+        runLink(link.run_id),
+        ` from checkpoint ${link.parent_seq}, `,
+        absoluteTimeEl(link.created_at),
+        fresh ? " (forked from this page)" : null,
+      );
+      item.dataset.runId = link.run_id;
+      return item;
+    }
+
+    const loadCheckpoints = coalesced(async () => {
+      try {
+        const data = await api(`runs/${encodeURIComponent(runId)}/checkpoints`);
+        const signature = JSON.stringify([data, Array.from(forkedHere)]);
+        if (signature === checkpointsShown) return;
+        checkpointsShown = signature;
+        const kept = (data && data.checkpoints) || [];
+        checkpointsList.replaceChildren(...kept.map(checkpointItem));
+        checkpointsEmpty.hidden = kept.length > 0;
+        showLineage(data && data.forked_from);
+        const forks = (data && data.forks) || [];
+        forksList.replaceChildren(...forks.map(forkItem));
+        forksBox.hidden = forks.length === 0;
+        showLoadError("checkpoints", "");
+      } catch (e) {
+        if (e.status !== 401 && e.status !== 404) showLoadError("checkpoints", `Could not load the run's checkpoints: ${e.message}`);
+      }
+    });
+
     function refreshAll() {
       refreshRun();
       requests.refresh();
       refreshAnswers();
       loadHistory();
+      loadCheckpoints();
     }
 
     async function stream() {
