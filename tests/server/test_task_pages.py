@@ -200,3 +200,30 @@ async def test_on_a_shared_token_server_the_answering_as_name_claims(
             await page.get_by_label("Answering as").fill("eve")
             await expect(plants).to_have_count(0)
             await expect(page.locator("#empty")).to_contain_text("Nothing is assigned to you")
+
+
+async def test_a_refusal_of_a_call_made_before_the_token_does_not_sign_the_page_out(
+    team_server: LiveServer, page: Any
+) -> None:
+    """The page lists the inbox before anyone entered a token (a 401); when that answer
+    comes only after the token was entered, the page stays signed in and live."""
+    import asyncio
+
+    from playwright.async_api import expect
+
+    async def late_without_token(route: Any) -> None:
+        if "authorization" not in route.request.headers:
+            await asyncio.sleep(1.5)  # answered (401) after the token below is entered
+        await route.continue_()
+
+    await page.route(LISTING, late_without_token)
+    refused = page.wait_for_event(
+        "response", lambda r: bool(LISTING.search(r.url)) and r.status == 401
+    )
+    await page.goto(team_server.url + "/")
+    await page.get_by_label("Access token").fill(TOKENS["ada"])
+    await page.get_by_role("button", name="Use token").click()
+    await expect(page.locator("#whoami")).to_have_text("Signed in as ada · finance")
+    await refused  # the late 401 has reached the page
+    await expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    await expect(page.get_by_label("Access token")).to_be_hidden()

@@ -304,6 +304,7 @@
   identity.init();
 
   async function api(path, { method = "GET", body, headers = {}, query, asUser = true } = {}) {
+    const sentToken = auth.token;
     const h = { Accept: "application/json", ...auth.headers(), ...(asUser ? identity.headers() : {}), ...headers };
     if (body !== undefined) h["Content-Type"] = "application/json";
     let res;
@@ -331,7 +332,8 @@
       let message = err.message || `The server answered ${res.status} ${res.statusText}.`;
       // pydantic's messages end with a link to its docs: noise for the person answering.
       message = message.replace(/\n?\s*For further information visit \S+/g, "").trim();
-      if (res.status === 401) auth.require();
+      // A 401 to a call sent before the person entered a token says nothing of it.
+      if (res.status === 401 && auth.token === sentToken) auth.require();
       throw new ApiError(res.status, err.code || `http_${res.status}`, message);
     }
     return data;
@@ -1652,6 +1654,7 @@
     async function connectWithToken() {
       const ctrl = new AbortController();
       aborter = ctrl;
+      const sentToken = auth.token;
       try {
         const res = await fetch(apiUrl("requests/stream"), {
           headers: { Accept: "text/event-stream", ...auth.headers(), ...identity.headers() },
@@ -1659,7 +1662,7 @@
           signal: ctrl.signal,
         });
         if (res.status === 401) {
-          auth.require(); // a new token reconnects
+          if (auth.token === sentToken) auth.require(); // a new token reconnects
           return;
         }
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
@@ -2453,12 +2456,15 @@
       while (!notFound) {
         const u = apiUrl(`runs/${encodeURIComponent(runId)}/events`, { after: lastSeq });
         let ended = false;
+        const sentToken = auth.token;
         try {
           const res = await fetch(u, { headers: { Accept: "text/event-stream", ...auth.headers() }, cache: "no-store" });
           if (res.status === 401) {
-            auth.require();
-            await auth.waitForToken();
-            continue;
+            if (auth.token === sentToken) {
+              auth.require();
+              await auth.waitForToken();
+            }
+            continue; // with the token entered meanwhile
           }
           if (res.status === 404) {
             notFound = true;
