@@ -134,3 +134,46 @@ async def _asked(url: str) -> tuple[str, str]:
         handle = await client.start("approval", amount=3)
         [request] = await until(lambda: client.inbox(run_id=handle.run_id), "the run asks")
         return handle.run_id, request.request_id
+
+
+def test_edit_then_answer_on_a_store(cli: Cli, store: str) -> None:
+    target = cli.add_example() + ".expense"
+    started = _ok(
+        cli(
+            "run", target, "--arg", "employee=ada", "--arg", "amount=420",
+            "--store", store, "--no-input",
+        )
+    )  # fmt: skip
+    match = re.search(r"started run (\w+) of expense", started.err)
+    assert match, started.err
+    run_id = match.group(1)
+    patch = json.dumps({"claim": {"employee": "ada", "amount": 90}})
+    needs_app = cli("edit", run_id, patch, "--store", store)
+    assert needs_app.code == 2 and "--app" in needs_app.err, needs_app.err
+    not_an_object = cli("edit", run_id, "[1]", "--store", store, "--app", APP)
+    assert not_an_object.code == 2 and "JSON object" in not_an_object.err
+    edit = ("edit", run_id[:8], patch, "--store", store, "--app", APP)
+    edited = _ok(cli(*edit, "--reason", "receipt says 90", "--as", "grace"))
+    assert f"changed the state of {run_id[:8]}: checkpoint" in edited.out
+    last = _checkpoints(cli, run_id, "--store", store)[-1]
+    assert (last["causes"], last["by"], last["reason"]) == (["edit"], "grace", "receipt says 90")
+    answer = json.dumps({"approved": True, "reason": "ok"})
+    _ok(cli("respond", f"{run_id}:1", "--json", answer, "--store", store, "--app", APP))
+    done = json.loads(cli("show", run_id, "--store", store, "--json").out)["run"]
+    assert done["result"] == "approved 90.00 for ada: ok"
+    finished = cli(*edit)
+    assert finished.code == 1 and "is completed" in finished.err, finished.err
+
+
+def test_edit_against_a_server(cli: Cli) -> None:
+    cli.env["WORKFLOWS_TOKEN"] = "s3cret"
+    with serving(cli, "flows:ALL", "--store", cli.store) as url:
+        run_id, request_id = asyncio.run(_asked(url))
+        edited = _ok(cli("edit", run_id, '{"amount": 5}', "--url", url, "--reason", "typo"))
+        assert "checkpoint" in edited.out
+        [edit] = [c for c in _checkpoints(cli, run_id, "--url", url) if c["causes"] == ["edit"]]
+        assert edit["reason"] == "typo"
+        answer = json.dumps({"approved": True, "note": "edited"})
+        _ok(cli("respond", request_id, "--json", answer, "--url", url))
+        done = json.loads(cli("show", run_id, "--url", url, "--json").out)["run"]
+        assert done["result"] == {"amount": 5, "approved": True, "note": "edited"}

@@ -9,7 +9,7 @@ from ..client import UnauthorizedError
 from ..errors import WorkflowError
 from ._draw import draw_command
 from ._health import health_command
-from ._history import fork_command, history_command
+from ._history import edit_command, fork_command, history_command
 from ._inbox import inbox_command, respond_command, runs_command
 from ._inspect import cancel_command, events_command, show_command
 from ._messages import one_line, validation_summary
@@ -29,7 +29,8 @@ def cli() -> None:
 
     Runs live in a store (default sqlite:///workflows.db in the current directory);
     'runs', 'inbox', 'show', 'events', 'history', 'respond', 'claim', 'unclaim', 'assign',
-    'cancel' and 'fork' read it directly with --store, or ask a running server with --url.
+    'cancel', 'fork' and 'edit' read it directly with --store, or ask a running server with
+    --url.
 
     Exit status: 0 success, 1 runtime error (a failed run, a refused answer, an
     unreachable server), 2 usage error, 130 interrupted.
@@ -51,6 +52,7 @@ for _command in (
     assign_command,
     cancel_command,
     fork_command,
+    edit_command,
     draw_command,
     health_command,
     users_command,
